@@ -1,0 +1,33 @@
+# The two commands a user needs: `make repro` and `make test`. Each sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install repro test bench clean-venv
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-runs only when pyproject.toml changes, so a second `make install` takes a moment.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip "setuptools<82" wheel
+	$(PY) -m pip install --quiet -e .
+	$(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml','rb'))['tool']['dsta-bench']['no-deps']))" \
+		| xargs $(PY) -m pip install --quiet --no-deps
+	$(PY) -c "import torch, torchvision, timm, mmpose.codecs, mmpose.datasets.transforms, xtcocotools.mask, shapely; print('install ok: torch', torch.__version__)"
+	touch $(STAMP)
+
+repro: install
+	$(VENV)/bin/dvc repro
+
+test: install
+	$(PY) -m pytest tests benchmarks --benchmark-disable -q
+
+bench: install
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
+
+clean-venv:
+	rm -rf $(VENV)

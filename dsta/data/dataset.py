@@ -1,0 +1,170 @@
+"""The top-down clip dataset: one sample per (labeled key frame, person box), with T frames around it."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence as Seq
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from dsta import keypoints as kp
+from dsta.data import transforms as tf
+from dsta.data.clips import check_num_frames, clip_indices, sample_distance
+from dsta.data.posetrack import Sequence, box_from_keypoints, read_detections, read_split
+from dsta.errors import DataError
+
+cv2.setNumThreads(0)  # the DataLoader workers are the parallelism; OpenCV's own threads only contend with them
+
+
+@dataclass(frozen=True)
+class Sample:
+    seq: int  # index into the dataset's sequences
+    frame: int  # key frame index inside the sequence
+    box: np.ndarray  # x, y, w, h
+    box_score: float
+    person: int  # index into frame.persons, or -1 for a detected box
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An RGB uint8 image; a missing or undecodable file is a DataError naming it."""
+    if not path.is_file():
+        raise DataError(path, "file_name", "image not found")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataError(path, "file_name", "cannot decode image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+class TopDownClipDataset(Dataset):
+    """PoseTrack17/18/21 (or the synthetic set) as top-down clips.
+
+    Args:
+        ann_dir: directory of per-sequence annotation files.
+        image_root: directory the files' ``file_name`` entries are relative to.
+        num_frames: T (odd); 1 gives single-frame samples.
+        input_size: (width, height) of the network input.
+        train: random augmentation and random frame distance.
+        frame_distance: d at evaluation; in training the maximum distance d_max.
+        target: ``"regression"`` (normalized coordinates + weights) or ``"heatmap"`` (mmpose MSRA codec).
+        heatmap_size: (width, height) of heatmaps, for ``target="heatmap"``.
+        heatmap_sigma: Gaussian sigma of heatmap targets.
+        boxes: ``"gt"`` or a detection file in COCO results format.
+        box_score_threshold: detections below this score are dropped.
+        box_enlarge: box padding factor (1.25 as DCPose/DSTA).
+        min_keypoints: training persons need at least this many annotated keypoints.
+        augment: augmentation parameters.
+        seed: base seed; sample i of epoch e always gets the same augmentation and distances.
+    """
+
+    def __init__(self, ann_dir: str | Path, image_root: str | Path, num_frames: int = 3,
+                 input_size: Seq[int] = (192, 256), train: bool = False, frame_distance: int = 1,
+                 target: str = "regression", heatmap_size: Seq[int] | None = None, heatmap_sigma: float = 2.0,
+                 boxes: str = "gt", box_score_threshold: float = 0.0, box_enlarge: float = 1.25,
+                 min_keypoints: int = 1, augment: tf.AugmentConfig | None = None, seed: int = 0) -> None:
+        self.num_frames = check_num_frames(num_frames, "data.num_frames")
+        if len(input_size) != 2 or min(input_size) <= 0:
+            raise DataError(None, "data.input_size", f"expected [width, height] > 0, got {list(input_size)}")
+        if target not in ("regression", "heatmap"):
+            raise DataError(None, "model.target", f"must be 'regression' or 'heatmap', got {target!r}")
+        if frame_distance < 1:
+            raise DataError(None, "data.frame_distance", f"must be >= 1, got {frame_distance}")
+        self.image_root = Path(image_root)
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.train = train
+        self.frame_distance = int(frame_distance)
+        self.target = target
+        self.seed = int(seed)
+        self.epoch = 0
+        self.sequences: list[Sequence] = read_split(ann_dir)
+        self.pipeline = tf.build_pipeline(self.input_size, train, augment, padding=box_enlarge)
+        self.codec = None
+        if target == "heatmap":
+            if heatmap_size is None:
+                heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)
+            self.codec = tf.heatmap_codec(self.input_size, tuple(heatmap_size), heatmap_sigma)
+        self.samples = self._build_samples(boxes, box_score_threshold, min_keypoints)
+
+    def _build_samples(self, boxes: str, threshold: float, min_keypoints: int) -> list[Sample]:
+        detections = None if boxes == "gt" else read_detections(boxes, threshold)
+        samples = []
+        for s, seq in enumerate(self.sequences):
+            for f, frame in enumerate(seq.frames):
+                if not frame.is_labeled:
+                    continue
+                if detections is not None:
+                    for det in detections.get(frame.image_id, []):
+                        samples.append(Sample(s, f, det.box, det.score, -1))
+                    continue
+                for p, person in enumerate(frame.persons):
+                    if person.num_keypoints < min_keypoints:
+                        continue
+                    box = person.box if person.box is not None else box_from_keypoints(person.keypoints,
+                                                                                        person.visible)
+                    if box is None:
+                        continue
+                    samples.append(Sample(s, f, box, 1.0, p))
+        return samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Training draws depend on (seed, epoch, index) only, so resumed runs repeat them exactly."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _rng(self, index: int) -> np.random.RandomState:
+        digest = hashlib.blake2b(f"{self.seed}:{self.epoch}:{index}".encode(), digest_size=4).digest()
+        return np.random.RandomState(int.from_bytes(digest, "little"))
+
+    def clip_frames(self, index: int, rng: np.random.RandomState | None = None) -> list[int]:
+        sample = self.samples[index]
+        seq = self.sequences[sample.seq]
+        distance = sample_distance(rng, self.frame_distance) if (self.train and rng is not None) \
+            else self.frame_distance
+        return clip_indices(sample.frame, len(seq.frames), self.num_frames, distance)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = self.samples[index]
+        seq = self.sequences[sample.seq]
+        frame = seq.frames[sample.frame]
+        rng = self._rng(index) if self.train else None
+        indices = self.clip_frames(index, rng)
+        images = [read_image(self.image_root / seq.frames[i].file_name) for i in indices]
+        if sample.person >= 0:
+            person = frame.persons[sample.person]
+            keypoints, visible, track_id = person.keypoints, person.visible, person.track_id
+        else:
+            keypoints = np.zeros((kp.NUM_KEYPOINTS, 2))
+            visible = np.zeros(kp.NUM_KEYPOINTS, np.float32)
+            track_id = -1
+        if rng is not None:
+            # mmpose's random transforms draw from numpy's global generator; seed it from this sample's stream.
+            np.random.seed(rng.randint(0, 2**31 - 1))
+        results = tf.run_pipeline(self.pipeline, images, sample.box, keypoints, visible)
+        crop_kpts = results["transformed_keypoints"][0]
+        vis = results["keypoints_visible"][0]
+        item = {
+            "image": torch.from_numpy(tf.normalize_clip(results["img"])),
+            "center": torch.as_tensor(results["input_center"], dtype=torch.float64),
+            "scale": torch.as_tensor(results["input_scale"], dtype=torch.float64),
+            "rotation": torch.tensor(float(results.get("bbox_rotation", np.zeros(1))[0]), dtype=torch.float64),
+            "flipped": torch.tensor(bool(results.get("flip", False))),
+            "box_score": torch.tensor(sample.box_score, dtype=torch.float32),
+            "image_id": torch.tensor(frame.image_id, dtype=torch.int64),
+            "track_id": torch.tensor(track_id, dtype=torch.int64),
+            "index": torch.tensor(index, dtype=torch.int64),
+            "corrupted": torch.tensor(bool(frame.flags.get("corrupted", False))),
+        }
+        target, weight = tf.regression_target(crop_kpts, vis, self.input_size)
+        item["coords"] = torch.from_numpy(target)
+        item["coord_weight"] = torch.from_numpy(weight)
+        if self.codec is not None:
+            enc = self.codec.encode(crop_kpts[None], vis[None])
+            item["heatmap"] = torch.from_numpy(enc["heatmaps"].astype(np.float32))
+            hm_weight = enc["keypoint_weights"][0].astype(np.float32) * np.asarray(kp.JOINT_LOSS_WEIGHTS, np.float32)
+            item["heatmap_weight"] = torch.from_numpy(hm_weight)
+        return item

@@ -1,0 +1,37 @@
+"""One error type for bad input: it names the file and the field, and nothing else needs a traceback."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DataError(ValueError):
+    """Bad input data or configuration.
+
+    Args:
+        path: the file (or directory) at fault; ``None`` for in-memory values.
+        field: the field inside it, as a dotted/indexed path such as ``annotations[3].keypoints``.
+        message: what is wrong, in words.
+    """
+
+    def __init__(self, path: str | Path | None, field: str | None, message: str) -> None:
+        self.path = None if path is None else str(path)
+        self.field = field
+        self.message = message
+        where = ": ".join(p for p in (self.path, field) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+def main_guard(func):
+    """Decorate a ``main`` so that a DataError exits with its one-line message (status 2), not a traceback."""
+    import functools
+    import sys
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DataError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    return wrapper

@@ -1,0 +1,58 @@
+"""File helpers: JSON that fails with a clear message, and writes that never leave a half-written file."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from dsta.errors import DataError
+
+
+def load_json(path: str | Path) -> Any:
+    """Read a JSON file; a missing or malformed file raises DataError naming it (and the line/column)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        raise DataError(path, None, "file not found") from None
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"line {err.lineno} column {err.colno}", f"malformed JSON ({err.msg})") from None
+    except UnicodeDecodeError as err:
+        raise DataError(path, None, f"not UTF-8 text ({err.reason})") from None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on failure removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write text atomically (temp file, then rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | Path, obj: Any, indent: int | None = None) -> None:
+    """Write JSON atomically. NaN/inf are refused: they are not JSON."""
+    write_text(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
