@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# prints one list of [tool.dsta-bench] in pyproject.toml, so versions live in one place
+TOOL := $(PY) -c "import sys, tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['tool']['dsta-bench'][sys.argv[1]]))"
 
 .PHONY: install repro test bench clean-venv
 
@@ -14,9 +16,10 @@ $(PY):
 # Re-runs only when pyproject.toml changes, so a second `make install` takes a moment.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools<82" wheel
-	$(PY) -m pip install --quiet -e .
-	$(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml','rb'))['tool']['dsta-bench']['no-deps']))" \
-		| xargs $(PY) -m pip install --quiet --no-deps
+	$(PY) -m pip install --quiet $$($(TOOL) build-first)
+	$(PY) -m pip install --quiet --no-build-isolation --no-binary xtcocotools $$($(TOOL) from-source)
+	$(PY) -m pip install --quiet --no-build-isolation -e .
+	$(PY) -m pip install --quiet --no-deps $$($(TOOL) no-deps)
 	$(PY) -c "import torch, torchvision, timm, mmpose.codecs, mmpose.datasets.transforms, xtcocotools.mask, shapely; print('install ok: torch', torch.__version__)"
 	touch $(STAMP)
 

@@ -160,3 +160,11 @@ def normalize_clip(crops: list[np.ndarray]) -> np.ndarray:
     arr = np.stack(crops).astype(np.float32)
     arr = (arr - IMAGENET_MEAN) / IMAGENET_STD
     return np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
+
+
+def unflip_keypoints(points: np.ndarray, image_width: int) -> np.ndarray:
+    """Undo a horizontal flip of the whole image: mirror x (``x -> W - 1 - x``, as mmpose flips) and swap the
+    left/right joints back. ``points`` is (17, 2) in flipped-image pixels."""
+    out = np.asarray(points, dtype=np.float64)[list(kp.FLIP_INDICES)].copy()
+    out[:, 0] = image_width - 1 - out[:, 0]
+    return out

@@ -1,0 +1,251 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dsta import evaluate as ev
+from dsta import keypoints as kp
+from dsta.errors import DataError
+from dsta.eval_cases import CaseConfig, make_case
+from tests.poseval_reference import reference_ap
+
+CASES = Path(__file__).resolve().parents[1].parent / "shared" / "posetrack-eval-cases"
+COLUMNS = ["Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl", "Total"]
+
+
+@pytest.mark.parametrize("case", ["real_identity", "synth_identity", "synth_jitter_small", "synth_fp_fn"])
+def test_matches_official_poseval(case):
+    expected = json.loads((CASES / case / "expected.json").read_text())
+    got = ev.evaluate(CASES / case / "gt", CASES / case / "pred")
+    for col in COLUMNS:
+        assert got[col] == pytest.approx(expected[col], abs=0.01), col
+    assert np.allclose(got["per_joint"], expected["per_joint"], atol=0.01)
+
+
+@pytest.mark.parametrize("seed,extra", [
+    (1, dict(ignore_region_prob=0.5)),
+    (2, dict(unlabeled_frames=3, noise=0.6)),
+    (3, dict(fp_per_frame=3.0, drop_prob=0.4, tie_prob=0.3)),
+    (4, dict(missing_joint_prob=0.5, ignore_region_prob=0.3, unlabeled_frames=2)),
+])
+def test_agrees_with_plain_reference(tmp_path, seed, extra):
+    make_case(tmp_path, CaseConfig(sequences=4, frames=6, persons=3, seed=seed, **extra))
+    got = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    ref = reference_ap(tmp_path / "gt", tmp_path / "pred")
+    assert np.allclose(got["per_joint"], ref, atol=1e-9)
+    for group, idx in kp.POSEVAL_GROUP_INDICES.items():
+        assert got[group] == pytest.approx(np.mean([ref[i] for i in idx]))
+    assert got["Total"] == pytest.approx(np.mean(ref))
+
+
+def _write(path: Path, doc: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+
+
+def _tiny(tmp_path: Path, pred_xy_shift: float = 0.0, regions=None, second_frame_labeled=True):
+    """One sequence, two frames, one person with all joints; predictions = GT shifted by pred_xy_shift px."""
+    pts = np.stack([np.linspace(100, 300, 17), np.linspace(50, 400, 17)], 1)
+    kps = np.concatenate([pts, np.ones((17, 1))], 1)
+    for ear in kp.UNANNOTATED_KEYPOINTS:
+        kps[kp.KEYPOINT_INDEX[ear]] = 0
+    images = [{"id": 10240000000 + t, "file_name": f"images/val/024000_mpii_test/{t:06d}.jpg", "is_labeled": True}
+              for t in range(2)]
+    if regions:
+        images[0]["ignore_regions_x"], images[0]["ignore_regions_y"] = regions
+    gt = [{"image_id": images[0]["id"], "track_id": 0, "keypoints": kps.reshape(-1).tolist(),
+           "bbox_head": [0, 0, 50, 50]}]
+    if second_frame_labeled:
+        gt.append({**gt[0], "image_id": images[1]["id"]})
+    pred_kps = kps.copy()
+    pred_kps[:, :2] += pred_xy_shift
+    pred_kps[:, 2] = 1
+    pr = [{"image_id": img["id"], "track_id": 0, "keypoints": pred_kps.reshape(-1).tolist(), "scores": [0.9] * 17}
+          for img in images]
+    _write(tmp_path / "gt" / "024000_mpii_test.json", {"images": images, "annotations": gt})
+    _write(tmp_path / "pred" / "024000_mpii_test.json", {"images": images, "annotations": pr})
+
+
+def test_perfect_predictions_score_100(tmp_path):
+    _tiny(tmp_path)
+    got = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    assert got["Total"] == pytest.approx(100.0)
+    assert got["num_frames"] == 2
+
+
+def test_pckh_threshold_is_half_of_06_head_diagonal(tmp_path):
+    head = 0.6 * np.hypot(50, 50)  # 42.43 px; threshold 21.2 px
+    _tiny(tmp_path, pred_xy_shift=(0.5 * head - 0.01) / np.sqrt(2))
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)
+    shutil.rmtree(tmp_path / "gt"), shutil.rmtree(tmp_path / "pred")
+    _tiny(tmp_path, pred_xy_shift=(0.5 * head + 0.01) / np.sqrt(2))
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(0.0)
+
+
+def test_frames_without_gt_people_are_dropped(tmp_path):
+    # the second frame has predictions but no GT person: poseval drops it, so they are not false positives
+    _tiny(tmp_path, second_frame_labeled=False)
+    got = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    assert got["num_frames"] == 1
+    assert got["Total"] == pytest.approx(100.0)
+
+
+def test_ignore_regions_remove_gt_and_predictions(tmp_path):
+    # a polygon around the first 3 joints of frame 0: GT there is gone, and the predictions there do not count
+    _tiny(tmp_path, pred_xy_shift=1000.0, regions=([[0, 1e4, 1e4, 0]], [[0, 0, 1e4, 1e4]]))
+    got = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    # frame 0 fully ignored: only frame 1 counts, whose predictions are all wrong -> AP 0, not NaN or FP-diluted
+    assert got["Total"] == pytest.approx(0.0)
+    shutil.rmtree(tmp_path / "gt"), shutil.rmtree(tmp_path / "pred")
+    _tiny(tmp_path, regions=([[0, 1e4, 1e4, 0]], [[0, 0, 1e4, 1e4]]))
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)
+
+
+def test_split_by_boolean_field(tmp_path):
+    make_case(tmp_path, CaseConfig(sequences=3, frames=8, persons=2, seed=5))
+    got = ev.evaluate(tmp_path / "gt", tmp_path / "pred", split_by="corrupted")
+    t, f = got["split"]["true"], got["split"]["false"]
+    assert t["num_frames"] + f["num_frames"] == got["num_frames"]
+    assert 0 < t["num_frames"] < got["num_frames"]
+    with pytest.raises(DataError, match="nonexistent"):
+        ev.evaluate(tmp_path / "gt", tmp_path / "pred", split_by="nonexistent")
+
+
+def test_cli_writes_json_with_poseval_columns(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    ev.main(["--gt", str(CASES / "real_identity" / "gt"), "--pred", str(CASES / "real_identity" / "pred"),
+             "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "Head" in printed and "Total" in printed
+    data = json.loads(out.read_text())
+    assert set(COLUMNS) | {"per_joint", "precision", "recall"} <= set(data)
+    assert len(data["per_joint"]) == 15
+
+
+def test_poseval_backend_without_package_is_a_clear_error(tmp_path):
+    try:
+        import poseval  # noqa: F401
+        pytest.skip("poseval is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(SystemExit) as err:
+        ev.main(["--gt", str(CASES / "real_identity" / "gt"), "--pred", str(CASES / "real_identity" / "pred"),
+                 "--backend", "poseval"])
+    assert err.value.code == 2
+
+
+def test_writer_round_trip(tmp_path):
+    _tiny(tmp_path)
+    gt = json.loads((tmp_path / "gt" / "024000_mpii_test.json").read_text())
+    preds = []
+    for ann in gt["annotations"]:
+        k = np.array(ann["keypoints"], float).reshape(17, 3)
+        preds.append(ev.PosePrediction(image_id=ann["image_id"], keypoints=k[:, :2], scores=np.full(17, 0.8)))
+    ev.write_predictions(tmp_path / "gt", preds, tmp_path / "out")
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "out")["Total"] == pytest.approx(100.0)
+
+
+# ---- bad input: one clear error naming the file and the field ----
+
+
+def _bad(tmp_path, mutate):
+    _tiny(tmp_path)
+    path = tmp_path / "pred" / "024000_mpii_test.json"
+    doc = json.loads(path.read_text())
+    mutate(doc)
+    path.write_text(json.dumps(doc) if isinstance(doc, dict) else doc)
+    with pytest.raises(DataError) as err:
+        ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    return str(err.value)
+
+
+def test_missing_prediction_file(tmp_path):
+    _tiny(tmp_path)
+    (tmp_path / "pred" / "024000_mpii_test.json").unlink()
+    with pytest.raises(DataError, match="prediction file missing.*024000_mpii_test"):
+        ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+
+
+def test_frame_count_mismatch(tmp_path):
+    def mutate(d):
+        d["images"].pop()
+        d["annotations"].pop()
+    msg = _bad(tmp_path, mutate)
+    assert "024000_mpii_test.json: images: 1 frames" in msg
+
+
+def test_image_id_mismatch(tmp_path):
+    def mutate(d):
+        d["images"][1]["id"] = 5
+        d["annotations"][1]["image_id"] = 5
+    assert "images[1].id" in _bad(tmp_path, mutate)
+
+
+def test_wrong_keypoint_count(tmp_path):
+    msg = _bad(tmp_path, lambda d: d["annotations"][0].update(keypoints=[1.0] * 45))
+    assert "annotations[0].keypoints" in msg and "51" in msg
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nan_or_inf(tmp_path, value):
+    def mutate(d):
+        d["annotations"][1]["keypoints"][4] = value
+    path_msg = _bad(tmp_path, lambda d: d["annotations"][1]["scores"].__setitem__(2, value))
+    assert "annotations[1].scores[2]" in path_msg
+    shutil.rmtree(tmp_path / "gt"), shutil.rmtree(tmp_path / "pred")
+    assert "annotations[1].keypoints[4]" in _bad(tmp_path, mutate)
+
+
+def test_duplicate_track_ids_in_a_frame(tmp_path):
+    def mutate(d):
+        d["annotations"].append(dict(d["annotations"][0]))
+    assert "annotations[2].track_id" in _bad(tmp_path, mutate)
+
+
+def test_unknown_format_and_malformed_json(tmp_path):
+    assert "unknown format" in _bad(tmp_path, lambda d: d.pop("images"))
+    shutil.rmtree(tmp_path / "gt"), shutil.rmtree(tmp_path / "pred")
+    _tiny(tmp_path)
+    (tmp_path / "pred" / "024000_mpii_test.json").write_text("{not json")
+    with pytest.raises(DataError, match="024000_mpii_test.json: line 1 column 2: malformed JSON"):
+        ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+
+
+def test_missing_scores(tmp_path):
+    assert "annotations[0].scores" in _bad(tmp_path, lambda d: d["annotations"][0].pop("scores"))
+
+
+def test_posetrack17_gt_is_read(tmp_path):
+    """The same person as PoseTrack17 annolist GT gives the same AP as the PoseTrack18 file."""
+    _tiny(tmp_path)
+    gt18 = json.loads((tmp_path / "gt" / "024000_mpii_test.json").read_text())
+    annolist = []
+    for img in gt18["images"]:
+        rects = []
+        for ann in gt18["annotations"]:
+            if ann["image_id"] != img["id"]:
+                continue
+            k = np.array(ann["keypoints"]).reshape(17, 3)
+            x, y, w, h = ann["bbox_head"]
+            points = [{"id": [pid], "x": [float(k[ki, 0])], "y": [float(k[ki, 1])], "is_visible": [1]}
+                      for pid, ki in enumerate(kp.POSEVAL_TO_KEYPOINT)]
+            rects.append({"x1": [x], "y1": [y], "x2": [x + w], "y2": [y + h], "track_id": [0],
+                          "annopoints": [{"point": points}]})
+        annolist.append({"image": [{"name": img["id"]}], "annorect": rects, "is_labeled": [1]})
+    (tmp_path / "gt" / "024000_mpii_test.json").write_text(json.dumps({"annolist": annolist}))
+    # the prediction file must pair frame by frame: give it the same image names
+    pred = json.loads((tmp_path / "pred" / "024000_mpii_test.json").read_text())
+    pr_list = []
+    for img in pred["images"]:
+        rects = []
+        for ann in pred["annotations"]:
+            if ann["image_id"] == img["id"]:
+                k = np.array(ann["keypoints"]).reshape(17, 3)
+                rects.append({"track_id": [0], "annopoints": [{"point": [
+                    {"id": [pid], "x": [float(k[ki, 0])], "y": [float(k[ki, 1])], "score": [0.9]}
+                    for pid, ki in enumerate(kp.POSEVAL_TO_KEYPOINT)]}]})
+        pr_list.append({"image": [{"name": img["id"]}], "annorect": rects})
+    (tmp_path / "pred" / "024000_mpii_test.json").write_text(json.dumps({"annolist": pr_list}))
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from dsta import keypoints as kp
+from dsta.data import transforms as tf
+from dsta.errors import DataError
+
+
+def _clip(t=3, h=120, w=160, seed=0):
+    rng = np.random.RandomState(seed)
+    return [rng.randint(0, 255, size=(h, w, 3), dtype=np.uint8) for _ in range(t)]
+
+
+def _person(seed=0):
+    rng = np.random.RandomState(seed)
+    xy = rng.uniform([50, 30], [110, 90], size=(17, 2))
+    vis = np.ones(17, np.float32)
+    return xy, vis
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_keypoints_map_through_crop_flip_rotation_and_back(seed):
+    xy, vis = _person(seed)
+    aug = tf.AugmentConfig(flip_prob=0.5, rotate_prob=1.0, half_body_prob=0.0)
+    pipeline = tf.build_pipeline((48, 64), train=True, augment=aug)
+    np.random.seed(seed)
+    res = tf.run_pipeline(pipeline, _clip(), np.array([40.0, 20.0, 80.0, 80.0]), xy, vis)
+    crop = res["transformed_keypoints"][0]
+    rot = float(res.get("bbox_rotation", np.zeros(1))[0])
+    back = tf.crop_to_image(crop, res["input_center"], res["input_scale"], rot, (48, 64))
+    if res["flip"]:
+        back = tf.unflip_keypoints(back, image_width=160)
+    assert np.abs(back - xy).max() < 1e-3
+
+
+def test_every_frame_gets_the_same_warp():
+    clip = _clip()
+    clip = [clip[0]] * 3  # identical frames must stay identical after the random transform
+    xy, vis = _person()
+    pipeline = tf.build_pipeline((48, 64), train=True)
+    np.random.seed(3)
+    res = tf.run_pipeline(pipeline, clip, np.array([40.0, 20.0, 80.0, 80.0]), xy, vis)
+    assert len(res["img"]) == 3 and res["img"][0].shape == (64, 48, 3)
+    assert all(np.array_equal(res["img"][0], im) for im in res["img"][1:])
+
+
+def test_regression_target_and_weights():
+    target, weight = tf.regression_target(np.array([[24.0, 32.0], [100.0, 5.0]] + [[1, 1]] * 15), np.ones(17),
+                                          (48, 64))
+    assert np.allclose(target[0], [0.5, 0.5])
+    assert weight[1].sum() == 0  # outside the crop
+    assert weight[kp.KEYPOINT_INDEX["left_wrist"], 0] == pytest.approx(1.5)
+
+
+def test_heatmap_codec_round_trip():
+    codec = tf.heatmap_codec((48, 64), (12, 16), sigma=1.5)
+    pts = np.array([[[20.3, 30.7]] * 17])
+    enc = codec.encode(pts, np.ones((1, 17)))
+    assert enc["heatmaps"].shape == (17, 16, 12)
+    dec, _ = codec.decode(enc["heatmaps"])
+    assert np.abs(dec[0] - pts[0]).max() < 1.5
+
+
+def test_bad_augment_values():
+    with pytest.raises(DataError, match="augment.flip_prob"):
+        tf.AugmentConfig(flip_prob=1.5)
+    with pytest.raises(DataError, match="data.box_enlarge"):
+        tf.build_pipeline((48, 64), train=False, padding=0)
