@@ -75,6 +75,25 @@ def _finite_array(path: Path, where: str, values: Any, shape_last: int | None = 
     return arr
 
 
+def _finite_rows(path: Path, field: str, rows: list, width: int, index: list[int] | None = None) -> np.ndarray:
+    """Stack equal-length lists of numbers into an (n, width) float array; the first non-number or non-finite value
+    is reported by its field, e.g. ``annotations[3].keypoints[7]``."""
+    try:
+        arr = np.array(rows, dtype=np.float64).reshape(len(rows), width)
+    except (TypeError, ValueError):
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    name = field.format(index[r] if index else r)
+                    raise DataError(path, f"{name}[{c}]", f"expected a number, got {v!r}")
+        raise
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataError(path, f"{field.format(index[r] if index else r)}[{c}]", "NaN or infinite value")
+    return arr
+
+
 def _read_posetrack18(path: Path, data: dict, is_pred: bool) -> _File:
     images, anns = data.get("images"), data.get("annotations")
     if not isinstance(images, list) or not isinstance(anns, list):
@@ -107,44 +126,51 @@ def _read_posetrack18(path: Path, data: dict, is_pred: bool) -> _File:
                           for x, y in zip(xs, ys)]
     n = len(anns)
     frame = np.zeros(n, dtype=np.int64)
-    kps = np.zeros((n, kp.NUM_KEYPOINTS, 3))
-    head = np.full(n, np.nan)
-    score = np.full((n, kp.NUM_KEYPOINTS), np.nan)
-    tracks: dict[tuple[int, int], int] = {}
+    kp_rows, score_rows, head_rows, head_idx = [], [], [], []
+    tracks: dict[tuple[int, Any], int] = {}
     for j, ann in enumerate(anns):
         where = f"annotations[{j}]"
         if not isinstance(ann, dict):
             raise DataError(path, where, "expected an object")
-        if ann.get("image_id") not in frame_of:
+        f = frame_of.get(ann.get("image_id"))
+        if f is None:
             raise DataError(path, f"{where}.image_id", f"refers to no image in this file ({ann.get('image_id')!r})")
-        frame[j] = frame_of[ann["image_id"]]
+        frame[j] = f
         values = ann.get("keypoints")
         if not isinstance(values, list) or len(values) != 3 * kp.NUM_KEYPOINTS:
             got = len(values) if isinstance(values, list) else values
             raise DataError(path, f"{where}.keypoints", f"expected 17x3=51 values, got {got}")
-        kps[j] = _finite_array(path, f"{where}.keypoints", values).reshape(kp.NUM_KEYPOINTS, 3)[order]
+        kp_rows.append(values)
         if is_pred:
             s = ann.get("scores")
             if not isinstance(s, list) or len(s) != kp.NUM_KEYPOINTS:
                 raise DataError(path, f"{where}.scores", "predictions need 17 per-keypoint scores, got "
                                                          f"{len(s) if isinstance(s, list) else s!r}")
-            score[j] = _finite_array(path, f"{where}.scores", s)[order]
+            score_rows.append(s)
             track = ann.get("track_id")
             if track is not None:
-                key = (int(frame[j]), track)
+                key = (f, track)
                 if key in tracks:
                     raise DataError(path, f"{where}.track_id",
                                     f"duplicate track id {track} in image {ann['image_id']} "
                                     f"(also annotations[{tracks[key]}])")
                 tracks[key] = j
-        else:
-            box = ann.get("bbox_head")
-            if box is not None:
-                b = _finite_array(path, f"{where}.bbox_head", box)
-                if b.shape != (4,):
-                    raise DataError(path, f"{where}.bbox_head", f"expected [x, y, w, h], got {box}")
-                # poseval converts [x, y, w, h] to x1, x2 = x, x + w and measures x2 - x1; do the same arithmetic
-                head[j] = HEAD_SIZE_FACTOR * math.hypot((b[0] + b[2]) - b[0], (b[1] + b[3]) - b[1])
+        elif ann.get("bbox_head") is not None:
+            box = ann["bbox_head"]
+            if not isinstance(box, list) or len(box) != 4:
+                raise DataError(path, f"{where}.bbox_head", f"expected [x, y, w, h], got {box!r}")
+            head_rows.append(box)
+            head_idx.append(j)
+    kps = _finite_rows(path, "annotations[{}].keypoints", kp_rows, 3 * kp.NUM_KEYPOINTS)
+    kps = kps.reshape(n, kp.NUM_KEYPOINTS, 3)[:, order]
+    score = np.full((n, kp.NUM_KEYPOINTS), np.nan)
+    if is_pred:
+        score = _finite_rows(path, "annotations[{}].scores", score_rows, kp.NUM_KEYPOINTS)[:, order]
+    head = np.full(n, np.nan)
+    if head_rows:
+        b = _finite_rows(path, "annotations[{}].bbox_head", head_rows, 4, head_idx)
+        # poseval converts [x, y, w, h] to x1, x2 = x, x + w and measures x2 - x1; do the same arithmetic
+        head[head_idx] = HEAD_SIZE_FACTOR * np.hypot((b[:, 0] + b[:, 2]) - b[:, 0], (b[:, 1] + b[:, 3]) - b[:, 1])
     # a point stored as (0, 0, 0) is absent; any other point is there (poseval's PoseTrack18 -> 17 conversion)
     present = ~((kps[..., 0] == 0) & (kps[..., 1] == 0) & (kps[..., 2] == 0))
     has_people = np.zeros(len(images), dtype=bool)

@@ -8,17 +8,29 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from dsta.errors import DataError
 
 
 def load_json(path: str | Path) -> Any:
-    """Read a JSON file; a missing or malformed file raises DataError naming it (and the line/column)."""
+    """Read a JSON file; a missing or malformed file raises DataError naming it (and the line/column).
+
+    orjson parses; where it refuses (malformed text, or the NaN/Infinity literals Python writes), the standard
+    parser reads the file again, to name the exact place or to let the caller report the non-finite value by field.
+    """
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            return json.loads(f.read())
+            raw = f.read()
     except FileNotFoundError:
         raise DataError(path, None, "file not found") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(raw)
     except json.JSONDecodeError as err:
         raise DataError(path, f"line {err.lineno} column {err.colno}", f"malformed JSON ({err.msg})") from None
     except UnicodeDecodeError as err:
