@@ -23,14 +23,17 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -c "import torch, torchvision, timm, mmpose.codecs, mmpose.datasets.transforms, xtcocotools.mask, shapely; print('install ok: torch', torch.__version__)"
 	touch $(STAMP)
 
+# the stages run `python -m ...`: the venv must come first on PATH
+RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+
 repro: install
-	$(VENV)/bin/dvc repro
+	$(RUN) dvc repro
 
 test: install
-	$(PY) -m pytest tests benchmarks --benchmark-disable -q
+	$(RUN) python -m pytest tests benchmarks --benchmark-disable -q
 
 bench: install
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
+	$(RUN) python -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Report builders: Markdown tables and plots from the pipeline's metrics."""

@@ -1,0 +1,81 @@
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from dsta import keypoints as kp
+from dsta.data import posetrack as pt
+from dsta.data.synthetic import SyntheticConfig, generate, main
+from dsta.errors import DataError
+
+
+def _digest(root):
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def test_deterministic_per_seed(tmp_path):
+    cfg = SyntheticConfig(train_sequences=2, val_sequences=1, frames=5, seed=7)
+    generate(tmp_path / "a", cfg)
+    generate(tmp_path / "b", cfg)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    generate(tmp_path / "c", SyntheticConfig(train_sequences=2, val_sequences=1, frames=5, seed=8))
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_posetrack18_format_names_flags_and_heads(synthetic_tiny):
+    seqs = pt.read_split(synthetic_tiny / "annotations" / "val")
+    assert len(seqs) == 2
+    for seq in seqs:
+        assert seq.format == "posetrack18"
+        assert seq.name.endswith("_mpii_test") and len(seq.name.split("_")[0]) == 6
+        for frame in seq.frames:
+            assert (synthetic_tiny / frame.file_name).is_file()
+            assert "corrupted" in frame.flags
+            if not frame.is_labeled:
+                assert not frame.persons
+            for person in frame.persons:
+                assert person.head_box is not None and person.box is not None
+                assert person.visible[[kp.KEYPOINT_INDEX[e] for e in kp.UNANNOTATED_KEYPOINTS]].sum() == 0
+                # annotated keypoints lie inside the image
+                pts = person.keypoints[person.visible > 0]
+                assert (pts >= 0).all() and (pts[:, 0] <= frame.width - 1).all()
+    labeled = [f.is_labeled for s in seqs for f in s.frames]
+    assert 0 < sum(labeled) < len(labeled)  # val labels a subset of frames
+    summary = json.loads((synthetic_tiny / "dataset.json").read_text())
+    assert summary["splits"]["val"]["sequences"] == 2
+
+
+def test_some_frames_are_corrupted_and_flagged(tmp_path):
+    summary = generate(tmp_path / "ds", SyntheticConfig(train_sequences=4, val_sequences=1, frames=10,
+                                                        corrupt_prob=0.5))
+    s = summary["splits"]["train"]
+    assert 0 < s["corrupted_labeled_frames"] < s["labeled_frames"]
+
+
+def test_motion_is_smooth(synthetic_tiny):
+    """A figure moves a little between consecutive frames: neighbouring frames carry information."""
+    seq = pt.read_split(synthetic_tiny / "annotations" / "train")[0]
+    f0, f1 = seq.frames[0], seq.frames[1]
+    by_track = {p.track_id: p for p in f1.persons}
+    for p in f0.persons:
+        q = by_track.get(p.track_id)
+        if q is None:
+            continue
+        both = (p.visible > 0) & (q.visible > 0)
+        step = np.linalg.norm(p.keypoints[both] - q.keypoints[both], axis=1)
+        height = p.box[3]
+        assert step.max() < 0.35 * height
+
+
+def test_bad_config_and_cli(tmp_path, capsys):
+    with pytest.raises(DataError, match="synthetic.frames"):
+        SyntheticConfig(frames=0)
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "x"), "--corrupt-prob", "2"])
+    assert "synthetic.corrupt_prob" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
