@@ -1,0 +1,78 @@
+"""Turn a checkpoint of the released DSTA code (zgspose/DSTA, ``DSTA_STD_ResNet50``, T=3) into a dsta-bench one.
+
+``python -m dsta.convert_official SRC.pth DST.pt``
+
+The released network and ours compute the same function (``tests/test_dsta.py`` checks outputs to 1e-4); only the
+parameter names differ. Our model is built with ``official_readout=True`` so that even the (unannotated) ear outputs
+match the release, which reads them from the head-top token.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import torch
+
+from dsta.errors import DataError, main_guard
+from dsta.models import create_model, save_checkpoint
+
+OFFICIAL_KWARGS = dict(backbone="resnet50", num_frames=3, joint_groups="posetrack", embed_dim=32, depth=4,
+                       num_heads=8, mlp_ratio=2.0, drop_path_rate=0.1, official_readout=True, flow_prior_mean=0.5)
+
+# official name prefix -> ours
+RENAMES = (
+    (r"^preact\.", "backbone."),
+    (r"^fc_coord\.linear\.", "joint_embed.linear."),
+    (r"^Spatial_pos_embed$", "spatial_pos_embed"),
+    (r"^Temporal_pos_embed$", "temporal_pos_embed"),
+    (r"^Spatial_blocks\.", "spatial_blocks."),
+    (r"^blocks\.", "temporal_blocks."),
+    (r"^Spatial_norm\.", "spatial_norm."),
+    (r"^Temporal_norm\.", "temporal_norm."),
+    (r"^weighted_mean\.", "aggregate."),
+)
+
+
+def rename_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, value in state.items():
+        key = key.removeprefix("module.")  # saved from DataParallel
+        for pattern, repl in RENAMES:
+            key, n = re.subn(pattern, repl, key)
+            if n:
+                break
+        out[key] = value
+    return out
+
+
+def convert(src: str | Path, dst: str | Path) -> None:
+    src = Path(src)
+    if not src.is_file():
+        raise DataError(src, None, "official checkpoint not found")
+    raw = torch.load(src, map_location="cpu", weights_only=False)
+    state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
+    if not isinstance(state, dict) or not any(str(k).endswith("fc_coord.linear.weight") for k in state):
+        raise DataError(src, "state_dict", "not a DSTA_STD_ResNet50 checkpoint (no fc_coord.linear.weight)")
+    model = create_model("dsta", **OFFICIAL_KWARGS)
+    mapped = rename_official(state)
+    missing, unexpected = model.load_state_dict(mapped, strict=False)
+    if missing or unexpected:
+        raise DataError(src, "state_dict", f"layout differs from the release: missing {missing[:4]}, "
+                                           f"unexpected {unexpected[:4]}")
+    save_checkpoint(dst, "dsta", OFFICIAL_KWARGS, model, source=str(src),
+                    epoch=raw.get("epoch") if isinstance(raw, dict) else None)
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("src", help="official checkpoint (.pth)")
+    p.add_argument("dst", help="dsta-bench checkpoint to write")
+    a = p.parse_args(argv)
+    convert(a.src, a.dst)
+    print(f"wrote {a.dst}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""The model registry (a name maps to a factory function) and self-describing checkpoints.
+
+A checkpoint is a dict with ``model`` (registry name), ``kwargs`` (the factory's arguments), ``state_dict``, and,
+from training, ``config`` (the resolved params), ``epoch``, ``optimizer``, ``scheduler`` and ``metrics``.
+``load_checkpoint(path)`` rebuilds the model from the file alone.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from dsta.errors import DataError
+from dsta.io import atomic_path
+
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+# how each model is trained and decoded: "regression" (coords + sigma, RLE loss) or "heatmap"
+MODEL_TARGETS: dict[str, str] = {}
+
+
+def register_model(target: str) -> Callable:
+    """Register a factory under its function name."""
+
+    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        MODELS[fn.__name__] = fn
+        MODEL_TARGETS[fn.__name__] = target
+        return fn
+
+    return wrap
+
+
+def _import_all() -> None:
+    import baselines  # noqa: F401  (importing the package registers the baseline models)
+
+
+def list_models() -> list[str]:
+    _import_all()
+    return sorted(MODELS)
+
+
+def create_model(name: str, **kwargs: Any) -> nn.Module:
+    _import_all()
+    if name not in MODELS:
+        raise DataError(None, "model.name", f"unknown model {name!r}; registered: {', '.join(sorted(MODELS))}")
+    return MODELS[name](**kwargs)
+
+
+def model_target(name: str) -> str:
+    _import_all()
+    return MODEL_TARGETS[name]
+
+
+@register_model("regression")
+def dsta(**kwargs: Any) -> nn.Module:
+    """DSTA (He & Yang, CVPR 2024); see ``dsta.models.dsta.DSTA`` for the arguments."""
+    from dsta.models.dsta import DSTA
+
+    return DSTA(**kwargs)
+
+
+def save_checkpoint(path: str | Path, name: str, kwargs: dict, model: nn.Module, **extra: Any) -> None:
+    """Write a self-describing checkpoint atomically (temp file, then rename)."""
+    model = getattr(model, "module", model)  # unwrap DDP
+    ckpt = {"model": name, "kwargs": dict(kwargs), "state_dict": model.state_dict(), **extra}
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, None, "checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise DataError(path, None, f"cannot read checkpoint ({type(err).__name__}: {err})") from None
+    for key in ("model", "kwargs", "state_dict"):
+        if not isinstance(ckpt, dict) or key not in ckpt:
+            raise DataError(path, key, "missing: not a dsta-bench checkpoint (convert official ones first)")
+    return ckpt
+
+
+def load_checkpoint(path: str | Path, **overrides: Any) -> nn.Module:
+    """Rebuild the model described by a checkpoint and load its weights (strictly). ``overrides`` replace
+    constructor arguments that do not change the weights (e.g. ``pretrained=None``)."""
+    ckpt = read_checkpoint(path)
+    kwargs = {**ckpt["kwargs"], "pretrained": None, **overrides}
+    model = create_model(ckpt["model"], **kwargs)
+    model.load_state_dict(ckpt["state_dict"], strict=True)
+    return model

@@ -1,0 +1,181 @@
+"""DSTA: Video-Based Human Pose Regression via Decoupled Space-Time Aggregation.
+
+He & Yang, CVPR 2024 (arXiv 2403.19926); released code: zgspose/DSTA.
+
+A clip of T frames (key frame in the middle) is turned into one token per joint per frame, and the key frame's
+joints are regressed from those tokens:
+
+1. **Joint-centric feature decoder.** Each frame goes through the backbone; its final feature map is average-pooled
+   to a vector ``f_t`` and a norm-scaled linear layer maps it to J tokens of C dims:
+   ``F_t = W f_t / ||f_t|| + b`` (the linear map divided by the L2 norm of its input, as RLE's output layer).
+2. **Space-time decoupling.**
+   *Spatial* (local-awareness attention): on the key frame, the tokens of each group of adjacent joints (head, each
+   arm, each leg; groups from ``dsta.keypoints``) attend to each other, with a learned position embedding per place
+   in the group. Tokens outside every group (PoseTrack's ears) pass through unchanged.
+   *Temporal*: each joint's T tokens attend to each other across frames, with a learned embedding per frame.
+   Both are stacks of pre-norm transformer blocks (timm's ``Block``) followed by a LayerNorm.
+3. **Aggregation.** A 1x1 convolution over the pair (temporal, spatial) weighs the two into one feature per joint.
+4. **Heads.** ``coords = Linear(LN(F))`` in the crop's normalized frame (x / W, y / H, so [0, 1] inside the crop),
+   ``sigma = sigmoid(Linear(LN(F)))``, and the joint score ``mean(1 - sigma)``.
+
+Training uses the RLE loss (``dsta.rle``) with the flow kept in the model (``self.flow``), as in the released code,
+so the released checkpoint (24,745,407 parameters at ResNet-50, T=3, 17 joints, C=32) loads one to one.
+
+Differences from the released file, none of which changes its numbers: T, the joint groups, C, depth and heads are
+constructor arguments (the release hard-codes ``num_frame = 3``, ``g=5`` and ``split(3)``); the input is
+(B, T, 3, H, W) instead of frames concatenated along channels; the read-out list ``joint_ordor`` is derived from the
+joint groups. One quirk is kept behind ``official_readout``: the release reads both ears from token 0 (the head-top
+token) and never uses the two ear tokens. PoseTrack has no ear annotations, so metrics are unaffected either way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+from timm.models.vision_transformer import Block
+from torch import nn
+
+from dsta.data.clips import check_num_frames
+from dsta.keypoints import JointGroups, joint_groups as named_groups
+from dsta.models.backbones import create_backbone
+from dsta.rle import RealNVP
+
+
+class NormScaledLinear(nn.Module):
+    """``y = W x / ||x||_2 + b``: a linear map whose output does not grow with the feature norm (RLE's output layer).
+
+    Weights start small (Xavier, gain 0.01), as in RLE.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, norm: bool = True) -> None:
+        super().__init__()
+        self.norm = norm
+        self.linear = nn.Linear(in_features, out_features, bias)
+        nn.init.xavier_uniform_(self.linear.weight, gain=0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x @ self.linear.weight.t()
+        if self.norm:
+            y = y / torch.linalg.vector_norm(x, dim=1, keepdim=True)
+        if self.linear.bias is not None:
+            y = y + self.linear.bias
+        return y
+
+
+@dataclass
+class PoseOutput:
+    """What a regression pose model returns: normalized crop coordinates, their scales and per-joint scores."""
+
+    coords: torch.Tensor  # (B, J, 2), x / W and y / H of the input crop
+    sigma: torch.Tensor  # (B, J, 2), in (0, 1)
+    score: torch.Tensor  # (B, J), mean(1 - sigma)
+
+
+def _blocks(dim: int, depth: int, num_heads: int, mlp_ratio: float, drop_path_rate: float) -> nn.ModuleList:
+    rates = torch.linspace(0, drop_path_rate, depth).tolist()  # stochastic depth grows with depth
+    norm = partial(nn.LayerNorm, eps=1e-6)
+    return nn.ModuleList([Block(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, drop_path=r, norm_layer=norm)
+                          for r in rates])
+
+
+class DSTA(nn.Module):
+    """Decoupled space-time aggregation over per-joint tokens.
+
+    Args:
+        backbone: timm backbone name (``resnet18``, ``resnet50``, ``hrnet_w32``, ``hrnet_w48``, ...).
+        num_frames: T, any positive odd number; the key frame is frame ``T // 2``.
+        joint_groups: the grouping of the J keypoint tokens, or the name of one in ``dsta.keypoints``.
+        embed_dim: C, the token width (32 in the paper).
+        depth: transformer blocks in each of the spatial and temporal branches (4).
+        num_heads: attention heads (8).
+        mlp_ratio: MLP width / C in the blocks (2).
+        drop_path_rate: stochastic depth at the last block (0.1).
+        pretrained: backbone weights: None, ``"imagenet"`` or a path (see ``dsta.models.backbones``).
+        official_readout: read the ungrouped joints from token 0, as the released code does.
+        flow_prior_mean: mean of the RLE flow's Gaussian prior (the release uses 0.5).
+    """
+
+    def __init__(self, backbone: str, num_frames: int, joint_groups: JointGroups | str = "posetrack",
+                 embed_dim: int = 32, depth: int = 4, num_heads: int = 8, mlp_ratio: float = 2.0,
+                 drop_path_rate: float = 0.1, pretrained: str | None = None, official_readout: bool = False,
+                 flow_prior_mean: float = 0.5) -> None:
+        super().__init__()
+        self.num_frames = check_num_frames(num_frames, "model.num_frames")
+        groups = named_groups(joint_groups) if isinstance(joint_groups, str) else joint_groups
+        assert embed_dim > 0 and embed_dim % num_heads == 0, "embed_dim must be a positive multiple of num_heads"
+        assert depth >= 1, "depth must be >= 1"
+        self.groups = groups
+        self.num_joints = groups.num_joints
+        self.num_grouped = len(groups.groups) * groups.group_size
+        self.embed_dim = embed_dim
+
+        # 1. joint-centric feature decoder
+        self.backbone = create_backbone(backbone, pretrained)
+        self.joint_embed = NormScaledLinear(self.backbone.num_features, self.num_joints * embed_dim)
+
+        # 2. space-time decoupling
+        self.spatial_pos_embed = nn.Parameter(torch.zeros(groups.group_size, embed_dim))
+        self.spatial_blocks = _blocks(embed_dim, depth, num_heads, mlp_ratio, drop_path_rate)
+        self.spatial_norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.temporal_pos_embed = nn.Parameter(torch.zeros(1, self.num_frames, embed_dim))
+        self.temporal_blocks = _blocks(embed_dim, depth, num_heads, mlp_ratio, drop_path_rate)
+        self.temporal_norm = nn.LayerNorm(embed_dim, eps=1e-6)
+
+        # 3. aggregation and 4. heads
+        self.aggregate = nn.Conv2d(2, 1, kernel_size=1)
+        self.head_coord = nn.Sequential(nn.LayerNorm(embed_dim), nn.Linear(embed_dim, 2))
+        self.head_sigma = nn.Sequential(nn.LayerNorm(embed_dim), nn.Linear(embed_dim, 2))
+        self.flow = RealNVP(num_layers=6, hidden=64, prior_mean=flow_prior_mean)
+
+        # token k holds keypoint token_order[k]; keypoint j is read from token readout[j]
+        order = groups.token_order
+        readout = [order.index(j) for j in range(self.num_joints)]
+        if official_readout:
+            readout = [0 if j in groups.ungrouped else t for j, t in enumerate(readout)]
+        self.register_buffer("readout", torch.tensor(readout), persistent=False)
+
+    # -- 1. tokens ---------------------------------------------------------------------------------------------
+    def tokens(self, frames: torch.Tensor) -> torch.Tensor:
+        """Per-frame joint tokens: (N, 3, H, W) -> (N, J, C). Streaming inference caches these per frame."""
+        feat = self.backbone(frames).mean(dim=(2, 3))
+        return self.joint_embed(feat).reshape(frames.shape[0], self.num_joints, self.embed_dim)
+
+    # -- 2.-4. aggregation over a clip of tokens -------------------------------------------------------------------
+    def aggregate_tokens(self, tokens: torch.Tensor) -> PoseOutput:
+        """(B, T, J, C) tokens of a clip -> the key frame's pose."""
+        b, t, j, c = tokens.shape
+        assert t == self.num_frames and j == self.num_joints, f"expected (B, {self.num_frames}, {j}, C) tokens"
+        key = tokens[:, t // 2]
+
+        # spatial: attention inside each group of adjacent joints, on the key frame
+        g, s = len(self.groups.groups), self.groups.group_size
+        spatial = key[:, : self.num_grouped].reshape(b * g, s, c) + self.spatial_pos_embed
+        for blk in self.spatial_blocks:
+            spatial = blk(spatial)
+        spatial = self.spatial_norm(spatial).reshape(b, g * s, c)
+        spatial = torch.cat([spatial, key[:, self.num_grouped:]], dim=1)
+
+        # temporal: attention across the T frames, per joint
+        temporal = tokens.permute(0, 2, 1, 3).reshape(b * j, t, c) + self.temporal_pos_embed
+        for blk in self.temporal_blocks:
+            temporal = blk(temporal)
+        temporal = self.temporal_norm(temporal)[:, t // 2].reshape(b, j, c)
+
+        # aggregation: a learned weighting of the two views of each joint
+        feat = self.aggregate(torch.stack([temporal, spatial], dim=1)).squeeze(1)
+        feat = feat[:, self.readout]
+        coords = self.head_coord(feat)
+        sigma = self.head_sigma(feat).sigmoid()
+        return PoseOutput(coords=coords, sigma=sigma, score=(1 - sigma).mean(dim=2))
+
+    def forward(self, clip: torch.Tensor) -> PoseOutput:
+        """(B, T, 3, H, W), frames in temporal order -> the key frame's pose."""
+        b, t = clip.shape[:2]
+        assert t == self.num_frames, f"expected {self.num_frames} frames, got {t}"
+        tokens = self.tokens(clip.flatten(0, 1)).reshape(b, t, self.num_joints, self.embed_dim)
+        return self.aggregate_tokens(tokens)
+
+    def head_modules(self) -> list[str]:
+        """Names of the submodules after the backbone (for profiling and parameter splits)."""
+        return [n for n, _ in self.named_children() if n != "backbone"]

@@ -1,0 +1,121 @@
+import json
+
+import pytest
+import torch
+
+from dsta import keypoints as kp
+from dsta.convert_official import convert
+from dsta.models import create_model, load_checkpoint, read_checkpoint, save_checkpoint
+from dsta.models.dsta import DSTA
+from tests.conftest import SHARED
+from tests.official_dsta_reference import official_forward
+
+LAYOUT = json.loads((SHARED / "dsta-official" / "state_dict_r50_t3.json").read_text())
+
+
+def _official_state_dict(seed=0):
+    """Random weights in the released layout (keys, shapes, dtypes from the shared layout file)."""
+    import torchvision
+
+    g = torch.Generator().manual_seed(seed)
+    resnet = torchvision.models.resnet50().state_dict()
+    sd = {}
+    for entry in LAYOUT["state_dict"]:
+        name, shape = entry["name"], tuple(entry["shape"])
+        if name.startswith("preact."):
+            t = resnet[name[len("preact."):]].clone()
+            if name.endswith("running_mean"):
+                t = torch.randn(shape, generator=g) * 0.05
+            elif name.endswith("running_var"):
+                t = torch.rand(shape, generator=g) * 0.5 + 0.75
+            elif name.endswith("bn3.weight") or name.endswith("bn2.weight"):
+                t = torch.rand(shape, generator=g) * 0.5 + 0.5
+        elif entry["dtype"] == "int64":
+            t = torch.tensor(100)
+        elif name.endswith(("norm1.weight", "norm2.weight", "norm.weight", "head_coord.0.weight",
+                            "head_sigma.0.weight")):
+            t = 1 + 0.1 * torch.randn(shape, generator=g)
+        elif name == "flow.mask":
+            t = torch.tensor([[0.0, 1.0], [1.0, 0.0]] * 3)
+        else:
+            t = 0.1 * torch.randn(shape, generator=g)
+        assert t.shape == shape, name
+        sd[name] = t
+    return sd
+
+
+def test_official_layout_param_count():
+    params = sum(torch.Size(e["shape"]).numel() for e in LAYOUT["state_dict"]
+                 if not e["name"].endswith(("running_mean", "running_var", "num_batches_tracked", "flow.mask")))
+    assert params == LAYOUT["num_parameters"] == 24_745_407
+
+
+def test_conversion_gives_the_official_network(tmp_path):
+    sd = _official_state_dict()
+    src, dst = tmp_path / "official.pth", tmp_path / "ours.pt"
+    torch.save({"epoch": 19, "state_dict": sd}, src)
+    convert(src, dst)
+    model = load_checkpoint(dst).eval()
+    assert sum(p.numel() for p in model.parameters()) == 24_745_407
+    ckpt = read_checkpoint(dst)
+    assert ckpt["model"] == "dsta" and ckpt["kwargs"]["num_frames"] == 3 and ckpt["kwargs"]["backbone"] == "resnet50"
+
+    torch.manual_seed(0)
+    frames = torch.randn(2, 3, 3, 128, 96)  # (B, T, 3, H, W)
+    ref_coords, ref_sigma = official_forward(sd, frames.flatten(1, 2))  # official input: (B, 3T, H, W)
+    with torch.no_grad():
+        out = model(frames)
+    assert (out.coords - ref_coords).abs().max() <= 1e-4
+    assert (out.sigma - ref_sigma).abs().max() <= 1e-4
+    assert ref_coords.std() > 1e-3  # a meaningful comparison, not two constants
+
+
+def test_conversion_rejects_other_checkpoints(tmp_path):
+    from dsta.errors import DataError
+    torch.save({"state_dict": {"conv.weight": torch.zeros(1)}}, tmp_path / "x.pth")
+    with pytest.raises(DataError, match="fc_coord"):
+        convert(tmp_path / "x.pth", tmp_path / "y.pt")
+
+
+@pytest.mark.parametrize("t", [1, 3, 5, 7])
+def test_any_odd_t(t):
+    model = DSTA("resnet18", num_frames=t, embed_dim=16, depth=1, num_heads=4).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, t, 3, 64, 48))
+    assert out.coords.shape == (2, 17, 2) and out.sigma.shape == (2, 17, 2) and out.score.shape == (2, 17)
+    assert ((out.sigma > 0) & (out.sigma < 1)).all()
+
+
+def test_bad_arguments():
+    from dsta.errors import DataError
+    with pytest.raises(DataError, match="model.num_frames"):
+        DSTA("resnet18", num_frames=4)
+    with pytest.raises(DataError, match="model.backbone"):
+        DSTA("vgg16", num_frames=3)
+    with pytest.raises(ValueError, match="joint grouping"):
+        DSTA("resnet18", num_frames=3, joint_groups="coco")
+
+
+def test_custom_skeleton_groups():
+    groups = kp.JointGroups(names=("a", "b"), groups=((0, 1), (2, 3)), ungrouped=(4,))
+    model = DSTA("resnet18", num_frames=3, joint_groups=groups, embed_dim=16, depth=1, num_heads=4).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 3, 64, 48)).coords.shape == (1, 5, 2)
+
+
+def test_readout_follows_the_joint_groups():
+    """Our token k is keypoint token_order[k]; each keypoint's output must come from its own token."""
+    model = DSTA("resnet18", num_frames=1, embed_dim=16, depth=1, num_heads=4)
+    order = kp.POSETRACK_JOINT_GROUPS.token_order
+    assert [order[t] for t in model.readout.tolist()] == list(range(17))
+
+
+def test_checkpoint_round_trip(tmp_path):
+    kwargs = dict(backbone="resnet18", num_frames=3, embed_dim=16, depth=1, num_heads=4)
+    model = create_model("dsta", **kwargs).eval()
+    save_checkpoint(tmp_path / "c.pt", "dsta", kwargs, model, epoch=3, config={"a": 1})
+    again = load_checkpoint(tmp_path / "c.pt").eval()
+    x = torch.randn(1, 3, 3, 64, 48)
+    with torch.no_grad():
+        assert torch.equal(model(x).coords, again(x).coords)
+    assert read_checkpoint(tmp_path / "c.pt")["epoch"] == 3
