@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from dsta import keypoints as kp
 from dsta.data import transforms as tf
+from dsta.data.transforms import AugmentConfig
 from dsta.data.clips import check_num_frames, clip_indices, sample_distance
 from dsta.data.posetrack import Sequence, box_from_keypoints, read_detections, read_split
 from dsta.errors import DataError
@@ -168,3 +169,28 @@ class TopDownClipDataset(Dataset):
             hm_weight = enc["keypoint_weights"][0].astype(np.float32) * np.asarray(kp.JOINT_LOSS_WEIGHTS, np.float32)
             item["heatmap_weight"] = torch.from_numpy(hm_weight)
         return item
+
+
+def make_dataset(data: dict, num_frames: int, target: str, data_root: str | Path, split: str, train: bool,
+                 seed: int = 0, boxes: str | None = None, heatmap: dict | None = None) -> TopDownClipDataset:
+    """The dataset described by a ``data`` config section (see ``configs/data``) under ``data_root``.
+
+    Args:
+        split: ``"train"`` or ``"val"``; reads ``data[f"{split}_ann"]`` (relative to ``data_root``).
+        boxes: ``"gt"`` or a detection file; defaults to ``data["boxes"]`` (val) and GT boxes in training.
+        heatmap: ``{"size": [w, h], "sigma": s}`` for heatmap targets.
+    """
+    root = Path(data_root)
+    ann = root / data[f"{split}_ann"]
+    if boxes is None:
+        boxes = "gt" if train else data.get("boxes", "gt")
+    if boxes != "gt" and not Path(boxes).is_absolute():
+        boxes = str(root / boxes) if (root / boxes).exists() else boxes
+    aug = AugmentConfig(**data["augment"]) if train and data.get("augment") else None
+    return TopDownClipDataset(
+        ann, root / data.get("image_root", "."), num_frames=num_frames, input_size=tuple(data["input_size"]),
+        train=train, frame_distance=int(data["max_frame_distance"] if train else data["frame_distance"]),
+        target=target, heatmap_size=tuple(heatmap["size"]) if heatmap else None,
+        heatmap_sigma=float(heatmap["sigma"]) if heatmap else 2.0, boxes=boxes,
+        box_score_threshold=float(data.get("box_score_threshold", 0.0)), box_enlarge=float(data["box_enlarge"]),
+        augment=aug, seed=seed)

@@ -1,0 +1,101 @@
+"""Run a checkpoint over a split, write PoseTrack18 prediction files, and score them (the evaluate stage).
+
+``python -m dsta.predict --checkpoint CKPT --data-root DIR --out DIR [--boxes gt|DETS.json] [--flip]``
+
+Everything about the model and the data pipeline (input size, T, frame distance) comes from the checkpoint's own
+config; only paths and the test-time options are arguments. Writes ``OUT/predictions/*.json`` and
+``OUT/metrics.json`` (poseval's columns; on data with a ``corrupted`` image flag, also clean vs corrupted).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from dsta.data.dataset import TopDownClipDataset, make_dataset
+from dsta.data.transforms import crop_to_image
+from dsta.errors import main_guard
+from dsta.evaluate import PosePrediction, evaluate, to_json, write_predictions
+from dsta.io import write_json
+from dsta.models import load_checkpoint, model_target, read_checkpoint
+from dsta.objectives import flip_back, make_objective
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, objective, dataset: TopDownClipDataset, device: torch.device,
+            batch_size: int = 32, workers: int = 0, flip: bool = False) -> list[PosePrediction]:
+    """Predictions for every sample of ``dataset``, in image coordinates."""
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    width = dataset.input_size[0]
+    out: list[PosePrediction] = []
+    for batch in loader:
+        images = batch["image"].to(device)
+        coords, scores = objective.decode(model(images))
+        if flip:
+            f_coords, f_scores = objective.decode(model(torch.flip(images, dims=[-1])))
+            f_coords, f_scores = flip_back(f_coords, f_scores, width)
+            coords, scores = (coords + f_coords) / 2, (scores + f_scores) / 2
+        for i in range(len(images)):
+            xy = crop_to_image(coords[i], batch["center"][i].numpy(), batch["scale"][i].numpy(),
+                               float(batch["rotation"][i]), dataset.input_size)
+            sample = dataset.samples[int(batch["index"][i])]
+            out.append(PosePrediction(image_id=int(batch["image_id"][i]), keypoints=xy, scores=scores[i],
+                                      box=sample.box, box_score=float(batch["box_score"][i]),
+                                      track_id=int(batch["track_id"][i])))
+    return out
+
+
+def score(predictions: list[PosePrediction], dataset: TopDownClipDataset, out_dir: Path) -> dict:
+    """Write the prediction files for the dataset's GT and evaluate them; split by ``corrupted`` where present."""
+    gt_dir = Path(dataset.sequences[0].source).parent
+    pred_dir = out_dir / "predictions"
+    write_predictions(gt_dir, predictions, pred_dir)
+    has_flag = any("corrupted" in f.flags for s in dataset.sequences for f in s.frames)
+    return evaluate(gt_dir, pred_dir, split_by="corrupted" if has_flag else None)
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data-root", required=True, help="dataset root (the checkpoint's config names the split dirs)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--split", default="val")
+    p.add_argument("--boxes", default=None, help="'gt' or a COCO-results detection file (default: the config's)")
+    p.add_argument("--flip", action="store_true", help="flip test: average with the mirrored input's prediction")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=0)
+    a = p.parse_args(argv)
+    ckpt = read_checkpoint(a.checkpoint)
+    cfg = ckpt["config"]
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_checkpoint(a.checkpoint).to(device)
+    target = model_target(ckpt["model"])
+    dataset = make_dataset(cfg["data"], ckpt["kwargs"].get("num_frames", 1), target, a.data_root, a.split,
+                           train=False, boxes=a.boxes, heatmap=cfg["model"].get("heatmap"))
+    objective = make_objective(target, dataset.input_size, **_objective_args(cfg["model"]))
+    preds = predict(model, objective, dataset, device, a.batch_size, a.workers, a.flip)
+    out = Path(a.out)
+    metrics = score(preds, dataset, out)
+    metrics.update(checkpoint=str(a.checkpoint), epoch=ckpt.get("epoch"), flip=a.flip, boxes=a.boxes or
+                   cfg["data"].get("boxes", "gt"), dataset=cfg["data"]["name"], model=ckpt["model"])
+    write_json(out / "metrics.json", to_json(metrics), indent=2)
+    print(f"{ckpt['model']} on {cfg['data']['name']} {a.split}: mAP {metrics['Total']:.2f}")
+    return metrics
+
+
+def _objective_args(model_cfg: dict) -> dict:
+    args = {}
+    if "heatmap" in model_cfg:
+        args.update(heatmap_size=model_cfg["heatmap"]["size"], heatmap_sigma=model_cfg["heatmap"]["sigma"])
+    if "loss" in model_cfg:
+        args.update(prior=model_cfg["loss"].get("prior", "laplace"), residual=model_cfg["loss"].get("residual", True))
+    return args
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Train any registered model: ``main`` -> ``train_one_epoch`` / ``evaluate``, nothing hidden.
+
+``python -m dsta.train --params params.yaml --experiment NAME --data-root DIR --out DIR``
+
+The experiment's section of params.yaml (``experiments.NAME``: ``data``, ``model``, ``train``) says everything else.
+AdamW, the multi-step LR schedule, gradient clipping, AMP on CUDA (fp32 on CPU), DDP when launched by ``torchrun``
+(rank 0 logs and saves). Seeded: on CPU a run is bit-for-bit repeatable. A checkpoint is written atomically after
+every epoch (``OUT/last.pt``); started again with the same command, training resumes from it and ends with the same
+weights and metrics as an uninterrupted run. Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in
+``OUT/live``; the final ones to ``OUT/metrics.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from tqdm import tqdm
+
+from dsta import distributed as dist
+from dsta.data.dataset import make_dataset
+from dsta.errors import DataError, main_guard
+from dsta.evaluate import to_json
+from dsta.io import write_json
+from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
+from dsta.objectives import make_objective, pck
+from dsta.predict import _objective_args, predict, score
+
+TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "milestones", "gamma", "grad_clip", "workers", "seed",
+              "amp", "eval_every"}
+
+
+def check_train_config(train: dict) -> dict:
+    missing = TRAIN_KEYS - set(train)
+    if missing:
+        raise DataError(None, "train", f"missing keys {sorted(missing)}")
+    unknown = set(train) - TRAIN_KEYS
+    if unknown:
+        raise DataError(None, "train", f"unknown keys {sorted(unknown)}")
+    for key in ("epochs", "batch_size"):
+        if not isinstance(train[key], int) or train[key] < 1:
+            raise DataError(None, f"train.{key}", f"must be a positive integer, got {train[key]!r}")
+    if not train["lr"] > 0:
+        raise DataError(None, "train.lr", f"must be > 0, got {train['lr']}")
+    if list(train["milestones"]) != sorted(train["milestones"]):
+        raise DataError(None, "train.milestones", f"must be increasing, got {train['milestones']}")
+    return train
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch: int, grad_clip: float,
+                    amp: bool) -> dict:
+    """One pass over the training set; returns the mean loss and PCK@0.05."""
+    model.train()
+    losses, pcks = [], []
+    bar = tqdm(loader, desc=f"epoch {epoch}", disable=not dist.is_main(), mininterval=10, file=sys.stderr)
+    for batch in bar:
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            output = model(batch["image"])
+        loss = objective.loss(model, output, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        losses.append(loss.item())
+        coords, _ = objective.decode(output)
+        pcks.append(pck(coords, batch["coords"].cpu().numpy(), batch["coord_weight"].cpu().numpy(),
+                        objective.input_size))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    return {"loss": dist.all_mean(float(np.mean(losses)), device),
+            "pck": dist.all_mean(float(np.nanmean(pcks)), device)}
+
+
+def evaluate(model, objective, dataset, device, out_dir: Path, batch_size: int) -> dict:
+    """Val mAP with the poseval-identical evaluator (rank 0)."""
+    model = getattr(model, "module", model)
+    predictions = predict(model, objective, dataset, device, batch_size=batch_size)
+    return score(predictions, dataset, out_dir)
+
+
+def load_experiment(params: str | Path, name: str) -> dict:
+    doc = yaml.safe_load(Path(params).read_text())
+    try:
+        cfg = doc["experiments"][name]
+    except (KeyError, TypeError):
+        known = sorted((doc or {}).get("experiments", {}) or {})
+        raise DataError(params, f"experiments.{name}", f"no such experiment; known: {known}") from None
+    for key in ("data", "model", "train"):
+        if key not in cfg:
+            raise DataError(params, f"experiments.{name}.{key}", "missing")
+    return cfg
+
+
+def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
+    rank, world, device = dist.init()
+    train_cfg = check_train_config(dict(cfg["train"]))
+    seed_everything(train_cfg["seed"])
+    name, kwargs = cfg["model"]["name"], dict(cfg["model"]["kwargs"])
+    target = model_target(name)
+    num_frames = kwargs.get("num_frames", 1)
+    heatmap = cfg["model"].get("heatmap")
+    train_set = make_dataset(cfg["data"], num_frames, target, data_root, "train", train=True,
+                             seed=train_cfg["seed"], heatmap=heatmap)
+    val_set = make_dataset(cfg["data"], num_frames, target, data_root, "val", train=False, heatmap=heatmap)
+    objective = make_objective(target, train_set.input_size, **_objective_args(cfg["model"]))
+
+    model = create_model(name, **kwargs).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, train_cfg["milestones"], train_cfg["gamma"])
+    amp = bool(train_cfg["amp"]) and device.type == "cuda"
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+
+    start, history = 0, []
+    last = out / "last.pt"
+    if last.is_file():  # resume
+        ckpt = read_checkpoint(last)
+        if ckpt.get("config") != cfg:
+            raise DataError(last, "config", "checkpoint was trained with another config; remove it to start over")
+        model.load_state_dict(ckpt["state_dict"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        np.random.set_state(ckpt["rng"]["numpy"])
+        random.setstate(ckpt["rng"]["python"])
+        start, history = ckpt["epoch"] + 1, ckpt["history"]
+        if dist.is_main():
+            print(f"resuming from {last} at epoch {start}", file=sys.stderr)
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.index is not
+                                                          None else None)
+
+    live = None
+    if dist.is_main():
+        from dvclive import Live
+
+        live = Live(dir=str(out / "live"), resume=start > 0, save_dvc_exp=False, dvcyaml=None)
+    last_metrics = None
+    for epoch in range(start, train_cfg["epochs"]):
+        train_set.set_epoch(epoch)
+        if world > 1:
+            sampler = DistributedSampler(train_set, seed=train_cfg["seed"])
+            sampler.set_epoch(epoch)
+        else:
+            sampler = RandomSampler(train_set, generator=torch.Generator().manual_seed(train_cfg["seed"] + epoch))
+        loader = DataLoader(train_set, batch_size=train_cfg["batch_size"], sampler=sampler,
+                            num_workers=train_cfg["workers"], drop_last=len(train_set) >= train_cfg["batch_size"],
+                            persistent_workers=False, pin_memory=device.type == "cuda")
+        t0 = time.time()
+        stats = train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch, train_cfg["grad_clip"],
+                                amp)
+        stats["lr"] = optimizer.param_groups[0]["lr"]
+        stats["seconds"] = time.time() - t0
+        scheduler.step()
+        last_epoch = epoch == train_cfg["epochs"] - 1
+        if dist.is_main() and (last_epoch or (epoch + 1) % train_cfg["eval_every"] == 0):
+            last_metrics = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
+            stats["val_mAP"] = last_metrics["Total"]
+        history.append({"epoch": epoch, **stats})
+        if dist.is_main():
+            save_checkpoint(last, name, kwargs, model, config=cfg, epoch=epoch, optimizer=optimizer.state_dict(),
+                            scheduler=scheduler.state_dict(), scaler=scaler.state_dict(), history=history,
+                            rng={"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                                 "python": random.getstate()})
+            live.step = epoch
+            for key in ("loss", "pck", "lr", "val_mAP"):
+                if key in stats:
+                    live.log_metric(f"{'val' if key == 'val_mAP' else 'train'}/{key}", stats[key], plot=True)
+            live.next_step()
+            msg = " ".join(f"{k} {v:.4g}" for k, v in stats.items())
+            print(f"epoch {epoch}: {msg}", file=sys.stderr)
+        dist.barrier()
+    result = {}
+    if dist.is_main():
+        live.end()
+        if last_metrics is None:  # resumed after the last epoch had finished
+            last_metrics = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
+        result = {"model": name, "dataset": cfg["data"]["name"], "epochs": train_cfg["epochs"],
+                  "train_seconds": float(sum(h["seconds"] for h in history)), "val": last_metrics,
+                  "history": history}
+        write_json(out / "metrics.json", to_json(result), indent=2)
+    dist.cleanup()
+    return result
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--experiment", required=True, help="a key of `experiments` in params")
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--out", required=True, help="run directory: last.pt, live/, val/, metrics.json")
+    a = p.parse_args(argv)
+    cfg = load_experiment(a.params, a.experiment)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    return main_worker(cfg, Path(a.data_root), out)
+
+
+if __name__ == "__main__":
+    main()
