@@ -5,14 +5,15 @@
 The experiment's section of params.yaml (``experiments.NAME``: ``data``, ``model``, ``train``) says everything else.
 AdamW, the multi-step LR schedule, gradient clipping, AMP on CUDA (fp32 on CPU), DDP when launched by ``torchrun``
 (rank 0 logs and saves). Seeded: on CPU a run is bit-for-bit repeatable. A checkpoint is written atomically after
-every epoch (``OUT/last.pt``); started again with the same command, training resumes from it and ends with the same
-weights and metrics as an uninterrupted run. Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in
+every epoch (``OUT/last.pt``); started again with the same command, an interrupted run resumes from it and ends
+with the same weights and metrics as an uninterrupted one (a finished run, or one with another config, starts over). Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in
 ``OUT/live``; the final ones to ``OUT/metrics.json``.
 """
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -129,10 +130,16 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
 
     start, history = 0, []
     last = out / "last.pt"
-    if last.is_file():  # resume
-        ckpt = read_checkpoint(last)
-        if ckpt.get("config") != cfg:
-            raise DataError(last, "config", "checkpoint was trained with another config; remove it to start over")
+    ckpt = read_checkpoint(last) if last.is_file() else None
+    if ckpt is not None and (ckpt.get("config") != cfg or ckpt["epoch"] + 1 >= train_cfg["epochs"]):
+        # another config, or a finished run (the code may have changed since): train again from scratch
+        if dist.is_main():
+            print(f"{last}: {'finished run' if ckpt.get('config') == cfg else 'another config'}; starting over",
+                  file=sys.stderr)
+        ckpt = None
+        if dist.is_main():
+            shutil.rmtree(out / "live", ignore_errors=True)
+    if ckpt is not None:  # resume an interrupted run
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])

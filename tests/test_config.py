@@ -20,8 +20,10 @@ def test_every_dvc_param_exists():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     for stage in dvc["stages"].values():
-        stages = stage.get("do", stage)
-        for p in stages.get("params", []):
+        body = stage.get("do", stage)
+        keys = list(params[stage["foreach"][2:-1]]) if "foreach" in stage else [None]
+        for key, p in ((k, p) for k in keys for p in body.get("params", [])):
+            p = str(p).replace("${key}", str(key))
             node = params
             for part in str(p).split("."):
                 assert part in node, p

@@ -1,0 +1,95 @@
+import json
+
+import pytest
+import torch
+import yaml
+
+from dsta import train as train_mod
+from dsta.errors import DataError
+from dsta.models import read_checkpoint
+from dsta.predict import main as predict_main
+
+pytestmark = pytest.mark.slow
+
+
+def _params(tmp_path, epochs=2, num_frames=3):
+    cfg = {
+        "data": {"name": "synthetic", "train_ann": "annotations/train", "val_ann": "annotations/val",
+                 "image_root": ".", "boxes": "gt", "box_score_threshold": 0.0, "box_enlarge": 1.25,
+                 "input_size": [32, 48], "frame_distance": 1, "max_frame_distance": 2,
+                 "augment": {"flip_prob": 0.5, "scale_factor": 0.25, "rotate_factor": 30.0, "rotate_prob": 0.5,
+                             "half_body_prob": 0.2, "half_body_min_keypoints": 8}},
+        "model": {"name": "dsta", "kwargs": {"backbone": "resnet18", "num_frames": num_frames, "embed_dim": 16,
+                                             "depth": 1, "num_heads": 4},
+                  "loss": {"prior": "laplace", "residual": True}},
+        "train": {"epochs": epochs, "batch_size": 16, "lr": 1e-3, "weight_decay": 1e-4, "milestones": [1],
+                  "gamma": 0.1, "grad_clip": 5.0, "workers": 0, "seed": 0, "amp": True, "eval_every": 1},
+    }
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"experiments": {"tiny": cfg}}))
+    return path
+
+
+def _run(params, data, out):
+    return train_mod.main(["--params", str(params), "--experiment", "tiny", "--data-root", str(data),
+                           "--out", str(out)])
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path, synthetic_tiny, monkeypatch):
+    params = _params(tmp_path)
+    full = _run(params, synthetic_tiny, tmp_path / "full")
+
+    real = train_mod.train_one_epoch
+
+    def killed_at_epoch_1(*args, **kwargs):
+        if args[6] == 1:  # epoch
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "train_one_epoch", killed_at_epoch_1)
+    with pytest.raises(KeyboardInterrupt):
+        _run(params, synthetic_tiny, tmp_path / "resumed")
+    assert read_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 0
+    monkeypatch.setattr(train_mod, "train_one_epoch", real)
+    resumed = _run(params, synthetic_tiny, tmp_path / "resumed")
+
+    a = read_checkpoint(tmp_path / "full" / "last.pt")["state_dict"]
+    b = read_checkpoint(tmp_path / "resumed" / "last.pt")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["val"]["Total"] == full["val"]["Total"]
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in full["history"]]
+    # dvclive logged every epoch once
+    live = (tmp_path / "resumed" / "live" / "metrics.json")
+    assert json.loads(live.read_text())["step"] == 1
+
+
+def test_checkpoint_describes_itself_and_predict_uses_it(tmp_path, synthetic_tiny):
+    params = _params(tmp_path, epochs=1, num_frames=1)
+    _run(params, synthetic_tiny, tmp_path / "run")
+    ckpt = read_checkpoint(tmp_path / "run" / "last.pt")
+    assert ckpt["model"] == "dsta" and ckpt["kwargs"]["num_frames"] == 1
+    assert {"config", "epoch", "optimizer", "scheduler"} <= set(ckpt)
+    metrics = predict_main(["--checkpoint", str(tmp_path / "run" / "last.pt"), "--data-root", str(synthetic_tiny),
+                            "--out", str(tmp_path / "eval"), "--flip"])
+    assert 0 <= metrics["Total"] <= 100
+    written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert written["split"]["field"] == "corrupted" and written["flip"] is True
+    assert len(list((tmp_path / "eval" / "predictions").glob("*.json"))) == 2
+
+
+def test_changed_config_starts_over(tmp_path, synthetic_tiny):
+    params = _params(tmp_path, epochs=1, num_frames=1)
+    _run(params, synthetic_tiny, tmp_path / "run")
+    doc = yaml.safe_load(params.read_text())
+    doc["experiments"]["tiny"]["train"]["lr"] = 0.5
+    params.write_text(yaml.safe_dump(doc))
+    result = _run(params, synthetic_tiny, tmp_path / "run")
+    assert len(result["history"]) == 1
+    assert read_checkpoint(tmp_path / "run" / "last.pt")["config"]["train"]["lr"] == 0.5
+
+
+def test_bad_train_config():
+    with pytest.raises(DataError, match="train.batch_size"):
+        train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"batch_size": 0, "milestones": []})
+    with pytest.raises(DataError, match="unknown keys"):
+        train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": [], "extra": 1})
