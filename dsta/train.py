@@ -84,7 +84,7 @@ def train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch: 
         coords, _ = objective.decode(output)
         pcks.append(pck(coords, batch["coords"].cpu().numpy(), batch["coord_weight"].cpu().numpy(),
                         objective.input_size))
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
     return {"loss": dist.all_mean(float(np.mean(losses)), device),
             "pck": dist.all_mean(float(np.nanmean(pcks)), device)}
 

@@ -1,0 +1,140 @@
+"""Draw DSTA's skeletons on a video, frame by frame with streaming inference.
+
+``python -m dsta.demo --frames DIR_OR_VIDEO --boxes JSON --checkpoint CKPT --out FILE.gif|mp4``
+
+``--boxes`` is ``{"boxes": [{"frame": i, "track_id": k, "bbox": [x, y, w, h]}, ...]}`` (frames numbered from 0 in
+file-name order, or in video order), or a PoseTrack18 annotation file of the same video (its ``bbox`` and
+``track_id``).
+"""
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from dsta.draw import draw_pose, track_color
+from dsta.errors import DataError, main_guard
+from dsta.io import atomic_path, load_json
+from dsta.models import load_checkpoint, read_checkpoint
+from dsta.streaming import StreamingPose
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def read_frames(source: str | Path) -> list[np.ndarray]:
+    """RGB frames of a directory of images (sorted by name) or of a video file."""
+    source = Path(source)
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(source, None, "no .jpg/.png frames in this directory")
+        frames = []
+        for f in files:
+            img = cv2.imread(str(f))
+            if img is None:
+                raise DataError(f, None, "cannot decode image")
+            frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+        return frames
+    if not source.is_file():
+        raise DataError(source, None, "no such video or directory")
+    cap = cv2.VideoCapture(str(source))
+    frames = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    if not frames:
+        raise DataError(source, None, "cannot read any frame of this video")
+    return frames
+
+
+def read_boxes(path: str | Path) -> dict[int, list[tuple[int, np.ndarray]]]:
+    """frame index -> [(track_id, box)]."""
+    path = Path(path)
+    data = load_json(path)
+    out: dict[int, list] = defaultdict(list)
+    if isinstance(data, dict) and "images" in data and "annotations" in data:
+        index = {img["id"]: i for i, img in enumerate(data["images"])}
+        for j, ann in enumerate(data["annotations"]):
+            if ann.get("bbox") and ann.get("image_id") in index:
+                out[index[ann["image_id"]]].append((int(ann.get("track_id", j)), np.array(ann["bbox"], float)))
+        return out
+    if not isinstance(data, dict) or not isinstance(data.get("boxes"), list):
+        raise DataError(path, "boxes", "expected {'boxes': [{frame, track_id, bbox}, ...]} or PoseTrack18 JSON")
+    for i, entry in enumerate(data["boxes"]):
+        try:
+            box = np.array(entry["bbox"], dtype=float)
+            frame, track = int(entry["frame"]), int(entry["track_id"])
+        except (KeyError, TypeError, ValueError):
+            raise DataError(path, f"boxes[{i}]", "needs frame, track_id and bbox [x, y, w, h]") from None
+        if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= 0 or box[3] <= 0:
+            raise DataError(path, f"boxes[{i}].bbox", f"expected a finite [x, y, w, h] with w, h > 0, got {entry['bbox']}")
+        out[frame].append((track, box))
+    return out
+
+
+def write_animation(frames: list[np.ndarray], out: str | Path, fps: float = 10.0) -> None:
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        if out.suffix.lower() == ".gif":
+            from PIL import Image
+
+            imgs = [Image.fromarray(f) for f in frames]
+            imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
+        elif out.suffix.lower() == ".mp4":
+            h, w = frames[0].shape[:2]
+            tmp_mp4 = tmp.with_suffix(".mp4")
+            writer = cv2.VideoWriter(str(tmp_mp4), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+            for f in frames:
+                writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+            writer.release()
+            tmp_mp4.replace(tmp)
+        else:
+            raise DataError(out, None, "output must end in .gif or .mp4")
+
+
+def run(frames: list[np.ndarray], boxes: dict, checkpoint: str | Path, threshold: float = 0.0) -> list[np.ndarray]:
+    ckpt = read_checkpoint(checkpoint)
+    if ckpt["model"] != "dsta":
+        raise DataError(checkpoint, "model", f"the demo streams DSTA checkpoints, got {ckpt['model']!r}")
+    data = ckpt.get("config", {}).get("data", {})
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    stream = StreamingPose(load_checkpoint(checkpoint), tuple(data.get("input_size", (192, 256))),
+                           frame_distance=int(data.get("frame_distance", 1)),
+                           box_enlarge=float(data.get("box_enlarge", 1.25)), device=device)
+    poses = []
+    for t, frame in enumerate(frames):
+        poses += stream.push(frame, boxes.get(t, []))
+    poses += stream.flush()
+    drawn = [f.copy() for f in frames]
+    for p in poses:
+        draw_pose(drawn[p.frame], p.keypoints, p.scores, track_color(p.track_id), threshold,
+                  thickness=max(1, frames[0].shape[0] // 240))
+    return drawn
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--frames", required=True, help="directory of frames or a video file")
+    p.add_argument("--boxes", required=True, help="person boxes with track ids (JSON)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="output .gif or .mp4")
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--threshold", type=float, default=0.0, help="hide joints scoring below this")
+    a = p.parse_args(argv)
+    if Path(a.out).suffix.lower() not in (".gif", ".mp4"):
+        raise DataError(a.out, None, "output must end in .gif or .mp4")
+    frames = read_frames(a.frames)
+    drawn = run(frames, read_boxes(a.boxes), a.checkpoint, a.threshold)
+    write_animation(drawn, a.out, a.fps)
+    print(f"wrote {a.out} ({len(drawn)} frames)")
+
+
+if __name__ == "__main__":
+    main()
