@@ -160,6 +160,9 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
 
         live = Live(dir=str(out / "live"), resume=start > 0, save_dvc_exp=False, dvcyaml=None)
     last_metrics = None
+    if start == 0 and dist.is_main():  # the untrained model's val mAP: the floor that training must clear
+        untrained = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
+        history.append({"epoch": -1, "val_mAP": untrained["Total"]})
     for epoch in range(start, train_cfg["epochs"]):
         train_set.set_epoch(epoch)
         if world > 1:
@@ -200,7 +203,9 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
         if last_metrics is None:  # resumed after the last epoch had finished
             last_metrics = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
         result = {"model": name, "dataset": cfg["data"]["name"], "epochs": train_cfg["epochs"],
-                  "train_seconds": float(sum(h["seconds"] for h in history)), "val": last_metrics,
+                  "train_seconds": float(sum(h.get("seconds", 0.0) for h in history)),
+                  "untrained_val_mAP": history[0]["val_mAP"] if history and history[0]["epoch"] == -1 else None,
+                  "val": last_metrics,
                   "history": history}
         write_json(out / "metrics.json", to_json(result), indent=2)
     dist.cleanup()

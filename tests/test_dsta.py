@@ -119,3 +119,12 @@ def test_checkpoint_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(x).coords, again(x).coords)
     assert read_checkpoint(tmp_path / "c.pt")["epoch"] == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50", "hrnet_w32"])
+def test_backbones_forward_and_backward(backbone):
+    model = DSTA(backbone, num_frames=3, embed_dim=16, depth=1, num_heads=4)
+    out = model(torch.randn(2, 3, 3, 128, 96))  # HRNet needs sides divisible by 32
+    (out.coords.sum() + out.sigma.sum()).backward()
+    assert model.joint_embed.linear.weight.grad is not None
