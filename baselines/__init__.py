@@ -1,1 +1,2 @@
-"""Baseline models (RLE, DCPose, single-frame heatmap), registered in the same registry as DSTA."""
+"""Baseline models, registered in the same registry as DSTA (importing this package registers them)."""
+from baselines import dcpose, heatmap, rle  # noqa: F401

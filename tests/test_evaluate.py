@@ -249,3 +249,15 @@ def test_posetrack17_gt_is_read(tmp_path):
         pr_list.append({"image": [{"name": img["id"]}], "annorect": rects})
     (tmp_path / "pred" / "024000_mpii_test.json").write_text(json.dumps({"annolist": pr_list}))
     assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_agrees_with_official_poseval_when_installed(tmp_path, seed):
+    """Runs only where the official package is importable (it is not on PyPI); CI relies on the expected.json cases
+    and the plain reference above."""
+    pytest.importorskip("poseval")
+    make_case(tmp_path, CaseConfig(sequences=4, frames=6, persons=4, seed=seed, noise=0.2 + 0.3 * seed,
+                                   ignore_region_prob=0.4, unlabeled_frames=2, tie_prob=0.3, fp_per_frame=2.0))
+    ours = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    official = ev.evaluate_poseval(tmp_path / "gt", tmp_path / "pred")
+    assert np.allclose(ours["per_joint"], official["per_joint"], atol=1e-9)

@@ -1,0 +1,75 @@
+"""Every registered model: forward and backward at tiny size, and overfitting a batch of 4 synthetic clips."""
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from dsta.data.dataset import TopDownClipDataset
+from dsta.models import create_model, list_models, model_target
+from dsta.objectives import make_objective
+
+TINY = {
+    "dsta": dict(backbone="resnet18", num_frames=3, embed_dim=16, depth=1, num_heads=4),
+    "rle": dict(backbone="resnet18"),
+    "heatmap_single": dict(backbone="resnet18", deconv_channels=32),
+    "dcpose": dict(backbone="resnet18", deconv_channels=32, prf_channels=17, combine_channels=32, prf_blocks=1,
+                   combine_blocks=1, dilations=(1, 2, 3)),  # 16x12 heatmaps: the paper's 3..15 would overshoot
+}
+INPUT = (48, 64)
+HEATMAP = (12, 16)
+
+
+def test_every_registered_model_has_a_tiny_config():
+    assert set(list_models()) == set(TINY)
+
+
+def _batch(root, name, n=4):
+    model_frames = TINY[name].get("num_frames", 3 if name == "dcpose" else 1)
+    ds = TopDownClipDataset(root / "annotations" / "train", root, num_frames=model_frames, input_size=INPUT,
+                            target=model_target(name), heatmap_size=HEATMAP, heatmap_sigma=1.0)
+    return next(iter(DataLoader(ds, batch_size=n)))
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_forward_backward(name, synthetic_tiny):
+    torch.manual_seed(0)
+    model = create_model(name, **TINY[name])
+    batch = _batch(synthetic_tiny, name, 2)
+    objective = make_objective(model_target(name), INPUT, heatmap_size=HEATMAP, heatmap_sigma=1.0)
+    out = model(batch["image"])
+    loss = objective.loss(model, out, batch)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None for n, p in model.named_parameters() if p.requires_grad and "flow" not in n)
+    coords, scores = objective.decode(out)
+    assert coords.shape == (2, 17, 2) and scores.shape == (2, 17)
+
+
+def _error(name, objective, out, batch):
+    """What must drop 10x: the heatmap MSE for heatmap models; for regression models the mean absolute
+    coordinate error (the RLE loss is a negative log-likelihood, unbounded below, so a ratio of it means nothing)."""
+    if model_target(name) == "heatmap":
+        return objective.loss(None, out, batch).item()
+    w = batch["coord_weight"] > 0
+    return (out.coords - batch["coords"]).abs()[w].mean().item()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_overfits_four_clips(name, synthetic_tiny):
+    torch.manual_seed(0)
+    model = create_model(name, **TINY[name])
+    batch = _batch(synthetic_tiny, name, 4)
+    objective = make_objective(model_target(name), INPUT, heatmap_size=HEATMAP, heatmap_sigma=1.0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    with torch.no_grad():
+        start = _error(name, objective, model(batch["image"]), batch)
+    for _ in range(100):
+        out = model(batch["image"])
+        loss = objective.loss(model, out, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        end = _error(name, objective, model(batch["image"]), batch)
+    assert end <= start / 10, (start, end)
