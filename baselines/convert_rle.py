@@ -12,35 +12,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from dsta.errors import DataError, main_guard
-from dsta.models import create_model, save_checkpoint
+from dsta.errors import main_guard
+from dsta.models import read_foreign_state_dict, save_converted
 
 
 def convert(src: str | Path, dst: str | Path, backbone: str = "resnet50") -> None:
-    src = Path(src)
-    if not src.is_file():
-        raise DataError(src, None, "RLE checkpoint not found")
-    raw = torch.load(src, map_location="cpu", weights_only=False)
-    state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
-    if not isinstance(state, dict) or not any(str(k).endswith("fc_sigma.linear.weight") for k in state):
-        raise DataError(src, "state_dict", "not an RLE RegressFlow checkpoint (no fc_sigma.linear.weight)")
+    state = read_foreign_state_dict(src, "fc_sigma.linear.weight", "RLE RegressFlow")
     mapped = {}
     for key, value in state.items():
-        key = key.removeprefix("module.")
         if key.startswith("preact."):
             key = "backbone." + key[len("preact."):]
         mapped[key] = value.clone()
     mapped["fc_coord.linear.bias"] = mapped["fc_coord.linear.bias"] + 0.5
     num_joints = mapped["fc_coord.linear.weight"].shape[0] // 2
-    kwargs = dict(backbone=backbone, num_joints=num_joints, num_frames=1)
-    model = create_model("rle", **kwargs)
-    missing, unexpected = model.load_state_dict(mapped, strict=False)
-    if missing or unexpected:
-        raise DataError(src, "state_dict", f"layout differs from RegressFlow/{backbone}: missing {missing[:4]}, "
-                                           f"unexpected {unexpected[:4]}")
-    save_checkpoint(dst, "rle", kwargs, model, source=str(src))
+    save_converted(src, dst, "rle", dict(backbone=backbone, num_joints=num_joints, num_frames=1), mapped)
 
 
 @main_guard

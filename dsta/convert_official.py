@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from dsta.errors import DataError, main_guard
-from dsta.models import create_model, save_checkpoint
+from dsta.errors import main_guard
+from dsta.models import read_foreign_state_dict, save_converted
 
 OFFICIAL_KWARGS = dict(backbone="resnet50", num_frames=3, joint_groups="posetrack", embed_dim=32, depth=4,
                        num_heads=8, mlp_ratio=2.0, drop_path_rate=0.1, official_readout=True, flow_prior_mean=0.5)
@@ -37,7 +37,6 @@ RENAMES = (
 def rename_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in state.items():
-        key = key.removeprefix("module.")  # saved from DataParallel
         for pattern, repl in RENAMES:
             key, n = re.subn(pattern, repl, key)
             if n:
@@ -47,21 +46,8 @@ def rename_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def convert(src: str | Path, dst: str | Path) -> None:
-    src = Path(src)
-    if not src.is_file():
-        raise DataError(src, None, "official checkpoint not found")
-    raw = torch.load(src, map_location="cpu", weights_only=False)
-    state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
-    if not isinstance(state, dict) or not any(str(k).endswith("fc_coord.linear.weight") for k in state):
-        raise DataError(src, "state_dict", "not a DSTA_STD_ResNet50 checkpoint (no fc_coord.linear.weight)")
-    model = create_model("dsta", **OFFICIAL_KWARGS)
-    mapped = rename_official(state)
-    missing, unexpected = model.load_state_dict(mapped, strict=False)
-    if missing or unexpected:
-        raise DataError(src, "state_dict", f"layout differs from the release: missing {missing[:4]}, "
-                                           f"unexpected {unexpected[:4]}")
-    save_checkpoint(dst, "dsta", OFFICIAL_KWARGS, model, source=str(src),
-                    epoch=raw.get("epoch") if isinstance(raw, dict) else None)
+    state = read_foreign_state_dict(src, "fc_coord.linear.weight", "DSTA_STD_ResNet50")
+    save_converted(src, dst, "dsta", OFFICIAL_KWARGS, rename_official(state))
 
 
 @main_guard

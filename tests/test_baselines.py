@@ -29,12 +29,15 @@ def _batch(root, name, n=4):
     return next(iter(DataLoader(ds, batch_size=n)))
 
 
+def _setup(name, root, n):
+    torch.manual_seed(0)
+    objective = make_objective(model_target(name), INPUT, heatmap_size=HEATMAP, heatmap_sigma=1.0)
+    return create_model(name, **TINY[name]), _batch(root, name, n), objective
+
+
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_forward_backward(name, synthetic_tiny):
-    torch.manual_seed(0)
-    model = create_model(name, **TINY[name])
-    batch = _batch(synthetic_tiny, name, 2)
-    objective = make_objective(model_target(name), INPUT, heatmap_size=HEATMAP, heatmap_sigma=1.0)
+    model, batch, objective = _setup(name, synthetic_tiny, 2)
     out = model(batch["image"])
     loss = objective.loss(model, out, batch)
     loss.backward()
@@ -56,10 +59,7 @@ def _error(name, objective, out, batch):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_overfits_four_clips(name, synthetic_tiny):
-    torch.manual_seed(0)
-    model = create_model(name, **TINY[name])
-    batch = _batch(synthetic_tiny, name, 4)
-    objective = make_objective(model_target(name), INPUT, heatmap_size=HEATMAP, heatmap_sigma=1.0)
+    model, batch, objective = _setup(name, synthetic_tiny, 4)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     with torch.no_grad():

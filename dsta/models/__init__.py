@@ -82,6 +82,33 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
+def read_foreign_state_dict(path: str | Path, marker: str, what: str) -> dict[str, torch.Tensor]:
+    """The state dict of another code base's checkpoint (raw, or under ``state_dict``), checked to be ``what`` by a
+    key ending in ``marker``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, None, f"{what} checkpoint not found")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise DataError(path, None, f"cannot read checkpoint ({type(err).__name__}: {err})") from None
+    state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
+    if not isinstance(state, dict) or not any(str(k).endswith(marker) for k in state):
+        raise DataError(path, "state_dict", f"not a {what} checkpoint (no {marker})")
+    return {str(k).removeprefix("module."): v for k, v in state.items()}
+
+
+def save_converted(src: str | Path, dst: str | Path, name: str, kwargs: dict, state: dict[str, torch.Tensor]) -> None:
+    """Build ``name(**kwargs)``, load a renamed foreign state dict into it (every key must match) and save it as a
+    dsta-bench checkpoint."""
+    model = create_model(name, **kwargs)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise DataError(src, "state_dict", f"layout differs from {name}({kwargs}): missing {missing[:4]}, "
+                                           f"unexpected {unexpected[:4]}")
+    save_checkpoint(dst, name, kwargs, model, source=str(src))
+
+
 def load_checkpoint(path: str | Path, **overrides: Any) -> nn.Module:
     """Rebuild the model described by a checkpoint and load its weights (strictly). ``overrides`` replace
     constructor arguments that do not change the weights (e.g. ``pretrained=None``)."""
