@@ -23,8 +23,10 @@ The deformable convolutions start as the identity (centre tap 1), as the release
 This implementation takes the frames in temporal order ``(B, 3, 3, H, W)`` and uses the equal-distance weights
 (0.5, 0.5) unless ``margin`` (the two distances) is passed; the release feeds (current, previous, next).
 
-Parameters at paper size (HRNet-W48, 17 joints): 65.4 M (timm's HRNet-W48 stride-4 branch, 65.3 M, plus 0.08 M
-for PTM, PRF and PCN). The release's HRNet-W48 pose network has 63.6 M; its DCPose heads match ours layer for layer.
+Parameters at paper size (HRNet-W48, 17 joints, measured): 66,929,006 = timm's HRNet-W48 stride-4 branch with its
+1x1 head (65,325,953) + 1.6 M for PTM, PRF and PCN (mostly the five offset/mask convolutions). The HRNet paper's
+W48 pose network has 63.6 M (timm keeps the last stage's lower-resolution outputs); the heads follow the release's
+configuration (PRF 34 channels x 2 blocks, PTM 17 x 1, fusion 64 x 2, dilations 3-15).
 """
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ Heatmaps are at a quarter of the input size; the loss is the joint-weighted MSE 
 is mmpose's MSRA codec (``dsta.objectives.HeatmapObjective``). This is the standard single-frame heatmap reference,
 and the per-frame stage of DCPose (``baselines.dcpose``).
 
-Parameters at paper size (17 joints): SimpleBaseline-ResNet-50 34.0 M (the paper's 34.0 M); HRNet-W32 29.3 M and
-HRNet-W48 65.3 M with timm's HRNet (the HRNet paper's pose networks: 28.5 M and 63.6 M; timm keeps the last stage's
+Parameters at paper size (17 joints, measured): SimpleBaseline-ResNet-50 33,999,697 (the paper's 34.0 M);
+HRNet-W32 29,306,097 and HRNet-W48 65,325,953 with timm's HRNet (the HRNet paper's pose networks: 28.5 M and 63.6 M; timm keeps the last stage's
 lower-resolution outputs, which the pose network drops).
 """
 from __future__ import annotations

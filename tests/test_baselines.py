@@ -73,3 +73,19 @@ def test_overfits_four_clips(name, synthetic_tiny):
     with torch.no_grad():
         end = _error(name, objective, model(batch["image"]), batch)
     assert end <= start / 10, (start, end)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,kwargs,params", [
+    ("rle", dict(backbone="resnet50"), 23_701_148),
+    ("heatmap_single", dict(backbone="resnet50"), 33_999_697),
+    ("dcpose", dict(backbone="hrnet_w48"), 66_929_006),
+])
+def test_paper_size(name, kwargs, params):
+    """The paper configurations build, run at 256x192 on the CPU, and have the documented parameter counts."""
+    model = create_model(name, **kwargs).eval()
+    assert sum(p.numel() for p in model.parameters()) == params
+    with torch.no_grad():
+        out = model(torch.randn(1, model.num_frames, 3, 256, 192))
+    shape = tuple(out.shape) if torch.is_tensor(out) else tuple(out.coords.shape)
+    assert shape == ((1, 17, 64, 48) if model_target(name) == "heatmap" else (1, 17, 2))
