@@ -552,7 +552,8 @@ class PosePrediction:
 def write_predictions(gt_dir: str | Path, predictions: Iterable[PosePrediction], out_dir: str | Path) -> list[Path]:
     """Write one PoseTrack18 prediction file per GT sequence of ``gt_dir`` into ``out_dir``.
 
-    Each file lists the GT file's images in the GT's order (so the evaluator can pair frames) and one annotation per
+    ``PosePrediction.image_id`` is the image id of PoseTrack18/21 GT, or for PoseTrack17 GT the id the dataset
+    reader derives from the image name. Each file lists the GT file's images in the GT's order (so the evaluator can pair frames) and one annotation per
     prediction, with 17 keypoints (flag 1), 17 ``scores``, the box and a track id unique within the frame.
     """
     gt_dir, out_dir = Path(gt_dir), Path(out_dir)
@@ -567,14 +568,23 @@ def write_predictions(gt_dir: str | Path, predictions: Iterable[PosePrediction],
     written = []
     for gt_path in sorted(gt_dir.glob("*.json")):
         gt = load_json(gt_path)
-        if "images" not in gt:
-            raise DataError(gt_path, None, "writing predictions needs PoseTrack18/21 GT (with 'images')")
-        images = [{k: img[k] for k in ("id", "file_name", "frame_id", "vid_id", "nframes", "is_labeled")
-                   if k in img} for img in gt["images"]]
+        if "annolist" in gt:
+            # PoseTrack17 GT: frames are paired by image name; the dataset numbered them like PoseTrack18 ids
+            from dsta.data.posetrack import posetrack17_image_id
+
+            names = [e["image"][0]["name"] for e in gt["annolist"]]
+            images = [{"id": name, "file_name": name} for name in names]
+            keys = [posetrack17_image_id(name, i) for i, name in enumerate(names)]
+        elif "images" in gt:
+            images = [{k: img[k] for k in ("id", "file_name", "frame_id", "vid_id", "nframes", "is_labeled")
+                       if k in img} for img in gt["images"]]
+            keys = [int(img["id"]) for img in gt["images"]]
+        else:
+            raise DataError(gt_path, None, "unknown GT format: expected 'annolist' or 'images'")
         anns = []
-        for img in gt["images"]:
+        for img, key in zip(images, keys):
             used: set[int] = set()
-            for n, p in enumerate(by_image.get(int(img["id"]), [])):
+            for n, p in enumerate(by_image.get(key, [])):
                 track = p.track_id if p.track_id >= 0 and p.track_id not in used else n
                 while track in used:
                     track += 1

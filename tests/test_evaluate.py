@@ -261,3 +261,19 @@ def test_agrees_with_official_poseval_when_installed(tmp_path, seed):
     ours = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
     official = ev.evaluate_poseval(tmp_path / "gt", tmp_path / "pred")
     assert np.allclose(ours["per_joint"], official["per_joint"], atol=1e-9)
+
+
+def test_writer_for_posetrack17_gt(tmp_path):
+    """Predictions for PoseTrack17 GT pair with its frames by image name and score 100 when they equal the GT."""
+    from dsta.data.posetrack import read_sequence
+    name = "images/bonn/000001_bonn_train/00001.jpg"
+    points = [{"id": [pid], "x": [100.0 + 5 * pid], "y": [50.0 + 9 * pid], "is_visible": [1]} for pid in range(15)]
+    doc = {"annolist": [{"image": [{"name": name}], "is_labeled": [1],
+                         "annorect": [{"x1": [0], "y1": [0], "x2": [40], "y2": [40], "track_id": [0],
+                                       "annopoints": [{"point": points}]}]}]}
+    _write(tmp_path / "gt" / "000001_bonn_train.json", doc)
+    seq = read_sequence(tmp_path / "gt" / "000001_bonn_train.json")
+    person = seq.frames[0].persons[0]
+    pred = ev.PosePrediction(image_id=seq.frames[0].image_id, keypoints=person.keypoints, scores=np.full(17, 0.9))
+    ev.write_predictions(tmp_path / "gt", [pred], tmp_path / "pred")
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)

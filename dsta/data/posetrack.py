@@ -272,7 +272,7 @@ def read_posetrack17(path: str | Path, data: dict | None = None) -> Sequence:
             name = str(_first(path, f"{where}.image", entry["image"])["name"])
         except (KeyError, TypeError):
             raise DataError(path, f"{where}.image", "expected [{'name': ...}]") from None
-        image_id = _posetrack17_image_id(name, i)
+        image_id = posetrack17_image_id(name, i)
         if image_id in seen:
             raise DataError(path, f"{where}.image", f"duplicate image {name}")
         seen.add(image_id)
@@ -292,7 +292,7 @@ def read_posetrack17(path: str | Path, data: dict | None = None) -> Sequence:
     return Sequence(name=_sequence_name(path, frames), frames=frames, source=str(path), format="posetrack17")
 
 
-def _posetrack17_image_id(name: str, index: int) -> int:
+def posetrack17_image_id(name: str, index: int) -> int:
     """The PoseTrack18 image id ``TSSSSSSFFFF`` when the path follows ``.../NNNNNN_type_split/FFFFFF.jpg``."""
     parts = Path(name)
     tok = parts.parent.name.split("_")
