@@ -230,11 +230,12 @@ def _read_posetrack17(path: Path, data: dict, is_pred: bool) -> _File:
             if all(k in rect for k in ("x1", "y1", "x2", "y2")):
                 x1, y1, x2, y2 = (float(first(rect[k])) for k in ("x1", "y1", "x2", "y2"))
                 h = HEAD_SIZE_FACTOR * math.hypot(x2 - x1, y2 - y1)
+            elif not is_pred and p_has.any():
+                raise DataError(path, f"{rw}.x1", "GT person with keypoints has no head box (x1, y1, x2, y2)")
             frame.append(i), xy.append(p_xy), has.append(p_has), head.append(h), score.append(p_score)
     people = _People(frame=np.array(frame, dtype=np.int64), xy=np.array(xy).reshape(-1, J15, 2),
                      has=np.array(has, dtype=bool).reshape(-1, J15), head=np.array(head, dtype=np.float64),
                      score=np.array(score).reshape(-1, J15))
-    _check_gt_heads(path, people, is_pred, "annolist[?].annorect[{}].x1")
     return _File(path=path, image_ids=image_ids, has_people=has_people, regions=regions, flags=flags, people=people)
 
 
@@ -282,14 +283,14 @@ def _remove_ignored(f: _File, gt_regions: dict[int, list[np.ndarray]]) -> None:
 # matching and AP
 
 
-def _dense(people: _People, frame: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Row index of each person in a (frame, slot) grid, keeping file order inside each frame."""
+def _dense(frame: np.ndarray, n_frames: int) -> tuple[np.ndarray, int]:
+    """Slot of each person in a (frame, slot) grid, keeping file order inside each frame, and the grid width."""
     order = np.argsort(frame, kind="stable")
     counts = np.bincount(frame, minlength=n_frames)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     slot = np.empty(len(frame), dtype=np.int64)
     slot[order] = np.arange(len(frame)) - starts[frame[order]]
-    return order, slot, int(counts.max()) if len(counts) and counts.max() > 0 else 0
+    return slot, int(counts.max()) if len(counts) and counts.max() > 0 else 0
 
 
 def match_frames(gt: _People, gt_frame: np.ndarray, pr: _People, pr_frame: np.ndarray, n_frames: int):
@@ -299,8 +300,8 @@ def match_frames(gt: _People, gt_frame: np.ndarray, pr: _People, pr_frame: np.nd
         labels: (M, 15) bool, for each predicted person and joint, true positive or not.
         n_gt: (15,) number of annotated GT joints.
     """
-    _, g_slot, g_max = _dense(gt, gt_frame, n_frames)
-    _, p_slot, p_max = _dense(pr, pr_frame, n_frames)
+    g_slot, g_max = _dense(gt_frame, n_frames)
+    p_slot, p_max = _dense(pr_frame, n_frames)
     labels = np.zeros((len(pr_frame), J15), dtype=bool)
     n_gt = gt.has.sum(0).astype(np.float64)
     if g_max == 0 or p_max == 0:

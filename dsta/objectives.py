@@ -10,6 +10,7 @@ Both decode to (B, J, 2) crop pixels and (B, J) scores, so prediction and evalua
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -47,13 +48,27 @@ class HeatmapObjective:
         w = batch["heatmap_weight"][:, :, None, None]
         return 0.5 * (F.mse_loss(output.float(), batch["heatmap"], reduction="none") * w).mean()
 
-    def decode(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    @cached_property
+    def codec(self):
         from dsta.data.transforms import heatmap_codec
 
-        codec = heatmap_codec(self.input_size, self.heatmap_size, self.sigma)
+        return heatmap_codec(self.input_size, self.heatmap_size, self.sigma)
+
+    def decode(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         heatmaps = output.detach().float().cpu().numpy()
-        coords, scores = zip(*(codec.decode(h) for h in heatmaps))
+        coords, scores = zip(*(self.codec.decode(h) for h in heatmaps))
         return np.concatenate(coords).astype(np.float64), np.concatenate(scores).astype(np.float64)
+
+
+def objective_for(target: str, input_size, model_cfg: dict):
+    """The objective a model config (``model`` section: ``loss`` for regression, ``heatmap`` for heatmap models)
+    asks for."""
+    args = {}
+    if "heatmap" in model_cfg:
+        args.update(heatmap_size=model_cfg["heatmap"]["size"], heatmap_sigma=model_cfg["heatmap"]["sigma"])
+    if "loss" in model_cfg:
+        args.update(prior=model_cfg["loss"].get("prior", "laplace"), residual=model_cfg["loss"].get("residual", True))
+    return make_objective(target, input_size, **args)
 
 
 def make_objective(target: str, input_size, heatmap_size=None, heatmap_sigma: float = 2.0,

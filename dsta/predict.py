@@ -21,7 +21,7 @@ from dsta.errors import main_guard
 from dsta.evaluate import PosePrediction, evaluate, to_json, write_predictions
 from dsta.io import write_json
 from dsta.models import load_checkpoint, model_target, read_checkpoint
-from dsta.objectives import flip_back, make_objective
+from dsta.objectives import flip_back, objective_for
 
 
 @torch.no_grad()
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     target = model_target(ckpt["model"])
     dataset = make_dataset(cfg["data"], ckpt["kwargs"].get("num_frames", 1), target, a.data_root, a.split,
                            train=False, boxes=a.boxes, heatmap=cfg["model"].get("heatmap"))
-    objective = make_objective(target, dataset.input_size, **_objective_args(cfg["model"]))
+    objective = objective_for(target, dataset.input_size, cfg["model"])
     preds = predict(model, objective, dataset, device, a.batch_size, a.workers, a.flip)
     out = Path(a.out)
     metrics = score(preds, dataset, out)
@@ -86,15 +86,6 @@ def main(argv: list[str] | None = None) -> dict:
     write_json(out / "metrics.json", to_json(metrics), indent=2)
     print(f"{ckpt['model']} on {cfg['data']['name']} {a.split}: mAP {metrics['Total']:.2f}")
     return metrics
-
-
-def _objective_args(model_cfg: dict) -> dict:
-    args = {}
-    if "heatmap" in model_cfg:
-        args.update(heatmap_size=model_cfg["heatmap"]["size"], heatmap_sigma=model_cfg["heatmap"]["sigma"])
-    if "loss" in model_cfg:
-        args.update(prior=model_cfg["loss"].get("prior", "laplace"), residual=model_cfg["loss"].get("residual", True))
-    return args
 
 
 if __name__ == "__main__":

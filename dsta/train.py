@@ -30,8 +30,8 @@ from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.io import write_json
 from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
-from dsta.objectives import make_objective, pck
-from dsta.predict import _objective_args, predict, score
+from dsta.objectives import objective_for, pck
+from dsta.predict import predict, score
 
 TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "milestones", "gamma", "grad_clip", "workers", "seed",
               "amp", "eval_every"}
@@ -120,7 +120,7 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     train_set = make_dataset(cfg["data"], num_frames, target, data_root, "train", train=True,
                              seed=train_cfg["seed"], heatmap=heatmap)
     val_set = make_dataset(cfg["data"], num_frames, target, data_root, "val", train=False, heatmap=heatmap)
-    objective = make_objective(target, train_set.input_size, **_objective_args(cfg["model"]))
+    objective = objective_for(target, train_set.input_size, cfg["model"])
 
     model = create_model(name, **kwargs).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
@@ -223,7 +223,6 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = load_experiment(a.params, a.experiment)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     return main_worker(cfg, Path(a.data_root), out)
 
 

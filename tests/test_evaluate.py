@@ -277,3 +277,13 @@ def test_writer_for_posetrack17_gt(tmp_path):
     pred = ev.PosePrediction(image_id=seq.frames[0].image_id, keypoints=person.keypoints, scores=np.full(17, 0.9))
     ev.write_predictions(tmp_path / "gt", [pred], tmp_path / "pred")
     assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)
+
+
+def test_posetrack17_gt_without_head_box_names_the_rect(tmp_path):
+    points = [{"id": [0], "x": [10.0], "y": [20.0]}]
+    doc = {"annolist": [{"image": [{"name": "a/000001_bonn_train/00001.jpg"}],
+                         "annorect": [{"track_id": [0], "annopoints": [{"point": points}]}]}]}
+    _write(tmp_path / "gt" / "s.json", doc)
+    _write(tmp_path / "pred" / "s.json", doc)
+    with pytest.raises(DataError, match=r"s.json: annolist\[0\].annorect\[0\].x1: GT person with keypoints"):
+        ev.evaluate(tmp_path / "gt", tmp_path / "pred")
