@@ -120,15 +120,16 @@ class DCPose(nn.Module):
         for m in [*self.offsets, *self.masks]:
             nn.init.normal_(m.weight, std=0.001)
 
-    def forward(self, clip: torch.Tensor, margin: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, 3, 3, H, W) frames in temporal order -> the key frame's corrected heatmaps (B, J, H/4, W/4).
+    backbone_path = "rough.backbone"
 
-        Args:
-            margin: optional (B, 2) frame distances ``(c - p, n - c)``; equal distances when omitted.
-        """
-        b, t = clip.shape[:2]
-        assert t == 3, "DCPose takes 3 frames"
-        rough = self.rough.frame_heatmaps(clip.flatten(0, 1)).unflatten(0, (b, 3))
+    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """The per-frame stage: (N, 3, H, W) -> rough heatmaps (N, J, H/4, W/4). Independent of the other frames, so
+        a video can compute them once per frame."""
+        return self.rough.frame_heatmaps(frames)
+
+    def aggregate_frames(self, rough: torch.Tensor, margin: torch.Tensor | None = None) -> torch.Tensor:
+        """Rough heatmaps of frames ``t - d, t, t + d`` (B, 3, J, h, w) -> the key frame's corrected heatmaps."""
+        b = rough.shape[0]
         prev, cur, nxt = rough[:, 0], rough[:, 1], rough[:, 2]
         if margin is None:
             w_p = w_n = cur.new_full((b, 1, 1, 1), 0.5)
@@ -147,6 +148,16 @@ class DCPose(nn.Module):
             out = out + deform_conv2d(support, self.offsets[i](fused), self.deform_weight[i], self.deform_bias[i],
                                       padding=(d, d), dilation=(d, d), mask=self.masks[i](fused))
         return out / len(self.dilations)
+
+    def forward(self, clip: torch.Tensor, margin: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 3, 3, H, W) frames in temporal order -> the key frame's corrected heatmaps (B, J, H/4, W/4).
+
+        Args:
+            margin: optional (B, 2) frame distances ``(c - p, n - c)``; equal distances when omitted.
+        """
+        b, t = clip.shape[:2]
+        assert t == 3, "DCPose takes 3 frames"
+        return self.aggregate_frames(self.frame_features(clip.flatten(0, 1)).unflatten(0, (b, 3)), margin)
 
 
 @register_model("heatmap")

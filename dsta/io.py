@@ -37,6 +37,23 @@ def load_json(path: str | Path) -> Any:
         raise DataError(path, None, f"not UTF-8 text ({err.reason})") from None
 
 
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file; a missing or malformed file raises DataError naming it (and the line)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise DataError(path, None, "file not found") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else None
+        raise DataError(path, where, f"malformed YAML ({getattr(err, 'problem', None) or err})") from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on failure removed."""

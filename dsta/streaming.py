@@ -81,7 +81,7 @@ class StreamingPose:
             crops.append(img)
             meta.append((int(track), center, scale, np.asarray(box, np.float64)))
         if crops:
-            tokens = self.model.tokens(torch.from_numpy(np.stack(crops)).to(self.device))
+            tokens = self.model.frame_features(torch.from_numpy(np.stack(crops)).to(self.device))
             self.backbone_passes += len(crops)
             for (track, center, scale, box), tok in zip(meta, tokens):
                 self.cache[track][self.t] = _Cached(tok, center, scale, box)
@@ -117,7 +117,7 @@ class StreamingPose:
         for track in tracks:
             idx = [min(max(key + k * self.distance, 0), last) for k in range(-self.half, self.half + 1)]
             clips.append(torch.stack([self._neighbour(track, i).tokens for i in idx]))
-        out = self.model.aggregate_tokens(torch.stack(clips))
+        out = self.model.aggregate_frames(torch.stack(clips))
         coords = out.coords.double().cpu().numpy() * np.array(self.input_size, dtype=np.float64)
         poses = []
         for n, track in enumerate(tracks):

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
@@ -28,6 +27,7 @@ from dsta import distributed as dist
 from dsta.data.dataset import make_dataset
 from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
+from dsta.config import load_experiment
 from dsta.io import write_json
 from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
 from dsta.objectives import objective_for, pck
@@ -94,19 +94,6 @@ def evaluate(model, objective, dataset, device, out_dir: Path, batch_size: int) 
     model = getattr(model, "module", model)
     predictions = predict(model, objective, dataset, device, batch_size=batch_size)
     return score(predictions, dataset, out_dir)
-
-
-def load_experiment(params: str | Path, name: str) -> dict:
-    doc = yaml.safe_load(Path(params).read_text())
-    try:
-        cfg = doc["experiments"][name]
-    except (KeyError, TypeError):
-        known = sorted((doc or {}).get("experiments", {}) or {})
-        raise DataError(params, f"experiments.{name}", f"no such experiment; known: {known}") from None
-    for key in ("data", "model", "train"):
-        if key not in cfg:
-            raise DataError(params, f"experiments.{name}.{key}", "missing")
-    return cfg
 
 
 def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:

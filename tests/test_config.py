@@ -16,12 +16,18 @@ def test_params_yaml_is_the_composed_config():
     assert r.returncode == 0, r.stderr
 
 
+def lookup(node: dict, dotted: str):
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
 def test_every_dvc_param_exists():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     for stage in dvc["stages"].values():
         body = stage.get("do", stage)
-        keys = list(params[stage["foreach"][2:-1]]) if "foreach" in stage else [None]
+        keys = list(lookup(params, stage["foreach"][2:-1])) if "foreach" in stage else [None]
         for key, p in ((k, p) for k in keys for p in body.get("params", [])):
             p = str(p).replace("${key}", str(key))
             node = params
@@ -33,3 +39,32 @@ def test_every_dvc_param_exists():
 def test_bad_override():
     with pytest.raises(DataError, match="overrides"):
         compose(["data=nonexistent"])
+
+
+@pytest.mark.parametrize("dataset", ["posetrack17", "posetrack18", "posetrack21"])
+def test_paper_experiments_compose(dataset):
+    exps = compose([f"experiments=paper_{dataset}"])["experiments"]
+    assert set(exps) == {"dsta_r50_t3", "dsta_r50_t5", "dsta_hrnet_w48_t3", "rle_r50", "dcpose_hrnet_w48"}
+    assert all(e["data"]["name"] == dataset and e["data"]["input_size"] == [192, 256] for e in exps.values())
+    assert exps["dsta_r50_t5"]["model"]["kwargs"]["num_frames"] == 5
+    assert exps["dsta_r50_t3"]["model"]["kwargs"]["num_frames"] == 3
+    assert exps["dsta_r50_t3"]["train"]["lr"] == 5e-5 and exps["dsta_r50_t3"]["train"]["milestones"] == [10, 15]
+    assert exps["dcpose_hrnet_w48"]["model"]["kwargs"]["dilations"] == [3, 6, 9, 12, 15]
+
+
+def test_reported_rows_match_paper_experiments():
+    ref = yaml.safe_load((ROOT / "reports" / "reference.yaml").read_text())
+    names = set(compose(["experiments=paper_posetrack17"])["experiments"])
+    for dataset in ("posetrack17", "posetrack18", "posetrack21"):
+        for row in ref[dataset]:
+            assert row["cite"] in ref["citations"], row
+            assert row.get("match") is None or row["match"] in names, row
+            assert len(row["ap"]) == len(ref["columns"]) == 8
+
+
+def test_default_matrix_is_the_synthetic_t_ablation_and_the_baselines():
+    exps = compose()["experiments"]
+    assert {k: e["model"]["kwargs"]["num_frames"] for k, e in exps.items() if e["model"]["name"] == "dsta"} == {
+        "dsta_t1": 1, "dsta_t3": 3, "dsta_t5": 5}
+    assert {e["model"]["name"] for e in exps.values()} == {"dsta", "rle", "heatmap_single", "dcpose"}
+    assert all(e["data"]["name"] == "synthetic" for e in exps.values())

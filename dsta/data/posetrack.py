@@ -411,3 +411,34 @@ def iter_labeled(sequences: Iterable[Sequence]) -> Iterable[tuple[Sequence, Fram
         for frame in seq.frames:
             if frame.is_labeled:
                 yield seq, frame
+
+
+def to_posetrack18(seq: Sequence, file_name=lambda frame: frame.file_name) -> dict:
+    """A sequence as one PoseTrack18 annotation file (the canonical form ``dsta.prepare`` writes for every release);
+    ``file_name(frame)`` may rewrite image paths. Reading the result back gives the same sequence."""
+    images, annotations = [], []
+    for frame in seq.frames:
+        img: dict[str, Any] = {"id": frame.image_id, "file_name": file_name(frame), "frame_id": frame.image_id,
+                               "vid_id": seq.name, "is_labeled": frame.is_labeled,
+                               "ignore_regions_x": [r[:, 0].tolist() for r in frame.ignore_regions],
+                               "ignore_regions_y": [r[:, 1].tolist() for r in frame.ignore_regions],
+                               **frame.flags}
+        if frame.width is not None:
+            img.update(width=frame.width, height=frame.height)
+        images.append(img)
+        for n, person in enumerate(frame.persons):
+            flat = np.concatenate([person.keypoints, person.visible[:, None].astype(np.float64)], axis=1)
+            ann: dict[str, Any] = {"id": frame.image_id * 1000 + n, "image_id": frame.image_id,
+                                   "track_id": person.track_id, "category_id": 1,
+                                   "keypoints": flat.reshape(-1).tolist(), "num_keypoints": person.num_keypoints}
+            if person.box is not None:
+                ann["bbox"] = person.box.tolist()
+            if person.head_box is not None:
+                ann["bbox_head"] = person.head_box.tolist()
+            if person.person_id is not None:
+                ann["person_id"] = person.person_id
+            annotations.append(ann)
+    return {"images": images, "annotations": annotations,
+            "categories": [{"supercategory": "person", "id": 1, "name": "person",
+                            "keypoints": list(kp.KEYPOINT_NAMES),
+                            "skeleton": [list(s) for s in kp.POSETRACK18_CATEGORY_SKELETON]}]}

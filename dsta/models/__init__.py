@@ -3,6 +3,18 @@
 A checkpoint is a dict with ``model`` (registry name), ``kwargs`` (the factory's arguments), ``state_dict``, and,
 from training, ``config`` (the resolved params), ``epoch``, ``optimizer``, ``scheduler`` and ``metrics``.
 ``load_checkpoint(path)`` rebuilds the model from the file alone.
+
+What every registered model provides (the trainer, predictor and profiler rely on nothing else):
+
+* ``forward(clip)`` with ``clip`` of shape (B, T, 3, H, W), frames in temporal order, key frame in the middle;
+* ``num_frames`` (T) and ``num_joints``;
+* its per-frame backbone at the submodule path ``backbone_path`` (``"backbone"`` unless the class says otherwise);
+  everything else is the "head" in parameter and FLOP splits.
+
+Multi-frame models whose per-frame work does not depend on the other frames also provide
+``frame_features(frames)`` ((N, 3, H, W) -> per-frame features) and ``aggregate_frames(features)`` ((B, T, ...) ->
+the key frame's output), with ``forward(clip) == aggregate_frames(frame_features(frames))``: streaming inference
+caches the per-frame features, so each new frame costs one backbone pass.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from dsta.errors import DataError
 
-BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "hrnet_w32", "hrnet_w48")
+BACKBONES = ("regnetx_002", "resnet10t", "resnet18", "resnet34", "resnet50", "resnet101", "hrnet_w32", "hrnet_w48")
 log = logging.getLogger(__name__)
 
 

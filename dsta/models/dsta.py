@@ -136,13 +136,13 @@ class DSTA(nn.Module):
         self.register_buffer("readout", torch.tensor(readout), persistent=False)
 
     # -- 1. tokens ---------------------------------------------------------------------------------------------
-    def tokens(self, frames: torch.Tensor) -> torch.Tensor:
+    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
         """Per-frame joint tokens: (N, 3, H, W) -> (N, J, C). Streaming inference caches these per frame."""
         feat = self.backbone(frames).mean(dim=(2, 3))
         return self.joint_embed(feat).reshape(frames.shape[0], self.num_joints, self.embed_dim)
 
     # -- 2.-4. aggregation over a clip of tokens -------------------------------------------------------------------
-    def aggregate_tokens(self, tokens: torch.Tensor) -> PoseOutput:
+    def aggregate_frames(self, tokens: torch.Tensor) -> PoseOutput:
         """(B, T, J, C) tokens of a clip -> the key frame's pose."""
         b, t, j, c = tokens.shape
         assert t == self.num_frames and j == self.num_joints, f"expected (B, {self.num_frames}, {j}, C) tokens"
@@ -173,9 +173,5 @@ class DSTA(nn.Module):
         """(B, T, 3, H, W), frames in temporal order -> the key frame's pose."""
         b, t = clip.shape[:2]
         assert t == self.num_frames, f"expected {self.num_frames} frames, got {t}"
-        tokens = self.tokens(clip.flatten(0, 1)).reshape(b, t, self.num_joints, self.embed_dim)
-        return self.aggregate_tokens(tokens)
-
-    def head_modules(self) -> list[str]:
-        """Names of the submodules after the backbone (for profiling and parameter splits)."""
-        return [n for n, _ in self.named_children() if n != "backbone"]
+        tokens = self.frame_features(clip.flatten(0, 1)).reshape(b, t, self.num_joints, self.embed_dim)
+        return self.aggregate_frames(tokens)

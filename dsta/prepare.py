@@ -1,0 +1,148 @@
+"""The prepare stage: one fetched PoseTrack release -> canonical annotations and person-box files.
+
+``python -m dsta.prepare --raw data/raw/posetrack18 --dataset posetrack18 --out data/posetrack18``
+
+Reads every per-sequence annotation file of the train and val splits with the project's readers (so a malformed file
+fails here, naming the file and field) and writes, under ``--out``:
+
+* ``annotations/{train,val}/<sequence>.json``: PoseTrack18-format files whatever the release (PoseTrack17
+  ``annolist`` files are converted; PoseTrack21 keeps its ``person_id``). Image paths are rewritten relative to
+  ``--out``, so the data configs use ``image_root: .`` and nothing is copied or linked.
+* ``boxes/{split}_detections.json``: the release's person detections in COCO results format, where the release
+  (or DCPose's support files placed inside it) has them, checked against the annotations' image ids.
+* ``dataset.json``: what was found (sequences, labeled frames, persons, image root, box files).
+
+Where the split layouts are searched: ``annotations/{train,val}`` (PoseTrack17/18), ``jsons/{train,val}``
+(DCPose's renamed PoseTrack17) and ``posetrack_data/{train,val}`` (PoseTrack21), at any depth of the fetched tree.
+A fetched ``NOT_CONFIGURED.json`` is passed on unchanged, and the stage succeeds.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from dsta.data.posetrack import Sequence, annotation_files, read_detections, read_sequence, to_posetrack18
+from dsta.errors import DataError, main_guard
+from dsta.fetch import NOT_CONFIGURED
+from dsta.io import load_json, write_json
+
+SPLITS = ("train", "val")
+SPLIT_PARENTS = ("annotations", "jsons", "posetrack_data")
+
+
+def find_split_dirs(root: Path) -> dict[str, Path]:
+    """The annotation directory of each split (the shallowest match per split)."""
+    found: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in sorted(os.walk(root, followlinks=True), key=lambda w: w[0].count(os.sep)):
+        path = Path(dirpath)
+        if path.name in SPLITS and path.parent.name in SPLIT_PARENTS and any(f.endswith(".json") for f in filenames):
+            found.setdefault(path.name, path)
+        dirnames[:] = [d for d in dirnames if d not in ("images", "videos")]  # image trees hold no annotations
+    return found
+
+
+def find_image_root(seq: Sequence, candidates: list[Path]) -> Path:
+    """The directory the sequence's ``file_name`` entries are relative to (one of ``candidates``)."""
+    frame = seq.frames[0]
+    for root in candidates:
+        if (root / frame.file_name).is_file():
+            return root
+    raise DataError(seq.source, "images[0].file_name", f"{frame.file_name!r} found under none of "
+                                                         f"{[str(c) for c in candidates]}")
+
+
+def find_detection_files(root: Path) -> dict[str, Path]:
+    """COCO-results person-box files, by split: names containing ``boxes`` or ``detections`` and the split."""
+    found: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.json"), key=lambda p: (len(p.parts), str(p))):
+        name = path.name.lower()
+        if "boxes" in name or "detections" in name:
+            for split in SPLITS:
+                if split in name and split not in found:
+                    found[split] = path
+    return found
+
+
+def prepare(raw: Path, dataset: str, out: Path) -> dict:
+    raw, out = Path(raw), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        if (raw / NOT_CONFIGURED).is_file():
+            summary = load_json(raw / NOT_CONFIGURED)
+            write_json(tmp / NOT_CONFIGURED, summary, indent=2)
+        else:
+            summary = _prepare(raw, dataset, out, tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def _prepare(raw: Path, dataset: str, out: Path, tmp: Path) -> dict:
+    data = raw / "data"
+    if not data.exists():
+        raise DataError(raw, "data", "no fetched data (run the fetch stage first)")
+    splits = find_split_dirs(data)
+    if "val" not in splits:
+        raise DataError(data, None, f"no val annotations found (looked for {'/'.join(SPLIT_PARENTS)}/val/*.json)")
+    summary: dict = {"dataset": dataset, "configured": True, "splits": {}, "boxes": {}}
+    image_ids: dict[str, set[int]] = {}
+    for split, ann_dir in sorted(splits.items()):
+        candidates = [ann_dir.parents[i] for i in range(len(ann_dir.relative_to(data).parts) + 1)]
+        root = None
+        stats = {"annotations": str(ann_dir.relative_to(raw)), "sequences": 0, "labeled_frames": 0, "persons": 0}
+        ids: set[int] = set()
+        for path in annotation_files(ann_dir):
+            seq = read_sequence(path)
+            root = root or find_image_root(seq, candidates)
+            doc = to_posetrack18(seq, lambda f: os.path.relpath(root / f.file_name, out))
+            write_json(tmp / "annotations" / split / f"{path.stem}.json", doc)
+            stats["sequences"] += 1
+            stats["labeled_frames"] += len(seq.labeled_frames)
+            stats["persons"] += sum(len(f.persons) for f in seq.frames)
+            stats["format"] = seq.format
+            ids.update(f.image_id for f in seq.frames)
+        stats["image_root"] = str(root.relative_to(raw)) if root else None
+        summary["splits"][split] = stats
+        image_ids[split] = ids
+    for split, path in find_detection_files(data).items():
+        if split not in image_ids:
+            continue
+        dets = read_detections(path)
+        unknown = sorted(set(dets) - image_ids[split])
+        if unknown:
+            raise DataError(path, "image_id", f"{len(unknown)} detections' image ids are not in the {split} "
+                                              f"annotations, e.g. {unknown[:3]}")
+        (tmp / "boxes").mkdir(exist_ok=True)
+        shutil.copyfile(path, tmp / "boxes" / f"{split}_detections.json")
+        summary["boxes"][split] = {"source": str(path.relative_to(raw)), "images": len(dets),
+                                   "boxes": sum(len(v) for v in dets.values())}
+    write_json(tmp / "dataset.json", summary, indent=2)
+    return summary
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--raw", required=True, help="the fetch stage's output")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    summary = prepare(Path(a.raw), a.dataset, Path(a.out))
+    if summary.get("configured"):
+        val = summary["splits"]["val"]
+        print(f"{a.dataset}: {val['sequences']} val sequences, {val['labeled_frames']} labeled frames -> {a.out}")
+    else:
+        print(f"{a.dataset}: not configured -> {a.out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
