@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
-import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from dsta.config import load_params_section
 from dsta.errors import DataError, main_guard
-from dsta.io import write_json
+from dsta.io import atomic_dir, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_CONFIGURED = "NOT_CONFIGURED.json"
@@ -67,9 +67,13 @@ def download(url: str, dest: Path, timeout: float = 60.0) -> Path:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = getattr(response, "status", None) or response.getcode()
             resumed = have > 0 and status == 206
+            length = response.headers.get("Content-Length")
+            expected = (have if resumed else 0) + int(length) if length is not None else None
             with open(part, "ab" if resumed else "wb") as f:
                 shutil.copyfileobj(response, f, CHUNK)
-    except OSError as err:  # URLError, HTTPError, timeouts, connection resets: keep the .part for the next run
+        if expected is not None and part.stat().st_size != expected:
+            raise OSError(f"connection closed after {part.stat().st_size} of {expected} bytes")
+    except (OSError, http.client.HTTPException) as err:  # URLError, HTTPError, timeouts, connection resets: keep the .part for the next run
         raise DataError(url, "source", f"download failed ({err}); run the stage again to resume "
                                        f"({part.stat().st_size if part.is_file() else 0} bytes kept in {part})") \
             from None
@@ -119,16 +123,13 @@ def extract(archive: Path, dest: Path) -> int:
 
 def fetch(dataset: str, cfg: dict, out: Path, downloads: Path) -> dict:
     """Fetch one dataset as configured; returns the manifest written to ``out``."""
-    out = Path(out)
     source = cfg.get("source")
     expected = cfg.get("sha256")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         if not source:
             manifest = {"dataset": dataset, "configured": False,
                         "reason": f"no source configured: set datasets.{dataset}.source (a local archive, directory "
-                                  f"or URL) in configs/datasets/{dataset}.yaml, then `python -m dsta.config`"}
+                                  f"or URL) in configs/fetch/{dataset}.yaml, then `python -m dsta.config`"}
             write_json(tmp / NOT_CONFIGURED, manifest, indent=2)
         else:
             source = str(source)
@@ -148,14 +149,6 @@ def fetch(dataset: str, cfg: dict, out: Path, downloads: Path) -> dict:
                                 sha256_pinned=bool(expected), bytes=archive.stat().st_size,
                                 members=extract(archive, tmp / "data"))
             write_json(tmp / MANIFEST, manifest, indent=2)
-        if out.is_symlink() or out.is_file():
-            out.unlink()
-        elif out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return manifest
 
 

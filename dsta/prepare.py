@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from dsta.data.posetrack import Sequence, annotation_files, read_detections, read_sequence, to_posetrack18
 from dsta.errors import DataError, main_guard
 from dsta.fetch import NOT_CONFIGURED
-from dsta.io import load_json, write_json
+from dsta.io import atomic_dir, load_json, write_json
 
 SPLITS = ("train", "val")
 SPLIT_PARENTS = ("annotations", "jsons", "posetrack_data")
@@ -68,20 +67,12 @@ def find_detection_files(root: Path) -> dict[str, Path]:
 
 def prepare(raw: Path, dataset: str, out: Path) -> dict:
     raw, out = Path(raw), Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         if (raw / NOT_CONFIGURED).is_file():
             summary = load_json(raw / NOT_CONFIGURED)
             write_json(tmp / NOT_CONFIGURED, summary, indent=2)
         else:
             summary = _prepare(raw, dataset, out, tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return summary
 
 

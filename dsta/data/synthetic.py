@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +26,7 @@ import numpy as np
 
 from dsta import keypoints as kp
 from dsta.errors import DataError, main_guard
-from dsta.io import write_json
+from dsta.io import atomic_dir, write_json
 
 K = kp.KEYPOINT_INDEX
 ACTIONS = ("walk", "wave", "turn", "cross")
@@ -384,11 +382,7 @@ def _sequence(rng: np.random.RandomState, cfg: SyntheticConfig, split: str, vid:
 def generate(out: str | Path, cfg: SyntheticConfig) -> dict:
     """Write the dataset to ``out``: built in a temporary directory beside it, renamed into place when complete, so
     an interrupted run never leaves a half-written dataset."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with atomic_dir(out) as tmp:
         summary = {"config": dict(cfg.__dict__), "splits": {}}
         for split, count, base in (("train", cfg.train_sequences, 100_000), ("val", cfg.val_sequences, 24_000)):
             seqs = []
@@ -402,12 +396,6 @@ def generate(out: str | Path, cfg: SyntheticConfig) -> dict:
                 "persons": sum(s["annotations"] for s in seqs),
             }
         write_json(tmp / "dataset.json", summary, indent=2)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return summary
 
 

@@ -1,0 +1,193 @@
+"""The fetch and prepare stages: sources, checksums, resumable downloads, safe extraction, the "not configured"
+marker, and canonical annotations that evaluate exactly like the originals."""
+import hashlib
+import http.server
+import io
+import json
+import shutil
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dsta import fetch as ft
+from dsta import prepare as pr
+from dsta.data import posetrack as pt
+from dsta.errors import DataError
+from dsta.evaluate import evaluate
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SAMPLE = SHARED / "posetrack18-sample"
+CASE = SHARED / "posetrack-eval-cases" / "real_identity"
+
+
+def _release(tmp_path: Path) -> Path:
+    """A PoseTrack18-layout release built from the shared sample."""
+    root = tmp_path / "release" / "posetrack_data"
+    shutil.copytree(SAMPLE / "annotations" / "val", root / "annotations" / "val")
+    shutil.copytree(SAMPLE / "images", root / "images")
+    return root.parent
+
+
+def _tgz(src: Path, dest: Path) -> Path:
+    with tarfile.open(dest, "w:gz") as t:
+        t.add(src / "posetrack_data", arcname="posetrack_data")
+    return dest
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_not_configured_writes_a_marker_and_prepare_passes_it_on(tmp_path):
+    manifest = ft.fetch("posetrack17", {"source": None, "sha256": None}, tmp_path / "raw", tmp_path / "dl")
+    assert manifest["configured"] is False and "datasets.posetrack17.source" in manifest["reason"]
+    assert (tmp_path / "raw" / ft.NOT_CONFIGURED).is_file()
+    summary = pr.prepare(tmp_path / "raw", "posetrack17", tmp_path / "prepared")
+    assert summary["configured"] is False
+    assert [p.name for p in (tmp_path / "prepared").iterdir()] == [ft.NOT_CONFIGURED]
+
+
+def test_archive_is_verified_extracted_and_prepared(tmp_path):
+    archive = _tgz(_release(tmp_path), tmp_path / "pt18.tar.gz")
+    raw = tmp_path / "data" / "raw" / "posetrack18"
+    manifest = ft.fetch("posetrack18", {"source": str(archive), "sha256": _sha(archive)}, raw, tmp_path / "dl")
+    assert manifest["sha256_pinned"] and manifest["members"] > 3
+    out = tmp_path / "data" / "posetrack18"
+    summary = pr.prepare(raw, "posetrack18", out)
+    assert summary["splits"]["val"]["sequences"] == 3 and summary["splits"]["val"]["format"] == "posetrack18"
+    # image paths now resolve from the prepared folder, and the annotations read back unchanged
+    for original in sorted((SAMPLE / "annotations" / "val").glob("*.json")):
+        canon = pt.read_sequence(out / "annotations" / "val" / original.name)
+        ref = pt.read_sequence(original)
+        assert (out / canon.frames[0].file_name).is_file()
+        assert [f.image_id for f in canon.frames] == [f.image_id for f in ref.frames]
+        for a, b in zip(canon.frames, ref.frames):
+            assert a.is_labeled == b.is_labeled and len(a.persons) == len(b.persons)
+            for p, q in zip(a.persons, b.persons):
+                np.testing.assert_array_equal(p.keypoints, q.keypoints)
+                np.testing.assert_array_equal(p.head_box, q.head_box)
+            for r, s in zip(a.ignore_regions, b.ignore_regions):
+                np.testing.assert_array_equal(r, s)
+
+
+def test_checksum_mismatch_is_an_error_and_leaves_no_output(tmp_path):
+    archive = _tgz(_release(tmp_path), tmp_path / "pt18.tgz")
+    with pytest.raises(DataError, match="sha256 mismatch"):
+        ft.fetch("posetrack18", {"source": str(archive), "sha256": "0" * 64}, tmp_path / "raw", tmp_path / "dl")
+    assert not (tmp_path / "raw").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".raw.")]
+
+
+def test_archive_members_outside_the_output_are_refused(tmp_path):
+    bad = tmp_path / "evil.tar"
+    with tarfile.open(bad, "w") as t:
+        data = b"x"
+        info = tarfile.TarInfo("../escape.txt")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    with pytest.raises(DataError, match="outside"):
+        ft.fetch("posetrack18", {"source": str(bad)}, tmp_path / "raw", tmp_path / "dl")
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_missing_source_names_the_param(tmp_path):
+    with pytest.raises(DataError, match="datasets.posetrack21.source"):
+        ft.fetch("posetrack21", {"source": str(tmp_path / "nope.zip")}, tmp_path / "raw", tmp_path / "dl")
+
+
+def test_directory_source_is_linked(tmp_path):
+    release = _release(tmp_path)
+    raw = tmp_path / "raw"
+    assert ft.fetch("posetrack18", {"source": str(release)}, raw, tmp_path / "dl")["kind"] == "directory"
+    assert (raw / "data").is_symlink()
+    assert pr.prepare(raw, "posetrack18", tmp_path / "prep")["splits"]["val"]["labeled_frames"] == 3
+
+
+class _RangeHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one payload; honours ``Range: bytes=N-``; the first full request is cut off half way."""
+
+    payload = b""
+    cut_first = True
+    seen_ranges: list = []
+
+    def do_GET(self):  # noqa: N802
+        start = 0
+        rng = self.headers.get("Range")
+        type(self).seen_ranges.append(rng)
+        if rng:
+            start = int(rng.split("=")[1].rstrip("-"))
+            self.send_response(206)
+        else:
+            self.send_response(200)
+        body = self.payload[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if type(self).cut_first and not rng:
+            type(self).cut_first = False
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(2)  # drop the connection mid-transfer
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_download_resumes_after_an_interruption(tmp_path):
+    archive = _tgz(_release(tmp_path), tmp_path / "pt18.tgz")
+    _RangeHandler.payload = archive.read_bytes()
+    _RangeHandler.seen_ranges = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/pt18.tgz"
+    cfg = {"source": url, "sha256": _sha(archive)}
+    try:
+        with pytest.raises(DataError, match="resume"):
+            ft.fetch("posetrack18", cfg, tmp_path / "raw", tmp_path / "dl")
+        part = tmp_path / "dl" / "pt18.tgz.part"
+        assert 0 < part.stat().st_size < len(_RangeHandler.payload)
+        manifest = ft.fetch("posetrack18", cfg, tmp_path / "raw", tmp_path / "dl")
+    finally:
+        server.shutdown()
+    assert manifest["sha256"] == cfg["sha256"]
+    assert _RangeHandler.seen_ranges[-1] == f"bytes={len(_RangeHandler.payload) // 2}-"
+    assert (tmp_path / "dl" / "pt18.tgz").read_bytes() == _RangeHandler.payload
+
+
+def test_canonical_posetrack18_gt_evaluates_identically(tmp_path):
+    """Rewriting GT in the canonical form changes no number of the evaluator."""
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    for f in sorted((CASE / "gt").glob("*.json")):
+        (gt / f.name).write_text(json.dumps(pt.to_posetrack18(pt.read_sequence(f))))
+    assert evaluate(gt, CASE / "pred") == evaluate(CASE / "gt", CASE / "pred")
+
+
+def test_posetrack17_is_converted(tmp_path):
+    from tests.test_posetrack import _pt17_doc
+
+    raw = tmp_path / "raw" / "data" / "posetrack_data"
+    (raw / "annotations" / "val").mkdir(parents=True)
+    (raw / "annotations" / "val" / "000001_bonn_train.json").write_text(json.dumps(_pt17_doc()))
+    img = raw / "images" / "bonn" / "000001_bonn_train" / "00001.jpg"
+    img.parent.mkdir(parents=True)
+    img.write_bytes(b"jpg")
+    summary = pr.prepare(tmp_path / "raw", "posetrack17", tmp_path / "prep")
+    assert summary["splits"]["val"]["format"] == "posetrack17"
+    canon = pt.read_sequence(tmp_path / "prep" / "annotations" / "val" / "000001_bonn_train.json")
+    ref = pt.read_posetrack17(raw / "annotations" / "val" / "000001_bonn_train.json")
+    assert canon.format == "posetrack18"
+    assert [f.image_id for f in canon.frames] == [f.image_id for f in ref.frames]
+    np.testing.assert_array_equal(canon.frames[0].persons[0].keypoints, ref.frames[0].persons[0].keypoints)
+    np.testing.assert_array_equal(canon.frames[0].persons[0].head_box, ref.frames[0].persons[0].head_box)
+
+
+def test_prepare_without_val_annotations_is_an_error(tmp_path):
+    (tmp_path / "raw" / "data" / "stuff").mkdir(parents=True)
+    with pytest.raises(DataError, match="no val annotations"):
+        pr.prepare(tmp_path / "raw", "posetrack18", tmp_path / "prep")
+    assert not (tmp_path / "prep").exists()

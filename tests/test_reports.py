@@ -1,0 +1,157 @@
+"""The report builder on small fixture results: table values, the Δ rows, missing results, pages, metrics, plots."""
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reports import build as rb
+
+GROUPS = ["Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl"]
+
+
+def _eval(total, groups=None, split=True):
+    groups = groups or {g: total for g in GROUPS}
+    out = {**groups, "Total": total, "per_joint": [total] * 15, "num_frames": 10, "boxes": "gt"}
+    if split:
+        out["split"] = {"field": "corrupted", "true": {"Total": total - 2, "num_frames": 4},
+                        "false": {"Total": total + 1, "num_frames": 6}}
+    return out
+
+
+def _profile(gflops, params=1_000_000, streaming=None):
+    def mode(g, passes):
+        return {"backbone_passes": passes, "gflops": {"total": g, "backbone": g * 0.9, "head": g * 0.1},
+                "latency": {"median_ms": 5.0, "p25_ms": 4.5, "p75_ms": 5.5, "batch": 1},
+                "throughput": {"fps": 200.0, "batch": 32, "median_ms": 160.0},
+                "memory_forward": {"peak_mib": 42.0, "increase_mib": 30.0}}
+    modes = {"clip": mode(gflops, 3 if streaming else 1)}
+    if streaming:
+        modes["streaming"] = mode(streaming, 1)
+    return {"params": {"total": params, "backbone": params - 1000, "head": 1000}, "modes": modes,
+            "memory_train_step": {"peak_mib": 100.0, "batch": 8},
+            "env": {"device": "Test CPU (2 logical CPUs)", "torch": "2.15.0", "dtype": "float32", "threads": 2,
+                    "commit": "abc1234"}}
+
+
+def _experiment(dataset, model, frames, backbone="resnet18", size=(48, 64)):
+    return {"data": {"name": dataset, "input_size": list(size), "boxes": "gt", "val_ann": "annotations/val",
+                     "image_root": "."},
+            "model": {"name": model, "kwargs": {"backbone": backbone, "num_frames": frames}},
+            "train": {"epochs": 3, "batch_size": 32, "lr": 1e-3}}
+
+
+@pytest.fixture
+def results(tmp_path):
+    params = {"experiments": {
+        "dsta_t3": _experiment("synthetic", "dsta", 3),
+        "rle": _experiment("synthetic", "rle", 1),
+        "dsta_r50_t3": _experiment("posetrack18", "dsta", 3, "resnet50", (192, 256)),
+    }}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    ref = {"citations": {"dsta": "He & Yang, CVPR 2024", "x": "Someone"}, "columns": [*GROUPS, "Mean"],
+           "posetrack18": [
+               {"method": "DSTA", "backbone": "ResNet-50", "T": 3, "input": "256x192",
+                "ap": [85.0, 80.0, 75.0, 70.0, 65.0, 60.0, 55.0, 70.0], "cite": "dsta", "match": "dsta_r50_t3"},
+               {"method": "Other", "backbone": None, "T": None, "input": None,
+                "ap": [None, None, None, None, None, None, None, 66.6], "cite": "x"}]}
+    (tmp_path / "reference.yaml").write_text(yaml.safe_dump(ref))
+    for key, ev in {"dsta_t3": _eval(30.0), "dsta_r50_t3": _eval(72.0, {g: 80.0 - i for i, g in
+                                                                        enumerate(GROUPS)}, split=False)}.items():
+        (tmp_path / "eval" / key).mkdir(parents=True)
+        (tmp_path / "eval" / key / "metrics.json").write_text(json.dumps(ev))
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "dsta_t3.json").write_text(json.dumps(_profile(0.36, 11_540_000, streaming=0.121)))
+    (tmp_path / "runs" / "dsta_t3").mkdir(parents=True)
+    (tmp_path / "runs" / "dsta_t3" / "metrics.json").write_text(json.dumps(
+        {"epochs": 3, "train_seconds": 80.0, "untrained_val_mAP": 0.1, "val": {"Total": 30.0},
+         "history": [{"epoch": -1, "val_mAP": 0.1}, {"epoch": 0, "loss": 1.0, "val_mAP": 20.0}]}))
+    (tmp_path / "profiles" / "paper").mkdir()
+    (tmp_path / "profiles" / "paper" / "dsta_r50_t3.json").write_text(json.dumps(_profile(12.08, streaming=4.03)))
+    (tmp_path / "profiles" / "paper" / "rle_r50.json").write_text(json.dumps(_profile(4.026)))
+    (tmp_path / "data" / "posetrack17").mkdir(parents=True)
+    (tmp_path / "data" / "posetrack17" / "NOT_CONFIGURED.json").write_text(json.dumps(
+        {"configured": False, "reason": "no source configured: set datasets.posetrack17.source"}))
+    return tmp_path
+
+
+def _build(root: Path, plots=False):
+    return rb.build(root / "params.yaml", root / "reference.yaml", root / "runs", root / "eval", root / "profiles",
+                    root / "bench.json", root / "data", root / "out", plots=plots)
+
+
+def _rows(page: str, prefix: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("|").split("|")] for line in page.splitlines()
+            if line.startswith(f"| {prefix}")]
+
+
+def test_tables_show_measured_values_and_deltas(results):
+    _build(results)
+    synth = (results / "out" / "synthetic.md").read_text()
+    (dsta,) = _rows(synth, "reproduced [1]")
+    header = rb.MAIN_HEADER
+    cell = dict(zip(header, dsta))
+    assert cell["Method"] == "DSTA" and cell["T"] == "3" and cell["Input"] == "64x48"
+    assert cell["Mean"] == "30.0" and cell["Head"] == "30.0"
+    assert cell["GFLOPs (backbone + head)"] == "0.36 (0.324 + 0.036)"
+    assert cell["Params"] == "11.54 M" and cell["Peak mem"] == "42 MiB" and cell["FPS"] == "200"
+    assert "Test CPU" in synth and "commit abc1234" in synth
+    # the clean/corrupted split and the ablation
+    assert "| dsta_t3 | DSTA | 3 | 30.0 | 31.0 (6) | 28.0 (4) | -3.0 |" in synth
+
+    pt18 = (results / "out" / "posetrack18.md").read_text()
+    (delta,) = _rows(pt18, "Δ vs reported")
+    d = dict(zip(header, delta))
+    assert d["Head"] == "-5.0"   # 80.0 reproduced vs 85.0 reported
+    assert d["Shou"] == "-1.0" and d["Mean"] == "+2.0"
+    reported = _rows(pt18, "reported")
+    assert len(reported) == 2 and dict(zip(header, reported[1]))["Mean"] == "66.6"
+    assert dict(zip(header, reported[1]))["Head"] == rb.DASH
+
+
+def test_missing_results_are_dashes_and_listed(results):
+    out = _build(results)
+    synth = (results / "out" / "synthetic.md").read_text()
+    (rle,) = _rows(synth, "reproduced [2]")
+    assert dict(zip(rb.MAIN_HEADER, rle))["Mean"] == rb.DASH
+    assert "`rle`: no evaluation yet" in synth and "`rle`: no profile yet" in synth
+    assert any("rle" in m for m in out["missing"])
+
+
+def test_not_configured_dataset_has_reported_rows_only(results):
+    _build(results)
+    page = (results / "out" / "posetrack17.md").read_text()
+    assert "Not configured here" in page and "datasets.posetrack17.source" in page
+    assert not _rows(page, "reproduced")
+
+
+def test_index_metrics_and_csv(results):
+    _build(results)
+    index = (results / "out" / "README.md").read_text()
+    for ds in rb.DATASETS:
+        assert f"]({ds}.md)" in index
+    assert "streaming GFLOPs per frame / RLE-R50 GFLOPs per frame: 1.0010" in index
+    assert "He & Yang, CVPR 2024" in index
+    metrics = json.loads((results / "out" / "metrics.json").read_text())
+    assert metrics["dsta_t3"]["mAP"] == 30.0 and metrics["dsta_t3"]["gflops_streaming"] == 0.121
+    assert metrics["dsta_t3"]["mAP_corrupted"] == 28.0
+    assert metrics["rle"] == {}
+    csv = (results / "out" / "per_joint.csv").read_text().splitlines()
+    assert csv[0] == "experiment,joint,AP" and len(csv) == 1 + 2 * 15
+
+
+def test_plots_render(results):
+    _build(results, plots=True)
+    figures = results / "out" / "figures"
+    names = sorted(p.name for p in figures.glob("*.png"))
+    assert "synthetic_map_vs_gflops.png" in names and "paper_gflops.png" in names
+    assert "synthetic_training.png" in names and "posetrack18_per_joint.png" in names
+    for p in figures.glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+    assert "figures/synthetic_map_vs_gflops.png" in (results / "out" / "synthetic.md").read_text()
+
+
+def test_bad_reference_names_the_field(results):
+    (results / "reference.yaml").write_text("columns: []\n")
+    with pytest.raises(rb.DataError, match="citations"):
+        _build(results)
