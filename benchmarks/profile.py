@@ -338,12 +338,17 @@ def device_name(device: torch.device) -> str:
     return f"{name} ({os.cpu_count()} logical CPUs)"
 
 
+SOURCE_PATHS = ("dsta", "baselines", "benchmarks/*.py", "reports/build.py", "reports/plots.py", "configs", "pyproject.toml")
+
+
 def git_commit() -> str | None:
+    """The commit of the code, with ``-dirty`` when a source file differs from it (pipeline outputs such as
+    dvc.lock and metrics files do not count)."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *SOURCE_PATHS],
+                               cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None

@@ -20,11 +20,11 @@ import csv
 import io
 import math
 import platform
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.profile import git_commit
 from dsta import keypoints as kp
 from dsta.errors import DataError, main_guard
 from dsta.fetch import NOT_CONFIGURED
@@ -125,14 +125,6 @@ def dataset_status(data: Path, name: str) -> dict:
         return {"configured": False, **load_json(folder / NOT_CONFIGURED)}
     summary = _optional_json(folder / "dataset.json")
     return {"configured": folder.is_dir(), **(summary or {})}
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 # -- numbers -> cells ------------------------------------------------------------------------------------------------
@@ -438,7 +430,7 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
     experiments = load_experiments(params, runs, evals, profiles)
     paper = load_paper_profiles(profiles)
     bench = load_benchmarks(benchmarks_path)
-    commit = git_commit()
+    commit = git_commit() or "unknown"
     pages = [Page(ds, [e for e in experiments if e.dataset == ds], reference.get(ds, []), dataset_status(data, ds),
                   commit) for ds in DATASETS]
     figures: dict[str, dict[str, str]] = {p.dataset: {} for p in pages}
