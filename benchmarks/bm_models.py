@@ -28,7 +28,7 @@ def run_step(benchmark, config: str, mode: str, rounds: int):
     step = make_step(model, mode).eval()
     inputs = step_inputs(model, mode, 1, spec.input_size, torch.device("cpu"))
     with torch.inference_mode():
-        out = benchmark.pedantic(step, args=inputs, rounds=rounds, warmup_rounds=1)
+        out = benchmark.pedantic(step, args=inputs, rounds=rounds, warmup_rounds=2)
     env = environment(torch.device("cpu"))
     benchmark.extra_info.update(config=config, model=spec.name, mode=mode, batch=1, T=model.num_frames,
                                 input_size=list(spec.input_size), device=env["device"], torch=env["torch"],

@@ -170,6 +170,10 @@ def fps_cell(profile: dict | None, mode: str = "clip") -> str:
     return DASH if not thr else f"{thr['fps']:.0f}"
 
 
+def _short(value: Any) -> Any:
+    return f"{value:.4g}" if isinstance(value, float) else value
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -363,8 +367,9 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
                 f"handles for attention and deformable convolution.", "", efficiency_table(paper), ""]
         facts = []
         if head is not None:
-            facts.append(f"DSTA-R50 (T=3) head: {head:.4f} GFLOPs per prediction (the paper: about 0.02; "
-                         f"{reference.get('efficiency', [{}])[0].get('cite', 'dsta')}).")
+            facts.append(f"DSTA-R50 (T=3) head (everything after the backbone, T joint embeddings included): "
+                         f"{head:.4f} GFLOPs per prediction; the paper gives about 0.02 "
+                         f"[{reference.get('efficiency', [{}])[0].get('cite', 'dsta')}].")
         if ratio:
             facts.append(f"DSTA-R50 (T=3) streaming GFLOPs per frame / RLE-R50 GFLOPs per frame: {ratio}.")
         if "dcpose_hrnet_w48" in paper:
@@ -378,7 +383,7 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
                 f"pytest-benchmark on {benchmarks[0]['machine']}; median and interquartile range of the rounds.", "",
                 table(["Benchmark", "Median ms", "IQR ms", "Rounds", "Details"],
                       [[b["name"], fmt(b["median_ms"], 2), fmt(b["iqr_ms"], 2), b["rounds"],
-                        ", ".join(f"{k}={v}" for k, v in b["extra"].items() if k not in ("commit", "device"))]
+                        ", ".join(f"{k}={_short(v)}" for k, v in b["extra"].items() if k not in ("commit", "device"))]
                        for b in benchmarks]), ""]
     out += ["## Figures", ""] + [f"![{name}]({path})" for name, path in figures.items()] + [""]
     out += ["## Sources of the reported rows", ""] + [f"- **{k}**: {v}" for k, v in reference["citations"].items()]
