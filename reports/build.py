@@ -377,6 +377,11 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
             facts.append(f"DCPose-HRNet-W48: {dc['clip']['gflops']['total']:.1f} GFLOPs per prediction in clip mode, "
                          f"{dc.get('streaming', dc['clip'])['gflops']['total']:.1f} streaming (head "
                          f"{dc['clip']['gflops']['head']:.2f}).")
+        uncounted = sorted({op for p in paper.values() for e in p["modes"].values()
+                            for op in (e.get("gflops") or {}).get("unsupported_ops", {})})
+        if uncounted:
+            facts.append(f"Not counted (element-wise or shape ops, fvcore's convention; listed per model in "
+                         f"profiles/paper/*.json): {', '.join(f'`{op}`' for op in uncounted)}.")
         out += [*[f"- {f}" for f in facts], ""]
     if benchmarks:
         out += ["## Benchmarks (`pytest benchmarks --benchmark-only`)", "",

@@ -57,7 +57,7 @@ def map_vs_gflops(experiments, path: Path, title: str) -> None:
     ax.set_ylabel("val mAP")
     ax.set_title(title + "\nbubble area ~ parameters")
     ax.grid(alpha=0.3)
-    _legend(ax, fontsize=7, loc="best")
+    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _save(fig, path)
 
 
