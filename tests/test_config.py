@@ -68,3 +68,45 @@ def test_default_matrix_is_the_synthetic_t_ablation_and_the_baselines():
         "dsta_t1": 1, "dsta_t3": 3, "dsta_t5": 5}
     assert {e["model"]["name"] for e in exps.values()} == {"dsta", "rle", "heatmap_single", "dcpose"}
     assert all(e["data"]["name"] == "synthetic" for e in exps.values())
+
+
+def _expand(text: str, params: dict, key, item) -> str:
+    import re
+
+    def value(match):
+        name = match.group(1)
+        if name == "key":
+            return str(key)
+        if name.startswith("item."):
+            return str(lookup(item, name[5:]))
+        return str(lookup(params, name))
+
+    return re.sub(r"\$\{([^}]+)\}", value, text)
+
+
+def test_stage_paths_in_cmd_are_declared():
+    """The paths a stage's command reads are deps and the paths it writes are outs/metrics (style: paths are CLI
+    args that match the stage)."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    reads = {"--data-root", "--raw", "--checkpoint", "--reference", "--runs", "--eval", "--profiles",
+             "--benchmarks", "--data"}
+    writes = {"--out", "--benchmark-json"}
+    for name, stage in dvc["stages"].items():
+        body = stage.get("do", stage)
+        items = lookup(params, stage["foreach"][2:-1]).items() if "foreach" in stage else [(None, None)]
+        for key, item in items:
+            cmd = _expand(body["cmd"], params, key, item).split()
+            declared_in = {_expand(str(d), params, key, item) for d in body.get("deps", [])}
+            declared_out = set()
+            for section in ("outs", "metrics", "plots"):
+                for entry in body.get(section, []):
+                    path = next(iter(entry)) if isinstance(entry, dict) else entry
+                    declared_out.add(_expand(str(path), params, key, item))
+            for flag, value in zip(cmd, cmd[1:]):
+                if flag in reads:
+                    assert value in declared_in or any(d.startswith(value + "/") for d in declared_in), \
+                        f"{name}@{key}: {flag} {value} not in deps"
+                if flag in writes:
+                    assert value == "reports" or any(o == value or o.startswith(value + "/")
+                                                     for o in declared_out), f"{name}@{key}: {value} not an out"
