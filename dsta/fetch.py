@@ -34,11 +34,11 @@ import zipfile
 from pathlib import Path
 
 from dsta.config import load_params_section
+from dsta.data.marker import NOT_CONFIGURED
 from dsta.errors import DataError, main_guard
 from dsta.io import atomic_dir, write_json
 
 REPO = Path(__file__).resolve().parents[1]
-NOT_CONFIGURED = "NOT_CONFIGURED.json"
 MANIFEST = "MANIFEST.json"
 CHUNK = 1 << 20
 

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from dsta.data.dataset import TopDownClipDataset, make_dataset
+from dsta.data.marker import not_configured
 from dsta.data.transforms import crop_to_image
 from dsta.errors import main_guard
 from dsta.evaluate import PosePrediction, evaluate, to_json, write_predictions
@@ -69,6 +70,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0)
     a = p.parse_args(argv)
+    marker = not_configured(a.data_root)
+    if marker is not None:  # the train stage skipped this dataset too
+        out = Path(a.out)
+        (out / "predictions").mkdir(parents=True, exist_ok=True)
+        result = {"skipped": f"dataset not configured ({marker.get('reason', 'no source')})"}
+        write_json(out / "metrics.json", result, indent=2)
+        print(result["skipped"])
+        return result
     ckpt = read_checkpoint(a.checkpoint)
     cfg = ckpt["config"]
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

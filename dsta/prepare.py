@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dsta.data.posetrack import Sequence, annotation_files, read_detections, read_sequence, to_posetrack18
 from dsta.errors import DataError, main_guard
-from dsta.fetch import NOT_CONFIGURED
+from dsta.data.marker import NOT_CONFIGURED
 from dsta.io import atomic_dir, load_json, write_json
 
 SPLITS = ("train", "val")

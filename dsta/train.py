@@ -24,11 +24,12 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from dsta import distributed as dist
+from dsta.config import load_experiment
 from dsta.data.dataset import make_dataset
+from dsta.data.marker import not_configured
 from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
-from dsta.config import load_experiment
-from dsta.io import write_json
+from dsta.io import atomic_path, write_json
 from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
 from dsta.objectives import objective_for, pck
 from dsta.predict import predict, score
@@ -210,7 +211,23 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = load_experiment(a.params, a.experiment)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    marker = not_configured(a.data_root)
+    if marker is not None:
+        return skip_run(out, cfg, marker)
     return main_worker(cfg, Path(a.data_root), out)
+
+
+def skip_run(out: Path, cfg: dict, marker: dict) -> dict:
+    """A dataset that was not fetched: leave a marker checkpoint and metrics saying so, so the pipeline goes on and
+    the report lists the experiment as skipped (nothing is trained or scored)."""
+    reason = f"skipped: dataset {cfg['data']['name']} not configured ({marker.get('reason', 'no source')})"
+    (out / "val").mkdir(exist_ok=True)
+    with atomic_path(out / "last.pt") as tmp:
+        torch.save({"skipped": reason, "config": cfg}, tmp)
+    result = {"model": cfg["model"]["name"], "dataset": cfg["data"]["name"], "skipped": reason}
+    write_json(out / "metrics.json", result, indent=2)
+    print(reason)
+    return result
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks.profile import git_commit
 from dsta import keypoints as kp
 from dsta.errors import DataError, main_guard
-from dsta.fetch import NOT_CONFIGURED
+from dsta.data.marker import not_configured
 from dsta.io import load_json, load_yaml, write_json, write_text
 
 DATASETS = ("synthetic", "posetrack17", "posetrack18", "posetrack21")
@@ -121,8 +121,9 @@ def load_benchmarks(path: Path) -> list[dict]:
 
 def dataset_status(data: Path, name: str) -> dict:
     folder = data / name
-    if (folder / NOT_CONFIGURED).is_file():
-        return {"configured": False, **load_json(folder / NOT_CONFIGURED)}
+    marker = not_configured(folder)
+    if marker is not None:
+        return {"configured": False, **marker}
     summary = _optional_json(folder / "dataset.json")
     return {"configured": folder.is_dir(), **(summary or {})}
 
@@ -213,8 +214,13 @@ def main_table(page: Page) -> tuple[str, list[str]]:
     rows, notes = [], []
     reported_by_match = {r["match"]: r for r in page.reported if r.get("match")}
     for n, e in enumerate(page.experiments, 1):
+        skipped = (e.evaluation or {}).get("skipped") or (e.training or {}).get("skipped")
+        if skipped:
+            e.evaluation = None
         ap = ap_values(e.evaluation)
-        if e.evaluation is None:
+        if skipped:
+            page.missing.append(f"`{e.key}`: {skipped}")
+        elif e.evaluation is None:
             page.missing.append(f"`{e.key}`: no evaluation yet (eval/{e.key}/metrics.json)")
         if e.profile is None:
             page.missing.append(f"`{e.key}`: no profile yet (profiles/{e.key}.json)")
@@ -415,8 +421,8 @@ def flat_metrics(experiments: list[Experiment]) -> dict:
                        peak_mem_mib=(clip.get("memory_forward") or {}).get("peak_mib"))
             if "streaming" in e.profile["modes"]:
                 rec["gflops_streaming"] = (e.profile["modes"]["streaming"].get("gflops") or {}).get("total")
-        if e.training:
-            rec["train_seconds"] = e.training.get("train_seconds")
+        if e.training and "train_seconds" in e.training:
+            rec["train_seconds"] = e.training["train_seconds"]
         out[e.key] = rec
     return out
 

@@ -15,6 +15,7 @@ import pytest
 from dsta import fetch as ft
 from dsta import prepare as pr
 from dsta.data import posetrack as pt
+from dsta.data.marker import NOT_CONFIGURED
 from dsta.errors import DataError
 from dsta.evaluate import evaluate
 
@@ -44,10 +45,10 @@ def _sha(path: Path) -> str:
 def test_not_configured_writes_a_marker_and_prepare_passes_it_on(tmp_path):
     manifest = ft.fetch("posetrack17", {"source": None, "sha256": None}, tmp_path / "raw", tmp_path / "dl")
     assert manifest["configured"] is False and "datasets.posetrack17.source" in manifest["reason"]
-    assert (tmp_path / "raw" / ft.NOT_CONFIGURED).is_file()
+    assert (tmp_path / "raw" / NOT_CONFIGURED).is_file()
     summary = pr.prepare(tmp_path / "raw", "posetrack17", tmp_path / "prepared")
     assert summary["configured"] is False
-    assert [p.name for p in (tmp_path / "prepared").iterdir()] == [ft.NOT_CONFIGURED]
+    assert [p.name for p in (tmp_path / "prepared").iterdir()] == [NOT_CONFIGURED]
 
 
 def test_archive_is_verified_extracted_and_prepared(tmp_path):
@@ -191,3 +192,30 @@ def test_prepare_without_val_annotations_is_an_error(tmp_path):
     with pytest.raises(DataError, match="no val annotations"):
         pr.prepare(tmp_path / "raw", "posetrack18", tmp_path / "prep")
     assert not (tmp_path / "prep").exists()
+
+
+def test_train_and_evaluate_skip_a_dataset_that_is_not_configured(tmp_path):
+    """With the paper matrix selected but no PoseTrack fetched, the pipeline goes on and the report says why."""
+    import yaml
+
+    from dsta import predict, train
+    from dsta.config import compose
+    from reports import build as rb
+
+    ft.fetch("posetrack18", {"source": None}, tmp_path / "raw", tmp_path / "dl")
+    pr.prepare(tmp_path / "raw", "posetrack18", tmp_path / "data" / "posetrack18")
+    params = compose(["experiments=paper_posetrack18"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    run = tmp_path / "runs" / "rle_r50"
+    result = train.main(["--params", str(tmp_path / "params.yaml"), "--experiment", "rle_r50",
+                         "--data-root", str(tmp_path / "data" / "posetrack18"), "--out", str(run)])
+    assert "not configured" in result["skipped"]
+    assert (run / "last.pt").is_file() and (run / "val").is_dir()
+    metrics = predict.main(["--checkpoint", str(run / "last.pt"), "--data-root", str(tmp_path / "data" /
+                            "posetrack18"), "--out", str(tmp_path / "eval" / "rle_r50")])
+    assert "not configured" in metrics["skipped"]
+    out = rb.build(tmp_path / "params.yaml", Path(rb.__file__).parent / "reference.yaml", tmp_path / "runs",
+                   tmp_path / "eval", tmp_path / "profiles", tmp_path / "none.json", tmp_path / "data",
+                   tmp_path / "reports", plots=False)
+    assert any("rle_r50" in m and "not configured" in m for m in out["missing"])
+    assert out["metrics"]["rle_r50"] == {}
