@@ -104,7 +104,11 @@ def fps_memory_bars(experiments, path: Path, title: str) -> None:
 
 
 def training_curves(experiments, path: Path, title: str) -> None:
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    """Val mAP per epoch, and the training loss per epoch for each kind of model (the RLE negative log-likelihood
+    and the heatmap MSE are different quantities, so they get their own axes)."""
+    from dsta.models import model_target
+
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(14, 4))
     for i, e in enumerate(experiments):
         hist = (e.training or {}).get("history") or []
         val = [(h["epoch"] + 1, h["val_mAP"]) for h in hist if "val_mAP" in h]
@@ -112,16 +116,21 @@ def training_curves(experiments, path: Path, title: str) -> None:
         if val:
             a1.plot(*zip(*val), marker="o", color=COLORS[i % 10], label=_label(e))
         if loss:
-            a2.plot(*zip(*loss), marker=".", color=COLORS[i % 10], label=e.key)
+            ax = a3 if model_target(e.model) == "heatmap" else a2
+            ax.plot(*zip(*loss), marker=".", color=COLORS[i % 10], label=e.key)
     a1.set_xlabel("epochs trained (0 = untrained)")
     a1.set_ylabel("val mAP")
-    a2.set_xlabel("epoch")
-    a2.set_ylabel("training loss (RLE NLL or heatmap MSE: not comparable across kinds)")
-    a2.set_yscale("symlog", linthresh=1e-3)
-    for ax in (a1, a2):
+    a2.set_title("regression models: RLE loss (NLL)", fontsize=9)
+    a3.set_title("heatmap models: joint-weighted MSE", fontsize=9)
+    a3.set_yscale("log")
+    for ax in (a2, a3):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training loss (epoch mean)")
+    for ax in (a1, a2, a3):
         ax.grid(alpha=0.3)
         _legend(ax, fontsize=7)
     fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
     _save(fig, path)
 
 
