@@ -36,7 +36,7 @@ import statistics
 import subprocess
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 from typing import Any, Callable
@@ -62,7 +62,6 @@ class ModelSpec:
     kwargs: dict
     input_size: tuple[int, int]  # width, height
     source: str  # where the spec came from
-    heatmap: dict | None = field(default=None)
 
     def build(self) -> nn.Module:
         return create_model(self.name, **{**self.kwargs, "pretrained": None}).eval()
@@ -87,8 +86,7 @@ def spec_from_model(model: str, overrides: dict, input_size: tuple[int, int]) ->
     configs = model_configs()
     if model in configs:
         cfg = configs[model]
-        return ModelSpec(cfg["name"], {**cfg["kwargs"], **overrides}, input_size, f"configs/model/{model}.yaml",
-                         cfg.get("heatmap"))
+        return ModelSpec(cfg["name"], {**cfg["kwargs"], **overrides}, input_size, f"configs/model/{model}.yaml")
     return ModelSpec(model, overrides, input_size, f"registered model {model!r}")
 
 
@@ -96,7 +94,7 @@ def spec_from_experiment(params: Path, experiment: str) -> ModelSpec:
     exp = load_experiment(params, experiment)
     w, h = exp["data"]["input_size"]
     return ModelSpec(exp["model"]["name"], dict(exp["model"]["kwargs"]), (int(w), int(h)),
-                     f"{params}:experiments.{experiment}", exp["model"].get("heatmap"))
+                     f"{params}:experiments.{experiment}")
 
 
 # -- the two ways of making one key-frame prediction ------------------------------------------------------------

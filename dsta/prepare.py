@@ -32,15 +32,29 @@ SPLITS = ("train", "val")
 SPLIT_PARENTS = ("annotations", "jsons", "posetrack_data")
 
 
-def find_split_dirs(root: Path) -> dict[str, Path]:
-    """The annotation directory of each split (the shallowest match per split)."""
-    found: dict[str, Path] = {}
-    for dirpath, dirnames, filenames in sorted(os.walk(root, followlinks=True), key=lambda w: w[0].count(os.sep)):
-        path = Path(dirpath)
-        if path.name in SPLITS and path.parent.name in SPLIT_PARENTS and any(f.endswith(".json") for f in filenames):
-            found.setdefault(path.name, path)
+def scan(root: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    """One walk of the fetched tree (image folders pruned): the annotation directory of each split and the
+    COCO-results person-box file of each split (names containing ``boxes`` or ``detections`` and the split), the
+    shallowest match of each."""
+    split_dirs: list[Path] = []
+    box_files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames[:] = [d for d in dirnames if d not in ("images", "videos")]  # image trees hold no annotations
-    return found
+        path = Path(dirpath)
+        jsons = [f for f in filenames if f.endswith(".json")]
+        if path.name in SPLITS and path.parent.name in SPLIT_PARENTS and jsons:
+            split_dirs.append(path)
+        box_files += [path / f for f in jsons if "boxes" in f.lower() or "detections" in f.lower()]
+    by_depth = lambda p: (len(p.parts), str(p))  # noqa: E731
+    splits: dict[str, Path] = {}
+    for path in sorted(split_dirs, key=by_depth):
+        splits.setdefault(path.name, path)
+    boxes: dict[str, Path] = {}
+    for path in sorted(box_files, key=by_depth):
+        for split in SPLITS:
+            if split in path.name.lower():
+                boxes.setdefault(split, path)
+    return splits, boxes
 
 
 def find_image_root(seq: Sequence, candidates: list[Path]) -> Path:
@@ -51,18 +65,6 @@ def find_image_root(seq: Sequence, candidates: list[Path]) -> Path:
             return root
     raise DataError(seq.source, "images[0].file_name", f"{frame.file_name!r} found under none of "
                                                          f"{[str(c) for c in candidates]}")
-
-
-def find_detection_files(root: Path) -> dict[str, Path]:
-    """COCO-results person-box files, by split: names containing ``boxes`` or ``detections`` and the split."""
-    found: dict[str, Path] = {}
-    for path in sorted(root.rglob("*.json"), key=lambda p: (len(p.parts), str(p))):
-        name = path.name.lower()
-        if "boxes" in name or "detections" in name:
-            for split in SPLITS:
-                if split in name and split not in found:
-                    found[split] = path
-    return found
 
 
 def prepare(raw: Path, dataset: str, out: Path) -> dict:
@@ -80,7 +82,7 @@ def _prepare(raw: Path, dataset: str, out: Path, tmp: Path) -> dict:
     data = raw / "data"
     if not data.exists():
         raise DataError(raw, "data", "no fetched data (run the fetch stage first)")
-    splits = find_split_dirs(data)
+    splits, box_files = scan(data)
     if "val" not in splits:
         raise DataError(data, None, f"no val annotations found (looked for {'/'.join(SPLIT_PARENTS)}/val/*.json)")
     summary: dict = {"dataset": dataset, "configured": True, "splits": {}, "boxes": {}}
@@ -103,7 +105,7 @@ def _prepare(raw: Path, dataset: str, out: Path, tmp: Path) -> dict:
         stats["image_root"] = str(root.relative_to(raw)) if root else None
         summary["splits"][split] = stats
         image_ids[split] = ids
-    for split, path in find_detection_files(data).items():
+    for split, path in box_files.items():
         if split not in image_ids:
             continue
         dets = read_detections(path)

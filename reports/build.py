@@ -54,6 +54,7 @@ class Experiment:
     evaluation: dict | None = None
     training: dict | None = None
     profile: dict | None = None
+    skipped: str | None = None  # why train/evaluate skipped it (dataset not fetched); then there is no evaluation
 
     @property
     def dataset(self) -> str:
@@ -92,9 +93,14 @@ def load_experiments(params: Path, runs: Path, evals: Path, profiles: Path) -> l
     exps = doc.get("experiments")
     if not isinstance(exps, dict) or not exps:
         raise DataError(params, "experiments", "no experiments")
-    return [Experiment(key, cfg, _optional_json(evals / key / "metrics.json"), _optional_json(runs / key /
-                                                                                              "metrics.json"),
-                       _optional_json(profiles / f"{key}.json")) for key, cfg in exps.items()]
+    out = []
+    for key, cfg in exps.items():
+        evaluation = _optional_json(evals / key / "metrics.json")
+        training = _optional_json(runs / key / "metrics.json")
+        skipped = (evaluation or {}).get("skipped") or (training or {}).get("skipped")
+        out.append(Experiment(key, cfg, None if skipped else evaluation, training,
+                              _optional_json(profiles / f"{key}.json"), skipped))
+    return out
 
 
 def load_paper_profiles(profiles: Path) -> dict[str, dict]:
@@ -150,8 +156,13 @@ def delta(reproduced: list, reported: list) -> list[float | None]:
     return [None if a is None or b is None else a - b for a, b in zip(reproduced, reported)]
 
 
+def mode_entry(profile: dict | None, mode: str) -> dict:
+    """A profile's measurements in one mode (``clip`` or ``streaming``); empty when not profiled."""
+    return (profile or {}).get("modes", {}).get(mode, {})
+
+
 def gflops_cell(profile: dict | None, mode: str = "clip") -> str:
-    entry = (profile or {}).get("modes", {}).get(mode, {}).get("gflops")
+    entry = mode_entry(profile, mode).get("gflops")
     if not entry:
         return DASH
     return f"{entry['total']:.3g} ({entry['backbone']:.3g} + {entry['head']:.2g})"
@@ -162,12 +173,12 @@ def params_cell(profile: dict | None) -> str:
 
 
 def mem_cell(profile: dict | None, mode: str = "clip") -> str:
-    mem = (profile or {}).get("modes", {}).get(mode, {}).get("memory_forward", {}).get("peak_mib")
+    mem = mode_entry(profile, mode).get("memory_forward", {}).get("peak_mib")
     return DASH if mem is None else f"{mem:.0f} MiB"
 
 
 def fps_cell(profile: dict | None, mode: str = "clip") -> str:
-    thr = (profile or {}).get("modes", {}).get(mode, {}).get("throughput")
+    thr = mode_entry(profile, mode).get("throughput")
     return DASH if not thr else f"{thr['fps']:.0f}"
 
 
@@ -214,12 +225,9 @@ def main_table(page: Page) -> tuple[str, list[str]]:
     rows, notes = [], []
     reported_by_match = {r["match"]: r for r in page.reported if r.get("match")}
     for n, e in enumerate(page.experiments, 1):
-        skipped = (e.evaluation or {}).get("skipped") or (e.training or {}).get("skipped")
-        if skipped:
-            e.evaluation = None
         ap = ap_values(e.evaluation)
-        if skipped:
-            page.missing.append(f"`{e.key}`: {skipped}")
+        if e.skipped:
+            page.missing.append(f"`{e.key}`: {e.skipped}")
         elif e.evaluation is None:
             page.missing.append(f"`{e.key}`: no evaluation yet (eval/{e.key}/metrics.json)")
         if e.profile is None:
@@ -256,9 +264,8 @@ def ablation_table(experiments: list[Experiment]) -> str:
     rows = []
     for e in sorted((e for e in experiments if e.model == "dsta"), key=lambda e: e.num_frames):
         split = (e.evaluation or {}).get("split") or {}
-        modes = (e.profile or {}).get("modes", {})
-        stream = "streaming" if "streaming" in modes else "clip"
-        lat = modes.get(stream, {}).get("latency", {}).get("median_ms")
+        stream = "streaming" if mode_entry(e.profile, "streaming") else "clip"
+        lat = mode_entry(e.profile, stream).get("latency", {}).get("median_ms")
         rows.append([e.num_frames, fmt((e.evaluation or {}).get("Total")),
                      fmt((split.get("false") or {}).get("Total")), fmt((split.get("true") or {}).get("Total")),
                      gflops_cell(e.profile, "clip"), gflops_cell(e.profile, stream), fmt(lat, 2)])
@@ -366,7 +373,7 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
     out += [""]
     if paper:
         ratio = streaming_ratio(paper)
-        head = (paper.get("dsta_r50_t3", {}).get("modes", {}).get("clip", {}).get("gflops") or {}).get("head")
+        head = (mode_entry(paper.get("dsta_r50_t3"), "clip").get("gflops") or {}).get("head")
         out += ["## Paper-size efficiency", "",
                 f"Every model at its paper configuration, 256x192 input, profiled here (`paper_profile` stage) on "
                 f"{env_line(paper)}. GFLOPs count one multiply-add as one FLOP, with fvcore plus this project's "

@@ -219,3 +219,21 @@ def test_train_and_evaluate_skip_a_dataset_that_is_not_configured(tmp_path):
                    tmp_path / "reports", plots=False)
     assert any("rle_r50" in m and "not configured" in m for m in out["missing"])
     assert out["metrics"]["rle_r50"] == {}
+
+
+def test_release_detections_are_checked_and_copied(tmp_path):
+    release = _release(tmp_path)
+    ids = [f.image_id for s in pt.read_split(SAMPLE / "annotations" / "val") for f in s.frames][:2]
+    dets = [{"image_id": i, "category_id": 1, "bbox": [10, 20, 30, 40], "score": 0.9} for i in ids]
+    support = release / "support" / "val_boxes.json"
+    support.parent.mkdir()
+    support.write_text(json.dumps(dets))
+    (release / "posetrack_data" / "images" / "train_detections.json").write_text("[]")  # image trees are not read
+    raw = tmp_path / "raw"
+    ft.fetch("posetrack18", {"source": str(release)}, raw, tmp_path / "dl")
+    summary = pr.prepare(raw, "posetrack18", tmp_path / "prep")
+    assert summary["boxes"] == {"val": {"source": "data/support/val_boxes.json", "images": 2, "boxes": 2}}
+    assert json.loads((tmp_path / "prep" / "boxes" / "val_detections.json").read_text()) == dets
+    support.write_text(json.dumps(dets + [{"image_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]))
+    with pytest.raises(DataError, match="not in the val annotations"):
+        pr.prepare(raw, "posetrack18", tmp_path / "prep2")
