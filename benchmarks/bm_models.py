@@ -7,7 +7,9 @@ are the ones ``python -m benchmarks.profile`` times, so the two agree.
 import pytest
 import torch
 
-from benchmarks.profile import environment, make_step, model_configs, spec_from_model, step_inputs
+from benchmarks.profiling.env import environment
+from benchmarks.profiling.specs import model_configs, spec_from_model
+from benchmarks.profiling.steps import make_step, step_inputs
 from dsta.config import compose
 from dsta.models import list_models
 

@@ -8,6 +8,11 @@ from torch import nn
 from torchvision.ops import deform_conv2d
 
 from benchmarks import profile as pf
+from benchmarks.profiling.flops import backbone_path, count_flops, count_params
+from benchmarks.profiling.memory import cpu_memory_supported, peak_memory
+from benchmarks.profiling.specs import parse_overrides, spec_from_experiment, spec_from_model
+from benchmarks.profiling.steps import ClipStep, StreamingStep, make_step, modes, step_inputs
+from benchmarks.profiling.timing import time_calls
 from dsta.errors import DataError
 
 
@@ -38,7 +43,7 @@ class Deform(nn.Module):
 
 def test_sdpa_is_counted_as_two_matmuls():
     q, k, v = torch.randn(2, 4, 5, 8), torch.randn(2, 4, 7, 8), torch.randn(2, 4, 7, 6)
-    flops = pf.count_flops(Wrapped(Attention()), (q, k, v), "none")
+    flops = count_flops(Wrapped(Attention()), (q, k, v), "none")
     assert flops["total"] * 1e9 == pytest.approx(2 * 4 * 5 * 7 * (8 + 6))
     assert "aten::scaled_dot_product_attention" not in flops["unsupported_ops"]
 
@@ -46,7 +51,7 @@ def test_sdpa_is_counted_as_two_matmuls():
 def test_deform_conv2d_counts_convolution_sampling_and_mask():
     x = torch.randn(1, 4, 5, 6)
     offset, mask = torch.zeros(1, 2 * 9, 5, 6), torch.ones(1, 9, 5, 6)
-    flops = pf.count_flops(Wrapped(Deform()), (x, offset, mask), "none")
+    flops = count_flops(Wrapped(Deform()), (x, offset, mask), "none")
     positions = 5 * 6
     assert flops["total"] * 1e9 == pytest.approx(positions * 6 * 4 * 9 + positions * 4 * 9 * 5)
     assert "torchvision::deform_conv2d" not in flops["unsupported_ops"]
@@ -54,27 +59,27 @@ def test_deform_conv2d_counts_convolution_sampling_and_mask():
 
 def test_convolution_count_is_one_flop_per_multiply_add():
     conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
-    flops = pf.count_flops(Wrapped(conv), (torch.randn(1, 3, 10, 12),), "none")
+    flops = count_flops(Wrapped(conv), (torch.randn(1, 3, 10, 12),), "none")
     assert flops["total"] * 1e9 == 10 * 12 * 8 * 3 * 9
 
 
 @pytest.fixture(scope="module")
 def dsta_spec():
-    return pf.spec_from_model("dsta", {"backbone": "resnet18", "num_frames": 3, "embed_dim": 16, "depth": 1},
+    return spec_from_model("dsta", {"backbone": "resnet18", "num_frames": 3, "embed_dim": 16, "depth": 1},
                               (48, 64))
 
 
 def test_dsta_clip_vs_streaming_flops_and_parameters(dsta_spec):
     model = dsta_spec.build()
-    assert pf.modes(model) == ["clip", "streaming"]
-    clip = pf.count_flops(pf.make_step(model, "clip"), pf.step_inputs(model, "clip", 1, (48, 64), "cpu"),
-                          pf.backbone_path(model))
-    stream = pf.count_flops(pf.make_step(model, "streaming"), pf.step_inputs(model, "streaming", 1, (48, 64), "cpu"),
-                            pf.backbone_path(model))
+    assert modes(model) == ["clip", "streaming"]
+    clip = count_flops(make_step(model, "clip"), step_inputs(model, "clip", 1, (48, 64), "cpu"),
+                          backbone_path(model))
+    stream = count_flops(make_step(model, "streaming"), step_inputs(model, "streaming", 1, (48, 64), "cpu"),
+                            backbone_path(model))
     assert clip["backbone"] == pytest.approx(3 * stream["backbone"])
     assert 0 < stream["head"] < clip["head"] < 0.01 * clip["backbone"]
     assert not {"aten::scaled_dot_product_attention", "aten::linalg_vector_norm"} & set(clip["unsupported_ops"])
-    params = pf.count_params(model)
+    params = count_params(model)
     assert params["total"] == params["backbone"] + params["head"]
     assert params["backbone"] == sum(p.numel() for p in model.backbone.parameters())
 
@@ -84,30 +89,30 @@ def test_streaming_step_equals_clip_step_on_the_same_frames(dsta_spec):
     clip = torch.randn(2, 3, 3, 64, 48)
     with torch.no_grad():
         cached = torch.stack([model.frame_features(clip[:, i]) for i in range(2)], dim=1)
-        coords, sigma = pf.StreamingStep(model)(clip[:, 2], cached)
-        ref_coords, ref_sigma = pf.ClipStep(model)(clip)
+        coords, sigma = StreamingStep(model)(clip[:, 2], cached)
+        ref_coords, ref_sigma = ClipStep(model)(clip)
     torch.testing.assert_close(coords, ref_coords, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(sigma, ref_sigma, atol=1e-5, rtol=1e-5)
 
 
 def test_dcpose_streaming_split_matches_its_forward():
-    spec = pf.spec_from_model("dcpose_tiny", {}, (48, 64))
+    spec = spec_from_model("dcpose_tiny", {}, (48, 64))
     model = spec.build()
-    assert pf.backbone_path(model) == "rough.backbone"
+    assert backbone_path(model) == "rough.backbone"
     clip = torch.randn(1, 3, 3, 64, 48)
     with torch.no_grad():
         cached = torch.stack([model.frame_features(clip[:, i]) for i in range(2)], dim=1)
-        torch.testing.assert_close(pf.StreamingStep(model)(clip[:, 2], cached), model(clip), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(StreamingStep(model)(clip[:, 2], cached), model(clip), atol=1e-5, rtol=1e-5)
 
 
 def test_single_frame_models_have_only_the_clip_mode():
-    model = pf.spec_from_model("rle_tiny", {}, (48, 64)).build()
-    assert pf.modes(model) == ["clip"]
+    model = spec_from_model("rle_tiny", {}, (48, 64)).build()
+    assert modes(model) == ["clip"]
 
 
-@pytest.mark.skipif(not pf.cpu_memory_supported(), reason="needs Linux /proc and glibc")
+@pytest.mark.skipif(not cpu_memory_supported(), reason="needs Linux /proc and glibc")
 def test_cpu_peak_memory_sees_a_64_mib_allocation():
-    result = pf.peak_memory(lambda: torch.ones(16 * 2**20).sum(), torch.device("cpu"), resident_mib=10.0)
+    result = peak_memory(lambda: torch.ones(16 * 2**20).sum(), torch.device("cpu"), resident_mib=10.0)
     assert 60 < result["increase_mib"] < 80
     assert result["peak_mib"] == pytest.approx(10.0 + result["increase_mib"])
     assert "VmHWM" in result["method"]
@@ -115,7 +120,7 @@ def test_cpu_peak_memory_sees_a_64_mib_allocation():
 
 def test_time_calls_reports_median_and_spread():
     calls = []
-    stats = pf.time_calls(lambda: calls.append(1), torch.device("cpu"), warmup=2, iters=5)
+    stats = time_calls(lambda: calls.append(1), torch.device("cpu"), warmup=2, iters=5)
     assert len(calls) == 7
     assert stats["min_ms"] <= stats["p25_ms"] <= stats["median_ms"] <= stats["p75_ms"] <= stats["max_ms"]
     assert stats["iters"] == 5
@@ -140,8 +145,8 @@ def test_cli_on_an_experiment_writes_a_self_describing_profile(tmp_path):
 
 def test_cli_errors_name_the_field(tmp_path):
     with pytest.raises(DataError, match="experiments.nope"):
-        pf.spec_from_experiment("params.yaml", "nope")
+        spec_from_experiment("params.yaml", "nope")
     with pytest.raises(DataError, match="key=value"):
-        pf.parse_overrides(["depth"])
+        parse_overrides(["depth"])
     with pytest.raises(SystemExit):
         pf.main(["--model", "dsta_tiny", "--batch", "0", "--out", str(tmp_path / "p.json")])
