@@ -1,2 +1,3 @@
-"""Baseline models, registered in the same registry as DSTA (importing this package registers them)."""
+"""Baseline models. Each file registers its model in ``dsta.registry`` on import, as DSTA's does; importing this
+package imports them all (``dsta.models`` does, so the registry holds every model)."""
 from baselines import dcpose, heatmap, rle  # noqa: F401

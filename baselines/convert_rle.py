@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dsta.checkpoint import read_foreign_state_dict, save_converted
 from dsta.errors import main_guard
-from dsta.models import read_foreign_state_dict, save_converted
 
 
 def convert(src: str | Path, dst: str | Path, backbone: str = "resnet50") -> None:
@@ -25,6 +25,7 @@ def convert(src: str | Path, dst: str | Path, backbone: str = "resnet50") -> Non
         mapped[key] = value.clone()
     mapped["fc_coord.linear.bias"] = mapped["fc_coord.linear.bias"] + 0.5
     num_joints = mapped["fc_coord.linear.weight"].shape[0] // 2
+    # "rle" is registered: importing this module ran baselines/__init__.py, which imports baselines.rle
     save_converted(src, dst, "rle", dict(backbone=backbone, num_joints=num_joints, num_frames=1), mapped)
 
 

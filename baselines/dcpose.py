@@ -35,8 +35,8 @@ from torch import nn
 from torchvision.ops import deform_conv2d
 
 from baselines.heatmap import HeatmapNet
-from dsta.data.clips import check_num_frames
-from dsta.models import register_model
+from dsta.checks import check_num_frames
+from dsta.registry import register_model
 
 
 def _conv_bn(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:

@@ -18,9 +18,9 @@ import timm
 import torch
 from torch import nn
 
-from dsta.data.clips import check_num_frames
-from dsta.models import register_model
-from dsta.models.backbones import create_backbone
+from dsta.backbones import create_backbone, load_backbone_weights
+from dsta.checks import check_num_frames
+from dsta.registry import register_model
 
 
 class HeatmapNet(nn.Module):
@@ -47,7 +47,6 @@ class HeatmapNet(nn.Module):
             self.backbone = timm.create_model(backbone, pretrained=False, features_only=True, feature_location="",
                                               out_indices=(1,))
             if pretrained:
-                from dsta.models.backbones import load_backbone_weights
                 load_backbone_weights(self.backbone, pretrained)
             self.upsample = nn.Identity()
             channels = self.backbone.feature_info.channels()[0]

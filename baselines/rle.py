@@ -17,10 +17,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dsta.data.clips import check_num_frames
-from dsta.models import register_model
-from dsta.models.backbones import create_backbone
-from dsta.models.dsta import NormScaledLinear, PoseOutput
+from dsta.backbones import create_backbone
+from dsta.checks import check_num_frames
+from dsta.layers import NormScaledLinear, PoseOutput
+from dsta.registry import register_model
 from dsta.rle import RealNVP
 
 

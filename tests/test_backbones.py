@@ -3,7 +3,7 @@ import timm
 import torch
 
 from dsta.errors import DataError
-from dsta.models.backbones import create_backbone
+from dsta.backbones import create_backbone
 
 
 def test_imagenet_weights_missing_offline_is_a_warning(monkeypatch):

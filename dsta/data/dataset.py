@@ -12,9 +12,10 @@ import torch
 from torch.utils.data import Dataset
 
 from dsta import keypoints as kp
+from dsta.checks import check_num_frames
 from dsta.data import transforms as tf
 from dsta.data.transforms import AugmentConfig
-from dsta.data.clips import check_num_frames, clip_indices, sample_distance
+from dsta.data.clips import clip_indices, sample_distance
 from dsta.data.posetrack import Sequence, box_from_keypoints, read_detections, read_split
 from dsta.errors import DataError
 

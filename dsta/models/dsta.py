@@ -29,47 +29,18 @@ token) and never uses the two ear tokens. PoseTrack has no ear annotations, so m
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from dsta.data.clips import check_num_frames
+from dsta.backbones import create_backbone
+from dsta.checks import check_num_frames
 from dsta.keypoints import JointGroups, joint_groups as named_groups
-from dsta.models.backbones import create_backbone
+from dsta.layers import NormScaledLinear, PoseOutput
+from dsta.registry import register_model
 from dsta.rle import RealNVP
-
-
-class NormScaledLinear(nn.Module):
-    """``y = W x / ||x||_2 + b``: a linear map whose output does not grow with the feature norm (RLE's output layer).
-
-    Weights start small (Xavier, gain 0.01), as in RLE.
-    """
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, norm: bool = True) -> None:
-        super().__init__()
-        self.norm = norm
-        self.linear = nn.Linear(in_features, out_features, bias)
-        nn.init.xavier_uniform_(self.linear.weight, gain=0.01)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x @ self.linear.weight.t()
-        if self.norm:
-            y = y / torch.linalg.vector_norm(x, dim=1, keepdim=True)
-        if self.linear.bias is not None:
-            y = y + self.linear.bias
-        return y
-
-
-@dataclass
-class PoseOutput:
-    """What a regression pose model returns: normalized crop coordinates, their scales and per-joint scores."""
-
-    coords: torch.Tensor  # (B, J, 2), x / W and y / H of the input crop
-    sigma: torch.Tensor  # (B, J, 2), in (0, 1)
-    score: torch.Tensor  # (B, J), mean(1 - sigma)
 
 
 def _blocks(dim: int, depth: int, num_heads: int, mlp_ratio: float, drop_path_rate: float) -> nn.ModuleList:
@@ -91,7 +62,7 @@ class DSTA(nn.Module):
         num_heads: attention heads (8).
         mlp_ratio: MLP width / C in the blocks (2).
         drop_path_rate: stochastic depth at the last block (0.1).
-        pretrained: backbone weights: None, ``"imagenet"`` or a path (see ``dsta.models.backbones``).
+        pretrained: backbone weights: None, ``"imagenet"`` or a path (see ``dsta.backbones``).
         official_readout: read the ungrouped joints from token 0, as the released code does.
         flow_prior_mean: mean of the RLE flow's Gaussian prior (the release uses 0.5).
     """
@@ -175,3 +146,9 @@ class DSTA(nn.Module):
         assert t == self.num_frames, f"expected {self.num_frames} frames, got {t}"
         tokens = self.frame_features(clip.flatten(0, 1)).reshape(b, t, self.num_joints, self.embed_dim)
         return self.aggregate_frames(tokens)
+
+
+@register_model("regression")
+def dsta(**kwargs) -> DSTA:
+    """DSTA (He & Yang, CVPR 2024); see ``dsta.models.dsta.DSTA`` for the arguments."""
+    return DSTA(**kwargs)
