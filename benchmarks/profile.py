@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.profiling.env import environment, git_commit  # noqa: F401  (git_commit: reports.build reads it here)
+from benchmarks.profiling.env import environment
 from benchmarks.profiling.flops import FLOP_CONVENTION, backbone_path, count_flops, count_params
 from benchmarks.profiling.memory import peak_memory, tensor_mib, training_step
 from benchmarks.profiling.specs import ModelSpec, parse_overrides, spec_from_experiment, spec_from_model

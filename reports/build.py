@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.profile import git_commit
 from dsta import keypoints as kp
 from dsta.errors import DataError, main_guard
 from dsta.data.marker import not_configured
 from dsta.io import load_json, load_yaml, write_json, write_text
+from dsta.provenance import git_commit
 
 DATASETS = ("synthetic", "posetrack17", "posetrack18", "posetrack21")
 GROUPS = [c for c in kp.POSEVAL_COLUMNS if c != "Total"]  # Head, Shou, Elb, Wri, Hip, Knee, Ankl
@@ -67,6 +67,13 @@ class Experiment:
     @property
     def kwargs(self) -> dict:
         return self.config["model"]["kwargs"]
+
+    @property
+    def kind(self) -> str:
+        """``"heatmap"`` or ``"regression"``, from the config: a heatmap model's config has a ``heatmap`` section, a
+        regression model's a ``loss`` section (tests/test_config.py checks this against the registry), so the report
+        learns it without torch or the models."""
+        return "heatmap" if "heatmap" in self.config["model"] else "regression"
 
     @property
     def num_frames(self) -> int:

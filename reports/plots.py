@@ -106,8 +106,6 @@ def fps_memory_bars(experiments, path: Path, title: str) -> None:
 def training_curves(experiments, path: Path, title: str) -> None:
     """Val mAP per epoch, and the training loss per epoch for each kind of model (the RLE negative log-likelihood
     and the heatmap MSE are different quantities, so they get their own axes)."""
-    from dsta.models import model_target
-
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(14, 4))
     for i, e in enumerate(experiments):
         hist = (e.training or {}).get("history") or []
@@ -116,7 +114,7 @@ def training_curves(experiments, path: Path, title: str) -> None:
         if val:
             a1.plot(*zip(*val), marker="o", color=COLORS[i % 10], label=_label(e))
         if loss:
-            ax = a3 if model_target(e.model) == "heatmap" else a2
+            ax = a3 if e.kind == "heatmap" else a2
             ax.plot(*zip(*loss), marker=".", color=COLORS[i % 10], label=e.key)
     a1.set_xlabel("epochs trained (0 = untrained)")
     a1.set_ylabel("val mAP")

@@ -110,3 +110,14 @@ def test_stage_paths_in_cmd_are_declared():
                 if flag in writes:
                     assert value == "reports" or any(o == value or o.startswith(value + "/")
                                                      for o in declared_out), f"{name}@{key}: {value} not an out"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "model").glob("*.yaml")), ids=lambda p: p.stem)
+def test_model_config_sections_match_the_registered_kind(path):
+    """The report reads a model's kind from its config (a ``heatmap`` section, or a ``loss`` section) so as to need
+    neither torch nor the models; the registry is the truth it must agree with."""
+    from dsta.models import model_target
+
+    cfg = yaml.safe_load(path.read_text())
+    expected = "heatmap" if model_target(cfg["name"]) == "heatmap" else "loss"
+    assert {"heatmap", "loss"} & set(cfg) == {expected}

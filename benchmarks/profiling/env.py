@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
+from dsta.provenance import git_commit
 
 
 def device_name(device: torch.device) -> str:
@@ -24,22 +23,6 @@ def device_name(device: torch.device) -> str:
     except OSError:
         pass
     return f"{name} ({os.cpu_count()} logical CPUs)"
-
-
-SOURCE_PATHS = ("dsta", "baselines", "benchmarks/*.py", "reports/build.py", "reports/plots.py", "configs", "pyproject.toml")
-
-
-def git_commit() -> str | None:
-    """The commit of the code, with ``-dirty`` when a source file differs from it (pipeline outputs such as
-    dvc.lock and metrics files do not count)."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *SOURCE_PATHS],
-                               cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-        return sha + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def environment(device: torch.device) -> dict[str, Any]:
