@@ -24,7 +24,13 @@ What is measured, for one key-frame prediction:
   threshold is pinned to 64 KiB and the heap trimmed first, so freed tensors really leave the RSS), plus the bytes of
   the tensors already resident (weights, inputs, gradients and optimizer state).
 * **Latency** at batch 1 and **throughput** (predictions per second) at ``--batch``: warm-up calls, then timed calls
-  with device synchronisation; the median with the 25th/75th percentiles, min and max.
+  with device synchronisation; the median with the 25th/75th percentiles, min and max. ``--dtype {fp32,fp16,bf16}``
+  (autocast), ``--channels-last``, ``--compile`` and (CUDA only) ``--cuda-graphs`` apply to these timings
+  (``dsta.inference``); FLOPs and memory are of the fp32 model. ``env.options`` records them.
+
+**Side by side** (``--side-by-side CONFIG[:MODE] ...``): several models timed interleaved in one process, with the
+per-frame ratio to the first entry and its spread over rounds; see ``benchmarks.profiling.side_by_side``, whose
+docstring gives the result schema. A ratio between two separate profiles is not reliable on a shared machine.
 """
 from __future__ import annotations
 
@@ -37,18 +43,23 @@ import torch
 from benchmarks.profiling.env import environment
 from benchmarks.profiling.flops import FLOP_CONVENTION, backbone_path, count_flops, count_params
 from benchmarks.profiling.memory import peak_memory, tensor_mib, training_step
+from benchmarks.profiling.side_by_side import parse_entry, side_by_side, summary as side_by_side_summary
 from benchmarks.profiling.specs import ModelSpec, parse_overrides, spec_from_experiment, spec_from_model
 from benchmarks.profiling.steps import make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
+from dsta import inference
 from dsta.errors import DataError, main_guard
+from dsta.inference import InferenceOptions
 from dsta.io import write_json
 
 
 # -- the whole profile ----------------------------------------------------------------------------------------------
 def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch: int = 8, warmup: int = 3,
-            iters: int = 20, flops: bool = True, memory: bool = True) -> dict[str, Any]:
+            iters: int = 20, flops: bool = True, memory: bool = True,
+            options: InferenceOptions = InferenceOptions()) -> dict[str, Any]:
+    options.check(device)
     model = spec.build().to(device)
-    env = environment(device)
+    env = environment(device, options)
     result: dict[str, Any] = {
         "model": spec.name, "kwargs": spec.kwargs, "source": spec.source, "num_frames": model.num_frames,
         "input_size": list(spec.input_size), "env": env, "flop_convention": FLOP_CONVENTION,
@@ -59,10 +70,12 @@ def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch:
         if flops:
             entry["gflops"] = count_flops(step, step_inputs(model, mode, 1, spec.input_size, device),
                                           backbone_path(model))
+        timed = make_step(options.prepare_model(model), mode).eval()
         for key, b in (("latency", 1), ("throughput", batch)):
-            inputs = step_inputs(model, mode, b, spec.input_size, device)
+            inputs = tuple(options.prepare_input(x) for x in step_inputs(model, mode, b, spec.input_size, device))
+            run = options.wrap(timed, inputs, device)
             with torch.inference_mode():
-                stats = time_calls(lambda: step(*inputs), device, warmup, iters if b == 1 else max(3, iters // 4))
+                stats = time_calls(lambda: run(*inputs), device, warmup, iters if b == 1 else max(3, iters // 4))
             stats.update(batch=b, fps=b / (stats["median_ms"] / 1e3))
             entry[key] = stats
         if memory:
@@ -73,6 +86,7 @@ def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch:
                     **peak_memory(lambda: step(*inputs), device,
                                   tensor_mib([*model.parameters(), *model.buffers(), *inputs])), "batch": 1}
         result["modes"][mode] = entry
+    model.to(memory_format=torch.contiguous_format)  # memory and training step in the default format
     if memory:
         train, resident = training_step(model, spec, train_batch, device)
         train()  # allocates gradients and optimizer state
@@ -103,24 +117,43 @@ def main(argv: list[str] | None = None) -> dict:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="a configs/model entry or a registered model name")
     src.add_argument("--experiment", help="an experiment of --params")
+    src.add_argument("--side-by-side", nargs="+", metavar="CONFIG[:MODE]",
+                     help="time these interleaved; ratios per frame over the first (see side_by_side)")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 32], help="side by side: the batches")
+    p.add_argument("--rounds", type=int, default=9, help="side by side: ABBA rounds (one ratio each)")
+    p.add_argument("--op-tables", type=int, default=0, metavar="ROWS",
+                   help="side by side: add torch.profiler top-op tables of this many rows")
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"), default=None,
                    help="network input (default: the experiment's, else 192 256)")
     p.add_argument("--batch", type=int, default=32, help="batch of the throughput measurement")
     p.add_argument("--train-batch", type=int, default=8, help="batch of the training-step memory measurement")
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--iters", type=int, default=20, help="timed calls at batch 1 (a quarter of them at --batch)")
+    p.add_argument("--iters", type=int, default=20,
+                   help="timed calls at batch 1 (a quarter of them at --batch); side by side: calls per block")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-flops", action="store_true")
     p.add_argument("--no-memory", action="store_true")
+    inference.add_arguments(p)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    for name in ("batch", "train_batch", "iters"):
+    for name in ("batch", "train_batch", "iters", "rounds"):
         if getattr(a, name) < 1:
             raise DataError(None, f"--{name.replace('_', '-')}", "must be >= 1")
     if a.threads:
         torch.set_num_threads(a.threads)
+    device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    options = inference.from_args(a).check(device)
+    if a.side_by_side:
+        if a.overrides:
+            raise DataError(None, "--side-by-side", "takes configs, not key=value overrides")
+        size = tuple(a.input_size or (192, 256))
+        result = side_by_side([parse_entry(e, size) for e in a.side_by_side], device, a.batches, options,
+                              a.warmup, a.iters, a.rounds, a.op_tables)
+        write_json(a.out, result, indent=2)
+        print(side_by_side_summary(result))
+        return result
     overrides = parse_overrides(a.overrides)
     if a.experiment:
         spec = spec_from_experiment(Path(a.params), a.experiment)
@@ -129,8 +162,8 @@ def main(argv: list[str] | None = None) -> dict:
             spec.input_size = tuple(a.input_size)
     else:
         spec = spec_from_model(a.model, overrides, tuple(a.input_size or (192, 256)))
-    device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    result = profile(spec, device, a.batch, a.train_batch, a.warmup, a.iters, not a.no_flops, not a.no_memory)
+    result = profile(spec, device, a.batch, a.train_batch, a.warmup, a.iters, not a.no_flops, not a.no_memory,
+                     options)
     write_json(a.out, result, indent=2)
     print(summary(result))
     return result

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from dsta.inference import DTYPES, InferenceOptions
 from dsta.provenance import git_commit
 
 
@@ -25,7 +26,9 @@ def device_name(device: torch.device) -> str:
     return f"{name} ({os.cpu_count()} logical CPUs)"
 
 
-def environment(device: torch.device) -> dict[str, Any]:
+def environment(device: torch.device, options: InferenceOptions | None = None) -> dict[str, Any]:
+    """``dtype`` is the compute dtype of inference (autocast; weights stay float32); ``options`` all four flags."""
+    options = options or InferenceOptions()
     return {"device": device_name(device), "device_type": device.type, "torch": torch.__version__,
-            "dtype": "float32", "threads": torch.get_num_threads(), "commit": git_commit(),
-            "python": platform.python_version()}
+            "dtype": str(DTYPES[options.dtype]).removeprefix("torch."), "options": options.as_dict(),
+            "threads": torch.get_num_threads(), "commit": git_commit(), "python": platform.python_version()}

@@ -35,6 +35,7 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
+from dsta.attention import TokenAttention, block_query
 from dsta.backbones import create_backbone
 from dsta.checks import check_num_frames
 from dsta.keypoints import JointGroups, joint_groups as named_groups
@@ -46,8 +47,8 @@ from dsta.rle import RealNVP
 def _blocks(dim: int, depth: int, num_heads: int, mlp_ratio: float, drop_path_rate: float) -> nn.ModuleList:
     rates = torch.linspace(0, drop_path_rate, depth).tolist()  # stochastic depth grows with depth
     norm = partial(nn.LayerNorm, eps=1e-6)
-    return nn.ModuleList([Block(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, drop_path=r, norm_layer=norm)
-                          for r in rates])
+    return nn.ModuleList([Block(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, drop_path=r, norm_layer=norm,
+                                attn_layer=TokenAttention) for r in rates])
 
 
 class DSTA(nn.Module):
@@ -127,14 +128,18 @@ class DSTA(nn.Module):
         spatial = self.spatial_norm(spatial).reshape(b, g * s, c)
         spatial = torch.cat([spatial, key[:, self.num_grouped:]], dim=1)
 
-        # temporal: attention across the T frames, per joint
-        temporal = tokens.permute(0, 2, 1, 3).reshape(b * j, t, c) + self.temporal_pos_embed
-        for blk in self.temporal_blocks:
+        # temporal: attention across the T frames, per joint; only the key frame's token is read, so the last block
+        # runs for that token alone (its keys and values still come from every frame)
+        temporal = tokens.transpose(1, 2).reshape(b * j, t, c) + self.temporal_pos_embed
+        for blk in self.temporal_blocks[:-1]:
             temporal = blk(temporal)
-        temporal = self.temporal_norm(temporal)[:, t // 2].reshape(b, j, c)
+        temporal = block_query(self.temporal_blocks[-1], temporal, t // 2)
+        temporal = self.temporal_norm(temporal).reshape(b, j, c)
 
-        # aggregation: a learned weighting of the two views of each joint
-        feat = self.aggregate(torch.stack([temporal, spatial], dim=1)).squeeze(1)
+        # aggregation: a learned weighting of the two views of each joint (the 1x1 convolution over the pair,
+        # written out: a convolution call over 2 channels cost more than the rest of this line)
+        weight = self.aggregate.weight.reshape(2)
+        feat = temporal * weight[0] + spatial * weight[1] + self.aggregate.bias
         feat = feat[:, self.readout]
         coords = self.head_coord(feat)
         sigma = self.head_sigma(feat).sigmoid()
