@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dsta.errors import DataError
 from reports import build as rb
+from reports.results import DATASETS
+from reports.tables import DASH, MAIN_HEADER
 
 GROUPS = ["Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl"]
 
@@ -89,7 +92,7 @@ def test_tables_show_measured_values_and_deltas(results):
     _build(results)
     synth = (results / "out" / "synthetic.md").read_text()
     (dsta,) = _rows(synth, "reproduced [1]")
-    header = rb.MAIN_HEADER
+    header = MAIN_HEADER
     cell = dict(zip(header, dsta))
     assert cell["Method"] == "DSTA" and cell["T"] == "3" and cell["Input"] == "64x48"
     assert cell["Mean"] == "30.0" and cell["Head"] == "30.0"
@@ -106,14 +109,14 @@ def test_tables_show_measured_values_and_deltas(results):
     assert d["Shou"] == "-1.0" and d["Mean"] == "+2.0"
     reported = _rows(pt18, "reported")
     assert len(reported) == 2 and dict(zip(header, reported[1]))["Mean"] == "66.6"
-    assert dict(zip(header, reported[1]))["Head"] == rb.DASH
+    assert dict(zip(header, reported[1]))["Head"] == DASH
 
 
 def test_missing_results_are_dashes_and_listed(results):
     out = _build(results)
     synth = (results / "out" / "synthetic.md").read_text()
     (rle,) = _rows(synth, "reproduced [2]")
-    assert dict(zip(rb.MAIN_HEADER, rle))["Mean"] == rb.DASH
+    assert dict(zip(MAIN_HEADER, rle))["Mean"] == DASH
     assert "`rle`: no evaluation yet" in synth and "`rle`: no profile yet" in synth
     assert any("rle" in m for m in out["missing"])
 
@@ -128,7 +131,7 @@ def test_not_configured_dataset_has_reported_rows_only(results):
 def test_index_metrics_and_csv(results):
     _build(results)
     index = (results / "out" / "README.md").read_text()
-    for ds in rb.DATASETS:
+    for ds in DATASETS:
         assert f"]({ds}.md)" in index
     assert "streaming GFLOPs per frame / RLE-R50 GFLOPs per frame: 1.0010" in index
     assert "He & Yang, CVPR 2024" in index
@@ -153,5 +156,5 @@ def test_plots_render(results):
 
 def test_bad_reference_names_the_field(results):
     (results / "reference.yaml").write_text("columns: []\n")
-    with pytest.raises(rb.DataError, match="citations"):
+    with pytest.raises(DataError, match="citations"):
         _build(results)

@@ -1,0 +1,161 @@
+"""Reading what the pipeline produced: one ``Experiment`` per entry of params.yaml with its evaluation, training
+record and profile (None where a stage has not run), the paper-size profiles, the benchmark rows and each dataset's
+status; and the flat, machine-readable forms of the results (``metrics.json`` for ``dvc metrics``, the per-joint CSV
+for ``dvc plots``).
+
+Torch-free: a model's kind and T come from its config, not from the model (``Experiment.kind``).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dsta import keypoints as kp
+from dsta.data.marker import not_configured
+from dsta.errors import DataError
+from dsta.io import load_json, load_yaml
+
+DATASETS = ("synthetic", "posetrack17", "posetrack18", "posetrack21")
+GROUPS = [c for c in kp.POSEVAL_COLUMNS if c != "Total"]  # Head, Shou, Elb, Wri, Hip, Knee, Ankl
+BACKBONE_NAMES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "resnet101": "ResNet-101",
+                  "hrnet_w32": "HRNet-W32", "hrnet_w48": "HRNet-W48", "regnetx_002": "RegNetX-200MF",
+                  "resnet10t": "ResNet-10-T"}
+METHOD_NAMES = {"dsta": "DSTA", "rle": "RLE", "heatmap_single": "SimpleBaseline", "dcpose": "DCPose"}
+
+
+def _optional_json(path: Path) -> dict | None:
+    return load_json(path) if path.is_file() else None
+
+
+@dataclass
+class Experiment:
+    """Everything the pipeline produced for one experiment of params.yaml (None where it has not run)."""
+
+    key: str
+    config: dict
+    evaluation: dict | None = None
+    training: dict | None = None
+    profile: dict | None = None
+    skipped: str | None = None  # why train/evaluate skipped it (dataset not fetched); then there is no evaluation
+
+    @property
+    def dataset(self) -> str:
+        return self.config["data"]["name"]
+
+    @property
+    def model(self) -> str:
+        return self.config["model"]["name"]
+
+    @property
+    def kwargs(self) -> dict:
+        return self.config["model"]["kwargs"]
+
+    @property
+    def kind(self) -> str:
+        """``"heatmap"`` or ``"regression"``, from the config: a heatmap model's config has a ``heatmap`` section, a
+        regression model's a ``loss`` section (tests/test_config.py checks this against the registry), so the report
+        learns it without torch or the models."""
+        return "heatmap" if "heatmap" in self.config["model"] else "regression"
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.kwargs.get("num_frames", 1))
+
+    def method(self) -> str:
+        backbone = self.kwargs.get("backbone", "")
+        name = METHOD_NAMES.get(self.model, self.model)
+        if self.model == "heatmap_single" and backbone.startswith("hrnet"):
+            name = "HRNet"
+        return name
+
+    def backbone(self) -> str:
+        b = self.kwargs.get("backbone", "")
+        return BACKBONE_NAMES.get(b, b)
+
+    def input_size(self) -> str:
+        w, h = self.config["data"]["input_size"]
+        return f"{h}x{w}"
+
+
+def load_experiments(params: Path, runs: Path, evals: Path, profiles: Path) -> list[Experiment]:
+    doc = load_yaml(params) or {}
+    exps = doc.get("experiments")
+    if not isinstance(exps, dict) or not exps:
+        raise DataError(params, "experiments", "no experiments")
+    out = []
+    for key, cfg in exps.items():
+        evaluation = _optional_json(evals / key / "metrics.json")
+        training = _optional_json(runs / key / "metrics.json")
+        skipped = (evaluation or {}).get("skipped") or (training or {}).get("skipped")
+        out.append(Experiment(key, cfg, None if skipped else evaluation, training,
+                              _optional_json(profiles / f"{key}.json"), skipped))
+    return out
+
+
+def load_paper_profiles(profiles: Path) -> dict[str, dict]:
+    folder = profiles / "paper"
+    return {p.stem: load_json(p) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def load_benchmarks(path: Path) -> list[dict]:
+    """pytest-benchmark's ``--benchmark-json`` output as rows (name, median ms, IQR, rounds, extra info)."""
+    if not path.is_file():
+        return []
+    doc = load_json(path)
+    rows = []
+    for b in doc.get("benchmarks", []):
+        s = b["stats"]
+        rows.append({"name": b["name"], "group": b.get("group"), "median_ms": s["median"] * 1e3,
+                     "iqr_ms": s["iqr"] * 1e3, "min_ms": s["min"] * 1e3, "rounds": s["rounds"],
+                     "extra": b.get("extra_info", {})})
+    machine = doc.get("machine_info", {})
+    for r in rows:
+        r["machine"] = f"{machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}"
+    return rows
+
+
+def dataset_status(data: Path, name: str) -> dict:
+    folder = data / name
+    marker = not_configured(folder)
+    if marker is not None:
+        return {"configured": False, **marker}
+    summary = _optional_json(folder / "dataset.json")
+    return {"configured": folder.is_dir(), **(summary or {})}
+
+
+def flat_metrics(experiments: list[Experiment]) -> dict:
+    out = {}
+    for e in experiments:
+        rec: dict[str, Any] = {}
+        if e.evaluation:
+            rec["mAP"] = e.evaluation.get("Total")
+            for g in GROUPS:
+                rec[f"AP_{g}"] = e.evaluation.get(g)
+            split = e.evaluation.get("split") or {}
+            if split:
+                rec["mAP_clean"] = (split.get("false") or {}).get("Total")
+                rec["mAP_corrupted"] = (split.get("true") or {}).get("Total")
+        if e.profile:
+            clip = e.profile["modes"]["clip"]
+            rec.update(params=e.profile["params"]["total"], gflops=(clip.get("gflops") or {}).get("total"),
+                       fps=clip["throughput"]["fps"], latency_ms=clip["latency"]["median_ms"],
+                       peak_mem_mib=(clip.get("memory_forward") or {}).get("peak_mib"))
+            if "streaming" in e.profile["modes"]:
+                rec["gflops_streaming"] = (e.profile["modes"]["streaming"].get("gflops") or {}).get("total")
+        if e.training and "train_seconds" in e.training:
+            rec["train_seconds"] = e.training["train_seconds"]
+        out[e.key] = rec
+    return out
+
+
+def per_joint_csv(experiments: list[Experiment]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["experiment", "joint", "AP"])
+    for e in experiments:
+        for name, ap in zip(kp.POSEVAL_JOINT_NAMES, (e.evaluation or {}).get("per_joint") or []):
+            w.writerow([e.key, name, f"{ap:.4f}"])
+    return buf.getvalue()

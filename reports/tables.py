@@ -1,0 +1,195 @@
+"""Numbers to Markdown cells and tables, laid out like the papers' (a missing number is a dash, never a guess)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from reports.results import GROUPS, Experiment
+
+AP_COLUMNS = [*GROUPS, "Mean"]
+DASH = "–"
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    return f"{value:.{digits}f}"
+
+
+def signed(value: float | None, digits: int = 1) -> str:
+    return DASH if value is None else f"{value:+.{digits}f}"
+
+
+def ap_values(evaluation: dict | None) -> list[float | None]:
+    """Head .. Ankl and the mean, from an evaluation (poseval's columns)."""
+    if not evaluation:
+        return [None] * len(AP_COLUMNS)
+    return [evaluation.get(g) for g in GROUPS] + [evaluation.get("Total")]
+
+
+def delta(reproduced: list, reported: list) -> list[float | None]:
+    return [None if a is None or b is None else a - b for a, b in zip(reproduced, reported)]
+
+
+def mode_entry(profile: dict | None, mode: str) -> dict:
+    """A profile's measurements in one mode (``clip`` or ``streaming``); empty when not profiled."""
+    return (profile or {}).get("modes", {}).get(mode, {})
+
+
+def gflops_cell(profile: dict | None, mode: str = "clip") -> str:
+    entry = mode_entry(profile, mode).get("gflops")
+    if not entry:
+        return DASH
+    return f"{entry['total']:.3g} ({entry['backbone']:.3g} + {entry['head']:.2g})"
+
+
+def params_cell(profile: dict | None) -> str:
+    return DASH if not profile else f"{profile['params']['total'] / 1e6:.2f} M"
+
+
+def mem_cell(profile: dict | None, mode: str = "clip") -> str:
+    mem = mode_entry(profile, mode).get("memory_forward", {}).get("peak_mib")
+    return DASH if mem is None else f"{mem:.0f} MiB"
+
+
+def fps_cell(profile: dict | None, mode: str = "clip") -> str:
+    thr = mode_entry(profile, mode).get("throughput")
+    return DASH if not thr else f"{thr['fps']:.0f}"
+
+
+def short(value: Any) -> Any:
+    return f"{value:.4g}" if isinstance(value, float) else value
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+MAIN_HEADER = ["Row", "Method", "Backbone", "T", "Input", *AP_COLUMNS, "GFLOPs (backbone + head)", "Params",
+               "Peak mem", "FPS"]
+
+
+@dataclass
+class Page:
+    dataset: str
+    experiments: list[Experiment]
+    reported: list[dict]
+    status: dict
+    commit: str
+    notes: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def provenance(e: Experiment, commit: str) -> str:
+    env = (e.profile or {}).get("env", {})
+    ev = e.evaluation or {}
+    kw = ", ".join(f"{k}={v}" for k, v in e.kwargs.items() if k not in ("pretrained", "joint_groups"))
+    device = env.get("device")
+    train = e.config.get("train", {})
+    return (f"`{e.key}`: dataset {e.dataset} (val, {ev.get('num_frames', '?')} labeled frames, boxes "
+            f"{ev.get('boxes', e.config['data'].get('boxes'))}); config `experiments.{e.key}` of params.yaml "
+            f"({e.model}: {kw}; {train.get('epochs')} epochs, batch {train.get('batch_size')}, lr {train.get('lr')}); "
+            + (f"profiled on {device}, torch {env['torch']}, {env['dtype']}, {env['threads']} threads; " if device
+               else "not profiled; ") + f"commit {env.get('commit') or commit}.")
+
+
+def main_table(page: Page) -> tuple[str, list[str]]:
+    rows, notes = [], []
+    reported_by_match = {r["match"]: r for r in page.reported if r.get("match")}
+    for n, e in enumerate(page.experiments, 1):
+        ap = ap_values(e.evaluation)
+        if e.skipped:
+            page.missing.append(f"`{e.key}`: {e.skipped}")
+        elif e.evaluation is None:
+            page.missing.append(f"`{e.key}`: no evaluation yet (eval/{e.key}/metrics.json)")
+        if e.profile is None:
+            page.missing.append(f"`{e.key}`: no profile yet (profiles/{e.key}.json)")
+        rows.append([f"reproduced [{n}]", e.method(), e.backbone(), e.num_frames, e.input_size(),
+                     *[fmt(v) for v in ap], gflops_cell(e.profile), params_cell(e.profile), mem_cell(e.profile),
+                     fps_cell(e.profile)])
+        notes.append(f"[{n}] {provenance(e, page.commit)}")
+        ref = reported_by_match.get(e.key)
+        if ref is not None:
+            rows.append([f"Δ vs reported ({ref['cite']})", "", "", "", "",
+                         *[signed(v) for v in delta(ap, ref["ap"])], "", "", "", ""])
+    for r in page.reported:
+        rows.append([f"reported ({r['cite']})", r["method"], r.get("backbone") or DASH, r.get("T") or DASH,
+                     r.get("input") or DASH, *[fmt(v) for v in r["ap"]], DASH, DASH, DASH, DASH])
+    return table(MAIN_HEADER, rows), notes
+
+
+def split_table(experiments: list[Experiment]) -> str:
+    rows = []
+    for e in experiments:
+        split = (e.evaluation or {}).get("split") or {}
+        clean, corrupted = split.get("false") or {}, split.get("true") or {}
+        total = (e.evaluation or {}).get("Total")
+        c, k = clean.get("Total"), corrupted.get("Total")
+        rows.append([e.key, e.method(), e.num_frames, fmt(total), f"{fmt(c)} ({clean.get('num_frames', DASH)})",
+                     f"{fmt(k)} ({corrupted.get('num_frames', DASH)})",
+                     signed(None if c is None or k is None else k - c)])
+    return table(["Experiment", "Method", "T", "mAP", "clean (frames)", "corrupted (frames)", "corrupted − clean"],
+                 rows)
+
+
+def ablation_table(experiments: list[Experiment]) -> str:
+    rows = []
+    for e in sorted((e for e in experiments if e.model == "dsta"), key=lambda e: e.num_frames):
+        split = (e.evaluation or {}).get("split") or {}
+        stream = "streaming" if mode_entry(e.profile, "streaming") else "clip"
+        lat = mode_entry(e.profile, stream).get("latency", {}).get("median_ms")
+        rows.append([e.num_frames, fmt((e.evaluation or {}).get("Total")),
+                     fmt((split.get("false") or {}).get("Total")), fmt((split.get("true") or {}).get("Total")),
+                     gflops_cell(e.profile, "clip"), gflops_cell(e.profile, stream), fmt(lat, 2)])
+    return table(["T", "mAP", "clean", "corrupted", "GFLOPs clip", "GFLOPs per frame, streaming",
+                  "latency per frame, streaming (ms, bs 1)"], rows)
+
+
+def training_table(experiments: list[Experiment]) -> str:
+    rows = []
+    for e in experiments:
+        t = e.training or {}
+        rows.append([e.key, t.get("epochs", DASH), fmt(t.get("untrained_val_mAP")), fmt((t.get("val") or {}).get(
+            "Total")), fmt(t.get("train_seconds"), 0)])
+    return table(["Experiment", "Epochs", "val mAP untrained", "val mAP trained", "train seconds"], rows)
+
+
+def efficiency_rows(profiles: dict[str, dict]) -> list[list[str]]:
+    rows = []
+    for key, p in profiles.items():
+        for mode, entry in p["modes"].items():
+            g = entry.get("gflops") or {}
+            lat, thr = entry.get("latency", {}), entry.get("throughput", {})
+            mem = entry.get("memory_forward", {}).get("peak_mib")
+            rows.append([key, mode, entry["backbone_passes"], fmt(g.get("total"), 3), fmt(g.get("backbone"), 3),
+                         fmt(g.get("head"), 4), f"{p['params']['total'] / 1e6:.2f}",
+                         f"{fmt(lat.get('median_ms'), 1)} [{fmt(lat.get('p25_ms'), 1)}, {fmt(lat.get('p75_ms'), 1)}]",
+                         f"{fmt(thr.get('fps'), 1)} @ {thr.get('batch', DASH)}",
+                         fmt(mem, 0), fmt((p.get("memory_train_step") or {}).get("peak_mib"), 0)])
+    return rows
+
+
+EFFICIENCY_HEADER = ["Model", "Mode", "Backbone passes", "GFLOPs", "backbone", "head", "Params (M)",
+                     "Latency bs1 ms, median [p25, p75]", "FPS @ batch", "Fwd peak MiB", "Train-step peak MiB"]
+
+
+def efficiency_table(profiles: dict[str, dict]) -> str:
+    return table(EFFICIENCY_HEADER, efficiency_rows(profiles))
+
+
+def env_line(profiles: dict[str, dict]) -> str:
+    envs = {(p["env"]["device"], p["env"]["torch"], p["env"]["dtype"], p["env"]["threads"]) for p in profiles.values()}
+    return "; ".join(f"{d}, torch {t}, {dt}, {th} threads" for d, t, dt, th in sorted(envs)) or "not profiled"
+
+
+def streaming_ratio(paper: dict[str, dict]) -> str | None:
+    """DSTA-R50-T3 streaming GFLOPs per frame over RLE-R50's (the issue's 1.05x target)."""
+    try:
+        dsta = paper["dsta_r50_t3"]["modes"]["streaming"]["gflops"]["total"]
+        rle = paper["rle_r50"]["modes"]["clip"]["gflops"]["total"]
+    except KeyError:
+        return None
+    return f"{dsta / rle:.4f}"
