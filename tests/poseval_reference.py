@@ -1,5 +1,8 @@
 """A deliberately plain, loop-by-loop PoseTrack AP, written from poseval's documented behaviour, to cross-check the
-vectorized evaluator on random cases (ignore regions, unlabeled frames, false positives, ties)."""
+vectorized evaluator on random cases (ignore regions, unlabeled frames, false positives, ties).
+
+Tie-break: the project's one rule, written out plainly: sequence files in name order, then frames, then predicted
+people as listed; per joint, a stable sort by descending score keeps that order among equal scores."""
 from __future__ import annotations
 
 import json
@@ -45,9 +48,10 @@ def _frames(path: Path, is_pred: bool) -> list[dict]:
     return frames
 
 
-def reference_ap(gt_dir: Path, pred_dir: Path) -> list[float]:
+def reference_ap(gt_dir: Path, pred_dir: Path, names: list[str] | None = None) -> list[float]:
+    """Per-joint AP; ``names`` overrides the order of the sequence files (name order by default)."""
     all_gt, all_pr = [], []
-    for name in os.listdir(gt_dir):
+    for name in sorted(os.listdir(gt_dir)) if names is None else names:
         g = _frames(Path(gt_dir) / name, False)
         p = _frames(Path(pred_dir) / name, True)
         for fg, fp in zip(g, p):
@@ -103,7 +107,7 @@ def reference_ap(gt_dir: Path, pred_dir: Path) -> list[float]:
         if not len(s):
             aps.append(0.0)
             continue
-        order = s.argsort()[::-1]
+        order = sorted(range(len(s)), key=lambda i: -s[i])  # Python's sort is stable
         tp = np.cumsum(lab[order])
         rec = tp / n_gt[j]
         prec = tp / np.arange(1, len(tp) + 1)

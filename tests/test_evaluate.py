@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -251,13 +252,106 @@ def test_posetrack17_gt_is_read(tmp_path):
     assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)
 
 
-@pytest.mark.parametrize("seed", range(4))
+def _untie(pred_dir: Path, seed: int) -> None:
+    """Give every predicted joint a distinct score, so that no tie-break can matter."""
+    files = sorted(pred_dir.glob("*.json"))
+    docs = [json.loads(f.read_text()) for f in files]
+    total = sum(len(d["annotations"]) for d in docs) * kp.NUM_KEYPOINTS
+    values = iter(np.random.RandomState(seed).permutation(total) / total)
+    for f, doc in zip(files, docs):
+        for ann in doc["annotations"]:
+            ann["scores"] = [float(next(values)) for _ in range(kp.NUM_KEYPOINTS)]
+        f.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_without_ties_equals_the_plain_reference_exactly(tmp_path, seed):
+    make_case(tmp_path, CaseConfig(sequences=4, frames=6, persons=3, seed=seed, noise=0.4, ignore_region_prob=0.4,
+                                   unlabeled_frames=2, fp_per_frame=2.0, tie_prob=0.0))
+    _untie(tmp_path / "pred", seed)
+    got = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    # equal up to the order in which the AP area is summed (numpy's pairwise sum vs Python's loop)
+    assert np.allclose(got["per_joint"], reference_ap(tmp_path / "gt", tmp_path / "pred"), rtol=0, atol=1e-12)
+
+
+def _tied_case(tmp_path: Path) -> None:
+    """Several sequences whose predicted joints often score exactly 1.0, false positives included."""
+    make_case(tmp_path, CaseConfig(sequences=5, frames=4, persons=3, seed=11, noise=0.5, fp_per_frame=2.0,
+                                   tie_prob=0.6))
+    for f in (tmp_path / "pred").glob("*.json"):  # false positives tie with the true ones at 1.0 too
+        doc = json.loads(f.read_text())
+        for ann in doc["annotations"]:
+            ann["scores"] = [1.0 if s > 0.5 else s for s in ann["scores"]]
+        f.write_text(json.dumps(doc))
+
+
+def test_file_listing_order_does_not_move_ap(tmp_path, monkeypatch):
+    _tied_case(tmp_path)
+    names = sorted(os.listdir(tmp_path / "gt"))
+    # the case is sensitive: taking the sequences in another order changes the plain reference's AP
+    assert reference_ap(tmp_path / "gt", tmp_path / "pred", names=names[::-1]) != \
+        reference_ap(tmp_path / "gt", tmp_path / "pred", names=names)
+    expected = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    assert np.allclose(expected["per_joint"], reference_ap(tmp_path / "gt", tmp_path / "pred", names=names),
+                       rtol=0, atol=1e-12)
+    real_listdir = os.listdir
+    for seed in range(3):
+        def shuffled(path, seed=seed):
+            found = real_listdir(path)
+            return [found[i] for i in np.random.RandomState(seed).permutation(len(found))]
+        monkeypatch.setattr(os, "listdir", shuffled)
+        assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["per_joint"] == expected["per_joint"]
+
+
+def test_interleaving_frames_in_a_file_does_not_move_ap(tmp_path):
+    """Ties keep the order (file, frame, person in the frame's list): a file that lists its annotations in another
+    frame order, each frame's own list unchanged, scores the same."""
+    _tied_case(tmp_path)
+    expected = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    rng = np.random.RandomState(0)
+    for f in (tmp_path / "pred").glob("*.json"):
+        doc = json.loads(f.read_text())
+        anns = doc["annotations"]
+        keys = {img["id"]: rng.rand() for img in doc["images"]}  # a random frame order, per-frame order kept
+        doc["annotations"] = sorted(anns, key=lambda a: keys[a["image_id"]])
+        assert doc["annotations"] != anns
+        f.write_text(json.dumps(doc))
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["per_joint"] == expected["per_joint"]
+
+
+def test_equal_scores_keep_their_order_of_appearance(tmp_path):
+    """One frame, two GT people; a false positive listed before a true positive, both scored 1.0. The stable rule
+    ranks the false positive first: precision 0 then 1/2 at recall 1/2, AP 25. (poseval's ``argsort()[::-1]`` would
+    rank the true positive first here and give 50.)"""
+    _tiny(tmp_path)
+    gt_path, pred_path = tmp_path / "gt" / "024000_mpii_test.json", tmp_path / "pred" / "024000_mpii_test.json"
+    gt, pred = json.loads(gt_path.read_text()), json.loads(pred_path.read_text())
+    first = gt["images"][0]["id"]
+    other = dict(gt["annotations"][0], track_id=1,
+                 keypoints=(np.array(gt["annotations"][0]["keypoints"]) + [500, 0, 0] * 17).tolist())
+    other["keypoints"] = [0 if i // 3 in [kp.KEYPOINT_INDEX[e] for e in kp.UNANNOTATED_KEYPOINTS] else v
+                          for i, v in enumerate(other["keypoints"])]
+    gt["images"], gt["annotations"] = gt["images"][:1], [gt["annotations"][0], other]
+    true = dict(pred["annotations"][0], scores=[1.0] * 17, track_id=1)
+    false = dict(true, track_id=0, keypoints=(np.array(true["keypoints"]) + [0, 900, 0] * 17).tolist())
+    pred["images"], pred["annotations"] = pred["images"][:1], [false, true]
+    assert all(a["image_id"] == first for a in gt["annotations"] + pred["annotations"])
+    gt_path.write_text(json.dumps(gt))
+    pred_path.write_text(json.dumps(pred))
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(25.0)
+    pred["annotations"] = [true, false]
+    pred_path.write_text(json.dumps(pred))
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
 def test_agrees_with_official_poseval_when_installed(tmp_path, seed):
     """Runs only where the official package is importable (it is not on PyPI); CI relies on the expected.json cases
-    and the plain reference above."""
+    and the plain reference above. Scores are made distinct: on ties, stock poseval depends on the machine."""
     pytest.importorskip("poseval")
     make_case(tmp_path, CaseConfig(sequences=4, frames=6, persons=4, seed=seed, noise=0.2 + 0.3 * seed,
-                                   ignore_region_prob=0.4, unlabeled_frames=2, tie_prob=0.3, fp_per_frame=2.0))
+                                   ignore_region_prob=0.4, unlabeled_frames=2, fp_per_frame=2.0))
+    _untie(tmp_path / "pred", seed)
     ours = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
     official = ev.evaluate_poseval(tmp_path / "gt", tmp_path / "pred")
     assert np.allclose(ours["per_joint"], official["per_joint"], atol=1e-9)

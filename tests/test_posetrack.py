@@ -117,6 +117,11 @@ def _pt18(tmp_path, mutate=None) -> Path:
     (lambda d: d["annotations"][0].update(bbox=[10, 10, 0, 10]), "annotations[0].bbox"),
     (lambda d: d["annotations"][0]["keypoints"].__setitem__(3, float("nan")), "annotations[0].keypoints[3]"),
     (lambda d: d["annotations"][0].update(image_id=1), "annotations[0].image_id"),
+    (lambda d: d["annotations"][0]["keypoints"].__setitem__(5, "x"), "annotations[0].keypoints[5]: expected a number"),
+    (lambda d: d["annotations"][0]["keypoints"].__setitem__(7, None), "annotations[0].keypoints[7]: expected a number"),
+    (lambda d: d["annotations"][0].update(bbox_head=[1, 2, 3]), "annotations[0].bbox_head: expected 4 numbers"),
+    (lambda d: d["annotations"][0].update(track_id="a"), "annotations[0].track_id: expected an integer"),
+    (lambda d: d["images"][0].pop("file_name"), "images[0].file_name: missing"),
 ])
 def test_bad_posetrack18_input_names_file_and_field(tmp_path, mutate, field):
     path = _pt18(tmp_path, mutate)

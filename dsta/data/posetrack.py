@@ -91,16 +91,6 @@ def _box(path: Path, where: str, value: Any) -> np.ndarray:
     return np.array([_number(path, f"{where}[{i}]", v) for i, v in enumerate(value)], dtype=np.float64)
 
 
-def _check_box_in_image(path: Path, where: str, box: np.ndarray, width: int | None, height: int | None) -> None:
-    """A box must have a positive size and overlap the image (real PoseTrack boxes may spill over the border)."""
-    x, y, w, h = box
-    if w <= 0 or h <= 0:
-        raise DataError(path, where, f"box has non-positive size (w={w:g}, h={h:g})")
-    if width is not None and height is not None:
-        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-            raise DataError(path, where, f"box {box.tolist()} lies outside the {width}x{height} image")
-
-
 def detect_format(data: Any, path: str | Path) -> str:
     """Tell PoseTrack17 (``annolist``) from PoseTrack18/21 (COCO-style); anything else is a DataError."""
     path = Path(path)
@@ -116,39 +106,6 @@ def detect_format(data: Any, path: str | Path) -> str:
                                 f"(PoseTrack18/21), found {keys}")
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# PoseTrack18 / PoseTrack21
-
-
-def _keypoints17(path: Path, where: str, values: Any, names: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
-    n = len(names) if names else kp.NUM_KEYPOINTS
-    if not isinstance(values, list) or len(values) != 3 * n:
-        got = len(values) if isinstance(values, list) else type(values).__name__
-        raise DataError(path, where, f"expected {n}x3={3 * n} values, got {got}")
-    arr = np.array([_number(path, f"{where}[{i}]", v) for i, v in enumerate(values)], dtype=np.float64).reshape(n, 3)
-    xy = np.zeros((kp.NUM_KEYPOINTS, 2))
-    vis = np.zeros(kp.NUM_KEYPOINTS, dtype=np.float32)
-    for src, name in enumerate(names or kp.KEYPOINT_NAMES):
-        dst = kp.KEYPOINT_INDEX[name]
-        xy[dst] = arr[src, :2]
-        # PoseTrack writes an unannotated keypoint as (0, 0, 0); an annotated one keeps its flag, which is 1.
-        vis[dst] = 0.0 if (arr[src, 0] == 0 and arr[src, 1] == 0 and arr[src, 2] == 0) else 1.0
-    return xy, vis
-
-
-def _category_names(path: Path, data: dict) -> list[str] | None:
-    cats = data.get("categories")
-    if not cats:
-        return None
-    names = cats[0].get("keypoints") if isinstance(cats[0], dict) else None
-    if names is None:
-        return None
-    if not isinstance(names, list) or len(names) != kp.NUM_KEYPOINTS or set(names) != set(kp.KEYPOINT_NAMES):
-        raise DataError(path, "categories[0].keypoints",
-                        f"expected the 17 PoseTrack keypoint names, got {names!r}")
-    return names
-
-
 def _ignore_regions(path: Path, where: str, xs: Any, ys: Any) -> list[np.ndarray]:
     if xs is None and ys is None:
         return []
@@ -158,92 +115,240 @@ def _ignore_regions(path: Path, where: str, xs: Any, ys: Any) -> list[np.ndarray
     for r, (rx, ry) in enumerate(zip(xs, ys)):
         if not isinstance(rx, list) or not isinstance(ry, list) or len(rx) != len(ry):
             raise DataError(path, f"{where}[{r}]", "x and y lists of a region must have equal length")
-        pts = np.array([[_number(path, f"{where}[{r}]", a), _number(path, f"{where}[{r}]", b)]
-                        for a, b in zip(rx, ry)], dtype=np.float64).reshape(-1, 2)
-        regions.append(pts)
+        regions.append(numbers(path, f"{where}[{r}]" + "[{}]", [[a, b] for a, b in zip(rx, ry)], 2))
     return regions
 
 
-def read_posetrack18(path: str | Path, data: dict | None = None, fmt: str = "posetrack18") -> Sequence:
-    """Read one PoseTrack18 (or PoseTrack21) per-sequence annotation file."""
-    path = Path(path)
-    data = load_json(path) if data is None else data
-    images = data.get("images")
-    anns = data.get("annotations")
+# ----------------------------------------------------------------------------------------------------------------
+# Parsing: one pass per file into arrays, validated with numpy. The dataset reader below and the evaluator
+# (``dsta.evaluate``) both build on ``parse_file``; neither walks the JSON on its own.
+
+
+@dataclass
+class ParsedFile:
+    """One PoseTrack17/18/21 annotation or prediction file: frames in file order, people as arrays (one row per
+    person, in file order). Keypoints are in the 17-keypoint order of ``dsta.keypoints``, image pixels."""
+
+    path: Path
+    format: str  # one of FORMATS
+    image_keys: list  # per frame: the image id (PoseTrack18/21; a name in predictions for PoseTrack17 GT) or image
+    # name (PoseTrack17), by which poseval pairs frames
+    file_names: list  # per frame: str, or None where the file gives none
+    is_labeled: np.ndarray  # (F,) bool
+    widths: list  # per frame: int or None
+    heights: list
+    flags: list[dict]  # per frame: the boolean image fields
+    regions: dict[int, list[np.ndarray]]  # frame -> ignore polygons, each (K, 2)
+    frame: np.ndarray  # (N,) frame index of each person
+    xy: np.ndarray  # (N, 17, 2)
+    present: np.ndarray  # (N, 17) bool: the keypoint is there (PoseTrack18 stores an absent one as (0, 0, 0))
+    box: np.ndarray  # (N, 4) x, y, w, h; NaN where the person has none
+    head_box: np.ndarray  # (N, 4) x, y, w, h; NaN where none
+    head_diagonal: np.ndarray  # (N,) the head box diagonal with poseval's arithmetic per format; NaN where none
+    track_id: np.ndarray  # (N,) int64 (the person's position where the file gives none)
+    score: np.ndarray  # (N,) person score, 1 where none
+    kp_scores: np.ndarray  # (N, 17) per-keypoint scores (predictions); NaN where none
+    has_points: np.ndarray  # (N,) bool: PoseTrack17 rects without ``annopoints[0].point`` are False (poseval drops them)
+    person_ids: list  # (N,) PoseTrack21 ``person_id`` or None
+    person_fields: list[str] | None = None  # PoseTrack17: each person's place in the file (PoseTrack18: computed)
+
+    @property
+    def num_people(self) -> int:
+        return len(self.frame)
+
+    def person_field(self, n: int) -> str:
+        """Where person ``n`` sits in the file, for error messages."""
+        return self.person_fields[n] if self.person_fields is not None else f"annotations[{n}]"
+
+    def head_field(self, n: int) -> str:
+        return f"{self.person_field(n)}.x1" if self.format == "posetrack17" else f"{self.person_field(n)}.bbox_head"
+
+
+def _bad_value(path: Path, field: str, rows: list, width: int, index: list[int] | None) -> DataError:
+    """The DataError for the first value of ``rows`` that is not a number (or the first row of the wrong length)."""
+    for r, row in enumerate(rows):
+        name = field.format(index[r] if index is not None else r)
+        if not isinstance(row, (list, tuple)) or len(row) != width:
+            return DataError(path, name, f"expected {width} numbers, got {row!r}")
+        for c, v in enumerate(row):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return DataError(path, f"{name}[{c}]", f"expected a number, got {v!r}")
+    return DataError(path, field.format("?"), "expected numbers")
+
+
+def numbers(path: Path, field: str, rows: list, width: int, index: list[int] | None = None) -> np.ndarray:
+    """Stack ``rows`` (each a list of ``width`` numbers) into an ``(n, width)`` float64 array, checked all at once.
+
+    The first value that is not a finite number is named by its field: ``field`` is a format string such as
+    ``"annotations[{}].keypoints"`` filled with the row's index (``index[r]`` where given), e.g.
+    ``annotations[3].keypoints[7]``. Numbers written as numeric strings or booleans are read as numbers.
+    """
+    if not rows:
+        return np.zeros((0, width))
+    try:
+        # one C-level conversion; None becomes NaN (reported below), a non-numeric string or a ragged row raises
+        arr = np.array(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise _bad_value(path, field, rows, width, index) from None
+    if arr.shape != (len(rows), width):
+        raise _bad_value(path, field, rows, width, index)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        name = f"{field.format(index[r] if index is not None else r)}[{c}]"
+        if rows[r][c] is None:
+            raise DataError(path, name, "expected a number, got None")
+        raise DataError(path, name, f"not a finite number ({arr[r, c]})")
+    return arr
+
+
+def _optional_rows(path: Path, anns: list[dict], key: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``key`` field of every annotation that has one, as ``(n, width)`` floats (NaN rows where absent), and
+    which annotations have it."""
+    values = [a.get(key) for a in anns]
+    idx = [j for j, v in enumerate(values) if v is not None]
+    out = np.full((len(anns), width), np.nan)
+    if idx:
+        out[idx] = numbers(path, f"annotations[{{}}].{key}", [values[j] for j in idx], width, idx)
+    has = np.zeros(len(anns), dtype=bool)
+    has[idx] = True
+    return out, has
+
+
+def _category_order(path: Path, data: dict) -> np.ndarray | None:
+    """Our keypoint order <- the file's, from ``categories[0].keypoints`` (None: the file uses ours)."""
+    cats = data.get("categories")
+    if not cats or not isinstance(cats, list):
+        return None
+    names = cats[0].get("keypoints") if isinstance(cats[0], dict) else None
+    if names is None:
+        return None
+    if not isinstance(names, list) or len(names) != kp.NUM_KEYPOINTS or set(names) != set(kp.KEYPOINT_NAMES):
+        raise DataError(path, "categories[0].keypoints", f"expected the 17 PoseTrack keypoint names, got {names!r}")
+    order = np.array([names.index(n) for n in kp.KEYPOINT_NAMES])
+    return None if (order == np.arange(kp.NUM_KEYPOINTS)).all() else order
+
+
+def _integers(path: Path, field: str, values: list, index: list[int]) -> np.ndarray:
+    arr = np.array([values[j] for j in index]) if index else np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind != "i" or arr.ndim != 1:
+        for j in index:
+            v = values[j]
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise DataError(path, field.format(j), f"expected an integer, got {v!r}")
+    return arr.astype(np.int64)
+
+
+def _parse_posetrack18(path: Path, data: dict, fmt: str, predictions: bool) -> ParsedFile:
+    images, anns = data.get("images"), data.get("annotations")
     if not isinstance(images, list):
         raise DataError(path, "images", "expected a list")
     if not isinstance(anns, list):
         raise DataError(path, "annotations", "expected a list")
     if not images:
         raise DataError(path, "images", "empty sequence: no images")
-    names = _category_names(path, data)
+    order = _category_order(path, data)
 
-    frames: list[Frame] = []
-    by_id: dict[int, Frame] = {}
+    frame_of: dict[int, int] = {}
+    file_names, labeled, widths, heights, flags, regions = [], [], [], [], [], {}
     for i, img in enumerate(images):
         where = f"images[{i}]"
         if not isinstance(img, dict):
             raise DataError(path, where, "expected an object")
-        for key in ("id", "file_name"):
-            if key not in img:
-                raise DataError(path, f"{where}.{key}", "missing")
-        image_id = img["id"]
-        if not isinstance(image_id, int) or isinstance(image_id, bool):
+        image_id = img.get("id")
+        if image_id is None:
+            raise DataError(path, f"{where}.id", "missing")
+        if type(image_id) not in (int, str):  # a prediction file for PoseTrack17 GT names its images
             raise DataError(path, f"{where}.id", f"expected an integer, got {image_id!r}")
-        if image_id in by_id:
+        if image_id in frame_of:
             raise DataError(path, f"{where}.id", f"duplicate image id {image_id}")
-        flags = {k: v for k, v in img.items() if isinstance(v, bool) and k not in ("is_labeled", "has_no_densepose")}
-        frame = Frame(
-            image_id=image_id,
-            file_name=str(img["file_name"]),
-            index=i,
-            is_labeled=bool(img.get("is_labeled", True)),
-            ignore_regions=_ignore_regions(path, f"{where}.ignore_regions", img.get("ignore_regions_x"),
-                                           img.get("ignore_regions_y")),
-            width=img.get("width"),
-            height=img.get("height"),
-            flags=flags,
-        )
-        frames.append(frame)
-        by_id[image_id] = frame
+        frame_of[image_id] = i
+        name = img.get("file_name")
+        file_names.append(None if name is None else str(name))
+        labeled.append(bool(img.get("is_labeled", True)))
+        widths.append(img.get("width"))
+        heights.append(img.get("height"))
+        flags.append({k: v for k, v in img.items() if v is True or v is False})
+        if img.get("ignore_regions_x") is not None or img.get("ignore_regions_y") is not None:
+            polys = _ignore_regions(path, f"{where}.ignore_regions", img.get("ignore_regions_x"),
+                                    img.get("ignore_regions_y"))
+            if polys:
+                regions[i] = polys
 
+    n = len(anns)
     for j, ann in enumerate(anns):
-        where = f"annotations[{j}]"
-        if not isinstance(ann, dict):
-            raise DataError(path, where, "expected an object")
-        if ann.get("image_id") not in by_id:
-            raise DataError(path, f"{where}.image_id", f"refers to no image in this file ({ann.get('image_id')!r})")
-        frame = by_id[ann["image_id"]]
-        if "keypoints" not in ann:
-            raise DataError(path, f"{where}.keypoints", "missing")
-        xy, vis = _keypoints17(path, f"{where}.keypoints", ann["keypoints"], names)
-        box = _box(path, f"{where}.bbox", ann["bbox"]) if ann.get("bbox") is not None else None
-        head = _box(path, f"{where}.bbox_head", ann["bbox_head"]) if ann.get("bbox_head") is not None else None
-        if box is not None and vis.any():
-            _check_box_in_image(path, f"{where}.bbox", box, frame.width, frame.height)
-        track_id = ann.get("track_id", j)
-        if not isinstance(track_id, int) or isinstance(track_id, bool):
-            raise DataError(path, f"{where}.track_id", f"expected an integer, got {track_id!r}")
-        frame.persons.append(Person(
-            keypoints=xy, visible=vis, track_id=track_id, box=box, head_box=head,
-            score=float(ann.get("score", 1.0)), person_id=ann.get("person_id"),
-        ))
-    name = _sequence_name(path, frames)
-    return Sequence(name=name, frames=frames, source=str(path), format=fmt)
+        if type(ann) is not dict:
+            raise DataError(path, f"annotations[{j}]", "expected an object")
+    image_ids = [a.get("image_id") for a in anns]
+    try:
+        frame = np.array([frame_of.get(v, -1) if type(v) in (int, str) else -1 for v in image_ids], dtype=np.int64)
+    except TypeError:
+        frame = np.full(n, -1)
+    if (frame < 0).any():
+        j = int(np.flatnonzero(frame < 0)[0])
+        raise DataError(path, f"annotations[{j}].image_id", f"refers to no image in this file ({image_ids[j]!r})")
+
+    kps = [a.get("keypoints") for a in anns]
+    lengths = np.array([len(v) if type(v) is list else -1 for v in kps], dtype=np.int64)
+    if (lengths != 3 * kp.NUM_KEYPOINTS).any():
+        j = int(np.flatnonzero(lengths != 3 * kp.NUM_KEYPOINTS)[0])
+        got = "missing" if kps[j] is None else (len(kps[j]) if isinstance(kps[j], list) else repr(kps[j]))
+        raise DataError(path, f"annotations[{j}].keypoints", f"expected 17x3=51 values, got {got}")
+    k = numbers(path, "annotations[{}].keypoints", kps, 3 * kp.NUM_KEYPOINTS).reshape(n, kp.NUM_KEYPOINTS, 3)
+    if order is not None:
+        k = k[:, order]
+    # a point stored as (0, 0, 0) is absent; any other point is there (poseval's PoseTrack18 reading)
+    present = ~((k[..., 0] == 0) & (k[..., 1] == 0) & (k[..., 2] == 0))
+
+    box, _ = _optional_rows(path, anns, "bbox", 4)
+    head, _ = _optional_rows(path, anns, "bbox_head", 4)
+    # poseval turns [x, y, w, h] into x1, x2 = x, x + w and measures x2 - x1: the same arithmetic, to the last bit
+    head_diagonal = np.hypot((head[:, 0] + head[:, 2]) - head[:, 0], (head[:, 1] + head[:, 3]) - head[:, 1])
+
+    tracks = [a.get("track_id") for a in anns]
+    with_track = [j for j, t in enumerate(tracks) if t is not None]
+    track_id = np.arange(n, dtype=np.int64)
+    track_id[with_track] = _integers(path, "annotations[{}].track_id", tracks, with_track)
+    score = np.ones(n)
+    scored = [j for j, a in enumerate(anns) if a.get("score") is not None]
+    if scored:
+        score[scored] = numbers(path, "annotations[{}].score", [[anns[j]["score"]] for j in scored], 1, scored)[:, 0]
+
+    kp_scores = np.full((n, kp.NUM_KEYPOINTS), np.nan)
+    if predictions:
+        values = [a.get("scores") for a in anns]
+        bad = [j for j, v in enumerate(values) if type(v) is not list or len(v) != kp.NUM_KEYPOINTS]
+        if bad:
+            v = values[bad[0]]
+            raise DataError(path, f"annotations[{bad[0]}].scores", "predictions need 17 per-keypoint scores, got "
+                                                                   f"{len(v) if isinstance(v, list) else v!r}")
+        kp_scores = numbers(path, "annotations[{}].scores", values, kp.NUM_KEYPOINTS)
+        if order is not None:
+            kp_scores = kp_scores[:, order]
+        _check_unique_tracks(path, frame, track_id, with_track, lambda j: f"annotations[{j}].track_id",
+                             lambda i: images[i]["id"])
+    return ParsedFile(
+        path=path, format=fmt, image_keys=list(frame_of), file_names=file_names,
+        is_labeled=np.array(labeled, dtype=bool), widths=widths, heights=heights, flags=flags, regions=regions,
+        frame=frame, xy=k[..., :2], present=present, box=box, head_box=head, head_diagonal=head_diagonal,
+        track_id=track_id, score=score, kp_scores=kp_scores, has_points=np.ones(n, dtype=bool),
+        person_ids=[a.get("person_id") for a in anns],
+    )
 
 
-def read_posetrack21(path: str | Path, data: dict | None = None) -> Sequence:
-    """Read one PoseTrack21 ``posetrack_data`` file (COCO-style like PoseTrack18, plus ``person_id``)."""
-    return read_posetrack18(path, data, fmt="posetrack21")
-
-
-def _sequence_name(path: Path, frames: list[Frame]) -> str:
-    parent = Path(frames[0].file_name).parent.name
-    return parent or path.stem
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# PoseTrack17
+def _check_unique_tracks(path: Path, frame: np.ndarray, track_id: np.ndarray, with_track: list[int],
+                         field, image) -> None:
+    """Predictions: a track id appears at most once per frame."""
+    if not with_track:
+        return
+    idx = np.array(with_track)
+    order = idx[np.lexsort((idx, track_id[idx], frame[idx]))]
+    dup = (np.diff(frame[order]) == 0) & (np.diff(track_id[order]) == 0)
+    if dup.any():
+        k = int(np.flatnonzero(dup)[0])
+        first, again = int(order[k]), int(order[k + 1])
+        raise DataError(path, field(again), f"duplicate track id {track_id[again]} in image {image(frame[again])} "
+                                            f"(also {field(first)})")
 
 
 def _first(path: Path, where: str, value: Any) -> Any:
@@ -255,41 +360,195 @@ def _first(path: Path, where: str, value: Any) -> Any:
     return value
 
 
-def read_posetrack17(path: str | Path, data: dict | None = None) -> Sequence:
-    """Read one PoseTrack17 ``annolist`` file."""
-    path = Path(path)
-    data = load_json(path) if data is None else data
+def _parse_posetrack17(path: Path, data: dict, predictions: bool) -> ParsedFile:
     annolist = data.get("annolist")
     if not isinstance(annolist, list):
         raise DataError(path, "annolist", "expected a list")
     if not annolist:
         raise DataError(path, "annolist", "empty sequence: no images")
-    frames: list[Frame] = []
-    seen: set[int] = set()
+    names, labeled, regions = [], [], {}
+    rows: dict[str, list] = {k: [] for k in ("frame", "xy", "present", "head", "diag", "track", "score", "kp_scores",
+                                             "has_points", "where")}
     for i, entry in enumerate(annolist):
         where = f"annolist[{i}]"
+        if not isinstance(entry, dict):
+            raise DataError(path, where, "expected an object")
         try:
-            name = str(_first(path, f"{where}.image", entry["image"])["name"])
+            names.append(str(_first(path, f"{where}.image", entry["image"])["name"]))
         except (KeyError, TypeError):
             raise DataError(path, f"{where}.image", "expected [{'name': ...}]") from None
-        image_id = posetrack17_image_id(name, i)
-        if image_id in seen:
-            raise DataError(path, f"{where}.image", f"duplicate image {name}")
-        seen.add(image_id)
-        labeled = bool(_first(path, f"{where}.is_labeled", entry.get("is_labeled", [1])))
-        regions = []
+        labeled.append(bool(_first(path, f"{where}.is_labeled", entry.get("is_labeled", [1]))))
+        polys = []
         for r, region in enumerate(entry.get("ignore_regions", []) or []):
             pts = region.get("point", []) if isinstance(region, dict) else None
             if not isinstance(pts, list):
                 raise DataError(path, f"{where}.ignore_regions[{r}].point", "expected a list of points")
-            regions.append(np.array([[_number(path, f"{where}.ignore_regions[{r}]", _first(path, where, p["x"])),
-                                      _number(path, f"{where}.ignore_regions[{r}]", _first(path, where, p["y"]))]
-                                     for p in pts], dtype=np.float64).reshape(-1, 2))
-        frame = Frame(image_id=image_id, file_name=name, index=i, is_labeled=labeled, ignore_regions=regions)
-        for j, rect in enumerate(entry.get("annorect", []) or []):
-            frame.persons.append(_posetrack17_person(path, f"{where}.annorect[{j}]", rect, j))
-        frames.append(frame)
-    return Sequence(name=_sequence_name(path, frames), frames=frames, source=str(path), format="posetrack17")
+            rw = f"{where}.ignore_regions[{r}].point"
+            polys.append(numbers(path, rw + "[{}]", [[_first(path, rw, p.get("x")), _first(path, rw, p.get("y"))]
+                                                     if isinstance(p, dict) else p for p in pts], 2))
+        if polys:
+            regions[i] = polys
+        tracks: dict[Any, int] = {}
+        for r, rect in enumerate(entry.get("annorect", []) or []):
+            rw = f"{where}.annorect[{r}]"
+            if not isinstance(rect, dict):
+                raise DataError(path, rw, "expected an object")
+            xy, present = np.zeros((kp.NUM_KEYPOINTS, 2)), np.zeros(kp.NUM_KEYPOINTS, dtype=bool)
+            scores = np.full(kp.NUM_KEYPOINTS, np.nan)
+            annopoints = rect.get("annopoints") or []
+            listed = bool(annopoints) and isinstance(annopoints[0], dict) and "point" in annopoints[0]
+            for q, point in enumerate((annopoints[0].get("point") if listed else None) or []):
+                pw = f"{rw}.annopoints[0].point[{q}]"
+                pid = _first(path, f"{pw}.id", point.get("id"))
+                if isinstance(pid, bool) or not isinstance(pid, (int, float)) or pid not in kp.POSETRACK17_ID_TO_KEYPOINT:
+                    raise DataError(path, f"{pw}.id", f"joint id {pid!r} is not one of the 15 PoseTrack17 ids 0..14")
+                j = kp.POSETRACK17_ID_TO_KEYPOINT[int(pid)]
+                xy[j] = (_number(path, f"{pw}.x", _first(path, f"{pw}.x", point.get("x"))),
+                         _number(path, f"{pw}.y", _first(path, f"{pw}.y", point.get("y"))))
+                present[j] = True
+                if predictions:
+                    if point.get("score") is None:
+                        raise DataError(path, f"{pw}.score", "predictions need a score per point")
+                    scores[j] = _number(path, f"{pw}.score", _first(path, f"{pw}.score", point["score"]))
+            head, diag = np.full(4, np.nan), np.nan
+            if all(c in rect for c in ("x1", "y1", "x2", "y2")):
+                x1, y1, x2, y2 = (_number(path, f"{rw}.{c}", _first(path, f"{rw}.{c}", rect[c]))
+                                  for c in ("x1", "y1", "x2", "y2"))
+                head, diag = np.array([x1, y1, x2 - x1, y2 - y1]), math.hypot(x2 - x1, y2 - y1)
+            track = _first(path, f"{rw}.track_id", rect.get("track_id", [r]))
+            if isinstance(track, bool) or not isinstance(track, int):
+                raise DataError(path, f"{rw}.track_id", f"expected an integer, got {track!r}")
+            if predictions and "track_id" in rect:
+                if track in tracks:
+                    raise DataError(path, f"{rw}.track_id", f"duplicate track id {track} in this frame "
+                                                            f"(also annorect[{tracks[track]}])")
+                tracks[track] = r
+            score = _number(path, f"{rw}.score", _first(path, f"{rw}.score", rect.get("score", [1.0])))
+            for key, value in (("frame", i), ("xy", xy), ("present", present), ("head", head), ("diag", diag),
+                               ("track", track), ("score", score), ("kp_scores", scores), ("has_points", listed),
+                               ("where", rw)):
+                rows[key].append(value)
+    n = len(rows["frame"])
+    xy = np.array(rows["xy"]).reshape(n, kp.NUM_KEYPOINTS, 2)
+    present = np.array(rows["present"], dtype=bool).reshape(n, kp.NUM_KEYPOINTS)
+    box = np.full((n, 4), np.nan)
+    for m in range(n):
+        b = box_from_keypoints(xy[m], present[m])
+        if b is not None:
+            box[m] = b
+    return ParsedFile(
+        path=path, format="posetrack17", image_keys=names, file_names=names, is_labeled=np.array(labeled, bool),
+        widths=[None] * len(names), heights=[None] * len(names), flags=[{} for _ in names], regions=regions,
+        frame=np.array(rows["frame"], dtype=np.int64), xy=xy, present=present, box=box,
+        head_box=np.array(rows["head"]).reshape(n, 4), head_diagonal=np.array(rows["diag"], dtype=np.float64),
+        track_id=np.array(rows["track"], dtype=np.int64), score=np.array(rows["score"], dtype=np.float64),
+        kp_scores=np.array(rows["kp_scores"]).reshape(n, kp.NUM_KEYPOINTS),
+        has_points=np.array(rows["has_points"], dtype=bool), person_ids=[None] * n, person_fields=rows["where"],
+    )
+
+
+def parse_file(path: str | Path, data: Any = None, predictions: bool = False) -> ParsedFile:
+    """Parse and validate one per-sequence file of any PoseTrack release (told apart by its content).
+
+    Args:
+        path: the file (read unless ``data`` is given; always used in error messages).
+        data: its already-loaded JSON.
+        predictions: it is a prediction file: per-keypoint scores are required and track ids must be unique per
+            frame.
+    """
+    path = Path(path)
+    data = load_json(path) if data is None else data
+    fmt = detect_format(data, path)
+    if fmt == "posetrack17":
+        return _parse_posetrack17(path, data, predictions)
+    return _parse_posetrack18(path, data, fmt, predictions)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the dataset's view: Sequence -> Frame -> Person
+
+
+def _check_boxes(parsed: ParsedFile) -> None:
+    """A person box must have a positive size and overlap the image (real PoseTrack boxes may spill over the border);
+    boxes of people without keypoints are not used and not checked."""
+    box = parsed.box
+    used = ~np.isnan(box[:, 0]) & parsed.present.any(1)
+    x, y, w, h = box.T
+    bad = used & ((w <= 0) | (h <= 0))
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise DataError(parsed.path, f"annotations[{j}].bbox", f"box has non-positive size (w={w[j]:g}, h={h[j]:g})")
+    size = np.array([[np.nan if v is None else v for v in parsed.widths],
+                     [np.nan if v is None else v for v in parsed.heights]], dtype=np.float64)[:, parsed.frame]
+    with np.errstate(invalid="ignore"):
+        out = used & ~np.isnan(size).any(0) & ((x >= size[0]) | (y >= size[1]) | (x + w <= 0) | (y + h <= 0))
+    if out.any():
+        j = int(np.flatnonzero(out)[0])
+        raise DataError(parsed.path, f"annotations[{j}].bbox", f"box {box[j].tolist()} lies outside the "
+                                                               f"{int(size[0, j])}x{int(size[1, j])} image")
+
+
+def to_sequence(parsed: ParsedFile) -> Sequence:
+    """The dataset's view of a parsed file."""
+    path = parsed.path
+    if parsed.format == "posetrack17":
+        image_ids = [posetrack17_image_id(name, i) for i, name in enumerate(parsed.image_keys)]
+        if len(set(image_ids)) != len(image_ids):
+            seen: set[int] = set()
+            for i, image_id in enumerate(image_ids):
+                if image_id in seen:
+                    raise DataError(path, f"annolist[{i}].image", f"duplicate image {parsed.image_keys[i]}")
+                seen.add(image_id)
+    else:
+        image_ids = parsed.image_keys
+        named = [i for i, v in enumerate(image_ids) if type(v) is not int]
+        if named:
+            raise DataError(path, f"images[{named[0]}].id", f"expected an integer, got {image_ids[named[0]]!r}")
+        if None in parsed.file_names:
+            raise DataError(path, f"images[{parsed.file_names.index(None)}].file_name", "missing")
+        _check_boxes(parsed)
+    frames = [Frame(image_id=image_id, file_name=parsed.file_names[i], index=i,
+                    is_labeled=bool(parsed.is_labeled[i]), ignore_regions=parsed.regions.get(i, []),
+                    width=parsed.widths[i], height=parsed.heights[i],
+                    flags={k: v for k, v in parsed.flags[i].items() if k not in ("is_labeled", "has_no_densepose")})
+              for i, image_id in enumerate(image_ids)]
+    visible = parsed.present.astype(np.float32)
+    has_box, has_head = ~np.isnan(parsed.box[:, 0]), ~np.isnan(parsed.head_box[:, 0])
+    tracks, scores = parsed.track_id.tolist(), parsed.score.tolist()
+    for n, f in enumerate(parsed.frame.tolist()):
+        frames[f].persons.append(Person(
+            keypoints=parsed.xy[n], visible=visible[n], track_id=tracks[n],
+            box=parsed.box[n] if has_box[n] else None, head_box=parsed.head_box[n] if has_head[n] else None,
+            score=scores[n], person_id=parsed.person_ids[n]))
+    return Sequence(name=_sequence_name(path, frames), frames=frames, source=str(path), format=parsed.format)
+
+
+def read_posetrack18(path: str | Path, data: dict | None = None, fmt: str = "posetrack18") -> Sequence:
+    """Read one PoseTrack18 (or PoseTrack21) per-sequence annotation file."""
+    path = Path(path)
+    data = load_json(path) if data is None else data
+    if not isinstance(data, dict):
+        raise DataError(path, None, "expected a JSON object with 'images' and 'annotations'")
+    return to_sequence(_parse_posetrack18(path, data, fmt, predictions=False))
+
+
+def read_posetrack21(path: str | Path, data: dict | None = None) -> Sequence:
+    """Read one PoseTrack21 ``posetrack_data`` file (COCO-style like PoseTrack18, plus ``person_id``)."""
+    return read_posetrack18(path, data, fmt="posetrack21")
+
+
+def read_posetrack17(path: str | Path, data: dict | None = None) -> Sequence:
+    """Read one PoseTrack17 ``annolist`` file."""
+    path = Path(path)
+    data = load_json(path) if data is None else data
+    if not isinstance(data, dict):
+        raise DataError(path, None, "expected a JSON object with 'annolist'")
+    return to_sequence(_parse_posetrack17(path, data, predictions=False))
+
+
+def _sequence_name(path: Path, frames: list[Frame]) -> str:
+    parent = Path(frames[0].file_name).parent.name
+    return parent or path.stem
 
 
 def posetrack17_image_id(name: str, index: int) -> int:
@@ -302,33 +561,6 @@ def posetrack17_image_id(name: str, index: int) -> int:
         return types[tok[1]] * 10_000_000_000 + int(tok[0]) * 10_000 + frame
     except (IndexError, KeyError, ValueError):
         return index
-
-
-def _posetrack17_person(path: Path, where: str, rect: dict, j: int) -> Person:
-    if not isinstance(rect, dict):
-        raise DataError(path, where, "expected an object")
-    xy = np.zeros((kp.NUM_KEYPOINTS, 2))
-    vis = np.zeros(kp.NUM_KEYPOINTS, dtype=np.float32)
-    annopoints = rect.get("annopoints") or []
-    points = annopoints[0].get("point", []) if annopoints and isinstance(annopoints[0], dict) else []
-    for p, point in enumerate(points or []):
-        pw = f"{where}.annopoints[0].point[{p}]"
-        pid = int(_first(path, f"{pw}.id", point.get("id")))
-        if pid not in kp.POSETRACK17_ID_TO_KEYPOINT:
-            raise DataError(path, f"{pw}.id", f"joint id {pid} is not one of the 15 PoseTrack17 ids 0..14")
-        k = kp.POSETRACK17_ID_TO_KEYPOINT[pid]
-        xy[k] = (_number(path, f"{pw}.x", _first(path, f"{pw}.x", point.get("x"))),
-                 _number(path, f"{pw}.y", _first(path, f"{pw}.y", point.get("y"))))
-        vis[k] = 1.0
-    head = None
-    if all(k in rect for k in ("x1", "y1", "x2", "y2")):
-        x1, y1, x2, y2 = (_number(path, f"{where}.{k}", _first(path, f"{where}.{k}", rect[k]))
-                          for k in ("x1", "y1", "x2", "y2"))
-        head = np.array([x1, y1, x2 - x1, y2 - y1])
-    track = rect.get("track_id", [j])
-    return Person(keypoints=xy, visible=vis, track_id=int(_first(path, f"{where}.track_id", track)),
-                  box=box_from_keypoints(xy, vis), head_box=head,
-                  score=float(_first(path, f"{where}.score", rect.get("score", [1.0]))))
 
 
 def box_from_keypoints(xy: np.ndarray, vis: np.ndarray, margin: float = 0.65) -> np.ndarray | None:
@@ -349,12 +581,7 @@ def box_from_keypoints(xy: np.ndarray, vis: np.ndarray, margin: float = 0.65) ->
 
 def read_sequence(path: str | Path) -> Sequence:
     """Read one per-sequence annotation file of any PoseTrack release (detected from its content)."""
-    path = Path(path)
-    data = load_json(path)
-    fmt = detect_format(data, path)
-    if fmt == "posetrack17":
-        return read_posetrack17(path, data)
-    return read_posetrack18(path, data, fmt=fmt)
+    return to_sequence(parse_file(path))
 
 
 def annotation_files(ann_dir: str | Path) -> list[Path]:

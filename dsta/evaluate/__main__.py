@@ -1,0 +1,3 @@
+from dsta.evaluate.cli import main
+
+main()
