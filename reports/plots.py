@@ -1,134 +1,404 @@
-"""The report's figures (matplotlib, PNG): mAP vs GFLOPs, per-joint AP, FPS and memory, training curves, and a
-qualitative strip of val frames with GT and every model's skeletons. Paths returned are relative to the report
-folder, as the Markdown pages link them."""
+"""The report's figures: mAP vs GFLOPs, AP per joint group, throughput and memory, training curves, a qualitative
+grid of val frames, and the paper-size GFLOPs and reported-mAP figures.
+
+Every figure is paste-ready: written as a vector PDF and a 300-dpi PNG of the same name, one CVPR column
+(``COLUMN_WIDTH``, 3.25 in) or the text width (``TEXT_WIDTH``, 6.875 in) wide, 7-8 pt text, the Okabe-Ito
+colour-blind-safe palette with one colour per model in every figure, legends outside the data or direct labels.
+Paths returned are the PNGs', relative to the report folder, as the Markdown pages link them."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.patheffects as pe  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from dsta import keypoints as kp  # noqa: E402
 from dsta.data.posetrack import read_split  # noqa: E402
-from dsta.draw import draw_pose  # noqa: E402
 from dsta.io import atomic_path, load_json  # noqa: E402
 
-COLORS = plt.get_cmap("tab10").colors
-GT_COLOR = (255, 255, 255)
+COLUMN_WIDTH = 3.25   # in, one CVPR column
+TEXT_WIDTH = 6.875    # in, CVPR text width (two columns)
+DPI = 300
+
+STYLE = {
+    "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7,
+    "legend.fontsize": 7, "figure.titlesize": 8, "axes.linewidth": 0.6, "lines.linewidth": 1.2,
+    "lines.markersize": 4, "grid.linewidth": 0.4, "grid.alpha": 0.5, "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6, "xtick.minor.width": 0.4, "ytick.minor.width": 0.4, "axes.spines.top": False,
+    "axes.spines.right": False, "legend.frameon": False, "hatch.linewidth": 0.6,
+    "pdf.fonttype": 42, "ps.fonttype": 42,  # embed TrueType: text stays text in the PDF
+}
+
+# Okabe & Ito (2008), distinguishable under the common colour-vision deficiencies.
+OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
+             "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000", "grey": "#999999"}
+# One colour per method; DSTA's temporal windows are shades of its blue, light to dark with T.
+METHOD_COLORS = {"rle": OKABE_ITO["green"], "heatmap_single": OKABE_ITO["orange"], "dcpose": OKABE_ITO["vermillion"]}
+DSTA_COLORS = {1: OKABE_ITO["sky"], 3: OKABE_ITO["blue"], 5: "#003A5D"}
+FALLBACK_COLORS = (OKABE_ITO["purple"], OKABE_ITO["grey"], OKABE_ITO["black"], OKABE_ITO["yellow"])
+GROUP_NAMES = {"Head": "Head", "Shou": "Shoulder", "Elb": "Elbow", "Wri": "Wrist", "Hip": "Hip", "Knee": "Knee",
+               "Ankl": "Ankle"}
+# Qualitative grid: limbs by body side (the person's own left), drawn over a dark outline.
+SIDE_COLORS = {"left": OKABE_ITO["sky"], "right": OKABE_ITO["vermillion"], "centre": "#FFFFFF"}
+OUTLINE = (20, 20, 20)
+GT_JOINT_COLOR = OKABE_ITO["yellow"]
+
+
+def model_color(model: str, num_frames: int = 1, backbone: str = "") -> str:
+    if model == "dsta":
+        return DSTA_COLORS.get(num_frames, OKABE_ITO["blue"])
+    if model == "heatmap_single" and backbone.startswith("hrnet"):
+        return OKABE_ITO["purple"]
+    return METHOD_COLORS.get(model, FALLBACK_COLORS[sum(map(ord, model)) % len(FALLBACK_COLORS)])
+
+
+def _color(e) -> str:
+    return model_color(e.model, e.num_frames, e.kwargs.get("backbone", ""))
+
+
+def _names(experiments) -> dict[str, str]:
+    """Short display names ("DSTA T=3", "RLE"); the experiment key where two would read the same."""
+    names = {e.key: e.method() if e.num_frames == 1 and e.model != "dsta" else f"{e.method()} T={e.num_frames}"
+             for e in experiments}
+    counts = {n: list(names.values()).count(n) for n in names.values()}
+    return {k: n if counts[n] == 1 else k for k, n in names.items()}
+
+
+def _styled(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def _empty(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _figure(width: float, height: float, **kwargs):
+    return plt.subplots(figsize=(width, height), layout="constrained", **kwargs)
 
 
 def _save(fig, path: Path) -> None:
+    """``path`` (.png, 300 dpi) and the same name as .pdf, at the figure's exact size (no tight bbox: the width is
+    the column width)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    for target, fmt, meta in ((path.with_suffix(".pdf"), "pdf", {"CreationDate": None}),
+                              (path.with_suffix(".png"), "png", {})):
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=DPI, format=fmt, metadata=meta)
     plt.close(fig)
 
 
-def _legend(ax, **kwargs) -> None:
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(**kwargs)
+def _log_axis(axis, lo: float, hi: float) -> None:
+    """A log axis with plain-number ticks dense enough to read: at 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k when
+    [lo, hi] spans less than a decade, at 1, 2, 3, 5 x 10^k otherwise."""
+    decades = np.log10(hi / lo)
+    subs = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0) if decades < 1 else (1.0, 2.0, 3.0, 5.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
-def _label(e) -> str:
-    return f"{e.key} ({e.method()} T={e.num_frames})"
+def _place_labels(ax, items, points=(), segments=()) -> None:
+    """Direct labels. Each (x, y, text) gets one of a few offsets around its point (near ones first; far ones get a
+    leader line) whose box stays inside the axes and clears every marker (the items' and ``points``), the
+    ``segments`` ((x0, y0), (x1, y1)) and the labels placed before it; a few orders of placement are tried and the
+    one with the fewest collisions kept."""
+    if not items:
+        return
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    pt = fig.dpi / 72
+    sizes = []
+    for _, _, text in items:
+        t = ax.text(0, 0, text, fontsize=7)
+        b = t.get_window_extent(renderer)
+        sizes.append((b.width, b.height))
+        t.remove()
+    anchors = ax.transData.transform([(x, y) for x, y, _ in items])
+    markers = np.vstack([anchors, ax.transData.transform(list(points))]) if points else anchors
+    r = 3.5 * pt  # marker half-size and margin
+    fixed = [Bbox.from_bounds(px - r, py - r, 2 * r, 2 * r) for px, py in markers]
+    for a, b in segments:
+        (x0, y0), (x1, y1) = ax.transData.transform([a, b])
+        fixed.append(Bbox([[min(x0, x1), min(y0, y1) - 1.5 * pt], [max(x0, x1), max(y0, y1) + 1.5 * pt]]))
+    candidates = [(d * dx, d * dy) for d in (5, 11, 18) for dx, dy in
+                  ((1, 0), (0, 1), (0, -1), (-1, 0), (0.8, 0.8), (0.8, -0.8), (-0.8, 0.8), (-0.8, -0.8))]
+
+    def box(i, dx, dy):
+        w, h = sizes[i]
+        x = anchors[i][0] + dx * pt - (0 if dx > 0 else w if dx < 0 else w / 2)
+        y = anchors[i][1] + dy * pt - (0 if dy > 0 else h if dy < 0 else h / 2)
+        return Bbox.from_bounds(x, y, w, h)
+
+    def place(order):
+        taken, choice, bad = list(fixed), {}, 0
+        for i in order:
+            for dx, dy in candidates:
+                b = box(i, dx, dy)
+                inside = frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1
+                if inside and not any(b.overlaps(o) for o in taken):
+                    break
+            else:
+                dx, dy = candidates[0]
+                bad += 1
+            choice[i] = (dx, dy)
+            taken.append(box(i, dx, dy))
+        return bad, choice
+
+    rng = np.random.default_rng(0)
+    best = None
+    for order in [list(range(len(items)))] + [list(rng.permutation(len(items))) for _ in range(40)]:
+        result = place(order)
+        if best is None or result[0] < best[0]:
+            best = result
+        if best[0] == 0:
+            break
+    for i, (x, y, text) in enumerate(items):
+        dx, dy = best[1][i]
+        far = np.hypot(dx, dy) > 6
+        t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7,
+                        ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                        va="bottom" if dy > 0 else "top" if dy < 0 else "center", annotation_clip=False,
+                        arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.4", "shrinkA": 1, "shrinkB": 3}
+                        if far else None)
+        t.set_in_layout(False)
 
 
+# -- experiment figures ----------------------------------------------------------------------------------------------
+@_styled
 def map_vs_gflops(experiments, path: Path, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for i, e in enumerate(experiments):
+    """val mAP against GFLOPs per prediction, one column wide: filled markers clip mode, hollow markers streaming
+    (an arrow joins them), direct labels."""
+    names = _names(experiments)
+    fig, ax = _figure(COLUMN_WIDTH, 3.0)
+    items, points, segments, xs_all, params = [], [], [], [], []
+    for e in experiments:
         if not e.profile or not e.evaluation:
             continue
         modes = e.profile["modes"]
-        params = e.profile["params"]["total"] / 1e6
+        y = e.evaluation["Total"]
         x = modes["clip"]["gflops"]["total"]
-        ax.scatter([x], [e.evaluation["Total"]], s=40 + 25 * params, color=COLORS[i % 10], alpha=0.6,
-                   edgecolor="k", label=f"{_label(e)}, {params:.1f} M")
-        if "streaming" in modes:
+        params.append(e.profile["params"]["total"] / 1e6)
+        ax.plot([x], [y], "o", color=_color(e), markeredgecolor="k", markeredgewidth=0.4, markersize=3.8, zorder=4)
+        items.append((x, y, names[e.key]))
+        xs_all.append(x)
+        if "streaming" in modes and modes["streaming"]["gflops"]["total"] != x:
             xs = modes["streaming"]["gflops"]["total"]
-            ax.scatter([xs], [e.evaluation["Total"]], s=40 + 25 * params, facecolor="none",
-                       edgecolor=COLORS[i % 10], linestyle="--")
-            ax.annotate("", xy=(xs, e.evaluation["Total"]), xytext=(x, e.evaluation["Total"]),
-                        arrowprops={"arrowstyle": "->", "color": COLORS[i % 10], "alpha": 0.6})
-    ax.set_xscale("log")
-    ax.set_xlabel("GFLOPs per prediction (filled: clip, hollow: streaming)")
+            ax.plot([xs], [y], "o", markerfacecolor="white", markeredgecolor=_color(e), markeredgewidth=0.9,
+                    markersize=3.2, zorder=3)
+            ax.annotate("", xy=(xs, y), xytext=(x, y), arrowprops={"arrowstyle": "->", "color": _color(e),
+                                                                   "lw": 0.8, "shrinkA": 3, "shrinkB": 3})
+            xs_all.append(xs)
+            points.append((xs, y))
+            segments.append(((x, y), (xs, y)))
+    if xs_all:
+        lo, hi = min(xs_all) / 1.2, max(xs_all) * 1.4
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        _log_axis(ax.xaxis, lo, hi)
+        ys = [i[1] for i in items]
+        pad = max(2.0, 0.12 * (max(ys) - min(ys)))
+        ax.set_ylim(min(ys) - pad, max(ys) + pad)
+    ax.set_xlabel("GFLOPs per prediction")
     ax.set_ylabel("val mAP")
-    ax.set_title(title + "\nbubble area ~ parameters")
-    ax.grid(alpha=0.3)
-    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3, which="major")
+    lo_p, hi_p = (f"{min(params):.1f}", f"{max(params):.1f}") if params else ("", "")
+    spread = "" if not params else f"; {lo_p} M params" if lo_p == hi_p else f"; {lo_p}-{hi_p} M params"
+    ax.set_title(f"{title}{spread}", loc="left")
+    if not items:
+        _empty(ax, "no model both profiled and evaluated yet")
+        _save(fig, path)
+        return
+    fig.legend(handles=[Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
+                               label="clip (T backbone passes)"),
+                        Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="0.3",
+                               label="streaming (1 pass)")],
+               loc="outside lower center", ncol=2, handletextpad=0.2, columnspacing=1.0)
+    _place_labels(ax, items, points, segments)
     _save(fig, path)
 
 
+def _group_ap(evaluation: dict) -> list[float]:
+    """AP of the paper's groups and the mean over the 15 joints (poseval's ``Total``), from the evaluation's group
+    columns or, where a file only has ``per_joint``, from it."""
+    per_joint = evaluation.get("per_joint")
+    out = []
+    for g, idx in kp.POSEVAL_GROUP_INDICES.items():
+        v = evaluation.get(g)
+        if v is None and per_joint:
+            v = float(np.mean([per_joint[i] for i in idx]))
+        out.append(np.nan if v is None else v)
+    total = evaluation.get("Total")
+    if total is None and per_joint:
+        total = float(np.mean(per_joint))
+    return out + [np.nan if total is None else total]
+
+
+@_styled
 def per_joint_bars(experiments, path: Path, title: str) -> None:
-    names = list(kp.POSEVAL_JOINT_NAMES)
-    fig, ax = plt.subplots(figsize=(11, 4.2))
-    width = 0.8 / max(1, len(experiments))
+    """AP per joint group (Head ... Ankle, as the paper's tables) and the mean, one bar per model; text width."""
+    names = _names(experiments)
+    groups = [GROUP_NAMES.get(g, g) for g in kp.POSEVAL_GROUPS] + ["Mean"]
+    fig, ax = _figure(TEXT_WIDTH, 2.3)
+    n = max(1, len(experiments))
+    width = 0.84 / n
+    x = np.arange(len(groups), dtype=float)
+    x[-1] += 0.35  # the mean stands apart
+    top = 0.0
     for i, e in enumerate(experiments):
-        ap = (e.evaluation or {}).get("per_joint") or [np.nan] * len(names)
-        ax.bar(np.arange(len(names)) + (i - (len(experiments) - 1) / 2) * width, ap, width, label=_label(e),
-               color=COLORS[i % 10])
-    ax.set_xticks(np.arange(len(names)), [n.replace("_", " ") for n in names], rotation=45, ha="right")
+        ap = _group_ap(e.evaluation or {})
+        top = np.nanmax([top, *ap])
+        ax.bar(x + (i - (n - 1) / 2) * width, ap, width * 0.92, label=names[e.key], color=_color(e),
+               edgecolor="k", linewidth=0.3)
+    ax.axvline((x[-2] + x[-1]) / 2, color="0.6", lw=0.6, ls=":")
+    ax.set_xticks(x, groups)
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlim(x[0] - 0.5, x[-1] + 0.5)
+    ax.set_ylim(0, min(100.0, top * 1.08) if top > 0 else 100.0)
     ax.set_ylabel("AP (PCKh@0.5)")
-    ax.set_title(title)
-    _legend(ax, fontsize=7, ncol=3)
+    ax.set_title(f"{title}: AP per joint group", loc="left")
     ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    if experiments:
+        fig.legend(loc="outside upper center", ncol=min(len(experiments), 6), handlelength=1.0,
+                   columnspacing=1.2, handletextpad=0.4)
     _save(fig, path)
 
 
+def _na(ax, x, values, top) -> None:
+    for xi, v in zip(x, values):
+        if v is None or np.isnan(v):
+            ax.text(xi, top * 0.02, "n/a", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4")
+
+
+@_styled
 def fps_memory_bars(experiments, path: Path, title: str) -> None:
+    """Throughput (clip and streaming) and peak memory (forward pass and training step, each at its own batch);
+    text width. The memory panel says what was measured: resident CPU memory, or CUDA allocations."""
     done = [e for e in experiments if e.profile]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    names = _names(done)
+    fig, (a1, a2) = _figure(TEXT_WIDTH, 2.4, ncols=2)
     x = np.arange(len(done))
-    for k, mode in enumerate(("clip", "streaming")):
-        fps = [e.profile["modes"].get(mode, {}).get("throughput", {}).get("fps", np.nan) for e in done]
-        a1.bar(x + (k - 0.5) * 0.4, fps, 0.4, label=mode)
-    a1.set_ylabel("predictions / s")
-    batch = done[0].profile["modes"]["clip"]["throughput"]["batch"] if done else "?"
-    a1.set_title(f"throughput at batch {batch}")
-    for k, (label, get) in enumerate((("forward, bs 1", lambda p: p["modes"]["clip"].get("memory_forward", {})),
-                                      ("training step", lambda p: p.get("memory_train_step") or {}))):
-        mem = [get(e.profile).get("peak_mib") or np.nan for e in done]
-        a2.bar(x + (k - 0.5) * 0.4, mem, 0.4, label=label)
-    a2.set_ylabel("peak memory (MiB)")
-    tb = (done[0].profile.get("memory_train_step") or {}).get("batch", "?") if done else "?"
-    a2.set_title(f"peak memory (training step at batch {tb})")
+    w = 0.38
+    colors = [_color(e) for e in done]
+    solid = {"edgecolor": "k", "linewidth": 0.3}
+    fps = {m: [e.profile["modes"].get(m, {}).get("throughput", {}).get("fps", np.nan) for e in done]
+           for m in ("clip", "streaming")}
+    a1.bar(x - w / 2, fps["clip"], w, color=colors, **solid)
+    a1.bar(x + w / 2, fps["streaming"], w, color="white", edgecolor=colors, hatch="/////", linewidth=0.8)
+    top1 = np.nanmax([*fps["clip"], *fps["streaming"], 1.0])
+    _na(a1, x + w / 2, fps["streaming"], top1)
+    batch = {e.profile["modes"]["clip"].get("throughput", {}).get("batch") for e in done} - {None}
+    a1.set_ylabel("predictions / s" + (f" (batch {', '.join(map(str, sorted(batch)))})" if batch else ""))
+    a1.set_title("throughput", loc="left")
+    fwd = [e.profile["modes"]["clip"].get("memory_forward", {}) for e in done]
+    train = [e.profile.get("memory_train_step") or {} for e in done]
+    mem_f = [m.get("peak_mib") or np.nan for m in fwd]
+    mem_t = [m.get("peak_mib") or np.nan for m in train]
+    a2.bar(x - w / 2, mem_f, w, color=colors, **solid)
+    a2.bar(x + w / 2, mem_t, w, color="white", edgecolor=colors, hatch="\\\\\\\\\\", linewidth=0.8)
+    _na(a2, x + w / 2, mem_t, np.nanmax([*mem_f, *mem_t, 1.0]))
+    if not done:
+        for ax in (a1, a2):
+            _empty(ax, "no profile yet")
+        fig.suptitle(title, x=0.01, ha="left")
+        _save(fig, path)
+        return
+    env = done[0].profile.get("env", {})
+    cuda = env.get("device_type") == "cuda"
+    a2.set_ylabel("MiB")
+    a2.set_title("peak GPU memory (CUDA allocations)" if cuda else
+                 "peak CPU resident memory (tensors + peak RSS rise)", loc="left")
+    fb = {m.get("batch", 1) for m in fwd}
+    tb = {m.get("batch") for m in train} - {None}
     for ax in (a1, a2):
-        ax.set_xticks(x, [e.key for e in done], rotation=30, ha="right")
-        _legend(ax, fontsize=8)
+        ax.set_xticks(x, [names[e.key] for e in done], rotation=25, ha="right", rotation_mode="anchor")
+        ax.tick_params(axis="x", length=0)
         ax.grid(axis="y", alpha=0.3)
-    device = done[0].profile["env"]["device"] if done else ""
-    fig.suptitle(f"{title} - {device}", fontsize=9)
+        ax.set_axisbelow(True)
+    grey = {"facecolor": "0.55", "edgecolor": "k", "linewidth": 0.3}
+    hatched = {"facecolor": "white", "edgecolor": "0.3", "linewidth": 0.8}
+    a1.legend(handles=[Patch(**grey, label="clip mode (T frames)"),
+                       Patch(**hatched, hatch="/////", label="streaming (cached frames)")], loc="upper right")
+    a2.legend(handles=[Patch(**grey, label="forward pass, batch " + "/".join(map(str, sorted(fb)))),
+                       Patch(**hatched, hatch="\\\\\\\\\\", label="training step, batch " +
+                             ("/".join(map(str, sorted(tb))) if tb else "?"))], loc="upper left")
+    for ax, top in ((a1, top1), (a2, np.nanmax([*mem_f, *mem_t, 1.0]))):
+        ax.set_ylim(0, top * 1.35)  # head room for the legend
+    fig.suptitle(f"{title}; {env.get('device', '')}" + (f", {env['threads']} threads" if env.get("threads") else ""),
+                 x=0.01, ha="left")
     _save(fig, path)
 
 
+def _auto_scale(ax, values) -> str:
+    """Log scale (with 1-2-3-5 ticks) where the values span more than a decade and are positive; linear otherwise,
+    with small or large values scaled by a power of ten. Returns the scale to name in the title ("" or "x10^k")."""
+    v = np.asarray([x for x in values if np.isfinite(x)])
+    if len(v) and v.min() > 0 and v.max() / v.min() > 10:
+        ax.set_yscale("log")
+        _log_axis(ax.yaxis, v.min(), v.max())
+        return ""
+    k = int(np.floor(np.log10(np.abs(v).max()))) if len(v) and np.abs(v).max() > 0 else 0
+    if -2 <= k <= 3:
+        return ""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y / 10 ** k:g}"))
+    return f" (\u00d710$^{{{k}}}$)"
+
+
+@_styled
 def training_curves(experiments, path: Path, title: str) -> None:
     """Val mAP per epoch, and the training loss per epoch for each kind of model (the RLE negative log-likelihood
-    and the heatmap MSE are different quantities, so they get their own axes)."""
-    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(14, 4))
-    for i, e in enumerate(experiments):
+    and the heatmap MSE are different quantities, so they get their own axes); one column wide."""
+    names = _names(experiments)
+    fig = plt.figure(figsize=(COLUMN_WIDTH, 3.7), layout="constrained")
+    grid = fig.add_gridspec(2, 2, height_ratios=(1.25, 1))
+    a1 = fig.add_subplot(grid[0, :])
+    a2 = fig.add_subplot(grid[1, 0])
+    a3 = fig.add_subplot(grid[1, 1])
+    losses = {a2: [], a3: []}
+    for e in experiments:
         hist = (e.training or {}).get("history") or []
         val = [(h["epoch"] + 1, h["val_mAP"]) for h in hist if "val_mAP" in h]
         loss = [(h["epoch"] + 1, h["loss"]) for h in hist if "loss" in h]
         if val:
-            a1.plot(*zip(*val), marker="o", color=COLORS[i % 10], label=_label(e))
+            a1.plot(*zip(*val), marker="o", markersize=3, color=_color(e), label=names[e.key])
         if loss:
             ax = a3 if e.kind == "heatmap" else a2
-            ax.plot(*zip(*loss), marker=".", color=COLORS[i % 10], label=e.key)
+            ax.plot(*zip(*loss), marker="o", markersize=2.5, color=_color(e))
+            losses[ax] += [v for _, v in loss]
     a1.set_xlabel("epochs trained (0 = untrained)")
     a1.set_ylabel("val mAP")
-    a2.set_title("regression models: RLE loss (NLL)", fontsize=9)
-    a3.set_title("heatmap models: joint-weighted MSE", fontsize=9)
-    a3.set_yscale("log")
-    for ax in (a2, a3):
+    a1.set_title(title, loc="left")
+    a2.set_ylabel("training loss\n(epoch mean)")
+    for ax, name in ((a2, "regression: RLE NLL"), (a3, "heatmap: MSE")):
         ax.set_xlabel("epoch")
-        ax.set_ylabel("training loss (epoch mean)")
+        ax.set_title(name + _auto_scale(ax, losses[ax]), fontsize=7)
+        if not losses[ax]:
+            ax.text(0.5, 0.5, "no such model", transform=ax.transAxes, ha="center", va="center", color="0.4")
+            ax.set_yticks([])
     for ax in (a1, a2, a3):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        _legend(ax, fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    if not a1.lines:
+        _empty(a1, "no training history yet")
+    else:
+        fig.legend(loc="outside upper center", ncol=3, handlelength=1.5, columnspacing=1.0, handletextpad=0.4)
     _save(fig, path)
 
 
@@ -140,9 +410,45 @@ def _predictions_by_image(pred_dir: Path) -> dict[int, list[dict]]:
     return out
 
 
+def _limb_side(a: int, b: int) -> str:
+    sides = {n.split("_")[0] for n in (kp.KEYPOINT_NAMES[a], kp.KEYPOINT_NAMES[b])} & {"left", "right"}
+    return sides.pop() if len(sides) == 1 else "centre"
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    return tuple(int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def _draw_skeleton(img: np.ndarray, xy: np.ndarray, ok: np.ndarray, thickness: int) -> None:
+    """Limbs coloured by body side over a dark outline (so they show on any background), then the joints."""
+    import cv2
+
+    pts = np.round(xy).astype(int)
+    limbs = [(a, b) for a, b in kp.SKELETON if ok[a] and ok[b]]
+    for a, b in limbs:
+        cv2.line(img, tuple(pts[a]), tuple(pts[b]), OUTLINE, thickness + 2, cv2.LINE_AA)
+    for a, b in limbs:
+        cv2.line(img, tuple(pts[a]), tuple(pts[b]), _rgb(SIDE_COLORS[_limb_side(a, b)]), thickness, cv2.LINE_AA)
+    for i in np.flatnonzero(ok):
+        if kp.KEYPOINT_NAMES[i] not in kp.UNANNOTATED_KEYPOINTS:
+            side = _limb_side(i, i) if kp.KEYPOINT_NAMES[i].startswith(("left", "right")) else "centre"
+            cv2.circle(img, tuple(pts[i]), thickness, OUTLINE, -1, cv2.LINE_AA)
+            cv2.circle(img, tuple(pts[i]), max(1, thickness - 1), _rgb(SIDE_COLORS[side]), -1, cv2.LINE_AA)
+
+
+def _draw_gt_joints(img: np.ndarray, xy: np.ndarray, ok: np.ndarray, radius: int) -> None:
+    import cv2
+
+    for p in np.round(xy[ok]).astype(int):
+        cv2.circle(img, tuple(p), radius, OUTLINE, 2, cv2.LINE_AA)
+        cv2.circle(img, tuple(p), radius, _rgb(GT_JOINT_COLOR), 1, cv2.LINE_AA)
+
+
+@_styled
 def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, title: str, frames: int = 4,
-                      scale: int = 3) -> bool:
-    """GT (white) and each model's predictions on a few val frames, half of them corrupted where flagged."""
+                      scale: int = 2) -> bool:
+    """A grid of val frames (rows; half of them corrupted where flagged) by GT and each model (columns), text
+    width: skeletons coloured by body side over a dark outline, and the GT joints marked in every model's cell."""
     import cv2
 
     ann_dir = data_dir / experiments[0].config["data"]["val_ann"]
@@ -157,45 +463,72 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
     chosen = step(clean, frames - min(len(corrupted), frames // 2)) + step(corrupted, frames // 2)
     image_root = data_dir / experiments[0].config["data"]["image_root"]
     preds = {e.key: _predictions_by_image(evals / e.key / "predictions") for e in experiments}
-    rows = [("GT", None)] + [(e.key, e) for e in experiments]
-    fig, axes = plt.subplots(len(rows), len(chosen), figsize=(2.6 * len(chosen), 2.1 * len(rows)), squeeze=False)
-    for c, (seq, frame) in enumerate(chosen):
+    names = _names(experiments)
+    columns = [("GT", None)] + [(names[e.key], e) for e in experiments]
+    images = []
+    for _, frame in chosen:
         img = cv2.imread(str(image_root / frame.file_name))
         if img is None:
             return False
-        img = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), None, fx=scale, fy=scale,
-                         interpolation=cv2.INTER_NEAREST)
-        for r, (name, e) in enumerate(rows):
+        images.append(cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), None, fx=scale, fy=scale,
+                                 interpolation=cv2.INTER_LINEAR))
+    h, w = images[0].shape[:2]
+    left, top, bottom, gap = 0.36, 0.3, 0.28, 0.025  # inches: row labels, titles, colour legend, between cells
+    cell_w = (TEXT_WIDTH - left - gap * (len(columns) - 1) - 0.02) / len(columns)
+    cell_h = cell_w * h / w
+    height = top + bottom + len(chosen) * cell_h + gap * (len(chosen) - 1)
+    fig = plt.figure(figsize=(TEXT_WIDTH, height))
+    thickness = max(2, scale + 1)
+    for r, ((seq, frame), img) in enumerate(zip(chosen, images)):
+        gt = [(p.keypoints * scale, p.visible > 0) for p in frame.persons]
+        for c, (name, e) in enumerate(columns):
             canvas = img.copy()
-            for person in frame.persons:
-                vis = person.visible > 0
-                draw_pose(canvas, person.keypoints * scale, vis.astype(float), GT_COLOR, threshold=0.5,
-                          thickness=1)
-            if e is not None:
-                color = tuple(int(255 * v) for v in COLORS[(r - 1) % 10])
-                for ann in preds[name].get(frame.image_id, []):
+            if e is None:
+                for xy, vis in gt:
+                    _draw_skeleton(canvas, xy, vis, thickness)
+            else:
+                for ann in preds[e.key].get(frame.image_id, []):
                     xy = np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1, 3)[:, :2]
-                    draw_pose(canvas, xy * scale, None, color, thickness=1)
-            ax = axes[r, c]
-            ax.imshow(canvas)
+                    _draw_skeleton(canvas, xy * scale, np.ones(len(xy), bool), thickness)
+                for xy, vis in gt:
+                    _draw_gt_joints(canvas, xy, vis, thickness)
+            x0 = left + c * (cell_w + gap)
+            y0 = height - top - (r + 1) * cell_h - r * gap
+            ax = fig.add_axes((x0 / TEXT_WIDTH, y0 / height, cell_w / TEXT_WIDTH, cell_h / height))
+            ax.imshow(canvas, interpolation="antialiased")
             ax.set_xticks([])
             ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_visible(True)
+                s.set_linewidth(0.4)
             if r == 0:
-                ax.set_title(f"{seq.name[:6]} f{frame.index}" + (" (corrupted)" if frame.flags.get("corrupted")
-                                                                  else ""), fontsize=8)
+                ax.set_title(name, fontsize=7, pad=2)
             if c == 0:
-                ax.set_ylabel(name, fontsize=8)
-    fig.suptitle(title + " - white: GT (labeled joints); colour: every predicted joint", fontsize=9)
+                state = "corrupted" if frame.flags.get("corrupted") else "clean"
+                ax.set_ylabel(f"{seq.name[:6]} f{frame.index}\n{state}", fontsize=7, labelpad=2)
+    boxes = {str((e.evaluation or {}).get("boxes", e.config["data"].get("boxes", "?"))) for e in experiments}
+    fig.suptitle(f"{title}; person boxes: {' / '.join(sorted(boxes))}", fontsize=8, x=left / TEXT_WIDTH,
+                 y=1 - 0.02 / height, ha="left", va="top")
+    outline = [pe.Stroke(linewidth=3.4, foreground="#141414"), pe.Normal()]
+    handles = [Line2D([], [], color=SIDE_COLORS[s], lw=2, path_effects=outline, label=label)
+               for s, label in (("left", "left limbs"), ("right", "right limbs"), ("centre", "head and torso"))]
+    handles.append(Line2D([], [], ls="", marker="o", markersize=4, markerfacecolor="none",
+                          markeredgecolor=GT_JOINT_COLOR, markeredgewidth=1.0,
+                          path_effects=[pe.Stroke(linewidth=2.2, foreground="#141414"), pe.Normal()],
+                          label="GT joints (model columns)"))
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7,
+               columnspacing=1.6, handlelength=2.0)
     _save(fig, path)
     return True
 
 
 def experiment_figures(dataset: str, experiments, fig_dir: Path, data_dir: Path, evals: Path) -> dict[str, str]:
-    """Every figure of one dataset page; returns {caption: path relative to the report folder}."""
+    """Every figure of one dataset page; returns {caption: PNG path relative to the report folder} (a PDF of the same
+    name lies beside each)."""
     out = {}
     title = f"{dataset}, val"
     specs = [("mAP vs GFLOPs", f"{dataset}_map_vs_gflops.png", lambda p: map_vs_gflops(experiments, p, title)),
-             ("Per-joint AP", f"{dataset}_per_joint.png", lambda p: per_joint_bars(experiments, p, title)),
+             ("AP per joint group", f"{dataset}_per_joint.png", lambda p: per_joint_bars(experiments, p, title)),
              ("FPS and memory", f"{dataset}_fps_memory.png", lambda p: fps_memory_bars(experiments, p, title)),
              ("Training curves", f"{dataset}_training.png", lambda p: training_curves(experiments, p, title))]
     for caption, name, draw in specs:
@@ -207,43 +540,90 @@ def experiment_figures(dataset: str, experiments, fig_dir: Path, data_dir: Path,
     return out
 
 
-def paper_figures(paper: dict[str, dict], reference: dict, fig_dir: Path) -> dict[str, str]:
-    """GFLOPs of every paper-size model (backbone and head, clip and streaming), and reported PoseTrack17 mAP against
-    the GFLOPs measured here."""
+# -- paper-size figures ----------------------------------------------------------------------------------------------
+def _paper_color(p: dict) -> str:
+    kwargs = p.get("kwargs") or {}
+    return model_color(p.get("model", ""), int(p.get("num_frames", kwargs.get("num_frames", 1)) or 1),
+                       kwargs.get("backbone", ""))
+
+
+@_styled
+def paper_gflops(paper: dict[str, dict], path: Path) -> None:
+    """Backbone and head GFLOPs of every paper-size model, clip and streaming; one column wide."""
     keys = list(paper)
-    fig, ax = plt.subplots(figsize=(9, 4))
-    y = np.arange(len(keys))
+    fig, ax = _figure(COLUMN_WIDTH, 0.9 + 0.32 * len(keys))
+    y = np.arange(len(keys))[::-1].astype(float)
+    h = 0.38
     for k, mode in enumerate(("clip", "streaming")):
         back = [paper[m]["modes"].get(mode, {}).get("gflops", {}).get("backbone", np.nan) for m in keys]
         head = [paper[m]["modes"].get(mode, {}).get("gflops", {}).get("head", np.nan) for m in keys]
-        pos = y + (k - 0.5) * 0.4
-        ax.barh(pos, back, 0.4, color=COLORS[k], alpha=0.55, label=f"{mode}: backbone")
-        ax.barh(pos, head, 0.4, left=back, color=COLORS[k + 2], label=f"{mode}: head")
+        pos = y + (0.5 - k) * h
+        colors = [_paper_color(paper[m]) for m in keys]
+        if mode == "clip":
+            ax.barh(pos, back, h * 0.92, color=colors, edgecolor="k", linewidth=0.3)
+        else:
+            ax.barh(pos, back, h * 0.92, color="white", edgecolor=colors, hatch="/////", linewidth=0.8)
+        ax.barh(pos, head, h * 0.92, left=back, color="k", edgecolor="k", linewidth=0.3)
+        if mode == "streaming":
+            for p, b in zip(pos, back):
+                if np.isnan(b):
+                    ax.text(0.5, p, "clip only", va="center", fontsize=7, color="0.45")
     ax.set_yticks(y, keys)
-    ax.set_xlabel("GFLOPs per prediction at 256x192 (one multiply-add = one FLOP)")
-    _legend(ax, fontsize=7)
+    ax.set_ylim(-0.65, len(keys) - 0.35)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel("GFLOPs per prediction\n(1 multiply-add = 1 FLOP)")
     ax.grid(axis="x", alpha=0.3)
-    env = next(iter(paper.values()))["env"]
-    ax.set_title(f"paper-size models, measured with fvcore ({env['torch']})", fontsize=9)
-    out = {"Paper-size GFLOPs": f"{fig_dir.name}/paper_gflops.png"}
-    _save(fig, fig_dir / "paper_gflops.png")
+    ax.set_axisbelow(True)
+    fig.suptitle("paper-size models at 256x192, fvcore", x=0.01, ha="left")
+    fig.legend(handles=[Patch(facecolor="0.55", edgecolor="k", linewidth=0.3, label="clip: backbone"),
+                        Patch(facecolor="white", edgecolor="0.3", hatch="/////", linewidth=0.8,
+                              label="streaming: backbone"),
+                        Patch(facecolor="k", label="head")], loc="outside lower center", ncol=3,
+               handlelength=1.4, columnspacing=1.0)
+    _save(fig, path)
 
+
+@_styled
+def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Path) -> None:
+    """Reported PoseTrack17 mAP against the GFLOPs per frame measured here (streaming where the model allows it);
+    direct labels carry the model and its parameters; one column wide."""
+    fig, ax = _figure(COLUMN_WIDTH, 2.5)
+    items, xs = [], []
+    for m, p in paper.items():
+        row = rows[m]
+        mode = "streaming" if "streaming" in p["modes"] else "clip"
+        g = p["modes"][mode]["gflops"]["total"]
+        y = row["ap"][-1]
+        hrnet = str(row.get("backbone") or "").lower().startswith("hrnet")
+        ax.plot([g], [y], "s" if hrnet else "o", color=_paper_color(p), markeredgecolor="k", markeredgewidth=0.4,
+                markersize=5, zorder=3)
+        backbone = {"ResNet-50": "R50"}.get(row.get("backbone"), row.get("backbone") or "")
+        t = f" T={row['T']}" if row.get("T") else ""
+        items.append((g, y, f"{row['method']} {backbone}{t}, {p['params']['total'] / 1e6:.0f} M".replace("  ", " ")))
+        xs.append(g)
+    lo, hi = min(xs) / 1.6, max(xs) * 1.6
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    _log_axis(ax.xaxis, lo, hi)
+    ys = [i[1] for i in items]
+    pad = max(1.0, 0.12 * (max(ys) - min(ys)))
+    ax.set_ylim(min(ys) - pad, max(ys) + pad)
+    ax.set_xlabel("GFLOPs per frame (streaming where possible)")
+    ax.set_ylabel("PoseTrack17 val mAP (reported)")
+    ax.set_title("reported mAP vs GFLOPs measured here", loc="left")
+    ax.grid(alpha=0.3)
+    _place_labels(ax, items)
+    _save(fig, path)
+
+
+def paper_figures(paper: dict[str, dict], reference: dict, fig_dir: Path) -> dict[str, str]:
+    """GFLOPs of every paper-size model (backbone and head, clip and streaming), and reported PoseTrack17 mAP against
+    the GFLOPs measured here."""
+    paper_gflops(paper, fig_dir / "paper_gflops.png")
+    out = {"Paper-size GFLOPs": f"{fig_dir.name}/paper_gflops.png"}
     rows = {r["match"]: r for r in reference.get("posetrack17", []) if r.get("match") and r["ap"][-1] is not None}
-    pts = [(m, p) for m, p in paper.items() if m in rows]
+    pts = {m: p for m, p in paper.items() if m in rows}
     if pts:
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for i, (m, p) in enumerate(pts):
-            mode = "streaming" if "streaming" in p["modes"] else "clip"
-            g = p["modes"][mode]["gflops"]["total"]
-            params = p["params"]["total"] / 1e6
-            ax.scatter([g], [rows[m]["ap"][-1]], s=10 + 8 * params, color=COLORS[i % 10], alpha=0.6,
-                       edgecolor="k", label=f"{m} ({mode}), {params:.1f} M")
-        ax.set_xscale("log")
-        ax.set_xlabel("GFLOPs per frame measured here (streaming where the model allows it)")
-        ax.set_ylabel("PoseTrack17 val mAP, reported (cited in the index)")
-        ax.set_title("reported accuracy vs measured cost; bubble area ~ parameters", fontsize=9)
-        ax.grid(alpha=0.3)
-        _legend(ax, fontsize=7)
-        _save(fig, fig_dir / "paper_map_vs_gflops.png")
+        paper_map_vs_gflops(pts, rows, fig_dir / "paper_map_vs_gflops.png")
         out["Reported PoseTrack17 mAP vs measured GFLOPs"] = f"{fig_dir.name}/paper_map_vs_gflops.png"
     return out

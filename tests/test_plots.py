@@ -1,0 +1,202 @@
+"""The report's figures on tiny fixtures: every figure is a vector PDF plus a 300-dpi PNG of a journal column width,
+per-group AP reads the paper's groups, direct labels do not collide, the qualitative grid has no empty band."""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dsta import keypoints as kp
+from reports import plots as pl
+
+GROUPS = list(kp.POSEVAL_GROUPS)
+
+
+@dataclass
+class Exp:
+    """The part of ``reports.build.Experiment`` the figures read."""
+
+    key: str
+    model: str
+    num_frames: int
+    evaluation: dict | None = None
+    training: dict | None = None
+    profile: dict | None = None
+    kind: str = "regression"
+    backbone: str = "resnet18"
+
+    @property
+    def kwargs(self) -> dict:
+        return {"backbone": self.backbone, "num_frames": self.num_frames}
+
+    @property
+    def config(self) -> dict:
+        return {"data": {"name": "synthetic", "val_ann": "annotations/val", "image_root": ".", "boxes": "gt"},
+                "model": {"name": self.model, "kwargs": self.kwargs}}
+
+    def method(self) -> str:
+        return {"dsta": "DSTA", "rle": "RLE", "heatmap_single": "SimpleBaseline", "dcpose": "DCPose"}[self.model]
+
+
+def _profile(gflops, streaming=None, params=11.5e6):
+    def mode(g):
+        return {"gflops": {"total": g, "backbone": 0.9 * g, "head": 0.1 * g},
+                "throughput": {"fps": 100 / g, "batch": 32}, "memory_forward": {"peak_mib": 50.0, "batch": 1}}
+    modes = {"clip": mode(gflops)} | ({"streaming": mode(streaming)} if streaming else {})
+    return {"params": {"total": params}, "modes": modes, "memory_train_step": {"peak_mib": 200.0, "batch": 8},
+            "env": {"device": "Test CPU", "device_type": "cpu", "torch": "2.15.0", "threads": 2}}
+
+
+def _evaluation(total):
+    return {**{g: total + i for i, g in enumerate(GROUPS)}, "Total": total, "per_joint": [total] * 15,
+            "boxes": "gt"}
+
+
+def _history(final):
+    return {"history": [{"epoch": -1, "val_mAP": 0.0}] + [
+        {"epoch": e, "loss": 1.0 / (e + 1), "val_mAP": final * (e + 1) / 3} for e in range(3)]}
+
+
+@pytest.fixture
+def experiments():
+    # the synthetic default's shape: four models at ~0.12 GFLOPs, two of them within 0.5 mAP of each other
+    out = [Exp("dsta_t1", "dsta", 1, _evaluation(13.2), _history(13.2), _profile(0.1206)),
+           Exp("dsta_t3", "dsta", 3, _evaluation(15.4), _history(15.4), _profile(0.361, 0.1212)),
+           Exp("dsta_t5", "dsta", 5, _evaluation(12.7), _history(12.7), _profile(0.602, 0.1218)),
+           Exp("rle", "rle", 1, _evaluation(23.2), _history(23.2), _profile(0.1198)),
+           Exp("heatmap_single", "heatmap_single", 1, _evaluation(31.8), _history(31.8), _profile(0.1274),
+               kind="heatmap"),
+           Exp("dcpose", "dcpose", 3, _evaluation(30.6), _history(30.6), _profile(0.492, 0.237), kind="heatmap")]
+    for e in out[4:]:  # heatmap MSE: small numbers
+        for h in e.training["history"][1:]:
+            h["loss"] *= 6e-3
+    return out
+
+
+def _check_outputs(png: Path, width_in: float) -> None:
+    """Both files exist; the PNG is 300 dpi and exactly the declared width; the PDF is vector with embedded fonts."""
+    pdf = png.with_suffix(".pdf")
+    assert png.is_file() and pdf.is_file()
+    with Image.open(png) as im:
+        assert im.info["dpi"] == pytest.approx((pl.DPI, pl.DPI), abs=0.01)
+        assert im.size[0] == round(width_in * pl.DPI)
+        assert im.size[1] <= round(9.0 * pl.DPI)  # fits a page
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and b"/FontFile2" in data  # TrueType embedded: text stays text
+    assert b"/CreationDate" not in data  # reproducible bytes
+
+
+@pytest.mark.parametrize("name, draw, width", [
+    ("map", lambda ex, p: pl.map_vs_gflops(ex, p, "synthetic, val"), pl.COLUMN_WIDTH),
+    ("groups", lambda ex, p: pl.per_joint_bars(ex, p, "synthetic, val"), pl.TEXT_WIDTH),
+    ("fps", lambda ex, p: pl.fps_memory_bars(ex, p, "synthetic, val"), pl.TEXT_WIDTH),
+    ("training", lambda ex, p: pl.training_curves(ex, p, "synthetic, val"), pl.COLUMN_WIDTH),
+])
+def test_experiment_figure_is_pdf_and_300dpi_png_of_column_width(experiments, tmp_path, name, draw, width):
+    draw(experiments, tmp_path / f"{name}.png")
+    _check_outputs(tmp_path / f"{name}.png", width)
+    assert (tmp_path / f"{name}.pdf").stat().st_size < 200_000  # no embedded raster
+
+
+def test_paper_figures(tmp_path):
+    paper = {"dsta_r50_t3": _profile(12.08, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 3},
+             "dsta_r50_t5": _profile(20.1, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 5},
+             "rle_r50": _profile(4.03, None, 23.7e6) | {"model": "rle", "num_frames": 1}}
+    reference = {"posetrack17": [
+        {"method": "DSTA", "backbone": "ResNet-50", "T": 3, "ap": [None] * 7 + [78.7], "match": "dsta_r50_t3"},
+        {"method": "DSTA", "backbone": "ResNet-50", "T": 5, "ap": [None] * 7 + [79.7], "match": "dsta_r50_t5"},
+        {"method": "Other", "backbone": None, "T": None, "ap": [None] * 7 + [70.0]}]}
+    out = pl.paper_figures(paper, reference, tmp_path / "figures")
+    assert set(out.values()) == {"figures/paper_gflops.png", "figures/paper_map_vs_gflops.png"}
+    for rel in out.values():
+        _check_outputs(tmp_path / rel, pl.COLUMN_WIDTH)
+
+
+def test_group_ap_is_the_papers_groups_and_the_mean():
+    per_joint = list(np.arange(15, dtype=float))
+    ap = pl._group_ap({"per_joint": per_joint})  # group columns derived where only per_joint exists
+    assert len(ap) == len(GROUPS) + 1
+    head = [per_joint[kp.POSEVAL_JOINT_NAMES.index(n)] for n in ("head_top", "head_bottom", "nose")]
+    assert ap[0] == pytest.approx(np.mean(head)) and ap[-1] == pytest.approx(7.0)
+    assert pl._group_ap(_evaluation(20.0)) == [20.0 + i for i in range(7)] + [20.0]  # Mean is poseval's Total
+
+
+def test_model_colours_are_distinct_and_shared_across_figures(experiments):
+    colours = [pl._color(e) for e in experiments]
+    assert len(set(colours)) == len(colours)
+    # the paper-size DSTA T=3 gets the synthetic DSTA T=3's colour
+    assert pl._paper_color({"model": "dsta", "num_frames": 3}) == pl._color(experiments[1])
+
+
+def _capture(monkeypatch) -> list:
+    figures = []
+    monkeypatch.setattr(pl, "_save", lambda fig, path: figures.append(fig))
+    return figures
+
+
+def test_direct_labels_stay_inside_and_apart(experiments, tmp_path, monkeypatch):
+    figures = _capture(monkeypatch)
+    pl.map_vs_gflops(experiments, tmp_path / "m.png", "t")
+    (fig,) = figures
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(r)
+    labels = [t for t in ax.texts if t.get_text()]
+    assert sorted(t.get_text() for t in labels) == sorted(pl._names(experiments).values())
+    boxes = [t.get_window_extent(r) for t in labels]
+    for i, b in enumerate(boxes):
+        assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1, labels[i]
+        assert not any(b.overlaps(o) for o in boxes[i + 1:]), labels[i]
+    # the crowded ~0.12 GFLOPs region has a labelled tick
+    ticks = [v for v in ax.get_xticks() if ax.get_xlim()[0] <= v <= ax.get_xlim()[1]]
+    assert any(abs(v - 0.12) < 1e-9 for v in ticks) and len(ticks) >= 5
+
+
+def test_training_curves_have_integer_epochs_and_no_legend_over_data(experiments, tmp_path, monkeypatch):
+    figures = _capture(monkeypatch)
+    pl.training_curves(experiments, tmp_path / "t.png", "t")
+    (fig,) = figures
+    assert fig.get_size_inches()[0] == pl.COLUMN_WIDTH
+    assert all(ax.get_legend() is None for ax in fig.axes) and fig.legends
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        assert all(float(v).is_integer() for v in ax.get_xticks() if lo <= v <= hi)
+    heatmap = [ax for ax in fig.axes if "heatmap" in ax.get_title()][0]
+    assert len(heatmap.lines) == 2 and "10$^{-3}$" in heatmap.get_title()
+
+
+def test_fps_memory_names_what_was_measured(experiments, tmp_path, monkeypatch):
+    figures = _capture(monkeypatch)
+    pl.fps_memory_bars(experiments, tmp_path / "f.png", "t")
+    (fig,) = figures
+    throughput, memory = fig.axes
+    assert "CPU resident memory" in memory.get_title(loc="left")
+    legend = [t.get_text() for t in memory.get_legend().get_texts()]
+    assert legend == ["forward pass, batch 1", "training step, batch 8"]
+    assert "batch 32" in throughput.get_ylabel()
+
+
+def test_qualitative_grid(tmp_path):
+    from dsta.data.synthetic import SyntheticConfig, generate
+
+    data = tmp_path / "synthetic"
+    generate(data, SyntheticConfig(train_sequences=1, val_sequences=2, frames=4, width=64, height=48,
+                                   corrupt_prob=0.5, max_persons=2))
+    exps = [Exp("dsta_t3", "dsta", 3, _evaluation(10.0)), Exp("rle", "rle", 1, _evaluation(10.0))]
+    for e in exps:  # predictions: the GT itself
+        out = tmp_path / "eval" / e.key / "predictions"
+        out.mkdir(parents=True)
+        for f in (data / "annotations" / "val").glob("*.json"):
+            anns = [{"image_id": a["image_id"], "keypoints": a["keypoints"]} for a in json.loads(f.read_text())[
+                "annotations"]]
+            (out / f.name).write_text(json.dumps({"annotations": anns}))
+    png = tmp_path / "figures" / "q.png"
+    assert pl.qualitative_strip(exps, data, tmp_path / "eval", png, "synthetic, val", frames=2)
+    _check_outputs(png, pl.TEXT_WIDTH)
+    rgb = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    blank_rows = (rgb.min(axis=(1, 2)) > 245).mean()
+    assert blank_rows < 0.35  # cells fill the figure: no empty band
+    assert not pl.qualitative_strip(exps, tmp_path / "missing", tmp_path / "eval", png, "t")
