@@ -35,6 +35,9 @@ docstring gives the result schema. A ratio between two separate profiles is not 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +47,25 @@ from benchmarks.profiling.env import environment
 from benchmarks.profiling.flops import FLOP_CONVENTION, backbone_path, count_flops, count_params
 from benchmarks.profiling.memory import peak_memory, tensor_mib, training_step
 from benchmarks.profiling.side_by_side import parse_entry, side_by_side, summary as side_by_side_summary
-from benchmarks.profiling.specs import ModelSpec, parse_overrides, spec_from_experiment, spec_from_model
+from benchmarks.profiling.specs import ModelSpec, model_configs, parse_overrides, spec_from_experiment, spec_from_model
 from benchmarks.profiling.steps import make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
 from dsta import inference
+from dsta.checks import MODEL_CONFIGS, check_model_kwargs
 from dsta.errors import DataError, main_guard
 from dsta.inference import InferenceOptions
 from dsta.io import write_json
+from dsta.provenance import provenance
+
+
+class Progress:
+    """One line on stderr per step, with the time since the start, so a minutes-long profile is never silent."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.t0 = name, time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        print(f"[{time.perf_counter() - self.t0:6.1f} s] {self.name}: {step}", file=sys.stderr, flush=True)
 
 
 # -- the whole profile ----------------------------------------------------------------------------------------------
@@ -58,20 +73,26 @@ def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch:
             iters: int = 20, flops: bool = True, memory: bool = True,
             options: InferenceOptions = InferenceOptions()) -> dict[str, Any]:
     options.check(device)
+    progress = Progress(f"{spec.name} {spec.input_size[0]}x{spec.input_size[1]}")
+    progress("building the model")
     model = spec.build().to(device)
     env = environment(device, options)
     result: dict[str, Any] = {
         "model": spec.name, "kwargs": spec.kwargs, "source": spec.source, "num_frames": model.num_frames,
         "input_size": list(spec.input_size), "env": env, "flop_convention": FLOP_CONVENTION,
-        "params": count_params(model), "modes": {}}
+        "params": count_params(model), "modes": {},
+        "provenance": provenance(None, {"model": spec.name, "kwargs": spec.kwargs,
+                                        "input_size": list(spec.input_size)})}
     for mode in modes(model):
         step = make_step(model, mode).eval()
         entry: dict[str, Any] = {"backbone_passes": model.num_frames if mode == "clip" else 1}
         if flops:
+            progress(f"{mode}: counting GFLOPs")
             entry["gflops"] = count_flops(step, step_inputs(model, mode, 1, spec.input_size, device),
                                           backbone_path(model))
         timed = make_step(options.prepare_model(model), mode).eval()
         for key, b in (("latency", 1), ("throughput", batch)):
+            progress(f"{mode}: timing {key} at batch {b}")
             inputs = tuple(options.prepare_input(x) for x in step_inputs(model, mode, b, spec.input_size, device))
             run = options.wrap(timed, inputs, device)
             with torch.inference_mode():
@@ -79,6 +100,7 @@ def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch:
             stats.update(batch=b, fps=b / (stats["median_ms"] / 1e3))
             entry[key] = stats
         if memory:
+            progress(f"{mode}: peak memory of a forward pass")
             inputs = step_inputs(model, mode, 1, spec.input_size, device)
             with torch.inference_mode():
                 step(*inputs)
@@ -88,10 +110,12 @@ def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch:
         result["modes"][mode] = entry
     model.to(memory_format=torch.contiguous_format)  # memory and training step in the default format
     if memory:
+        progress(f"peak memory of a training step at batch {train_batch}")
         train, resident = training_step(model, spec, train_batch, device)
         train()  # allocates gradients and optimizer state
         result["memory_train_step"] = {**peak_memory(train, device, tensor_mib(resident())), "batch": train_batch}
     result["per_frame_mode"] = "streaming" if "streaming" in result["modes"] else "clip"
+    progress("done")
     return result
 
 
@@ -162,6 +186,16 @@ def main(argv: list[str] | None = None) -> dict:
             spec.input_size = tuple(a.input_size)
     else:
         spec = spec_from_model(a.model, overrides, tuple(a.input_size or (192, 256)))
+    # the typed config checks the arguments before a network is built (a DataError naming the key, no traceback);
+    # a bare registered name takes its typed config's defaults for what it was not given
+    if spec.source.startswith("registered") and spec.name not in MODEL_CONFIGS:
+        raise DataError(None, "--model", f"{a.model!r} is neither a configs/model entry ({', '.join(model_configs())})"
+                                         f" nor a registered model ({', '.join(MODEL_CONFIGS)})")
+    where = (f"experiments.{a.experiment}.model.kwargs" if a.experiment else
+             f"{spec.source}: kwargs" if spec.source.startswith("configs/") else "overrides")
+    typed = check_model_kwargs(spec.name, spec.kwargs, where)
+    if spec.source.startswith("registered"):
+        spec.kwargs = dataclasses.asdict(typed)
     result = profile(spec, device, a.batch, a.train_batch, a.warmup, a.iters, not a.no_flops, not a.no_memory,
                      options)
     write_json(a.out, result, indent=2)

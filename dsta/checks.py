@@ -1,10 +1,15 @@
 """Checks of values that several layers take (the data pipeline and the models both take T), each raising
-``DataError`` with the key at fault."""
+``DataError`` with the key at fault; and the typed config of every model (its constructor's arguments, defaults and
+checks), which ``dsta.config`` applies when composing params.yaml."""
 from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
 from dsta.errors import DataError
+from dsta.keypoints import JOINT_GROUPINGS
 
 
 def check_num_frames(num_frames: int, field: str = "num_frames") -> int:
@@ -14,3 +19,167 @@ def check_num_frames(num_frames: int, field: str = "num_frames") -> int:
     if num_frames <= 0 or num_frames % 2 == 0:
         raise DataError(None, field, f"must be a positive odd number (1, 3, 5, ...), got {num_frames}")
     return int(num_frames)
+
+
+# -- typed model configs ----------------------------------------------------------------------------------------------
+# One dataclass per registered model: its constructor's arguments, their defaults and their checks, torch-free, so
+# ``python -m dsta.config`` refuses a bad model config when composing params.yaml (naming the key the user wrote),
+# long before a stage builds the network. tests/test_config.py checks each against its model's constructor.
+
+BACKBONES = ("regnetx_002", "resnet10t", "resnet18", "resnet34", "resnet50", "resnet101", "hrnet_w32", "hrnet_w48")
+BACKBONE_STRIDE = 32  # every backbone's last feature map is H/32 x W/32
+HEATMAP_STRIDE = 4  # heatmap models predict at a quarter of the input
+
+
+def _check_positive_int(value, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise DataError(None, field, f"must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What every model takes. ``check(where)`` raises DataError naming ``where.KEY``."""
+
+    backbone: str
+    num_frames: int = 1
+    pretrained: str | None = None
+
+    allowed_frames: ClassVar[tuple[int, ...] | None] = (1,)  # None: any odd T
+
+    def check(self, where: str) -> None:
+        if self.backbone not in BACKBONES:
+            raise DataError(None, f"{where}.backbone",
+                            f"unknown backbone {self.backbone!r}; known: {', '.join(BACKBONES)}")
+        t = check_num_frames(self.num_frames, f"{where}.num_frames")
+        if self.allowed_frames is not None and t not in self.allowed_frames:
+            raise DataError(None, f"{where}.num_frames",
+                            f"this model takes T in {list(self.allowed_frames)}, got {t}")
+        if hasattr(self, "num_joints"):
+            _check_positive_int(self.num_joints, f"{where}.num_joints")
+        if self.pretrained is not None and not isinstance(self.pretrained, str):
+            raise DataError(None, f"{where}.pretrained", f"must be null, 'imagenet' or a path, got {self.pretrained!r}")
+
+
+@dataclass(frozen=True)
+class DSTAConfig(ModelConfig):
+    num_frames: int = 3
+    joint_groups: str = "posetrack"
+    embed_dim: int = 32
+    depth: int = 4
+    num_heads: int = 8
+    mlp_ratio: float = 2.0
+    drop_path_rate: float = 0.1
+    official_readout: bool = False
+    flow_prior_mean: float = 0.5
+
+    allowed_frames: ClassVar[tuple[int, ...] | None] = None
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        if self.joint_groups not in JOINT_GROUPINGS:
+            raise DataError(None, f"{where}.joint_groups",
+                            f"unknown joint grouping {self.joint_groups!r}; known: {sorted(JOINT_GROUPINGS)}")
+        for key in ("embed_dim", "depth", "num_heads"):
+            _check_positive_int(getattr(self, key), f"{where}.{key}")
+        if self.embed_dim % self.num_heads:
+            raise DataError(None, f"{where}.embed_dim",
+                            f"must be a multiple of num_heads ({self.num_heads}), got {self.embed_dim}")
+        if not self.mlp_ratio > 0:
+            raise DataError(None, f"{where}.mlp_ratio", f"must be > 0, got {self.mlp_ratio!r}")
+        if not 0 <= self.drop_path_rate < 1:
+            raise DataError(None, f"{where}.drop_path_rate", f"must be in [0, 1), got {self.drop_path_rate!r}")
+
+
+@dataclass(frozen=True)
+class RLEConfig(ModelConfig):
+    num_joints: int = 17
+
+
+@dataclass(frozen=True)
+class HeatmapSingleConfig(ModelConfig):
+    num_joints: int = 17
+    deconv_channels: int = 256
+    num_deconv: int = 3
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        _check_positive_int(self.deconv_channels, f"{where}.deconv_channels")
+        _check_positive_int(self.num_deconv, f"{where}.num_deconv")
+
+
+@dataclass(frozen=True)
+class DCPoseConfig(ModelConfig):
+    num_frames: int = 3
+    num_joints: int = 17
+    dilations: tuple[int, ...] = (3, 6, 9, 12, 15)
+    prf_channels: int = 34
+    prf_blocks: int = 2
+    ptm_blocks: int = 1
+    combine_channels: int = 64
+    combine_blocks: int = 2
+    deconv_channels: int = 256
+    freeze_rough: bool = False
+
+    allowed_frames: ClassVar[tuple[int, ...] | None] = (3,)
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        if not self.dilations:
+            raise DataError(None, f"{where}.dilations", "must list at least one dilation")
+        for i, d in enumerate(self.dilations):
+            _check_positive_int(d, f"{where}.dilations[{i}]")
+        for key in ("prf_channels", "prf_blocks", "ptm_blocks", "combine_channels", "combine_blocks",
+                    "deconv_channels"):
+            _check_positive_int(getattr(self, key), f"{where}.{key}")
+
+
+# registered model name -> its typed config (tests/test_config.py: the same names as dsta.models.list_models())
+MODEL_CONFIGS: dict[str, type[ModelConfig]] = {"dsta": DSTAConfig, "rle": RLEConfig,
+                                               "heatmap_single": HeatmapSingleConfig, "dcpose": DCPoseConfig}
+
+
+def check_model_kwargs(name: str, kwargs: dict, where: str = "model.kwargs") -> ModelConfig:
+    """The typed config of model ``name`` built from ``kwargs`` and checked; a DataError names ``where.KEY`` for an
+    unknown, missing or bad argument."""
+    if name not in MODEL_CONFIGS:
+        raise DataError(None, where.rsplit(".", 1)[0] + ".name",
+                        f"unknown model {name!r}; registered: {', '.join(sorted(MODEL_CONFIGS))}")
+    cls = MODEL_CONFIGS[name]
+    if not isinstance(kwargs, dict):
+        raise DataError(None, where, f"expected a mapping of constructor arguments, got {kwargs!r}")
+    known = {f.name: f for f in fields(cls)}
+    for key in kwargs:
+        if key not in known:
+            raise DataError(None, f"{where}.{key}", f"{name} takes no argument {key!r}; it takes {', '.join(known)}")
+    missing = [k for k, f in known.items() if f.default is MISSING and k not in kwargs]
+    if missing:
+        raise DataError(None, f"{where}.{missing[0]}", f"missing: model {name!r} needs {', '.join(missing)} (pass "
+                                                       f"them, or start from a configs/model entry)")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    cfg = cls(**values)
+    cfg.check(where)
+    return cfg
+
+
+def check_input_size(size, backbone: str | None, where: str = "data.input_size") -> tuple[int, int]:
+    """``[width, height]``, each at least one backbone stride (32 px: the last feature map must not be empty); HRNet
+    fuses its branches at every scale, so it needs both divisible by 32."""
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        raise DataError(None, where, f"expected [width, height], got {size!r}")
+    w, h = (_check_positive_int(v, f"{where}[{i}]") for i, v in enumerate(size))
+    if min(w, h) < BACKBONE_STRIDE:
+        raise DataError(None, where, f"{w}x{h} is smaller than the backbone stride ({BACKBONE_STRIDE} px): its "
+                                     f"last feature map would be empty")
+    if backbone and backbone.startswith("hrnet") and (w % BACKBONE_STRIDE or h % BACKBONE_STRIDE):
+        raise DataError(None, where, f"{backbone} needs width and height divisible by {BACKBONE_STRIDE}, got {w}x{h}")
+    return w, h
+
+
+def check_heatmap_size(heatmap: dict, input_size: tuple[int, int], where: str = "model.heatmap") -> None:
+    """A heatmap model predicts at a quarter of its input, so ``heatmap.size`` must be ``input_size / 4``."""
+    size = heatmap.get("size") if isinstance(heatmap, dict) else None
+    want = [input_size[0] // HEATMAP_STRIDE, input_size[1] // HEATMAP_STRIDE]
+    if size is None or list(size) != want or input_size[0] % HEATMAP_STRIDE or input_size[1] % HEATMAP_STRIDE:
+        raise DataError(None, f"{where}.size", f"must be a quarter of the input {list(input_size)}: {want} "
+                                               f"(input divisible by {HEATMAP_STRIDE}), got {size!r}")

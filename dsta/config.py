@@ -4,6 +4,12 @@
 
 ``--check`` exits non-zero when the committed params.yaml differs from a fresh composition, so the two can never
 drift apart (the tests run it).
+
+The composed config is checked before it is written (``check_params``): every experiment's model against its typed
+config (``dsta.checks``: T odd and allowed for the model, a known backbone, no unknown or missing argument), its input
+size against the backbone, a heatmap model's heatmap size against the input, and each paper-profile override. A bad
+value fails here, naming its key in params.yaml (``experiments.dsta_t3.model.kwargs.num_frames``), so it never
+reaches ``dvc repro``, where a failing stage would already have deleted its previous outputs.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from dsta.checks import check_heatmap_size, check_input_size, check_model_kwargs
 from dsta.errors import DataError, main_guard
 from dsta.io import load_yaml, write_text
 
@@ -35,6 +42,46 @@ def compose(overrides: list[str] | None = None, config_dir: Path = CONFIG_DIR) -
     return OmegaConf.to_container(cfg, resolve=True)
 
 
+def check_experiment(cfg: dict, where: str) -> None:
+    """One experiment (``data``, ``model``, ``train``): raises DataError naming ``where.KEY`` of the first bad value."""
+    for key in ("data", "model", "train"):
+        if not isinstance(cfg.get(key), dict):
+            raise DataError(None, f"{where}.{key}", "missing")
+    model = cfg["model"]
+    if "name" not in model:
+        raise DataError(None, f"{where}.model.name", "missing")
+    typed = check_model_kwargs(model["name"], model.get("kwargs") or {}, f"{where}.model.kwargs")
+    size = check_input_size(cfg["data"].get("input_size"), typed.backbone, f"{where}.data.input_size")
+    if "heatmap" in model:
+        check_heatmap_size(model["heatmap"], size, f"{where}.model.heatmap")
+
+
+def check_params(params: dict, config_dir: Path = CONFIG_DIR) -> None:
+    """Every experiment and paper profile of a composed config (see the module docstring)."""
+    exps = params.get("experiments")
+    if not isinstance(exps, dict) or not exps:
+        raise DataError(None, "experiments", "no experiments")
+    for section in ("experiments", "pretrain"):  # pretrain: the same shape, the backbones other experiments load
+        for key, cfg in (params.get(section) or {}).items():
+            check_experiment(cfg or {}, f"{section}.{key}")
+    paper = params.get("paper_profiles") or {}
+    size = [paper.get("width"), paper.get("height")]
+    for key, entry in (paper.get("models") or {}).items():
+        where = f"paper_profiles.models.{key}"
+        path = config_dir / "model" / f"{entry.get('config')}.yaml"
+        if not path.is_file():
+            raise DataError(None, f"{where}.config", f"no configs/model/{entry.get('config')}.yaml")
+        model = load_yaml(path)
+        kwargs = dict(model["kwargs"])
+        for pair in str(entry.get("overrides") or "").split():
+            name, sep, value = pair.partition("=")
+            if not sep:
+                raise DataError(None, f"{where}.overrides", f"expected key=value pairs, got {pair!r}")
+            kwargs[name] = yaml.safe_load(value)
+        typed = check_model_kwargs(model["name"], kwargs, f"{where}.overrides")
+        check_input_size(size, typed.backbone, "paper_profiles.width/height")
+
+
 def to_yaml(params: dict) -> str:
     return HEADER + yaml.safe_dump(params, sort_keys=False, default_flow_style=None, width=118)
 
@@ -53,17 +100,18 @@ def load_params_section(params: str | Path, dotted: str) -> dict:
     return node
 
 
-def load_experiment(params: str | Path, name: str) -> dict:
-    """One experiment (``data``, ``model``, ``train``) of a composed params file."""
+def load_experiment(params: str | Path, name: str, section: str = "experiments") -> dict:
+    """One experiment (``data``, ``model``, ``train``) of a composed params file: a key of ``experiments``, or of
+    another mapping of the same shape (``pretrain``)."""
     doc = load_yaml(params)
     try:
-        cfg = doc["experiments"][name]
+        cfg = doc[section][name]
     except (KeyError, TypeError):
-        known = sorted((doc or {}).get("experiments", {}) or {})
-        raise DataError(params, f"experiments.{name}", f"no such experiment; known: {known}") from None
+        known = sorted((doc or {}).get(section, {}) or {})
+        raise DataError(params, f"{section}.{name}", f"no such experiment; known: {known}") from None
     for key in ("data", "model", "train"):
         if key not in cfg:
-            raise DataError(params, f"experiments.{name}.{key}", "missing")
+            raise DataError(params, f"{section}.{name}.{key}", "missing")
     return cfg
 
 
@@ -74,7 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="params.yaml")
     p.add_argument("--check", action="store_true", help="only verify that --out is up to date")
     a = p.parse_args(argv)
-    text = to_yaml(compose(a.overrides))
+    params = compose(a.overrides)
+    check_params(params)
+    text = to_yaml(params)
     out = Path(a.out)
     if a.check:
         if not out.is_file() or out.read_text() != text:

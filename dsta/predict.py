@@ -22,6 +22,7 @@ from dsta.evaluate import PosePrediction, evaluate, to_json, write_predictions
 from dsta.io import write_json
 from dsta.models import load_checkpoint, model_target, read_checkpoint
 from dsta.objectives import flip_back, objective_for
+from dsta.provenance import provenance
 
 
 @torch.no_grad()
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     metrics = score(preds, dataset, out)
     metrics.update(checkpoint=str(a.checkpoint), epoch=ckpt.get("epoch"), flip=a.flip, boxes=a.boxes or
                    cfg["data"].get("boxes", "gt"), dataset=cfg["data"]["name"], model=ckpt["model"])
+    metrics["provenance"] = provenance((cfg.get("train") or {}).get("seed"), cfg)
     write_json(out / "metrics.json", to_json(metrics), indent=2)
     print(f"{ckpt['model']} on {cfg['data']['name']} {a.split}: mAP {metrics['Total']:.2f}")
     return metrics

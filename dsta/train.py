@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from dsta import distributed as dist
-from dsta.config import load_experiment
+from dsta.config import check_experiment, load_experiment
 from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
 from dsta.errors import DataError, main_guard
@@ -33,6 +33,7 @@ from dsta.io import atomic_path, write_json
 from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
 from dsta.objectives import objective_for, pck
 from dsta.predict import predict, score
+from dsta.provenance import provenance
 
 TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "milestones", "gamma", "grad_clip", "workers", "seed",
               "amp", "eval_every"}
@@ -194,7 +195,8 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
                   "train_seconds": float(sum(h.get("seconds", 0.0) for h in history)),
                   "untrained_val_mAP": history[0]["val_mAP"] if history and history[0]["epoch"] == -1 else None,
                   "val": last_metrics,
-                  "history": history}
+                  "history": history,
+                  "provenance": provenance(train_cfg["seed"], cfg)}
         write_json(out / "metrics.json", to_json(result), indent=2)
     dist.cleanup()
     return result
@@ -209,12 +211,20 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", required=True, help="run directory: last.pt, live/, val/, metrics.json")
     a = p.parse_args(argv)
     cfg = load_experiment(a.params, a.experiment)
+    check_experiment(cfg, f"experiments.{a.experiment}")  # as `python -m dsta.config` does, for a hand-edited file
     out = Path(a.out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     marker = not_configured(a.data_root)
     if marker is not None:
         return skip_run(out, cfg, marker)
-    return main_worker(cfg, Path(a.data_root), out)
+    try:
+        return main_worker(cfg, Path(a.data_root), out)
+    except DataError:
+        # bad input (data, config): leave nothing behind, so no half-made run looks like a result
+        if created and dist.is_main():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def skip_run(out: Path, cfg: dict, marker: dict) -> dict:

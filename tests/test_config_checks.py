@@ -1,0 +1,119 @@
+"""Compose-time validation (dsta.config.check_params with the typed model configs of dsta.checks): a bad config fails
+when params.yaml is composed, naming the key the user wrote; and the typed configs mirror the model constructors."""
+import dataclasses
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dsta.checks import MODEL_CONFIGS, check_input_size, check_model_kwargs
+from dsta.config import check_params, compose
+from dsta.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose_error(*overrides: str) -> DataError:
+    with pytest.raises(DataError) as err:
+        check_params(compose(list(overrides)))
+    return err.value
+
+
+@pytest.mark.parametrize("overrides, field, words", [
+    (["experiments.dsta_t3.model.kwargs.num_frames=4"], "experiments.dsta_t3.model.kwargs.num_frames", "odd"),
+    (["experiments.dsta_t3.model.kwargs.num_frames=0"], "experiments.dsta_t3.model.kwargs.num_frames", "odd"),
+    (["experiments.rle.model.kwargs.num_frames=3"], "experiments.rle.model.kwargs.num_frames", "[1]"),
+    (["experiments.dcpose.model.kwargs.num_frames=5"], "experiments.dcpose.model.kwargs.num_frames", "[3]"),
+    (["experiments.rle.model.kwargs.backbone=resnet51"], "experiments.rle.model.kwargs.backbone", "resnet51"),
+    (["experiments.dsta_t3.data.input_size=[16,64]"], "experiments.dsta_t3.data.input_size", "stride"),
+    (["experiments.dsta_t3.data.input_size=[48]"], "experiments.dsta_t3.data.input_size", "[width, height]"),
+    (["experiments.heatmap_single.model.heatmap.size=[16,16]"], "experiments.heatmap_single.model.heatmap.size",
+     "quarter"),
+    (["experiments.dsta_t3.model.kwargs.embed_dim=30"], "experiments.dsta_t3.model.kwargs.embed_dim", "num_heads"),
+    (["+experiments.dsta_t3.model.kwargs.depht=3"], "experiments.dsta_t3.model.kwargs.depht", "no argument"),
+    (["experiments=paper_posetrack18", "experiments.dsta_hrnet_w48_t3.data.input_size=[190,256]"],
+     "experiments.dsta_hrnet_w48_t3.data.input_size", "divisible by 32"),
+    (["paper_profiles.models.dsta_r50_t5.overrides='num_frames=4'"], "paper_profiles.models.dsta_r50_t5.overrides.num_frames",
+     "odd"),
+])
+def test_bad_config_fails_at_compose_naming_the_key(overrides, field, words):
+    err = compose_error(*overrides)
+    assert err.field == field
+    assert words in err.message
+
+
+def test_every_shipped_matrix_passes():
+    for matrix in ("synthetic_tiny", "paper_posetrack17", "paper_posetrack18", "paper_posetrack21"):
+        check_params(compose([f"experiments={matrix}"]))
+
+
+def test_cli_refuses_even_t_and_writes_nothing(tmp_path):
+    out = tmp_path / "params.yaml"
+    r = subprocess.run([sys.executable, "-m", "dsta.config", "experiments.dsta_t3.model.kwargs.num_frames=4",
+                        "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("error: experiments.dsta_t3.model.kwargs.num_frames: must be a positive odd number "
+                                "(1, 3, 5, ...), got 4")
+    assert not out.exists()
+
+
+def test_typed_configs_mirror_the_constructors():
+    """Each typed config has exactly its model constructor's arguments, so compose checks what the model takes."""
+    from dsta.models import list_models
+    from dsta.registry import _factories
+
+    assert sorted(MODEL_CONFIGS) == list_models()
+    for name, cls in MODEL_CONFIGS.items():
+        model_cls = inspect.signature(_factories[name]).return_annotation
+        model_cls = getattr(sys.modules[_factories[name].__module__], model_cls) if isinstance(model_cls, str) \
+            else model_cls
+        args = [p for p in inspect.signature(model_cls.__init__).parameters if p != "self"]
+        assert sorted(args) == sorted(f.name for f in dataclasses.fields(cls)), name
+
+
+def test_one_list_of_backbones():
+    from dsta import backbones, checks
+
+    assert backbones.BACKBONES == checks.BACKBONES
+
+
+def test_missing_and_unknown_arguments():
+    with pytest.raises(DataError, match="needs backbone") as err:
+        check_model_kwargs("dsta", {}, "overrides")
+    assert err.value.field == "overrides.backbone"
+    with pytest.raises(DataError, match="unknown model") as err:
+        check_model_kwargs("nosuch", {}, "experiments.x.model.kwargs")
+    assert err.value.field == "experiments.x.model.name"
+
+
+def test_input_size():
+    assert check_input_size([48, 64], "resnet18") == (48, 64)
+    assert check_input_size([192, 256], "hrnet_w48") == (192, 256)
+    with pytest.raises(DataError, match="divisible"):
+        check_input_size([48, 64], "hrnet_w32")
+
+
+def test_train_refuses_a_hand_edited_even_t_before_making_anything(tmp_path):
+    import yaml
+
+    params = compose()
+    params["experiments"]["dsta_t3"]["model"]["kwargs"]["num_frames"] = 4
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "runs" / "dsta_t3"
+    r = subprocess.run([sys.executable, "-m", "dsta.train", "--params", str(tmp_path / "params.yaml"), "--experiment",
+                        "dsta_t3", "--data-root", str(tmp_path / "data"), "--out", str(out)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "experiments.dsta_t3.model.kwargs.num_frames" in r.stderr
+    assert not out.exists()
+
+
+def test_train_failing_on_bad_data_leaves_nothing(tmp_path):
+    out = tmp_path / "runs" / "rle"
+    r = subprocess.run([sys.executable, "-m", "dsta.train", "--params", "params.yaml", "--experiment", "rle",
+                        "--data-root", str(tmp_path / "no_data"), "--out", str(out)], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "annotation directory not found" in r.stderr
+    assert not out.exists() and not out.parent.exists() or not any(out.parent.iterdir())
