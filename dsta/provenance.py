@@ -110,8 +110,35 @@ def commit_name(prov: dict | None) -> str | None:
 def describe(prov: dict | None) -> str:
     """One line for a footnote: commit, machine, torch."""
     if not prov:
-        return "provenance not recorded (output older than the provenance block)"
+        return "provenance not recorded"
+    if prov.get("recorded") is False:
+        stored = prov.get("stored_in")
+        return ("commit and machine not recorded (an output older than provenance blocks" +
+                (f"; git last stored it in {stored})" if stored else ")"))
     parts = [f"commit {commit_name(prov) or 'unknown'}", f"on {machine_name(prov) or 'unknown machine'}"]
     if prov.get("torch"):
         parts.append(f"torch {prov['torch']}")
     return ", ".join(parts)
+
+
+def last_commit(path: str | Path) -> str | None:
+    """The commit that last changed ``path`` in git (for an output written before provenance blocks existed)."""
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(path)], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        return out or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def legacy(path: str | Path) -> dict:
+    """The provenance of an output that records none: what git knows (the commit that last stored the file)."""
+    return {"commit": None, "dirty": None, "machine": {}, "recorded": False, "stored_in": last_commit(path)}
+
+
+def from_env(env: dict) -> dict:
+    """A provenance block from a profile's older ``env`` record (commit with ``-dirty``, device, torch)."""
+    commit = env.get("commit") or ""
+    return {"commit": commit.removesuffix("-dirty") or None, "dirty": commit.endswith("-dirty") if commit else None,
+            "machine": {"cpu" if env.get("device_type", "cpu") == "cpu" else "gpu": env.get("device")},
+            "torch": env.get("torch"), "python": env.get("python")}

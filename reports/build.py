@@ -21,6 +21,7 @@ from pathlib import Path
 from dsta.errors import DataError, main_guard
 from dsta.io import load_yaml, write_json, write_text
 from dsta.provenance import git_commit
+from reports import latex
 from reports.pages import dataset_page, index_page
 from reports.results import (DATASETS, dataset_status, flat_metrics, load_benchmarks, load_experiments,
                              load_paper_profiles, per_joint_csv)
@@ -53,12 +54,38 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
             index_figures = pl.paper_figures(paper, reference, fig_dir)
     for p in pages:
         write_text(out / f"{p.dataset}.md", dataset_page(p, figures[p.dataset], paper))
+    write_latex(pages, paper, out / "latex")
     write_text(out / "README.md", index_page(pages, paper, bench, reference, commit, index_figures))
     metrics = flat_metrics(experiments)
     write_json(out / "metrics.json", metrics, indent=2)
     write_text(out / "per_joint.csv", per_joint_csv(experiments))
     return {"pages": [p.dataset for p in pages], "metrics": metrics,
             "missing": [m for p in pages for m in p.missing]}
+
+
+def write_latex(pages: list[Page], paper: dict[str, dict], folder: Path) -> list[Path]:
+    """``OUT/latex/``: each page's main table (``DATASET.tex``), its efficiency table (``DATASET-efficiency.tex``)
+    and the paper-size efficiency (``paper-efficiency.tex``), booktabs, from the same rows as the Markdown."""
+    from reports.tables import env_line
+
+    files = {}
+    for p in pages:
+        title = {"synthetic": "Synthetic default (not PoseTrack)"}.get(p.dataset, p.dataset.replace("posetrack",
+                                                                                                       "PoseTrack"))
+        files[f"{p.dataset}.tex"] = latex.main_table(p, title)
+        profiles = {e.key: e.profile for e in p.experiments if e.profile}
+        eff = latex.experiment_efficiency(p, title, env_line(profiles)) if profiles else None
+        if eff:
+            files[f"{p.dataset}-efficiency.tex"] = eff
+    paper_tex = latex.paper_efficiency(paper, env_line(paper)) if paper else None
+    if paper_tex:
+        files["paper-efficiency.tex"] = paper_tex
+    for old in folder.glob("*.tex") if folder.is_dir() else []:
+        if old.name not in files:
+            old.unlink()
+    for name, text in files.items():
+        write_text(folder / name, text)
+    return [folder / n for n in files]
 
 
 @main_guard

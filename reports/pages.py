@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import platform
 
-from reports.tables import (Page, ablation_table, efficiency_table, env_line, fmt, main_table, mode_entry, short,
-                            split_table, streaming_ratio, table, training_table)
+from dsta.provenance import commit_name, cpu_model, from_env, machine_name
+from reports.tables import (Page, ablation_table, efficiency_table, env_line, fmt, main_table, mixed_provenance,
+                            mode_entry, short, split_table, streaming_ratio, table, training_table)
+
+
+def measured_where(profiles: dict[str, dict]) -> str:
+    """Where a set of profiles was measured: each machine and commit named, and whether that machine built this
+    report (a table of timings is never "here" unless it was)."""
+    provs = [p.get("provenance") or from_env(p.get("env") or {}) for p in profiles.values()]
+    machines = sorted({machine_name(v) or "an unrecorded machine" for v in provs})
+    commits = sorted({commit_name(v) or "unrecorded" for v in provs})
+    here = cpu_model()
+    where = (f"measured on {'; '.join(machines)} at commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}")
+    if machines != [here]:
+        where += f" (not necessarily the machine that built this report: {here})"
+    return where
 
 
 def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict]) -> str:
@@ -25,7 +39,13 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict]) ->
             "for one key-frame prediction in clip mode (T backbone passes), one multiply-add = one FLOP; peak memory "
             "of a forward pass at batch 1; FPS = predictions per second at the profile batch.", ""]
     main, notes = main_table(page)
+    mixed = mixed_provenance(page.experiments)
+    if mixed:
+        out += [mixed, ""]
     out += [main, "", *[f"{n}  " for n in notes], ""]
+    latex = [f"[{name}](latex/{name}.tex)" for name in (page.dataset, f"{page.dataset}-efficiency")
+             if name == page.dataset or any(e.profile for e in page.experiments)]
+    out += [f"LaTeX (booktabs): {', '.join(latex)}.", ""]
     if page.dataset == "synthetic" and page.experiments:
         out += ["## Clean vs corrupted frames", "",
                 "Corrupted = synthetic frames with motion blur, defocus or an occluder crossing the person "
@@ -35,10 +55,11 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict]) ->
     exp_profiles = {e.key: e.profile for e in page.experiments if e.profile}
     if exp_profiles:
         out += ["## Efficiency of these models (clip vs streaming)", "",
-                f"Measured with `python -m benchmarks.profile` on {env_line(exp_profiles)}.", "",
+                f"Measured with `python -m benchmarks.profile`, {measured_where(exp_profiles)} "
+                f"({env_line(exp_profiles)}).", "",
                 efficiency_table(exp_profiles), ""]
     if paper and page.dataset != "synthetic":
-        out += ["## Paper-size efficiency on this machine", "",
+        out += ["## Paper-size efficiency", "",
                 "See the [index](README.md#paper-size-efficiency) for the 256x192 profiles of every model.", ""]
     for name, path in figures.items():
         out += [f"![{name}]({path})", ""]
@@ -63,9 +84,10 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
         ratio = streaming_ratio(paper)
         head = (mode_entry(paper.get("dsta_r50_t3"), "clip").get("gflops") or {}).get("head")
         out += ["## Paper-size efficiency", "",
-                f"Every model at its paper configuration, 256x192 input, profiled here (`paper_profile` stage) on "
-                f"{env_line(paper)}. GFLOPs count one multiply-add as one FLOP, with fvcore plus this project's "
-                f"handles for attention and deformable convolution.", "", efficiency_table(paper), ""]
+                f"Every model at its paper configuration, 256x192 input, profiled by the `paper_profile` stage, "
+                f"{measured_where(paper)} ({env_line(paper)}). GFLOPs count one multiply-add as one FLOP, with fvcore "
+                f"plus this project's handles for attention and deformable convolution. LaTeX: "
+                f"[latex/paper-efficiency.tex](latex/paper-efficiency.tex).", "", efficiency_table(paper), ""]
         facts = []
         if head is not None:
             facts.append(f"DSTA-R50 (T=3) head (everything after the backbone, T joint embeddings included): "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from dsta import keypoints as kp
 from dsta.data.marker import not_configured
 from dsta.errors import DataError
 from dsta.io import load_json, load_yaml
+from dsta.provenance import from_env, legacy
 
 DATASETS = ("synthetic", "posetrack17", "posetrack18", "posetrack21")
 GROUPS = [c for c in kp.POSEVAL_COLUMNS if c != "Total"]  # Head, Shou, Elb, Wri, Hip, Knee, Ankl
@@ -40,6 +41,19 @@ class Experiment:
     training: dict | None = None
     profile: dict | None = None
     skipped: str | None = None  # why train/evaluate skipped it (dataset not fetched); then there is no evaluation
+    paths: dict[str, Path] = field(default_factory=dict)  # the file each record came from
+
+    def provenance(self, record: str) -> dict | None:
+        """The provenance of the file a number came from (``"evaluation"``, ``"training"`` or ``"profile"``): its
+        own ``provenance`` block; for a profile without one its ``env``; else what git knows of the file."""
+        data = getattr(self, record)
+        if not data:
+            return None
+        if data.get("provenance"):
+            return data["provenance"]
+        if record == "profile" and data.get("env"):
+            return from_env(data["env"])
+        return legacy(self.paths[record])
 
     @property
     def dataset(self) -> str:
@@ -91,7 +105,9 @@ def load_experiments(params: Path, runs: Path, evals: Path, profiles: Path) -> l
         training = _optional_json(runs / key / "metrics.json")
         skipped = (evaluation or {}).get("skipped") or (training or {}).get("skipped")
         out.append(Experiment(key, cfg, None if skipped else evaluation, training,
-                              _optional_json(profiles / f"{key}.json"), skipped))
+                              _optional_json(profiles / f"{key}.json"), skipped,
+                              {"evaluation": evals / key / "metrics.json", "training": runs / key / "metrics.json",
+                               "profile": profiles / f"{key}.json"}))
     return out
 
 

@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from dsta.provenance import commit_name, describe, machine_name
 from reports.results import GROUPS, Experiment
 
 AP_COLUMNS = [*GROUPS, "Mean"]
@@ -41,7 +42,7 @@ def gflops_cell(profile: dict | None, mode: str = "clip") -> str:
     entry = mode_entry(profile, mode).get("gflops")
     if not entry:
         return DASH
-    return f"{entry['total']:.3g} ({entry['backbone']:.3g} + {entry['head']:.2g})"
+    return f"{entry['total']:.3f} ({entry['backbone']:.3f} + {entry['head']:.4f})"
 
 
 def params_cell(profile: dict | None) -> str:
@@ -68,8 +69,8 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-MAIN_HEADER = ["Row", "Method", "Backbone", "T", "Input", *AP_COLUMNS, "GFLOPs (backbone + head)", "Params",
-               "Peak mem", "FPS"]
+# the papers' layout: accuracy only; the efficiency of the reproduced rows has a table of its own
+MAIN_HEADER = ["Method", "Backbone", "T", "Input", *AP_COLUMNS, "Source"]
 
 
 @dataclass
@@ -84,20 +85,78 @@ class Page:
 
 
 def provenance(e: Experiment, commit: str) -> str:
+    """The footnote of a reproduced row: dataset and config, then the commit and machine of each of its numbers,
+    each from the file that number came from (``commit`` is the report's own, used for nothing measured)."""
     env = (e.profile or {}).get("env", {})
     ev = e.evaluation or {}
     kw = ", ".join(f"{k}={v}" for k, v in e.kwargs.items() if k not in ("pretrained", "joint_groups"))
-    device = env.get("device")
     train = e.config.get("train", {})
+    mAP = e.provenance("evaluation")
+    parts = [f"AP: {describe(mAP)}" if mAP else "AP: not evaluated yet"]
+    trained = e.provenance("training")
+    if trained and (trained.get("commit"), machine_name(trained)) != ((mAP or {}).get("commit"), machine_name(mAP)):
+        parts.append(f"training: {describe(trained)}")
+    if e.profile:
+        parts.append(f"efficiency: {describe(e.provenance('profile'))} ({env.get('dtype')}, {env.get('threads')} "
+                     f"threads)")
     return (f"`{e.key}`: dataset {e.dataset} (val, {ev.get('num_frames', '?')} labeled frames, boxes "
             f"{ev.get('boxes', e.config['data'].get('boxes'))}); config `experiments.{e.key}` of params.yaml "
             f"({e.model}: {kw}; {train.get('epochs')} epochs, batch {train.get('batch_size')}, lr {train.get('lr')}); "
-            + (f"profiled on {device}, torch {env['torch']}, {env['dtype']}, {env['threads']} threads; " if device
-               else "not profiled; ") + f"commit {env.get('commit') or commit}.")
+            + "; ".join(parts) + ".")
 
 
-def main_table(page: Page) -> tuple[str, list[str]]:
-    rows, notes = [], []
+def mixed_provenance(experiments: list[Experiment]) -> str | None:
+    """A warning when the numbers of a page come from more than one commit or machine (None when they do not)."""
+    commits, machines, unknown = set(), set(), False
+    for e in experiments:
+        for record in ("evaluation", "profile"):
+            prov = e.provenance(record)
+            if prov is None:
+                continue
+            if prov.get("recorded") is False:
+                unknown = True
+                continue
+            commits.add(commit_name(prov) or "unknown")
+            machines.add(machine_name(prov) or "unknown")
+    if len(commits) <= 1 and len(machines) <= 1 and not unknown:
+        return None
+    def named(what: str, items: set[str], sep: str) -> str:
+        return f"{what}{'s' if len(items) > 1 else ''} {sep.join(sorted(items))}" if items else f"no recorded {what}"
+
+    out = (f"**Mixed provenance**: the numbers on this page come from {named('commit', commits, ', ')} and "
+           f"{named('machine', machines, '; ')}")
+    if unknown:
+        out += ", and some outputs record no commit or machine (made before provenance blocks existed)"
+    return out + ". Each footnote names the commit and machine of its own numbers."
+
+
+@dataclass
+class Row:
+    """One row of a main table, before formatting: ``kind`` is ``reproduced``, ``delta`` or ``reported``."""
+
+    kind: str
+    method: str
+    backbone: str
+    frames: Any
+    input: str
+    ap: list[float | None]
+    ref: int | None = None  # footnote of a reproduced row
+    cite: str | None = None  # citation key of a reported row (or of the row a Δ compares with)
+    mark: str | None = None  # note letter of a reported row
+
+    def cells(self) -> list[str]:
+        values = [signed(v) for v in self.ap] if self.kind == "delta" else [fmt(v) for v in self.ap]
+        return [self.method, self.backbone, str(self.frames), self.input, *values]
+
+    def source(self) -> str:
+        mark = f" ({self.mark})" if self.mark else ""
+        return {"reproduced": f"this run [{self.ref}]", "delta": f"Δ vs [{self.cite}]"}.get(
+            self.kind, f"[{self.cite}]{mark}")
+
+
+def main_rows(page: Page) -> tuple[list[Row], list[str], list[str]]:
+    """The rows of a page's main table, the footnotes of its reproduced rows and the notes of its reported rows."""
+    rows, footnotes, notes = [], [], []
     reported_by_match = {r["match"]: r for r in page.reported if r.get("match")}
     for n, e in enumerate(page.experiments, 1):
         ap = ap_values(e.evaluation)
@@ -107,18 +166,25 @@ def main_table(page: Page) -> tuple[str, list[str]]:
             page.missing.append(f"`{e.key}`: no evaluation yet (eval/{e.key}/metrics.json)")
         if e.profile is None:
             page.missing.append(f"`{e.key}`: no profile yet (profiles/{e.key}.json)")
-        rows.append([f"reproduced [{n}]", e.method(), e.backbone(), e.num_frames, e.input_size(),
-                     *[fmt(v) for v in ap], gflops_cell(e.profile), params_cell(e.profile), mem_cell(e.profile),
-                     fps_cell(e.profile)])
-        notes.append(f"[{n}] {provenance(e, page.commit)}")
+        rows.append(Row("reproduced", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n))
+        footnotes.append(f"[{n}] {provenance(e, page.commit)}")
         ref = reported_by_match.get(e.key)
         if ref is not None:
-            rows.append([f"Δ vs reported ({ref['cite']})", "", "", "", "",
-                         *[signed(v) for v in delta(ap, ref["ap"])], "", "", "", ""])
+            rows.append(Row("delta", "", "", "", "", delta(ap, ref["ap"]), cite=ref["cite"]))
     for r in page.reported:
-        rows.append([f"reported ({r['cite']})", r["method"], r.get("backbone") or DASH, r.get("T") or DASH,
-                     r.get("input") or DASH, *[fmt(v) for v in r["ap"]], DASH, DASH, DASH, DASH])
-    return table(MAIN_HEADER, rows), notes
+        mark = None
+        if r.get("note"):
+            mark = chr(ord("a") + len(notes))
+            notes.append(f"({mark}) {r['method']} {r.get('backbone') or ''} T={r.get('T')}: {r['note']}.")
+        rows.append(Row("reported", r["method"], r.get("backbone") or DASH, r.get("T") or DASH, r.get("input") or DASH,
+                        list(r["ap"]), cite=r["cite"], mark=mark))
+    return rows, footnotes, notes
+
+
+def main_table(page: Page) -> tuple[str, list[str]]:
+    """The main table as Markdown, and the footnotes and notes to print beneath it."""
+    rows, footnotes, notes = main_rows(page)
+    return table(MAIN_HEADER, [[*r.cells(), r.source()] for r in rows]), footnotes + notes
 
 
 def split_table(experiments: list[Experiment]) -> str:
