@@ -117,3 +117,52 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
     out += ["## Sources of the reported rows", ""] + [f"- **{k}**: {v}" for k, v in reference["citations"].items()]
     out += ["", *[f"- {n}" for n in reference.get("notes", [])], ""]
     return "\n".join(out)
+
+
+def readme_block(experiments: list, paper: dict[str, dict]) -> str:
+    """The project README's results, generated: the synthetic summary (each experiment's mAP, clean and corrupted,
+    GFLOPs, training time) and the paper-size cost facts, each with the commit and machine it came from."""
+    from dsta.provenance import describe
+
+    synth = [e for e in experiments if e.dataset == "synthetic"]
+    rows = []
+    for e in synth:
+        ev = e.evaluation or {}
+        split = ev.get("split") or {}
+        clean, corrupted = split.get("false") or {}, split.get("true") or {}
+        streaming = mode_entry(e.profile, "streaming").get("gflops") or {}
+        rows.append([e.key, fmt(ev.get("Total")), fmt(clean.get("Total")), fmt(corrupted.get("Total")),
+                     fmt((mode_entry(e.profile, "clip").get("gflops") or {}).get("total"), 3),
+                     fmt(streaming.get("total"), 3), fmt((e.training or {}).get("train_seconds"), 0)])
+    first = synth[0] if synth else None
+    frames = ""
+    if first and first.evaluation and first.evaluation.get("split"):
+        split = first.evaluation["split"]
+        frames = (f" (clean {split.get('false', {}).get('num_frames', '?')} frames, corrupted "
+                  f"{split.get('true', {}).get('num_frames', '?')})")
+    out = [f"On the synthetic default{frames}; full tables, footnotes and LaTeX in "
+           "[reports/synthetic.md](reports/synthetic.md).", "",
+           table(["experiment", "val mAP", "clean", "corrupted", "GFLOPs clip", "GFLOPs per frame, streaming",
+                  "train s"], rows), ""]
+    provs = sorted({describe(e.provenance("evaluation")) for e in synth if e.evaluation})
+    if provs:
+        out += [f"mAP from: {'; '.join(provs)}.", ""]
+    if paper:
+        facts = []
+        head = (mode_entry(paper.get("dsta_r50_t3"), "clip").get("gflops") or {}).get("head")
+        if head is not None:
+            facts.append(f"the DSTA-R50 head costs {head:.4f} GFLOPs per prediction")
+        ratio = streaming_ratio(paper)
+        if ratio:
+            dsta = paper["dsta_r50_t3"]["modes"]["streaming"]["gflops"]["total"]
+            rle = paper["rle_r50"]["modes"]["clip"]["gflops"]["total"]
+            facts.append(f"DSTA-R50 T=3 in streaming mode costs {ratio}x the GFLOPs of single-frame RLE-R50 per frame "
+                         f"({dsta:.3f} vs {rle:.3f})")
+        if "dcpose_hrnet_w48" in paper:
+            dc = paper["dcpose_hrnet_w48"]["modes"]
+            facts.append(f"DCPose-HRNet-W48 costs {dc['clip']['gflops']['total']:.1f} GFLOPs per prediction in clip "
+                         f"mode ({dc.get('streaming', dc['clip'])['gflops']['total']:.1f} streaming, its head alone "
+                         f"{dc['clip']['gflops']['head']:.1f})")
+        if facts:
+            out += [f"At paper size (256x192; {measured_where(paper)}): " + "; ".join(facts) + ".", ""]
+    return "\n".join(out).rstrip() + "\n"

@@ -206,3 +206,29 @@ def test_latex_escapes():
     from reports.latex import escape
 
     assert escape("a_b & 50% #1") == r"a\_b \& 50\% \#1"
+
+
+def test_readme_block_is_generated_between_the_markers(results):
+    readme = results / "README.md"
+    readme.write_text(f"# title\n\nbefore\n{rb.README_BEGIN}\nstale 99.9\n{rb.README_END}\nafter\n")
+    rb.build(results / "params.yaml", results / "reference.yaml", results / "runs", results / "eval",
+             results / "profiles", results / "bench.json", results / "data", results / "out", plots=False,
+             readme=readme)
+    text = readme.read_text()
+    assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{rb.README_END}\nafter\n")
+    assert "stale 99.9" not in text
+    assert "| dsta_t3 | 30.0 | 31.0 | 28.0 | 0.360 | 0.121 | 80 |" in text
+    assert "1.0010x the GFLOPs of single-frame RLE-R50" in text
+
+
+def test_readme_without_markers_is_an_error(results):
+    readme = results / "README.md"
+    readme.write_text("# no markers\n")
+    with pytest.raises(DataError, match="results block"):
+        rb.update_readme(readme, "x\n")
+
+
+def test_project_readme_has_no_hand_typed_results():
+    """The project README's results come from the report: its block is the generated one."""
+    text = (Path(rb.__file__).resolve().parents[1] / "README.md").read_text()
+    assert text.count(rb.README_BEGIN) == 1 and text.count(rb.README_END) == 1
