@@ -108,7 +108,8 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
         out += [*[f"- {f}" for f in facts], ""]
     if benchmarks:
         out += ["## Benchmarks (`pytest benchmarks --benchmark-only`)", "",
-                f"pytest-benchmark on {benchmarks[0]['machine']}; median and interquartile range of the rounds.", "",
+                f"pytest-benchmark on {benchmarks[0]['machine']} at commit {benchmarks[0]['commit']}; median and "
+                f"interquartile range of the rounds.", "",
                 table(["Benchmark", "Median ms", "IQR ms", "Rounds", "Details"],
                       [[b["name"], fmt(b["median_ms"], 2), fmt(b["iqr_ms"], 2), b["rounds"],
                         ", ".join(f"{k}={short(v)}" for k, v in b["extra"].items() if k not in ("commit", "device"))]

@@ -128,8 +128,10 @@ def load_benchmarks(path: Path) -> list[dict]:
                      "iqr_ms": s["iqr"] * 1e3, "min_ms": s["min"] * 1e3, "rounds": s["rounds"],
                      "extra": b.get("extra_info", {})})
     machine = doc.get("machine_info", {})
+    commit = doc.get("commit_info") or {}  # pytest-benchmark's own provenance: the commit and whether it was dirty
     for r in rows:
         r["machine"] = f"{machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}"
+        r["commit"] = (str(commit.get("id", ""))[:7] + (" (dirty tree)" if commit.get("dirty") else "")) or "unknown"
     return rows
 
 

@@ -116,4 +116,4 @@ def test_train_failing_on_bad_data_leaves_nothing(tmp_path):
                         "--data-root", str(tmp_path / "no_data"), "--out", str(out)], cwd=ROOT, capture_output=True,
                        text=True)
     assert r.returncode == 2 and "annotation directory not found" in r.stderr
-    assert not out.exists() and not out.parent.exists() or not any(out.parent.iterdir())
+    assert not out.exists()
