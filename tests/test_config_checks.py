@@ -24,9 +24,11 @@ def compose_error(*overrides: str) -> DataError:
 @pytest.mark.parametrize("overrides, field, words", [
     (["experiments.dsta_t3.model.kwargs.num_frames=4"], "experiments.dsta_t3.model.kwargs.num_frames", "odd"),
     (["experiments.dsta_t3.model.kwargs.num_frames=0"], "experiments.dsta_t3.model.kwargs.num_frames", "odd"),
-    (["experiments.rle.model.kwargs.num_frames=3"], "experiments.rle.model.kwargs.num_frames", "[1]"),
+    (["experiments=paper_posetrack18", "experiments.rle_r50.model.kwargs.num_frames=3"],
+     "experiments.rle_r50.model.kwargs.num_frames", "[1]"),
     (["experiments.dcpose.model.kwargs.num_frames=5"], "experiments.dcpose.model.kwargs.num_frames", "[3]"),
-    (["experiments.rle.model.kwargs.backbone=resnet51"], "experiments.rle.model.kwargs.backbone", "resnet51"),
+    (["experiments.heatmap_single.model.kwargs.backbone=resnet51"],
+     "experiments.heatmap_single.model.kwargs.backbone", "resnet51"),
     (["experiments.dsta_t3.data.input_size=[16,64]"], "experiments.dsta_t3.data.input_size", "stride"),
     (["experiments.dsta_t3.data.input_size=[48]"], "experiments.dsta_t3.data.input_size", "[width, height]"),
     (["experiments.heatmap_single.model.heatmap.size=[16,16]"], "experiments.heatmap_single.model.heatmap.size",
@@ -111,9 +113,12 @@ def test_train_refuses_a_hand_edited_even_t_before_making_anything(tmp_path):
 
 
 def test_train_failing_on_bad_data_leaves_nothing(tmp_path):
-    out = tmp_path / "runs" / "rle"
-    r = subprocess.run([sys.executable, "-m", "dsta.train", "--params", "params.yaml", "--experiment", "rle",
-                        "--data-root", str(tmp_path / "no_data"), "--out", str(out)], cwd=ROOT, capture_output=True,
-                       text=True)
+    import yaml
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(compose()))
+    out = tmp_path / "runs" / "heatmap_single"
+    r = subprocess.run([sys.executable, "-m", "dsta.train", "--params", str(tmp_path / "params.yaml"), "--experiment",
+                        "heatmap_single", "--data-root", str(tmp_path / "no_data"), "--out", str(out)], cwd=ROOT,
+                       capture_output=True, text=True)
     assert r.returncode == 2 and "annotation directory not found" in r.stderr
     assert not out.exists()
