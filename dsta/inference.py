@@ -124,3 +124,32 @@ def _capture(run: Callable[..., Any], example: tuple[torch.Tensor, ...]) -> Call
 
     replay.graph = graph  # keeps the graph (and its memory pool) alive with the function
     return replay
+
+
+def batch_runner(model: nn.Module, options: InferenceOptions, device: torch.device | str,
+                 batch_size: int) -> Callable[[torch.Tensor], Any]:
+    """``model(images)`` with the options, for a loader whose batches have at most ``batch_size`` samples. With CUDA
+    graphs one graph is captured at ``batch_size``: a smaller (last) batch is padded with its last sample and the
+    outputs cut back, and outputs are copies (the graph's buffers are reused by the next call)."""
+    model = options.prepare_model(model.eval())
+    state: dict[str, Callable] = {}
+
+    def call(images: torch.Tensor) -> Any:
+        images = options.prepare_input(images)
+        n = images.shape[0]
+        if options.cuda_graphs and n < batch_size:
+            images = torch.cat([images, images[-1:].expand(batch_size - n, *images.shape[1:])])
+        if "run" not in state:
+            state["run"] = options.wrap(model, (images,), device)
+        out = state["run"](images)
+        return _take(out, n) if options.cuda_graphs else out
+
+    return call
+
+
+def _take(out: Any, n: int) -> Any:
+    if torch.is_tensor(out):
+        return out[:n].clone()
+    if hasattr(out, "__dataclass_fields__"):
+        return type(out)(**{k: _take(getattr(out, k), n) for k in out.__dataclass_fields__})
+    return tuple(_take(o, n) for o in out)

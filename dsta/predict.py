@@ -17,8 +17,10 @@ from torch.utils.data import DataLoader
 from dsta.data.dataset import TopDownClipDataset, make_dataset
 from dsta.data.marker import not_configured
 from dsta.data.transforms import crop_to_image
+from dsta import inference
 from dsta.errors import main_guard
 from dsta.evaluate import PosePrediction, evaluate, to_json, write_predictions
+from dsta.inference import InferenceOptions, batch_runner
 from dsta.io import write_json
 from dsta.models import load_checkpoint, model_target, read_checkpoint
 from dsta.objectives import flip_back, objective_for
@@ -27,17 +29,19 @@ from dsta.provenance import provenance
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, objective, dataset: TopDownClipDataset, device: torch.device,
-            batch_size: int = 32, workers: int = 0, flip: bool = False) -> list[PosePrediction]:
-    """Predictions for every sample of ``dataset``, in image coordinates."""
-    model.eval()
+            batch_size: int = 32, workers: int = 0, flip: bool = False,
+            options: InferenceOptions = InferenceOptions()) -> list[PosePrediction]:
+    """Predictions for every sample of ``dataset``, in image coordinates; ``options``: dtype, channels-last, compile,
+    CUDA graphs (``dsta.inference``)."""
+    run = batch_runner(model, options.check(device), device, batch_size)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     width = dataset.input_size[0]
     out: list[PosePrediction] = []
     for batch in loader:
         images = batch["image"].to(device)
-        coords, scores = objective.decode(model(images))
+        coords, scores = objective.decode(run(images))
         if flip:
-            f_coords, f_scores = objective.decode(model(torch.flip(images, dims=[-1])))
+            f_coords, f_scores = objective.decode(run(torch.flip(images, dims=[-1])))
             f_coords, f_scores = flip_back(f_coords, f_scores, width)
             coords, scores = (coords + f_coords) / 2, (scores + f_scores) / 2
         for i in range(len(images)):
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--flip", action="store_true", help="flip test: average with the mirrored input's prediction")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0)
+    inference.add_arguments(p)
     a = p.parse_args(argv)
     marker = not_configured(a.data_root)
     if marker is not None:  # the train stage skipped this dataset too
@@ -87,10 +92,12 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = make_dataset(cfg["data"], ckpt["kwargs"].get("num_frames", 1), target, a.data_root, a.split,
                            train=False, boxes=a.boxes, heatmap=cfg["model"].get("heatmap"))
     objective = objective_for(target, dataset.input_size, cfg["model"])
-    preds = predict(model, objective, dataset, device, a.batch_size, a.workers, a.flip)
+    options = inference.from_args(a).check(device)
+    preds = predict(model, objective, dataset, device, a.batch_size, a.workers, a.flip, options)
     out = Path(a.out)
     metrics = score(preds, dataset, out)
-    metrics.update(checkpoint=str(a.checkpoint), epoch=ckpt.get("epoch"), flip=a.flip, boxes=a.boxes or
+    metrics.update(checkpoint=str(a.checkpoint), epoch=ckpt.get("epoch"), flip=a.flip, inference=options.as_dict(),
+                   boxes=a.boxes or
                    cfg["data"].get("boxes", "gt"), dataset=cfg["data"]["name"], model=ckpt["model"])
     metrics["provenance"] = provenance((cfg.get("train") or {}).get("seed"), cfg)
     write_json(out / "metrics.json", to_json(metrics), indent=2)

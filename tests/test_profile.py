@@ -150,3 +150,50 @@ def test_cli_errors_name_the_field(tmp_path):
         parse_overrides(["depth"])
     with pytest.raises(SystemExit):
         pf.main(["--model", "dsta_tiny", "--batch", "0", "--out", str(tmp_path / "p.json")])
+
+
+def test_side_by_side_interleaves_and_gives_ratios_over_the_first(tmp_path):
+    out = tmp_path / "sbs.json"
+    result = pf.main(["--side-by-side", "rle_tiny", "dsta_tiny:streaming", "--input-size", "48", "64",
+                      "--batches", "1", "2", "--rounds", "3", "--iters", "2", "--warmup", "1", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["reference"] == "rle_tiny:clip" and saved["kind"] == "side_by_side"
+    assert set(saved["batches"]) == {"1", "2"}
+    b = saved["batches"]["2"]
+    assert set(b["ratio"]) == {"dsta_tiny:streaming"}
+    r = b["ratio"]["dsta_tiny:streaming"]
+    assert len(r["rounds"]) == 3 and r["min"] <= r["median"] <= r["max"]
+    ms = b["ms_per_call"]
+    expected = [a / c for a, c in zip(ms["dsta_tiny:streaming"]["rounds"], ms["rle_tiny:clip"]["rounds"])]
+    assert r["rounds"] == pytest.approx(expected)
+    assert saved["entries"]["dsta_tiny:streaming"]["num_frames"] == 3
+    assert {"device", "torch", "threads", "commit", "options"} <= set(saved["env"])
+    assert result["protocol"]["rounds"] == 3
+
+
+def test_interleaved_calls_take_turns_in_abba_order():
+    from benchmarks.profiling.side_by_side import interleaved
+
+    calls = []
+    interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, torch.device("cpu"), warmup=0,
+                iters=2, rounds=2)
+    assert "".join(calls) == "abbaabba"
+
+
+def test_profile_records_the_inference_options(tmp_path):
+    out = tmp_path / "p.json"
+    pf.main(["--model", "rle_tiny", "--input-size", "48", "64", "--no-flops", "--no-memory", "--iters", "2",
+             "--warmup", "1", "--batch", "2", "--dtype", "bf16", "--channels-last", "--out", str(out)])
+    env = json.loads(out.read_text())["env"]
+    assert env["dtype"] == "bfloat16"
+    assert env["options"] == {"dtype": "bf16", "channels_last": True, "compile": False, "cuda_graphs": False}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cuda_graphs_are_refused_on_the_cpu_naming_the_flag(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        pf.main(["--model", "rle_tiny", "--device", "cpu", "--cuda-graphs", "--out", str(tmp_path / "p.json")])
+    assert "--cuda-graphs: needs a CUDA device" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        pf.main(["--side-by-side", "rle_tiny", "--device", "cpu", "--out", str(tmp_path / "p.json")])
+    assert "two entries" in capsys.readouterr().err

@@ -1,0 +1,65 @@
+"""dsta.inference: bf16 and channels-last give the same poses on the CPU; CUDA-only flags are refused by name.
+
+Tolerances. channels-last fp32 does the same arithmetic in another memory order (other summation orders): 1e-4 of
+the crop. bf16 autocast rounds every convolution and matmul input to an 8-bit mantissa (relative error 2^-9 per
+rounding); through ResNet-18 and the token transformer the coordinates move by about 3% of their spread between
+inputs (measured here: 0.0045 of the crop at a spread of 0.155), so 1% of the crop side is the bound: 2.6 px at 256
+px, an order of magnitude under PCKh@0.5's threshold (half the head size, some 30 px for a person filling a 256 px
+crop). The poses must vary between inputs by several times the bound, so the comparison is not vacuous.
+"""
+import pytest
+import torch
+from torch import nn
+
+from dsta.errors import DataError
+from dsta.inference import InferenceOptions, batch_runner
+from dsta.models import create_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = create_model("dsta", backbone="resnet18", num_frames=3, embed_dim=32, depth=1).eval()
+    with torch.no_grad():  # weights large enough that the pose depends on the input (RLE's init keeps it at 0.5)
+        nn.init.normal_(m.joint_embed.linear.weight, std=1.0)
+        nn.init.normal_(m.head_coord[1].weight, std=0.05)  # coords spread over about a crop
+    return m
+
+
+def poses(model, options, clip):
+    return batch_runner(model, options, "cpu", clip.shape[0])(clip).coords
+
+
+@pytest.mark.parametrize("options,atol", [(InferenceOptions(channels_last=True), 1e-4),
+                                          (InferenceOptions(dtype="bf16"), 0.01),
+                                          (InferenceOptions(dtype="bf16", channels_last=True), 0.01)])
+def test_cpu_options_give_the_same_poses(model, options, atol):
+    clip = torch.randn(8, 3, 3, 64, 48, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        ref = poses(model, InferenceOptions(), clip)
+        out = poses(model, options, clip)
+        model.to(memory_format=torch.contiguous_format)
+    assert out.dtype == torch.float32
+    err = (out - ref).abs().max().item()
+    assert err < atol, f"{options.label}: max |coords - fp32 coords| = {err:.2e} of the crop"
+    assert (ref - ref.mean(dim=0)).abs().max() > 5 * atol  # poses vary between inputs far more than the error
+
+
+def test_cuda_only_flag_is_refused_by_name():
+    with pytest.raises(DataError, match="--cuda-graphs"):
+        InferenceOptions(cuda_graphs=True).check("cpu")
+    with pytest.raises(DataError, match="--dtype"):
+        InferenceOptions(dtype="fp8").check("cpu")
+
+
+def test_options_label_and_record():
+    o = InferenceOptions(dtype="bf16", channels_last=True)
+    assert o.label == "bf16+cl"
+    assert o.as_dict() == {"dtype": "bf16", "channels_last": True, "compile": False, "cuda_graphs": False}
+
+
+def test_predict_refuses_cuda_graphs_on_the_cpu(model):
+    from dsta.predict import predict
+
+    with pytest.raises(DataError, match="--cuda-graphs"):
+        predict(model, None, None, torch.device("cpu"), options=InferenceOptions(cuda_graphs=True))
