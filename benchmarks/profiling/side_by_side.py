@@ -1,10 +1,10 @@
 """Side-by-side timing: several models in one process, their calls interleaved, ratios with their spread.
 
 Two profiles timed at different moments on a shared machine do not give a ratio: each saw a different load. Here
-every entry is built once, warmed up, and then timed in **rounds**: in each round every entry runs a short block of
-``iters`` calls, in ABBA order (the order reverses every other round, so a load that drifts during a round hits both
-sides alike). A round gives one block median per entry and one ratio per entry over the reference (the first entry),
-so the load of that round cancels; the result is the median of those per-round ratios with their quartiles, min and
+every entry is built once, warmed up, and then timed in **rounds** of ``iters`` calls each, the entries taking turns
+call by call in ABBA order (A B, B A, A B, ...), so a load that comes and goes hits both sides alike. A round gives
+one median per entry and one ratio per entry over the reference (the first entry), so the load of that round
+cancels; the result is the median of those per-round ratios with their quartiles, min and
 max over the rounds.
 
 ``python -m benchmarks.profile --side-by-side rle_r50 dsta_r50:streaming --batches 1 32 --rounds 9 --out X.json``
@@ -20,7 +20,7 @@ Result schema (``write_json`` of ``side_by_side(...)``; read by the report)::
       "input_size": [W, H],
       "options": {"dtype", "channels_last", "compile", "cuda_graphs"},
       "env": {"device", "device_type", "torch", "dtype", "threads", "commit", "python"},
-      "protocol": {"warmup", "iters", "rounds", "order": "ABBA"},
+      "protocol": {"warmup", "iters", "rounds", "order": "ABBA per call"},
       "entries": {"<label>": {"config", "model", "mode", "kwargs", "num_frames", "source"}},
       "batches": {
         "<batch>": {
@@ -76,7 +76,8 @@ def spread(values: list[float]) -> dict[str, Any]:
 
 def interleaved(fns: dict[str, Callable[[], Any]], device: torch.device, warmup: int, iters: int,
                 rounds: int) -> dict[str, list[float]]:
-    """Per entry, the median seconds per call of each round's block of ``iters`` calls (ABBA order)."""
+    """Per entry, the median seconds per call of each round. Within a round the entries take turns call by call,
+    in ABBA order (A B, then B A, ...), so every entry's ``iters`` calls of a round sample the same moments."""
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     for fn in fns.values():
         for _ in range(warmup):
@@ -84,15 +85,18 @@ def interleaved(fns: dict[str, Callable[[], Any]], device: torch.device, warmup:
     sync()
     labels = list(fns)
     out: dict[str, list[float]] = {k: [] for k in labels}
-    for r in range(rounds):
-        for label in (labels if r % 2 == 0 else labels[::-1]):
-            fn, times = fns[label], []
-            for _ in range(iters):
+    turn = 0
+    for _ in range(rounds):
+        times: dict[str, list[float]] = {k: [] for k in labels}
+        for _ in range(iters):
+            for label in (labels if turn % 2 == 0 else labels[::-1]):
                 start = time.perf_counter()
-                fn()
+                fns[label]()
                 sync()
-                times.append(time.perf_counter() - start)
-            out[label].append(statistics.median(times))
+                times[label].append(time.perf_counter() - start)
+            turn += 1
+        for label in labels:
+            out[label].append(statistics.median(times[label]))
     return out
 
 
@@ -141,7 +145,7 @@ def side_by_side(entries: list[Entry], device: torch.device, batches: list[int],
     result: dict[str, Any] = {
         "kind": "side_by_side", "reference": ref, "input_size": list(entries[0].spec.input_size),
         "options": options.as_dict(), "env": environment(device, options),
-        "protocol": {"warmup": warmup, "iters": iters, "rounds": rounds, "order": "ABBA"},
+        "protocol": {"warmup": warmup, "iters": iters, "rounds": rounds, "order": "ABBA per call"},
         "entries": {e.label: {"config": e.config, "model": e.spec.name, "mode": e.mode, "kwargs": e.spec.kwargs,
                               "num_frames": models[e.label].num_frames, "source": e.spec.source} for e in entries},
         "batches": {}, "op_tables": {}}
