@@ -2,20 +2,21 @@
 # Side-by-side GPU timings at paper size: DSTA-R50 T=3 streaming vs RLE-R50, per frame, in one process each.
 #
 #   OUT=DIR bash benchmarks/gpu_side_by_side.sh            # on a CUDA machine, from the repository root
-#   OUT=DIR DEVICE=cpu TINY=1 bash benchmarks/gpu_side_by_side.sh   # the script's own logic, on the CPU
+#   OUT=DIR DEVICE=cpu TINY=1 PYTHON=.venv/bin/python bash benchmarks/gpu_side_by_side.sh   # the script's own logic, on the CPU
 #
 # For offline GPU machines (../shared/GPU-NOTES.md): wheels in .gpu/wheels (timm, orjson, safetensors; fetch them on
 # a connected machine with `pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp
 # --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .gpu/wheels
 # timm==1.0.31 orjson==3.13.0 safetensors==0.8.0`) are installed into a fresh directory put first on PYTHONPATH.
 # Each configuration writes OUT/<name>.json (schema: benchmarks/profiling/side_by_side.py) and OUT/<name>.log; a
-# failing configuration is logged and the others still run. OUT/manifest.txt lists what ran, with the commit.
+# failing configuration is logged and the others still run. OUT/manifest.txt lists what ran, with the commit (COMMIT
+# overrides it where the copy has no .git).
 set -uo pipefail
 OUT=${OUT:?set OUT to the output directory}
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python}
 mkdir -p "$OUT"
-if [ -d .gpu/wheels ] && ls .gpu/wheels/*.whl >/dev/null 2>&1 && ! "$PY" -c "import timm, orjson; assert timm.__version__ >= '1.0.31'" 2>/dev/null; then
+if ls .gpu/wheels/*.whl >/dev/null 2>&1; then
     SITE=$(mktemp -d)
     "$PY" -m pip install -q --no-index --no-deps --target "$SITE" .gpu/wheels/*.whl
     export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -30,7 +31,7 @@ fi
 GRAPHS=--cuda-graphs
 [ "$DEVICE" = cuda ] || GRAPHS=""   # CUDA graphs exist on CUDA only: on the CPU those runs go without
 
-{ echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"; date -u; "$PY" -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')"; } > "$OUT/manifest.txt"
+{ echo "commit ${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"; date -u; "$PY" -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')"; } > "$OUT/manifest.txt"
 
 run() {  # name, then profile flags
     local name=$1; shift
