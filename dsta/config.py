@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from copy import deepcopy
 from pathlib import Path
 
 import yaml
@@ -39,7 +40,53 @@ def compose(overrides: list[str] | None = None, config_dir: Path = CONFIG_DIR) -
             cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
     except HydraException as err:
         raise DataError(config_dir, "overrides", str(err).splitlines()[0]) from None
-    return OmegaConf.to_container(cfg, resolve=True)
+    return expand_seeds(OmegaConf.to_container(cfg, resolve=True))
+
+
+# -- the seed axis -------------------------------------------------------------------------------------------------
+SEED_SUFFIX = "-s"
+PRETRAIN_DIR = "pretrain"  # the pretrain stage writes pretrain/NAME/backbone.pt
+
+
+def seed_key(name: str, seed: int, first: int) -> str:
+    """The experiment key of ``name`` at ``seed``: the first seed keeps the name, another one is ``NAME-sSEED``."""
+    return name if seed == first else f"{name}{SEED_SUFFIX}{seed}"
+
+
+def base_name(key: str) -> str:
+    """``dsta_t3-s1`` -> ``dsta_t3``: the experiment a seeded key repeats."""
+    stem, sep, seed = key.rpartition(SEED_SUFFIX)
+    return stem if sep and seed.isdigit() else key
+
+
+def expand_seeds(params: dict) -> dict:
+    """Run every experiment (and every ``pretrain`` entry) once per seed of ``seeds`` (absent: once, as written).
+
+    The copy for seed s is ``NAME-sS`` with ``train.seed: s`` (the first seed keeps the plain name), and a
+    ``pretrained`` path into ``pretrain/P/`` follows the seed to ``pretrain/P-sS/``, so each seed's fine-tunes start
+    from the same seed's pretraining and the spread covers the whole recipe."""
+    seeds = params.get("seeds")
+    if not seeds:
+        return params
+    if not all(isinstance(s, int) for s in seeds) or len(set(seeds)) != len(seeds):
+        raise DataError(None, "seeds", f"expected distinct integers, got {seeds!r}")
+    pretrain = set(params.get("pretrain") or {})
+    for section in ("pretrain", "experiments"):
+        matrix = params.get(section) or {}
+        expanded = {}
+        for name, cfg in matrix.items():
+            for seed in seeds:
+                copy = deepcopy(cfg)
+                copy["train"]["seed"] = seed
+                kwargs = copy.get("model", {}).get("kwargs") or {}
+                init = str(kwargs.get("pretrained") or "")
+                parts = Path(init).parts
+                if len(parts) == 3 and parts[0] == PRETRAIN_DIR and parts[1] in pretrain:
+                    kwargs["pretrained"] = str(Path(PRETRAIN_DIR, seed_key(parts[1], seed, seeds[0]), parts[2]))
+                expanded[seed_key(name, seed, seeds[0])] = copy
+        if section in params:
+            params[section] = expanded
+    return params
 
 
 def check_experiment(cfg: dict, where: str) -> None:

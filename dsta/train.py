@@ -29,6 +29,7 @@ from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
 from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
+from dsta.fetch import require_weights
 from dsta.io import atomic_path, write_json
 from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
 from dsta.objectives import objective_for, pck
@@ -37,13 +38,17 @@ from dsta.provenance import provenance
 
 TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "milestones", "gamma", "grad_clip", "workers", "seed",
               "amp", "eval_every"}
+# Fine-tuning keys, optional (a pretrained backbone under a new head): the backbone's lr is ``lr * backbone_lr_mult``,
+# and for the first ``freeze_backbone_epochs`` epochs the backbone is frozen (no gradient, BatchNorm statistics kept),
+# so the new head gets cheap steps on fixed features before everything is trained together (LP-FT).
+TRAIN_DEFAULTS = {"backbone_lr_mult": 1.0, "freeze_backbone_epochs": 0}
 
 
 def check_train_config(train: dict) -> dict:
     missing = TRAIN_KEYS - set(train)
     if missing:
         raise DataError(None, "train", f"missing keys {sorted(missing)}")
-    unknown = set(train) - TRAIN_KEYS
+    unknown = set(train) - TRAIN_KEYS - set(TRAIN_DEFAULTS)
     if unknown:
         raise DataError(None, "train", f"unknown keys {sorted(unknown)}")
     for key in ("epochs", "batch_size"):
@@ -53,7 +58,34 @@ def check_train_config(train: dict) -> dict:
         raise DataError(None, "train.lr", f"must be > 0, got {train['lr']}")
     if list(train["milestones"]) != sorted(train["milestones"]):
         raise DataError(None, "train.milestones", f"must be increasing, got {train['milestones']}")
+    train = {**TRAIN_DEFAULTS, **train}
+    if not train["backbone_lr_mult"] >= 0:
+        raise DataError(None, "train.backbone_lr_mult", f"must be >= 0, got {train['backbone_lr_mult']}")
+    if not isinstance(train["freeze_backbone_epochs"], int) or train["freeze_backbone_epochs"] < 0:
+        raise DataError(None, "train.freeze_backbone_epochs",
+                        f"must be a non-negative integer, got {train['freeze_backbone_epochs']!r}")
     return train
+
+
+def param_groups(model, train: dict) -> list[dict]:
+    """AdamW's parameter groups: the backbone at ``lr * backbone_lr_mult``, everything else at ``lr``."""
+    backbone = getattr(model, "backbone", None)
+    if backbone is None:
+        if train["backbone_lr_mult"] != 1 or train["freeze_backbone_epochs"]:
+            raise DataError(None, "train.backbone_lr_mult", f"{type(model).__name__} has no `backbone` to treat apart")
+        return [{"params": list(model.parameters())}]
+    ids = {id(p) for p in backbone.parameters()}
+    return [{"params": list(backbone.parameters()), "lr": train["lr"] * train["backbone_lr_mult"]},
+            {"params": [p for p in model.parameters() if id(p) not in ids]}]
+
+
+def set_backbone_frozen(model, frozen: bool) -> None:
+    """Freeze (no gradient; BatchNorm in eval mode, so its statistics stay the pretrained ones) or unfreeze."""
+    backbone = getattr(getattr(model, "module", model), "backbone", None)
+    if backbone is None:
+        return
+    backbone.requires_grad_(not frozen)
+    backbone.train(not frozen and model.training)
 
 
 def seed_everything(seed: int) -> None:
@@ -63,9 +95,11 @@ def seed_everything(seed: int) -> None:
 
 
 def train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch: int, grad_clip: float,
-                    amp: bool) -> dict:
-    """One pass over the training set; returns the mean loss and PCK@0.05."""
+                    amp: bool, freeze_epochs: int = 0) -> dict:
+    """One pass over the training set (the backbone frozen while ``epoch < freeze_epochs``); returns the mean loss
+    and PCK@0.05."""
     model.train()
+    set_backbone_frozen(model, epoch < freeze_epochs)
     losses, pcks = [], []
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not dist.is_main(), mininterval=10, file=sys.stderr)
     for batch in bar:
@@ -108,11 +142,17 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     heatmap = cfg["model"].get("heatmap")
     train_set = make_dataset(cfg["data"], num_frames, target, data_root, "train", train=True,
                              seed=train_cfg["seed"], heatmap=heatmap)
-    val_set = make_dataset(cfg["data"], num_frames, target, data_root, "val", train=False, heatmap=heatmap)
+    # per-epoch validation: the configured detection file when the release has one, else GT boxes (said so)
+    val_set = make_dataset(cfg["data"], num_frames, target, data_root, "val", train=False, heatmap=heatmap,
+                           boxes="auto")
+    if val_set.detections is None and cfg["data"].get("boxes") not in (None, "gt") and dist.is_main():
+        print(f"no detection file {cfg['data']['boxes']!r} under {data_root}: validating with GT boxes",
+              file=sys.stderr)
     objective = objective_for(target, train_set.input_size, cfg["model"])
 
     model = create_model(name, **kwargs).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
+    optimizer = torch.optim.AdamW(param_groups(model, train_cfg), lr=train_cfg["lr"],
+                                  weight_decay=train_cfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, train_cfg["milestones"], train_cfg["gamma"])
     amp = bool(train_cfg["amp"]) and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
@@ -141,13 +181,17 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
             print(f"resuming from {last} at epoch {start}", file=sys.stderr)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.index is not
-                                                          None else None)
+                                                          None else None,
+                                                          find_unused_parameters=train_cfg["freeze_backbone_epochs"] > 0)
 
     live = None
     if dist.is_main():
-        from dvclive import Live
-
-        live = Live(dir=str(out / "live"), resume=start > 0, save_dvc_exp=False, dvcyaml=None)
+        try:
+            from dvclive import Live
+        except ImportError:  # an offline GPU machine without dvc's git stack (../shared/GPU-NOTES.md)
+            print("dvclive not importable: the per-epoch curves are in metrics.json only", file=sys.stderr)
+        else:
+            live = Live(dir=str(out / "live"), resume=start > 0, save_dvc_exp=False, dvcyaml=None)
     last_metrics = None
     if start == 0 and dist.is_main():  # the untrained model's val mAP: the floor that training must clear
         untrained = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
@@ -164,8 +208,8 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
                             persistent_workers=False, pin_memory=device.type == "cuda")
         t0 = time.time()
         stats = train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch, train_cfg["grad_clip"],
-                                amp)
-        stats["lr"] = optimizer.param_groups[0]["lr"]
+                                amp, train_cfg["freeze_backbone_epochs"])
+        stats["lr"] = optimizer.param_groups[-1]["lr"]  # the head's (the only group of a model without a backbone)
         stats["seconds"] = time.time() - t0
         scheduler.step()
         last_epoch = epoch == train_cfg["epochs"] - 1
@@ -178,17 +222,19 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
                             scheduler=scheduler.state_dict(), scaler=scaler.state_dict(), history=history,
                             rng={"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                                  "python": random.getstate()})
-            live.step = epoch
-            for key in ("loss", "pck", "lr", "val_mAP"):
-                if key in stats:
-                    live.log_metric(f"{'val' if key == 'val_mAP' else 'train'}/{key}", stats[key], plot=True)
-            live.next_step()
+            if live is not None:
+                live.step = epoch
+                for key in ("loss", "pck", "lr", "val_mAP"):
+                    if key in stats:
+                        live.log_metric(f"{'val' if key == 'val_mAP' else 'train'}/{key}", stats[key], plot=True)
+                live.next_step()
             msg = " ".join(f"{k} {v:.4g}" for k, v in stats.items())
             print(f"epoch {epoch}: {msg}", file=sys.stderr)
         dist.barrier()
     result = {}
     if dist.is_main():
-        live.end()
+        if live is not None:
+            live.end()
         if last_metrics is None:  # resumed after the last epoch had finished
             last_metrics = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
         result = {"model": name, "dataset": cfg["data"]["name"], "epochs": train_cfg["epochs"],
@@ -206,12 +252,15 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--params", default="params.yaml")
-    p.add_argument("--experiment", required=True, help="a key of `experiments` in params")
+    p.add_argument("--experiment", required=True, help="a key of `experiments` (or of --section) in params")
+    p.add_argument("--section", default="experiments", help="the params mapping that holds it (`pretrain`)")
     p.add_argument("--data-root", required=True)
     p.add_argument("--out", required=True, help="run directory: last.pt, live/, val/, metrics.json")
+    p.add_argument("--export-backbone", help="also write the trained backbone's weights here (timm key layout), "
+                                             "for another model's `pretrained`")
     a = p.parse_args(argv)
-    cfg = load_experiment(a.params, a.experiment)
-    check_experiment(cfg, f"experiments.{a.experiment}")  # as `python -m dsta.config` does, for a hand-edited file
+    cfg = load_experiment(a.params, a.experiment, section=a.section)
+    check_experiment(cfg, f"{a.section}.{a.experiment}")  # as `python -m dsta.config` does, for a hand-edited file
     out = Path(a.out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -219,12 +268,28 @@ def main(argv: list[str] | None = None) -> dict:
     if marker is not None:
         return skip_run(out, cfg, marker)
     try:
-        return main_worker(cfg, Path(a.data_root), out)
+        require_weights(a.params, a.experiment, cfg)  # a missing weights file stops here, naming where to get it
+        result = main_worker(cfg, Path(a.data_root), out)
+        if a.export_backbone and dist.is_main():
+            export_backbone(out / "last.pt", Path(a.export_backbone))
+        return result
     except DataError:
         # bad input (data, config): leave nothing behind, so no half-made run looks like a result
         if created and dist.is_main():
             shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+def export_backbone(checkpoint: Path, dst: Path) -> None:
+    """The backbone of a trained checkpoint as a plain state dict (``dsta.backbones.load_backbone_weights`` reads it):
+    the synthetic pipeline's stand-in for RLE's COCO checkpoint, from which the paper initialises DSTA."""
+    state = read_checkpoint(checkpoint)["state_dict"]
+    backbone = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
+    if not backbone:
+        raise DataError(checkpoint, "state_dict", "no backbone.* weights to export")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp:
+        torch.save(backbone, tmp)
 
 
 def skip_run(out: Path, cfg: dict, marker: dict) -> dict:

@@ -22,6 +22,7 @@ from dsta.errors import DataError, main_guard
 from dsta.io import load_yaml, write_json, write_text
 from dsta.provenance import git_commit
 from reports import latex
+from reports.claims import claims
 from reports.pages import dataset_page, index_page, readme_block
 from reports.results import (DATASETS, dataset_status, flat_metrics, load_benchmarks, load_experiments,
                              load_paper_profiles, per_joint_csv)
@@ -74,6 +75,7 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
         update_readme(readme, readme_block(experiments, paper))
     write_text(out / "README.md", index_page(pages, paper, bench, reference, commit, index_figures))
     metrics = flat_metrics(experiments)
+    metrics["claims"] = {c.key: c.as_json() for c in claims(experiments, paper)}
     write_json(out / "metrics.json", metrics, indent=2)
     write_text(out / "per_joint.csv", per_joint_csv(experiments))
     return {"pages": [p.dataset for p in pages], "metrics": metrics,

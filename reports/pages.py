@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 
 from dsta.provenance import commit_name, cpu_model, from_env, machine_name
+from reports.claims import ONE_SEED_FLOOR, claims, claims_table, seeds_table
 from reports.tables import (Page, ablation_table, efficiency_table, env_line, fmt, main_table, mixed_provenance,
                             mode_entry, short, split_table, streaming_ratio, table, training_table)
 
@@ -47,7 +48,17 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict]) ->
              if name == page.dataset or any(e.profile for e in page.experiments)]
     out += [f"LaTeX (booktabs): {', '.join(latex)}.", ""]
     if page.dataset == "synthetic" and page.experiments:
-        out += ["## Clean vs corrupted frames", "",
+        out += ["## The paper's claims on this set", "",
+                "Computed by `reports/claims.py` from this run's metrics and profiles (never by hand). DSTA is "
+                "fine-tuned from the `pretrain` stage's single-frame RLE backbone, as the paper fine-tunes it from "
+                "RLE's COCO checkpoint; RLE is the compute-matched control `rle_ft` (RLE continued from the same "
+                "backbone for the same steps). Margin: mean over seeds of the paired difference; spread: its sample "
+                "standard deviation over seeds. A margin within the spread (one seed: within "
+                f"{ONE_SEED_FLOOR} points, the cross-CPU shift of one seed's mAP) is inconclusive.", "",
+                claims_table(claims(page.experiments, paper)), "",
+                "## Over seeds", "", "Val mAP, mean ± sample standard deviation over the seeds (params `seeds`).", "",
+                seeds_table(page.experiments), "",
+                "## Clean vs corrupted frames", "",
                 "Corrupted = synthetic frames with motion blur, defocus or an occluder crossing the person "
                 "(`corrupted` image flag); mAP on each subset of the labeled val frames.", "",
                 split_table(page.experiments), "", "## T ablation (DSTA)", "", ablation_table(page.experiments), "",

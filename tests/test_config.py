@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dsta.config import compose
+from dsta.config import base_name, compose, expand_seeds
 from dsta.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,11 +63,42 @@ def test_reported_rows_match_paper_experiments():
 
 
 def test_default_matrix_is_the_synthetic_t_ablation_and_the_baselines():
-    exps = compose()["experiments"]
+    params = compose()
+    exps = params["experiments"]
     assert {k: e["model"]["kwargs"]["num_frames"] for k, e in exps.items() if e["model"]["name"] == "dsta"} == {
-        "dsta_t1": 1, "dsta_t3": 3, "dsta_t5": 5}
+        "dsta_t1": 1, "dsta_t3": 3, "dsta_t5": 5, "dsta_t3_scratch": 3}
     assert {e["model"]["name"] for e in exps.values()} == {"dsta", "rle", "heatmap_single", "dcpose"}
     assert all(e["data"]["name"] == "synthetic" for e in exps.values())
+    # DSTA and its compute-matched RLE control start from the pretrain stage's backbone, with one recipe
+    assert list(params["pretrain"]) == ["rle"]
+    for key in ("dsta_t1", "dsta_t3", "dsta_t5", "rle_ft"):
+        assert exps[key]["model"]["kwargs"]["pretrained"] == "pretrain/rle/backbone.pt"
+        assert exps[key]["train"] == exps["rle_ft"]["train"]
+    assert exps["dsta_t3_scratch"]["model"]["kwargs"]["pretrained"] is None
+
+
+def test_gpu_schedule_has_two_seeds_and_the_same_matrix():
+    tiny, gpu = compose(), compose(["experiments=synthetic_gpu"])
+    assert len(gpu["seeds"]) >= 2 and gpu["synthetic"]["train_sequences"] > tiny["synthetic"]["train_sequences"]
+    first, second = gpu["seeds"][:2]
+    assert {base_name(k) for k in gpu["experiments"]} >= set(tiny["experiments"]) - {"dsta_t3_scratch"}
+    assert gpu["experiments"][f"dsta_t3-s{second}"]["train"]["seed"] == second
+    assert gpu["experiments"][f"dsta_t3-s{second}"]["model"]["kwargs"]["pretrained"] == f"pretrain/rle-s{second}/backbone.pt"
+    assert gpu["experiments"]["dsta_t3"]["train"]["seed"] == first
+
+
+def test_seed_axis_names_and_pretrained_paths():
+    params = expand_seeds({"seeds": [3, 4], "pretrain": {"p": {"train": {"seed": 0}}},
+                           "experiments": {"a": {"train": {"seed": 0}, "model": {"kwargs": {"pretrained": "pretrain/p/backbone.pt"}}},
+                                           "b": {"train": {"seed": 0}, "model": {"kwargs": {"pretrained": "weights/x.pth"}}}}})
+    assert list(params["pretrain"]) == ["p", "p-s4"] and list(params["experiments"]) == ["a", "a-s4", "b", "b-s4"]
+    assert params["experiments"]["a-s4"]["model"]["kwargs"]["pretrained"] == "pretrain/p-s4/backbone.pt"
+    assert params["experiments"]["a"]["model"]["kwargs"]["pretrained"] == "pretrain/p/backbone.pt"
+    assert params["experiments"]["b-s4"]["model"]["kwargs"]["pretrained"] == "weights/x.pth"
+    assert [params["experiments"][k]["train"]["seed"] for k in ("a", "a-s4")] == [3, 4]
+    assert base_name("a-s4") == "a" and base_name("dsta_t3") == "dsta_t3" and base_name("x-sy") == "x-sy"
+    with pytest.raises(DataError, match="seeds"):
+        expand_seeds({"seeds": [1, 1], "experiments": {}})
 
 
 def _expand(text: str, params: dict, key, item) -> str:
@@ -91,7 +122,7 @@ def test_stage_paths_in_cmd_are_declared():
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     reads = {"--data-root", "--raw", "--checkpoint", "--reference", "--runs", "--eval", "--profiles",
              "--benchmarks", "--data"}
-    writes = {"--out", "--benchmark-json"}
+    writes = {"--out", "--benchmark-json", "--export-backbone"}
     for name, stage in dvc["stages"].items():
         body = stage.get("do", stage)
         items = lookup(params, stage["foreach"][2:-1]).items() if "foreach" in stage else [(None, None)]

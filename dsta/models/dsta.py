@@ -97,6 +97,9 @@ class DSTA(nn.Module):
         # 3. aggregation and 4. heads
         self.aggregate = nn.Conv2d(2, 1, kernel_size=1)
         self.head_coord = nn.Sequential(nn.LayerNorm(embed_dim), nn.Linear(embed_dim, 2))
+        with torch.no_grad():  # start at the crop centre, as RLE does (the release starts near the corner, 0, and
+            # spends its first steps getting to the centre: costly in a short fine-tune; converted weights overwrite it)
+            self.head_coord[1].bias.add_(0.5)
         self.head_sigma = nn.Sequential(nn.LayerNorm(embed_dim), nn.Linear(embed_dim, 2))
         self.flow = RealNVP(num_layers=6, hidden=64, prior_mean=flow_prior_mean)
 

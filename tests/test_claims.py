@@ -1,0 +1,77 @@
+"""The claims table: numbers, paired margins over seeds, spreads and verdicts, computed from fixture results."""
+import pytest
+
+from reports.claims import ONE_SEED_FLOOR, claims, claims_table, seeds_table, verdict
+from reports.results import Experiment
+
+
+def _run(key: str, model: str, frames: int, seed: int, total: float, corrupted: float | None = None,
+         profile: dict | None = None) -> Experiment:
+    cfg = {"data": {"name": "synthetic", "input_size": [48, 64]},
+           "model": {"name": model, "kwargs": {"backbone": "resnet18", "num_frames": frames}},
+           "train": {"seed": seed}}
+    evaluation = {"Total": total, "split": {"field": "corrupted", "true": {"Total": corrupted if corrupted is not None
+                                                                           else total - 1},
+                                            "false": {"Total": total + 1}}}
+    return Experiment(key, cfg, evaluation, None, profile)
+
+
+def _profile(clip_head, clip_backbone, streaming=None):
+    modes = {"clip": {"gflops": {"total": clip_head + clip_backbone, "head": clip_head, "backbone": clip_backbone}}}
+    if streaming is not None:
+        modes["streaming"] = {"gflops": {"total": streaming}}
+    return {"modes": modes}
+
+
+def _by_key(rows):
+    return {c.key: c for c in rows}
+
+
+def test_two_seeds_paired_margin_and_spread():
+    runs = [_run("dsta_t3", "dsta", 3, 0, 40.0, 35.0), _run("dsta_t3-s1", "dsta", 3, 1, 44.0, 36.0),
+            _run("rle_ft", "rle", 1, 0, 30.0, 34.0), _run("rle_ft-s1", "rle", 1, 1, 32.0, 35.0)]
+    c = _by_key(claims(runs, {}))
+    overall = c["t3_beats_rle"]
+    # differences 10 and 12: mean 11, sample std sqrt(2)
+    assert overall.margin == pytest.approx(11.0) and overall.spread == pytest.approx(2 ** 0.5)
+    assert overall.seeds == 2 and overall.verdict == "holds"
+    assert "42.0 ± 2.8" in overall.measured and "31.0 ± 1.4" in overall.measured
+    # corrupted: differences 1 and 1 -> spread 0, margin 1 > 0: holds; a difference inside the spread does not
+    assert c["t3_beats_rle_corrupted"].margin == pytest.approx(1.0)
+    assert c["t3_beats_t1"].verdict == "not measured"
+
+
+def test_one_seed_uses_the_cross_machine_floor():
+    runs = [_run("dsta_t1", "dsta", 1, 0, 30.0), _run("dsta_t3", "dsta", 3, 0, 31.0),
+            _run("dsta_t5", "dsta", 5, 0, 27.0), _run("rle_ft", "rle", 1, 0, 20.0)]
+    c = _by_key(claims(runs, {}))
+    assert c["t3_beats_t1"].spread is None and c["t3_beats_t1"].verdict == "inconclusive"  # +1.0 < floor
+    assert c["t5_vs_t3"].verdict == "does not hold"  # -4.0
+    assert c["t3_beats_rle"].verdict == "holds"
+    table = claims_table(list(c.values()))
+    assert f"one seed (floor {ONE_SEED_FLOOR})" in table and "**does not hold**" in table
+
+
+def test_verdict_rule():
+    assert verdict(2.0, 1.0) == "holds" and verdict(-2.0, 1.0) == "does not hold"
+    assert verdict(0.5, 1.0) == "inconclusive" and verdict(1.0, None) == "inconclusive"
+
+
+def test_flop_claims_prefer_paper_size_and_fall_back_to_tiny():
+    paper = {"dsta_r50_t3": _profile(0.006, 12.076, streaming=4.029), "rle_r50": _profile(0.0002, 4.026)}
+    tiny = [_run("dsta_t3", "dsta", 3, 0, 30.0, profile=_profile(0.001, 0.36, streaming=0.121)),
+            _run("rle_ft", "rle", 1, 0, 20.0, profile=_profile(0.0, 0.120))]
+    c = _by_key(claims(tiny, paper))
+    assert c["head_fraction"].margin == pytest.approx(0.006 / 12.076) and c["head_fraction"].verdict == "holds"
+    assert c["streaming_cost"].margin == pytest.approx(4.029 / 4.0262) and c["streaming_cost"].verdict == "holds"
+    assert "tiny T=3" in c["streaming_cost"].measured
+    c = _by_key(claims(tiny, {}))
+    assert c["streaming_cost"].margin == pytest.approx(0.121 / 0.120)
+    assert _by_key(claims([], {}))["head_fraction"].verdict == "not measured"
+
+
+def test_seeds_table_groups_runs_by_base_name():
+    runs = [_run("dsta_t3", "dsta", 3, 0, 40.0), _run("dsta_t3-s1", "dsta", 3, 1, 44.0),
+            _run("rle_ft", "rle", 1, 0, 30.0)]
+    table = seeds_table(runs)
+    assert "| dsta_t3 | 0, 1 | 42.0 ± 2.8 |" in table and "| rle_ft | 0 | 30.0 |" in table
