@@ -12,18 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from baselines.rle import from_release
 from dsta.checkpoint import read_foreign_state_dict, save_converted
 from dsta.errors import main_guard
 
 
 def convert(src: str | Path, dst: str | Path, backbone: str = "resnet50") -> None:
     state = read_foreign_state_dict(src, "fc_sigma.linear.weight", "RLE RegressFlow")
-    mapped = {}
-    for key, value in state.items():
-        if key.startswith("preact."):
-            key = "backbone." + key[len("preact."):]
-        mapped[key] = value.clone()
-    mapped["fc_coord.linear.bias"] = mapped["fc_coord.linear.bias"] + 0.5
+    mapped = from_release(state)
     num_joints = mapped["fc_coord.linear.weight"].shape[0] // 2
     # "rle" is registered: importing this module ran baselines/__init__.py, which imports baselines.rle
     save_converted(src, dst, "rle", dict(backbone=backbone, num_joints=num_joints, num_frames=1), mapped)

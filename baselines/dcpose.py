@@ -23,9 +23,15 @@ The deformable convolutions start as the identity (centre tap 1), as the release
 This implementation takes the frames in temporal order ``(B, 3, 3, H, W)`` and uses the equal-distance weights
 (0.5, 0.5) unless ``margin`` (the two distances) is passed; the release feeds (current, previous, next).
 
-Parameters at paper size (HRNet-W48, 17 joints, measured): 66,929,006 = timm's HRNet-W48 stride-4 branch with its
-1x1 head (65,325,953) + 1.6 M for PTM, PRF and PCN (mostly the five offset/mask convolutions). The HRNet paper's
-W48 pose network has 63.6 M (timm keeps the last stage's lower-resolution outputs); the heads follow the release's
+The official recipe (Pose-Group/DCPose ``configs/posetimation/DcPose/Base_PoseTrack1{7,8}.yaml``) starts the per-frame
+HRNet-W48 from a COCO-trained pose HRNet (``MODEL.PRETRAINED``, every layer) and freezes it
+(``FREEZE_HRNET_WEIGHTS: true``, ``posetimation/zoo/backbones/hrnet.py::freeze_weight`` sets ``requires_grad=False``
+and nothing else, so its BatchNorm statistics still move in training mode): only PTM, PRF and PCN train.
+``freeze_rough=True`` does the same.
+
+Parameters at paper size (HRNet-W48, 17 joints, measured): 65,198,798 = the official pose HRNet-W48 with its 1x1 head
+(63,595,745, equal key by key to the release's ``hrnet.py``) + 1,603,053 for PTM, PRF and PCN (mostly the five
+offset/mask convolutions); 63,595,745 of them frozen in the official recipe. The heads follow the release's
 configuration (PRF 34 channels x 2 blocks, PTM 17 x 1, fusion 64 x 2, dilations 3-15).
 """
 from __future__ import annotations
@@ -92,13 +98,15 @@ class DCPose(nn.Module):
         ptm_blocks: PTM chain depth (1); its width is J.
         combine_channels / combine_blocks: the PRF+PTM fusion chain (64, 2).
         deconv_channels: SimpleBaseline width when the backbone is a ResNet.
-        pretrained: per-frame backbone weights.
+        pretrained: per-frame network weights (``dsta.backbones``; an official pose HRNet checkpoint also gives the
+            1x1 heatmap layer).
+        freeze_rough: do not train the per-frame network (the official ``FREEZE_HRNET_WEIGHTS``).
     """
 
     def __init__(self, backbone: str, num_frames: int = 3, num_joints: int = 17,
                  dilations: tuple[int, ...] = (3, 6, 9, 12, 15), prf_channels: int = 34, prf_blocks: int = 2,
                  ptm_blocks: int = 1, combine_channels: int = 64, combine_blocks: int = 2,
-                 deconv_channels: int = 256, pretrained: str | None = None) -> None:
+                 deconv_channels: int = 256, pretrained: str | None = None, freeze_rough: bool = False) -> None:
         super().__init__()
         if check_num_frames(num_frames, "model.num_frames") != 3:
             raise ValueError("DCPose uses exactly 3 frames (t - d, t, t + d)")
@@ -106,6 +114,9 @@ class DCPose(nn.Module):
         self.num_frames, self.num_joints, self.dilations = 3, num_joints, tuple(dilations)
         j = num_joints
         self.rough = HeatmapNet(backbone, num_joints=j, deconv_channels=deconv_channels, pretrained=pretrained)
+        self.freeze_rough = bool(freeze_rough)
+        if self.freeze_rough:
+            self.rough.requires_grad_(False)
         self.prf = _chain(4 * j, prf_channels, prf_blocks)
         self.ptm = _chain(3 * j, j, ptm_blocks)
         self.combine = _chain(prf_channels + j, combine_channels, combine_blocks)

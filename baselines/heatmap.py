@@ -8,17 +8,22 @@ Heatmaps are at a quarter of the input size; the loss is the joint-weighted MSE 
 is mmpose's MSRA codec (``dsta.objectives.HeatmapObjective``). This is the standard single-frame heatmap reference,
 and the per-frame stage of DCPose (``baselines.dcpose``).
 
+The HRNet trunk is the official pose HRNet (``dsta.backbones.create_hrnet_pose``: timm's HRNet without the last
+stage's lower-resolution fuse outputs, which the pose network never builds). A ``pretrained`` file in the official
+pose layout (e.g. HRNet's COCO ``pose_hrnet_w48_384x288.pth``, which DCPose starts from) loads the trunk and, when
+its ``final_layer`` has this network's shape, the 1x1 heatmap layer as well (DCPose loads every layer, ``'*'``).
+
 Parameters at paper size (17 joints, measured): SimpleBaseline-ResNet-50 33,999,697 (the paper's 34.0 M);
-HRNet-W32 29,306,097 and HRNet-W48 65,325,953 with timm's HRNet (the HRNet paper's pose networks: 28.5 M and 63.6 M; timm keeps the last stage's
-lower-resolution outputs, which the pose network drops).
+HRNet-W32 28,536,113 and HRNet-W48 63,595,745, equal key by key and in count to the official pose HRNet (DCPose's
+``posetimation/zoo/backbones/hrnet.py`` built from its ``Base_PoseTrack18.yaml``: 63,595,745; the HRNet paper's
+28.5 M and 63.6 M). timm's full HRNet-W48 trunk would add 1,730,208 dead parameters (65,325,953 in all).
 """
 from __future__ import annotations
 
-import timm
 import torch
 from torch import nn
 
-from dsta.backbones import create_backbone, load_backbone_weights
+from dsta.backbones import create_backbone, create_hrnet_pose, read_state_dict
 from dsta.checks import check_num_frames
 from dsta.registry import register_model
 
@@ -44,10 +49,7 @@ class HeatmapNet(nn.Module):
         self.num_frames = 1
         self.num_joints = num_joints
         if backbone.startswith("hrnet"):
-            self.backbone = timm.create_model(backbone, pretrained=False, features_only=True, feature_location="",
-                                              out_indices=(1,))
-            if pretrained:
-                load_backbone_weights(self.backbone, pretrained)
+            self.backbone = create_hrnet_pose(backbone, pretrained)
             self.upsample = nn.Identity()
             channels = self.backbone.feature_info.channels()[0]
         else:
@@ -64,6 +66,17 @@ class HeatmapNet(nn.Module):
         self.final = nn.Conv2d(channels, num_joints, kernel_size=1)
         nn.init.normal_(self.final.weight, std=0.001)
         nn.init.zeros_(self.final.bias)
+        if pretrained and pretrained != "imagenet" and backbone.startswith("hrnet"):
+            self._load_final_layer(pretrained)
+
+    def _load_final_layer(self, path: str) -> None:
+        """The official pose checkpoints' 1x1 heatmap layer (``final_layer``), when its shape is this network's."""
+        state = read_state_dict(path)
+        weight, bias = state.get("final_layer.weight"), state.get("final_layer.bias")
+        if weight is not None and bias is not None and weight.shape == self.final.weight.shape:
+            with torch.no_grad():
+                self.final.weight.copy_(weight)
+                self.final.bias.copy_(bias)
 
     def frame_heatmaps(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) -> (N, J, H/4, W/4)."""

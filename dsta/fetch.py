@@ -19,6 +19,15 @@ A directory source is linked, not copied (``OUT/data`` -> the directory).
 With no source configured, ``OUT/NOT_CONFIGURED.json`` says so and the stage succeeds: ``dsta.prepare`` passes the
 marker on and the report shows the dataset as not configured. Every run writes ``OUT/MANIFEST.json`` (source,
 checksum, size, member count).
+
+``python -m dsta.fetch --params params.yaml --weights --out data/weights`` is the weights stage: every file of
+``weights`` (``configs/weights/NAME.yaml``: ``file``, ``source``, ``sha256``, ``where``, ``used_by``) that an
+experiment of the matrix names as ``model.kwargs.pretrained`` is made present and verified: kept when already at
+``file``, else copied or downloaded (resumably) from ``source``; a missing file without a source is an error naming
+the file, the experiments and where to get it. It writes ``OUT/<experiment>.json`` with the sha256 of each file the
+experiment starts from (``{}`` for none); each train stage depends on its own, so replacing a file retrains exactly
+the experiments that use it. (A ``pretrained`` path that is not in ``weights`` is a file the pipeline makes itself,
+which its own stage tracks.)
 """
 from __future__ import annotations
 
@@ -36,7 +45,7 @@ from pathlib import Path
 from dsta.config import load_params_section
 from dsta.data.marker import NOT_CONFIGURED
 from dsta.errors import DataError, main_guard
-from dsta.io import atomic_dir, write_json
+from dsta.io import atomic_dir, atomic_path, load_yaml, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = "MANIFEST.json"
@@ -152,14 +161,105 @@ def fetch(dataset: str, cfg: dict, out: Path, downloads: Path) -> dict:
     return manifest
 
 
+def pretrained_file(cfg: dict) -> str | None:
+    """The weights file an experiment starts from (``model.kwargs.pretrained`` when it is a path), else None."""
+    value = (cfg.get("model", {}).get("kwargs", {}) or {}).get("pretrained")
+    return None if value in (None, "imagenet") else str(value)
+
+
+def weights_entry(weights: dict, file: str) -> tuple[str, dict] | None:
+    """The ``weights`` entry (name, config) whose ``file`` is ``file``."""
+    for name, entry in (weights or {}).items():
+        if Path(str(entry.get("file", ""))) == Path(file):
+            return name, entry
+    return None
+
+
+def _where(name: str, entry: dict) -> str:
+    source = entry.get("source")
+    return (f"get it from {entry.get('where') or 'its source'}" + (f" (source: {source})" if source else "") +
+            f"; configs/weights/{name}.yaml")
+
+
+def require_weights(params: str | Path, experiment: str, cfg: dict) -> None:
+    """Before training: the experiment's weights file must be there. A missing one is an error naming the file, the
+    experiment and where to get it (never a silent start from random init)."""
+    file = pretrained_file(cfg)
+    if file is None or Path(file).is_file():
+        return
+    found = weights_entry((load_yaml(params) or {}).get("weights") or {}, file)
+    where = _where(*found) if found else "it is not in configs/weights: add an entry with its source and sha256"
+    raise DataError(file, f"experiments.{experiment}.model.kwargs.pretrained",
+                    f"weights file not found; {where}; `python -m dsta.fetch --params {params} --weights "
+                    f"--out data/weights` fetches and verifies it")
+
+
+def fetch_weights(weights: dict, experiments: dict, out: Path, downloads: Path) -> dict:
+    """The weights stage (see the module docstring); returns ``{experiment: {name: {file, sha256}}}``."""
+    used: dict[str, list[str]] = {}
+    per_experiment: dict[str, dict] = {}
+    for exp, cfg in sorted(experiments.items()):
+        per_experiment[exp] = {}
+        file = pretrained_file(cfg)
+        if file is None:
+            continue
+        found = weights_entry(weights, file)
+        if found is None:  # made by the pipeline itself (a pretrain stage's backbone), which tracks it
+            per_experiment[exp][file] = {"file": file, "tracked": "not a configs/weights file"}
+            continue
+        used.setdefault(found[0], []).append(exp)
+    digests = {}
+    for name, exps in sorted(used.items()):
+        entry = weights[name]
+        file = Path(str(entry["file"]))
+        if not file.is_file():
+            source = entry.get("source")
+            if not source:
+                raise DataError(file, f"weights.{name}.source",
+                                f"weights file not found and no source configured; used by {exps}; "
+                                f"{_where(name, entry)}")
+            source = str(source)
+            if is_url(source):
+                got = download(source, Path(downloads) / f"{name}-{archive_name(source)}")
+            else:
+                got = Path(source) if Path(source).is_absolute() else REPO / source
+                if not got.is_file():
+                    raise DataError(got, f"weights.{name}.source", "not found")
+            verify(got, entry.get("sha256"), f"weights.{name}.sha256")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(file) as tmp:
+                shutil.copyfile(got, tmp)
+        digests[name] = verify(file, entry.get("sha256"), f"weights.{name}.sha256")
+        if not entry.get("sha256"):
+            print(f"weights.{name}: sha256 not pinned; {file} has {digests[name]} (pin it in "
+                  f"configs/weights/{name}.yaml)")
+    with atomic_dir(out) as tmp:
+        for exp in per_experiment:
+            file = pretrained_file(experiments[exp])
+            if file is not None and weights_entry(weights, file) is not None:
+                name = weights_entry(weights, file)[0]
+                per_experiment[exp][name] = {"file": str(weights[name]["file"]), "sha256": digests[name]}
+            write_json(tmp / f"{exp}.json", per_experiment[exp], indent=2)
+    return per_experiment
+
+
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--params", default="params.yaml")
-    p.add_argument("--dataset", required=True, help="a key of datasets in params")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--dataset", help="a key of datasets in params")
+    what.add_argument("--weights", action="store_true", help="the weights stage: the matrix's pretrained files")
     p.add_argument("--out", required=True)
     p.add_argument("--downloads", default="data/downloads", help="where archives are downloaded (and resumed)")
     a = p.parse_args(argv)
+    if a.weights:
+        doc = load_yaml(a.params) or {}
+        result = fetch_weights(doc.get("weights") or {}, doc.get("experiments") or {}, Path(a.out),
+                               Path(a.downloads))
+        used = sorted({n for v in result.values() for n in v})
+        print(f"weights: {', '.join(used) if used else 'none needed'} -> {a.out}")
+        return result
     cfg = load_params_section(a.params, f"datasets.{a.dataset}")
     manifest = fetch(a.dataset, cfg, Path(a.out), Path(a.downloads))
     print(f"{a.dataset}: " + ("fetched" if manifest["configured"] else "not configured") + f" -> {a.out}")

@@ -8,8 +8,10 @@ fails here, naming the file and field) and writes, under ``--out``:
 * ``annotations/{train,val}/<sequence>.json``: PoseTrack18-format files whatever the release (PoseTrack17
   ``annolist`` files are converted; PoseTrack21 keeps its ``person_id``). Image paths are rewritten relative to
   ``--out``, so the data configs use ``image_root: .`` and nothing is copied or linked.
-* ``boxes/{split}_detections.json``: the release's person detections in COCO results format, where the release
-  (or DCPose's support files placed inside it) has them, checked against the annotations' image ids.
+* ``boxes/{split}_detections.json``: the release's person detections, where the release (or DCPose's support files
+  placed inside it: ``posetrack1{7,8}_precomputed_boxes/val_boxes.json``) has them, in DCPose's format (joined to
+  frames by image name) or COCO results (by image id). How many boxes matched a frame and how many did not goes to
+  ``dataset.json`` and the console; a file whose boxes match no frame is an error.
 * ``dataset.json``: what was found (sequences, labeled frames, persons, image root, box files).
 
 Where the split layouts are searched: ``annotations/{train,val}`` (PoseTrack17/18), ``jsons/{train,val}``
@@ -23,7 +25,8 @@ import os
 import shutil
 from pathlib import Path
 
-from dsta.data.posetrack import Sequence, annotation_files, read_detections, read_sequence, to_posetrack18
+from dsta.data.posetrack import (Sequence, annotation_files, join_detections, read_detections, read_sequence,
+                                 to_posetrack18)
 from dsta.errors import DataError, main_guard
 from dsta.data.marker import NOT_CONFIGURED
 from dsta.io import atomic_dir, load_json, write_json
@@ -86,12 +89,12 @@ def _prepare(raw: Path, dataset: str, out: Path, tmp: Path) -> dict:
     if "val" not in splits:
         raise DataError(data, None, f"no val annotations found (looked for {'/'.join(SPLIT_PARENTS)}/val/*.json)")
     summary: dict = {"dataset": dataset, "configured": True, "splits": {}, "boxes": {}}
-    image_ids: dict[str, set[int]] = {}
+    split_sequences: dict[str, list[Sequence]] = {}
     for split, ann_dir in sorted(splits.items()):
         candidates = [ann_dir.parents[i] for i in range(len(ann_dir.relative_to(data).parts) + 1)]
         root = None
         stats = {"annotations": str(ann_dir.relative_to(raw)), "sequences": 0, "labeled_frames": 0, "persons": 0}
-        ids: set[int] = set()
+        sequences: list[Sequence] = []
         for path in annotation_files(ann_dir):
             seq = read_sequence(path)
             root = root or find_image_root(seq, candidates)
@@ -101,22 +104,19 @@ def _prepare(raw: Path, dataset: str, out: Path, tmp: Path) -> dict:
             stats["labeled_frames"] += len(seq.labeled_frames)
             stats["persons"] += sum(len(f.persons) for f in seq.frames)
             stats["format"] = seq.format
-            ids.update(f.image_id for f in seq.frames)
+            sequences.append(seq)
         stats["image_root"] = str(root.relative_to(raw)) if root else None
         summary["splits"][split] = stats
-        image_ids[split] = ids
+        split_sequences[split] = sequences
     for split, path in box_files.items():
-        if split not in image_ids:
+        if split not in split_sequences:
             continue
-        dets = read_detections(path)
-        unknown = sorted(set(dets) - image_ids[split])
-        if unknown:
-            raise DataError(path, "image_id", f"{len(unknown)} detections' image ids are not in the {split} "
-                                              f"annotations, e.g. {unknown[:3]}")
+        joined = join_detections(read_detections(path), split_sequences[split], path)
         (tmp / "boxes").mkdir(exist_ok=True)
         shutil.copyfile(path, tmp / "boxes" / f"{split}_detections.json")
-        summary["boxes"][split] = {"source": str(path.relative_to(raw)), "images": len(dets),
-                                   "boxes": sum(len(v) for v in dets.values())}
+        summary["boxes"][split] = {"source": str(path.relative_to(raw)), "images": len(joined.by_image),
+                                   "boxes": joined.matched_boxes, "unmatched_boxes": joined.unmatched_boxes,
+                                   "unmatched_examples": [str(k) for k in joined.unmatched_keys]}
     write_json(tmp / "dataset.json", summary, indent=2)
     return summary
 
@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> dict:
     if summary.get("configured"):
         val = summary["splits"]["val"]
         print(f"{a.dataset}: {val['sequences']} val sequences, {val['labeled_frames']} labeled frames -> {a.out}")
+        for split, b in summary["boxes"].items():
+            print(f"{a.dataset} {split} boxes ({b['source']}): {b['boxes']} matched {b['images']} images, "
+                  f"{b['unmatched_boxes']} matched no image" + (f" (e.g. {b['unmatched_examples']})"
+                                                                 if b["unmatched_boxes"] else ""))
     else:
         print(f"{a.dataset}: not configured -> {a.out}")
     return summary

@@ -3,10 +3,11 @@ import timm
 import torch
 
 from dsta.errors import DataError
-from dsta.backbones import create_backbone
+from dsta.backbones import create_backbone, create_hrnet_pose
 
 
-def test_imagenet_weights_missing_offline_is_a_warning(monkeypatch):
+def test_imagenet_weights_missing_offline_is_an_error(monkeypatch):
+    """Offline GPU machines have no hub: a paper run must stop, not train from random init."""
     real = timm.create_model
 
     def offline(name, pretrained=False, **kw):
@@ -15,9 +16,23 @@ def test_imagenet_weights_missing_offline_is_a_warning(monkeypatch):
         return real(name, pretrained=False, **kw)
 
     monkeypatch.setattr(timm, "create_model", offline)
-    with pytest.warns(UserWarning, match="ImageNet weights"):
-        model = create_backbone("resnet18", "imagenet")
-    assert model.num_features == 512
+    with pytest.raises(DataError, match="model.pretrained: ImageNet weights for resnet18 unavailable"):
+        create_backbone("resnet18", "imagenet")
+    with pytest.raises(DataError, match="ImageNet weights for hrnet_w48 unavailable"):
+        create_hrnet_pose("hrnet_w48", "imagenet")
+
+
+def test_hrnet_pose_trunk_drops_the_dead_fuse_outputs():
+    """timm's HRNet-W48 builds stage4[-1].fuse_layers[1:] (1,730,208 parameters) that the pose HRNet never has;
+    without them the trunk has the official pose HRNet-W48's 63,594,912 (63,595,745 with the 17-joint 1x1 head)."""
+    full = timm.create_model("hrnet_w48", features_only=True, feature_location="", out_indices=(1,))
+    trunk = create_hrnet_pose("hrnet_w48")
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(full) - count(trunk) == 1_730_208 and count(trunk) == 63_594_912
+    assert len(trunk.stage4[-1].fuse_layers) == 1
+    out = trunk(torch.zeros(1, 3, 64, 64))
+    assert len(out) == 1 and out[0].shape == (1, 48, 16, 16)
+    assert set(trunk.state_dict()) <= set(full.state_dict())
 
 
 def test_loads_an_rle_coco_style_checkpoint(tmp_path):

@@ -79,7 +79,8 @@ def test_overfits_four_clips(name, synthetic_tiny):
 @pytest.mark.parametrize("name,kwargs,params", [
     ("rle", dict(backbone="resnet50"), 23_701_148),
     ("heatmap_single", dict(backbone="resnet50"), 33_999_697),
-    ("dcpose", dict(backbone="hrnet_w48"), 66_929_006),
+    ("heatmap_single", dict(backbone="hrnet_w48"), 63_595_745),  # the official pose HRNet-W48, key by key
+    ("dcpose", dict(backbone="hrnet_w48"), 65_198_798),
 ])
 def test_paper_size(name, kwargs, params):
     """The paper configurations build, run at 256x192 on the CPU, and have the documented parameter counts."""
@@ -89,3 +90,28 @@ def test_paper_size(name, kwargs, params):
         out = model(torch.randn(1, model.num_frames, 3, 256, 192))
     shape = tuple(out.shape) if torch.is_tensor(out) else tuple(out.coords.shape)
     assert shape == ((1, 17, 64, 48) if model_target(name) == "heatmap" else (1, 17, 2))
+
+
+def test_dcpose_official_recipe_freezes_the_per_frame_network():
+    """FREEZE_HRNET_WEIGHTS: only PTM, PRF and PCN train; the per-frame network gets no gradient."""
+    model = create_model("dcpose", backbone="resnet18", deconv_channels=16, dilations=[1], freeze_rough=True)
+    assert not any(p.requires_grad for p in model.rough.parameters())
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and not any(n.startswith("rough.") for n in trainable)
+    model(torch.randn(1, 3, 3, 64, 48)).mean().backward()
+    assert all(p.grad is None for p in model.rough.parameters())
+
+
+def test_rle_starts_from_a_whole_release_checkpoint(tmp_path):
+    """pretrained = a RegressFlow release checkpoint (coco-laplace-rle.pth) loads backbone, heads and flow."""
+    torch.manual_seed(0)
+    src = create_model("rle", backbone="resnet18")
+    state = {("preact." + k[len("backbone."):] if k.startswith("backbone.") else k): v.clone() + 0.01
+             for k, v in src.state_dict().items() if v.is_floating_point()}
+    torch.save({"state_dict": state}, tmp_path / "coco-laplace-rle.pth")
+    model = create_model("rle", backbone="resnet18", pretrained=str(tmp_path / "coco-laplace-rle.pth"))
+    ours = model.state_dict()
+    assert torch.equal(ours["flow.s.0.0.weight"] if "flow.s.0.0.weight" in ours else ours["fc_sigma.linear.weight"],
+                       state["flow.s.0.0.weight"] if "flow.s.0.0.weight" in ours else state["fc_sigma.linear.weight"])
+    assert torch.allclose(ours["fc_coord.linear.bias"], state["fc_coord.linear.bias"] + 0.5)
+    assert torch.equal(ours["backbone.conv1.weight"], state["preact.conv1.weight"])

@@ -232,8 +232,40 @@ def test_release_detections_are_checked_and_copied(tmp_path):
     raw = tmp_path / "raw"
     ft.fetch("posetrack18", {"source": str(release)}, raw, tmp_path / "dl")
     summary = pr.prepare(raw, "posetrack18", tmp_path / "prep")
-    assert summary["boxes"] == {"val": {"source": "data/support/val_boxes.json", "images": 2, "boxes": 2}}
+    assert summary["boxes"] == {"val": {"source": "data/support/val_boxes.json", "images": 2, "boxes": 2,
+                                        "unmatched_boxes": 0, "unmatched_examples": []}}
     assert json.loads((tmp_path / "prep" / "boxes" / "val_detections.json").read_text()) == dets
+    # boxes of images outside the split are counted and named, not fatal ...
     support.write_text(json.dumps(dets + [{"image_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]))
-    with pytest.raises(DataError, match="not in the val annotations"):
-        pr.prepare(raw, "posetrack18", tmp_path / "prep2")
+    boxes = pr.prepare(raw, "posetrack18", tmp_path / "prep2")["boxes"]["val"]
+    assert (boxes["boxes"], boxes["unmatched_boxes"], boxes["unmatched_examples"]) == (2, 1, ["1"])
+    # ... but a file none of whose boxes matches is an error naming it
+    support.write_text(json.dumps([{"image_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]))
+    with pytest.raises(DataError, match="val_boxes.json: image_id: none of the 1 boxes"):
+        pr.prepare(raw, "posetrack18", tmp_path / "prep3")
+    assert not (tmp_path / "prep3").exists()
+
+
+def test_dcpose_box_files_are_joined_by_image_name(tmp_path):
+    """DCPose's val_boxes.json: image_name (the release-relative path), bbox, score, category_id, nframes, frame_id."""
+    release = _release(tmp_path)
+    seqs = pt.read_split(SAMPLE / "annotations" / "val")
+    dets = [{"image_name": s.frames[0].file_name, "bbox": [10, 20, 30, 40], "score": 0.9, "category_id": 1,
+             "nframes": 100, "frame_id": s.frames[0].image_id} for s in seqs]
+    dets.append({"image_name": "images/val/999999_mpii_test/000000.jpg", "bbox": [1, 1, 5, 5], "score": 0.9,
+                 "category_id": 1, "nframes": 1, "frame_id": 0})
+    box_dir = release / "DcPose_supp_files" / "posetrack18_precomputed_boxes"
+    box_dir.mkdir(parents=True)
+    (box_dir / "val_boxes.json").write_text(json.dumps(dets))
+    raw = tmp_path / "raw"
+    ft.fetch("posetrack18", {"source": str(release)}, raw, tmp_path / "dl")
+    summary = pr.prepare(raw, "posetrack18", tmp_path / "prep")
+    boxes = summary["boxes"]["val"]
+    assert (boxes["images"], boxes["boxes"], boxes["unmatched_boxes"]) == (3, 3, 1)
+    assert boxes["unmatched_examples"] == ["999999_mpii_test/000000.jpg"]
+    # the prepared annotations name images relative to the prepared folder; the join still finds them
+    from dsta.data.dataset import TopDownClipDataset
+    ds = TopDownClipDataset(tmp_path / "prep" / "annotations" / "val", tmp_path / "prep", num_frames=1,
+                            boxes=str(tmp_path / "prep" / "boxes" / "val_detections.json"))
+    assert len(ds) == 3 and ds.detections.unmatched_boxes == 1
+    assert sorted(s.box_score for s in ds.samples) == [0.9] * 3

@@ -16,7 +16,7 @@ from dsta.checks import check_num_frames
 from dsta.data import transforms as tf
 from dsta.data.transforms import AugmentConfig
 from dsta.data.clips import clip_indices, sample_distance
-from dsta.data.posetrack import Sequence, box_from_keypoints, read_detections, read_split
+from dsta.data.posetrack import Sequence, box_from_keypoints, join_detections, read_detections, read_split
 from dsta.errors import DataError
 
 cv2.setNumThreads(0)  # the DataLoader workers are the parallelism; OpenCV's own threads only contend with them
@@ -54,7 +54,8 @@ class TopDownClipDataset(Dataset):
         target: ``"regression"`` (normalized coordinates + weights) or ``"heatmap"`` (mmpose MSRA codec).
         heatmap_size: (width, height) of heatmaps, for ``target="heatmap"``.
         heatmap_sigma: Gaussian sigma of heatmap targets.
-        boxes: ``"gt"`` or a detection file in COCO results format.
+        boxes: ``"gt"`` or a detection file (DCPose's ``image_name`` format or COCO results; ``dsta.data.posetrack.
+            read_detections``); ``detections`` then says how many boxes matched a frame and how many did not.
         box_score_threshold: detections below this score are dropped.
         box_enlarge: box padding factor (1.25 as DCPose/DSTA).
         min_keypoints: training persons need at least this many annotated keypoints.
@@ -91,7 +92,11 @@ class TopDownClipDataset(Dataset):
         self.samples = self._build_samples(boxes, box_score_threshold, min_keypoints)
 
     def _build_samples(self, boxes: str, threshold: float, min_keypoints: int) -> list[Sample]:
-        detections = None if boxes == "gt" else read_detections(boxes, threshold)
+        detections = None
+        self.detections = None
+        if boxes != "gt":
+            self.detections = join_detections(read_detections(boxes, threshold), self.sequences, boxes)
+            detections = self.detections.by_image
         samples = []
         for s, seq in enumerate(self.sequences):
             for f, frame in enumerate(seq.frames):
@@ -179,14 +184,22 @@ def make_dataset(data: dict, num_frames: int, target: str, data_root: str | Path
     Args:
         split: ``"train"`` or ``"val"``; reads ``data[f"{split}_ann"]`` (relative to ``data_root``).
         boxes: ``"gt"`` or a detection file; defaults to ``data["boxes"]`` (val) and GT boxes in training.
+            ``"auto"``: the configured file when it exists, else GT boxes (the per-epoch validation of training).
         heatmap: ``{"size": [w, h], "sigma": s}`` for heatmap targets.
     """
     root = Path(data_root)
     ann = root / data[f"{split}_ann"]
-    if boxes is None:
-        boxes = "gt" if train else data.get("boxes", "gt")
+    auto = boxes == "auto"
+    if boxes is None or auto:
+        boxes = "gt" if train else (data.get("boxes") or "gt")
     if boxes != "gt" and not Path(boxes).is_absolute():
         boxes = str(root / boxes) if (root / boxes).exists() else boxes
+    if boxes != "gt" and not Path(boxes).is_file():
+        if auto:
+            boxes = "gt"
+        else:
+            raise DataError(boxes, "data.boxes", "detection file not found (put DCPose's val_boxes.json in the "
+                                                 "release before `prepare`, or evaluate with boxes: gt)")
     aug = AugmentConfig(**data["augment"]) if train and data.get("augment") else None
     return TopDownClipDataset(
         ann, root / data.get("image_root", "."), num_frames=num_frames, input_size=tuple(data["input_size"]),

@@ -607,21 +607,47 @@ class Detection:
     score: float
 
 
-def read_detections(path: str | Path, score_threshold: float = 0.0) -> dict[int, list[Detection]]:
-    """Person boxes in COCO results format (``[{image_id, category_id, bbox, score}, ...]``), as DCPose ships for
-    PoseTrack val, keyed by image id and kept when ``score >= score_threshold``."""
+def image_key(name: str) -> str:
+    """How detections are joined to frames by name: the last two path components, ``<sequence>/<frame>.jpg``
+    (unique within a split, and the same whether the path starts at ``images/``, ``images_renamed/`` or the
+    prepared folder)."""
+    return "/".join(Path(str(name).replace("\\", "/")).parts[-2:])
+
+
+def read_detections(path: str | Path, score_threshold: float = 0.0) -> dict[int | str, list[Detection]]:
+    """Person boxes, kept when ``score >= score_threshold`` and ``category_id`` (when given) is 1, in either format:
+
+    * DCPose's precomputed boxes (``DcPose_supp_files/posetrack1{7,8}_precomputed_boxes/val_boxes.json``, read by
+      DCPose's ``datasets/zoo/posetrack/PoseTrack.py::_load_detection_results``): ``[{image_name, bbox (x, y, w, h),
+      score, category_id, nframes, frame_id}, ...]``, keyed by ``image_key(image_name)`` (a str);
+    * COCO results: ``[{image_id, category_id, bbox, score}, ...]``, keyed by the image id (an int).
+
+    ``join_detections`` pairs them with a split's frames."""
     path = Path(path)
     data = load_json(path)
     if not isinstance(data, list):
-        raise DataError(path, None, "expected a list of detections in COCO results format")
-    out: dict[int, list[Detection]] = {}
+        raise DataError(path, None, "expected a list of detections ({image_name | image_id, bbox, score, ...})")
+    out: dict[int | str, list[Detection]] = {}
     for i, det in enumerate(data):
         where = f"[{i}]"
         if not isinstance(det, dict):
             raise DataError(path, where, "expected an object")
-        for key in ("image_id", "bbox", "score"):
-            if key not in det:
-                raise DataError(path, f"{where}.{key}", "missing")
+        if "image_name" in det:
+            if not isinstance(det["image_name"], str) or not det["image_name"]:
+                raise DataError(path, f"{where}.image_name", f"expected an image path, got {det['image_name']!r}")
+            key: int | str = image_key(det["image_name"])
+        elif "image_id" in det:
+            if isinstance(det["image_id"], bool) or not isinstance(det["image_id"], (int, str)):
+                raise DataError(path, f"{where}.image_id", f"expected an integer, got {det['image_id']!r}")
+            try:
+                key = int(det["image_id"])
+            except ValueError:
+                raise DataError(path, f"{where}.image_id", f"expected an integer, got {det['image_id']!r}") from None
+        else:
+            raise DataError(path, f"{where}.image_name", "missing (DCPose's format; or image_id, COCO results)")
+        for field_name in ("bbox", "score"):
+            if field_name not in det:
+                raise DataError(path, f"{where}.{field_name}", "missing")
         if det.get("category_id", 1) != 1:
             continue
         score = _number(path, f"{where}.score", det["score"])
@@ -629,8 +655,49 @@ def read_detections(path: str | Path, score_threshold: float = 0.0) -> dict[int,
         if box[2] <= 0 or box[3] <= 0:
             raise DataError(path, f"{where}.bbox", f"box has non-positive size {box.tolist()}")
         if score >= score_threshold:
-            out.setdefault(int(det["image_id"]), []).append(Detection(box=box, score=score))
+            out.setdefault(key, []).append(Detection(box=box, score=score))
     return out
+
+
+@dataclass
+class JoinedDetections:
+    """Detections paired with a split's frames: ``by_image`` (frame image id -> boxes) and what matched no frame."""
+
+    by_image: dict[int, list[Detection]]
+    matched_boxes: int
+    unmatched_boxes: int
+    unmatched_keys: list  # a few of the image names/ids that matched no frame, for the message
+
+
+def join_detections(detections: dict[int | str, list[Detection]], sequences: Iterable[Sequence],
+                    path: str | Path | None = None) -> JoinedDetections:
+    """Pair detections with the frames of ``sequences``: by image name (``image_key`` of the frame's
+    ``file_name``) for DCPose's format, by image id for COCO results. No box matching any frame is an error naming
+    the file (the box file belongs to another split or release, or its names follow another layout)."""
+    by_name: dict[str, int] = {}
+    ids: set[int] = set()
+    for seq in sequences:
+        for frame in seq.frames:
+            by_name[image_key(frame.file_name)] = frame.image_id
+            ids.add(frame.image_id)
+    by_image: dict[int, list[Detection]] = {}
+    matched = unmatched = 0
+    missed: list = []
+    for key, dets in detections.items():
+        image_id = by_name.get(key) if isinstance(key, str) else (key if key in ids else None)
+        if image_id is None:
+            unmatched += len(dets)
+            if len(missed) < 3:
+                missed.append(key)
+            continue
+        matched += len(dets)
+        by_image.setdefault(image_id, []).extend(dets)
+    if detections and matched == 0:
+        example = next(iter(by_name), None)
+        raise DataError(path, "image_name" if isinstance(next(iter(detections)), str) else "image_id",
+                        f"none of the {unmatched} boxes matches an image of the annotations (e.g. {missed[:3]}; "
+                        f"frames are named like {example!r})")
+    return JoinedDetections(by_image, matched, unmatched, missed)
 
 
 def iter_labeled(sequences: Iterable[Sequence]) -> Iterable[tuple[Sequence, Frame]]:

@@ -20,17 +20,24 @@ IMAGENET_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)  # RGB, 0-
 IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 
 
+DISTRIBUTIONS = ("mmpose", "official")
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training augmentation (the official DSTA/DCPose PoseTrack recipe by default).
+    """Training augmentation.
 
     Args:
         flip_prob: probability of a horizontal flip (with the flip pairs of ``dsta.keypoints``).
-        scale_factor: the box scale is multiplied by a factor drawn from ``[1 - s, 1 + s]``.
-        rotate_factor: rotation in degrees, drawn from ``[-2r, 2r]`` around 0 with std ``r``.
+        scale_factor: ``s``; the box scale is multiplied by a factor around 1 with std ``s``, within ``[1-s, 1+s]``.
+        rotate_factor: ``r``; rotation in degrees around 0 with std ``r``.
         rotate_prob: probability of rotating at all.
         half_body_prob: probability of cropping to the upper or lower body.
         half_body_min_keypoints: half-body needs at least this many annotated keypoints.
+        distribution: how scale and rotation are drawn. ``"mmpose"`` (mmpose's ``RandomBBoxTransform``): truncated
+            normals, the scale resampled within ``[1-s, 1+s]`` and the rotation within ``[-r, r]``. ``"official"``
+            (DCPose/DSTA ``datasets/zoo/posetrack/PoseTrack.py``): clipped normals, scale ``clip(N(1, s), 1-s, 1+s)``
+            and rotation ``clip(N(0, r), -2r, 2r)`` (to +-90 degrees for r=45), so the bounds carry the clipped mass.
     """
 
     flip_prob: float = 0.5
@@ -39,8 +46,12 @@ class AugmentConfig:
     rotate_prob: float = 0.6
     half_body_prob: float = 0.3
     half_body_min_keypoints: int = 8
+    distribution: str = "mmpose"
 
     def __post_init__(self) -> None:
+        if self.distribution not in DISTRIBUTIONS:
+            raise DataError(None, "augment.distribution", f"must be one of {list(DISTRIBUTIONS)}, got "
+                                                          f"{self.distribution!r}")
         for name in ("flip_prob", "rotate_prob", "half_body_prob"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -69,14 +80,38 @@ def build_pipeline(input_size: tuple[int, int], train: bool, augment: AugmentCon
     pipeline = [GetBBoxCenterScale(padding=padding)]
     if train:
         aug = augment or AugmentConfig()
+        if aug.distribution == "official":
+            scale_rotate = ClippedNormalBBoxTransform(aug.scale_factor, aug.rotate_factor, aug.rotate_prob)
+        else:
+            scale_rotate = RandomBBoxTransform(shift_prob=0.0, scale_factor=(1 - aug.scale_factor, 1 + aug.scale_factor),
+                                               rotate_factor=aug.rotate_factor, rotate_prob=aug.rotate_prob)
         pipeline += [
             RandomFlip(prob=aug.flip_prob, direction="horizontal"),
             RandomHalfBody(min_total_keypoints=aug.half_body_min_keypoints, prob=aug.half_body_prob),
-            RandomBBoxTransform(shift_prob=0.0, scale_factor=(1 - aug.scale_factor, 1 + aug.scale_factor),
-                                rotate_factor=aug.rotate_factor, rotate_prob=aug.rotate_prob),
+            scale_rotate,
         ]
     pipeline.append(TopdownAffine(input_size=tuple(int(v) for v in input_size)))
     return pipeline
+
+
+class ClippedNormalBBoxTransform:
+    """The official scale and rotation draw (DCPose/DSTA ``datasets/zoo/posetrack/PoseTrack.py``): scale factor
+    ``clip(N(1, s), 1 - s, 1 + s)``, then with probability ``rotate_prob`` a rotation ``clip(N(0, r), -2r, 2r)``
+    degrees, else 0. Sets the fields mmpose's ``RandomBBoxTransform`` sets (no shift, as there). Draws from numpy's
+    global generator, which the dataset seeds per sample."""
+
+    def __init__(self, scale_factor: float, rotate_factor: float, rotate_prob: float) -> None:
+        self.scale_factor, self.rotate_factor, self.rotate_prob = scale_factor, rotate_factor, rotate_prob
+
+    def __call__(self, results: dict) -> dict:
+        n = results["bbox_scale"].shape[0]
+        s, r = self.scale_factor, self.rotate_factor
+        scale = np.clip(np.random.randn(n, 1) * s + 1, 1 - s, 1 + s)
+        rotate = np.clip(np.random.randn(n) * r, -2 * r, 2 * r)
+        rotate = np.where(np.random.rand(n) < self.rotate_prob, rotate, 0.0)
+        results["bbox_scale"] = results["bbox_scale"] * scale.astype(np.float32)
+        results["bbox_rotation"] = rotate.astype(np.float32)
+        return results
 
 
 def run_pipeline(pipeline: list, images: list[np.ndarray], box_xywh: np.ndarray, keypoints: np.ndarray,
