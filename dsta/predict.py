@@ -48,8 +48,11 @@ def predict(model: torch.nn.Module, objective, dataset: TopDownClipDataset, devi
             xy = crop_to_image(coords[i], batch["center"][i].numpy(), batch["scale"][i].numpy(),
                                float(batch["rotation"][i]), dataset.input_size)
             sample = dataset.samples[int(batch["index"][i])]
-            out.append(PosePrediction(image_id=int(batch["image_id"][i]), keypoints=xy, scores=scores[i],
-                                      box=sample.box, box_score=float(batch["box_score"][i]),
+            # the joint score written for evaluation is joint confidence x box score, as the releases write it
+            # (DCPose datasets/process/keypoints_ord.py::coco2posetrack_ord, also DSTA's); GT boxes score 1
+            box_score = float(batch["box_score"][i])
+            out.append(PosePrediction(image_id=int(batch["image_id"][i]), keypoints=xy, scores=scores[i] * box_score,
+                                      box=sample.box, box_score=box_score,
                                       track_id=int(batch["track_id"][i])))
     return out
 
