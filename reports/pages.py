@@ -3,7 +3,9 @@ footnotes) and the index (datasets, paper-size efficiency, benchmarks, reported 
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
+from dsta.io import load_yaml
 from dsta.provenance import commit_name, cpu_model, from_env, machine_name
 from reports.claims import ONE_SEED_FLOOR, claims, claims_table, seeds_table
 from reports.tables import (Page, ablation_table, efficiency_table, env_line, fmt, main_table, mixed_provenance,
@@ -21,6 +23,19 @@ def measured_where(profiles: dict[str, dict]) -> str:
     if machines != [here]:
         where += f" (not necessarily the machine that built this report: {here})"
     return where
+
+
+def recipe_differences(dataset: str, path: Path = Path(__file__).parent / "recipe_differences.yaml") -> list[str]:
+    """The remaining differences from the official recipes of every paper row (``reports/recipe_differences.yaml``):
+    those of all rows, of this dataset, then per experiment."""
+    diffs = load_yaml(path) or {}
+    out = ["## Differences from the official recipes", "",
+           "What the reproduced rows still do differently from the released code (sources in "
+           "`reports/recipe_differences.yaml`).", "", "All rows:", ""]
+    out += [f"- {d}" for d in [*diffs.get("all", []), *diffs.get(dataset, [])]] + [""]
+    for exp, items in (diffs.get("experiments") or {}).items():
+        out += [f"`{exp}`:", "", *[f"- {d}" for d in items], ""]
+    return out
 
 
 def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict]) -> str:
@@ -44,6 +59,8 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict]) ->
     if mixed:
         out += [mixed, ""]
     out += [main, "", *[f"{n}  " for n in notes], ""]
+    if page.dataset != "synthetic":
+        out += recipe_differences(page.dataset)
     latex = [f"[{name}](latex/{name}.tex)" for name in (page.dataset, f"{page.dataset}-efficiency")
              if name == page.dataset or any(e.profile for e in page.experiments)]
     out += [f"LaTeX (booktabs): {', '.join(latex)}.", ""]

@@ -45,11 +45,41 @@ def test_bad_override():
 def test_paper_experiments_compose(dataset):
     exps = compose([f"experiments=paper_{dataset}"])["experiments"]
     assert set(exps) == {"dsta_r50_t3", "dsta_r50_t5", "dsta_hrnet_w48_t3", "rle_r50", "dcpose_hrnet_w48"}
-    assert all(e["data"]["name"] == dataset and e["data"]["input_size"] == [192, 256] for e in exps.values())
+    assert all(e["data"]["name"] == dataset for e in exps.values())
+    assert all(e["data"]["input_size"] == ([288, 384] if k == "dcpose_hrnet_w48" else [192, 256]) for k, e in exps.items())
     assert exps["dsta_r50_t5"]["model"]["kwargs"]["num_frames"] == 5
     assert exps["dsta_r50_t3"]["model"]["kwargs"]["num_frames"] == 3
     assert exps["dsta_r50_t3"]["train"]["lr"] == 5e-5 and exps["dsta_r50_t3"]["train"]["milestones"] == [10, 15]
-    assert exps["dcpose_hrnet_w48"]["model"]["kwargs"]["dilations"] == [3, 6, 9, 12, 15]
+    # the release's optimizer details: AdamW weight decay 0.01, no clipping, fp32; +-1 neighbours; official draws
+    assert {k: exps["dsta_r50_t3"]["train"][k] for k in ("weight_decay", "grad_clip", "amp")} == \
+        {"weight_decay": 0.01, "grad_clip": 0.0, "amp": False}
+    assert all(e["data"]["max_frame_distance"] == 1 and e["data"]["augment"]["distribution"] == "official"
+               for e in exps.values())
+    dcpose = exps["dcpose_hrnet_w48"]
+    assert dcpose["model"]["kwargs"]["dilations"] == [3, 6, 9, 12, 15]
+    assert dcpose["model"]["kwargs"]["freeze_rough"] is True and dcpose["model"]["heatmap"] == {"size": [72, 96],
+                                                                                                "sigma": 3.0}
+    assert (dcpose["train"]["lr"], dcpose["train"]["gamma"]) == ((1e-3, 0.1) if dataset == "posetrack17" else (1e-4, 0.99))
+    # every weights file a paper experiment names is in the weights group, whose used_by says which model configs
+    weights = compose([f"experiments=paper_{dataset}"])["weights"]
+    files = {w["file"]: w for w in weights.values()}
+    for e in exps.values():
+        assert e["model"]["kwargs"]["pretrained"] in files
+    # the smoke matrix: the same experiments and recipes, random init, batch 2, one epoch
+    smoke = compose([f"experiments=paper_{dataset}_smoke"])["experiments"]
+    assert set(smoke) == set(exps)
+    for key, e in smoke.items():
+        assert e["model"]["kwargs"]["pretrained"] is None and (e["train"]["batch_size"], e["train"]["epochs"]) == (2, 1)
+        assert e["data"] == exps[key]["data"] and e["train"]["lr"] == exps[key]["train"]["lr"]
+
+
+def test_weights_used_by_follows_the_model_configs():
+    """configs/weights/NAME.yaml ``used_by`` lists exactly the model configs whose pretrained is that file."""
+    for path in sorted((ROOT / "configs" / "weights").glob("*.yaml")):
+        entry = yaml.safe_load(path.read_text())
+        users = sorted(p.stem for p in (ROOT / "configs" / "model").glob("*.yaml")
+                       if (yaml.safe_load(p.read_text())["kwargs"].get("pretrained")) == entry["file"])
+        assert sorted(entry["used_by"]) == users, path.name
 
 
 def test_reported_rows_match_paper_experiments():

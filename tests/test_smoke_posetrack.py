@@ -1,0 +1,67 @@
+"""The paper matrices end to end on real-layout PoseTrack17/18/21 releases (``tests/smoke_release.py``): the stage
+commands of ``dvc.yaml`` (weights, fetch, prepare, train, evaluate with detected boxes, report) run in order on the
+CPU, in a temporary directory, for every experiment of ``configs/experiments/paper_posetrack{17,18,21}_smoke.yaml``
+(official recipes and input sizes, random init, batch 2, one epoch). Each stage's ``main`` is called with the
+arguments its dvc.yaml command passes, in one process (a process per stage would spend most of the time importing
+torch)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.smoke_release import build_release
+
+EXPERIMENTS = ("dsta_r50_t3", "dsta_r50_t5", "dsta_hrnet_w48_t3", "rle_r50", "dcpose_hrnet_w48")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run_release(tmp: Path, version: int) -> dict:
+    from dsta import config, fetch, predict, prepare, train
+    from reports import build
+
+    name = f"posetrack{version}"
+    release = build_release(tmp / f"release{version}", version)
+    params = str(tmp / "params.yaml")
+    config.main([f"experiments=paper_posetrack{version}_smoke", f"datasets.{name}.source={release}",
+                 "--out", params])
+    manifests = fetch.main(["--params", params, "--weights", "--out", "data/weights"])
+    assert manifests == {e: {} for e in EXPERIMENTS}  # random init: no weights file needed
+    fetch.main(["--params", params, "--dataset", name, "--out", f"data/raw/{name}", "--downloads",
+                "data/downloads"])
+    summary = prepare.main(["--raw", f"data/raw/{name}", "--dataset", name, "--out", f"data/{name}"])
+    boxes = summary["boxes"]["val"]
+    assert (boxes["images"], boxes["boxes"], boxes["unmatched_boxes"]) == (3, 3, 1)
+    results = {}
+    for exp in EXPERIMENTS:
+        run = train.main(["--params", params, "--experiment", exp, "--data-root", f"data/{name}",
+                          "--out", f"runs/{exp}"])
+        assert run["epochs"] == 1 and run["val"]["Total"] >= 0, exp
+        metrics = predict.main(["--checkpoint", f"runs/{exp}/last.pt", "--data-root", f"data/{name}",
+                                "--out", f"eval/{exp}"])
+        assert metrics["boxes"] == "boxes/val_detections.json" and 0 <= metrics["Total"] <= 100, exp
+        preds = [json.loads(p.read_text()) for p in sorted(Path(f"eval/{exp}/predictions").glob("*.json"))]
+        assert sum(len(p["annotations"]) for p in preds) == 3, exp  # one prediction per matched detection
+        results[exp] = metrics["Total"]
+    out = build.main(["--params", params, "--reference", str(REPO / "reports" / "reference.yaml"), "--runs", "runs",
+                      "--eval", "eval", "--profiles", "profiles", "--benchmarks", "none.json", "--data", "data",
+                      "--out", f"reports_{name}", "--no-plots"])
+    page = Path(f"reports_{name}/{name}.md").read_text()
+    assert all(exp in page for exp in EXPERIMENTS), page[:2000]
+    return {"results": results, "report": out}
+
+
+@pytest.mark.slow
+def test_paper_matrices_run_end_to_end_on_real_layout_releases(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    times = {}
+    for version in (18, 17, 21):
+        start = time.time()
+        work = tmp_path / f"pt{version}"
+        work.mkdir()
+        monkeypatch.chdir(work)
+        _run_release(work, version)
+        times[version] = time.time() - start
+    print("smoke seconds per release:", {k: round(v, 1) for k, v in times.items()})
