@@ -269,3 +269,45 @@ def test_dcpose_box_files_are_joined_by_image_name(tmp_path):
                             boxes=str(tmp_path / "prep" / "boxes" / "val_detections.json"))
     assert len(ds) == 3 and ds.detections.unmatched_boxes == 1
     assert sorted(s.box_score for s in ds.samples) == [0.9] * 3
+
+
+def test_weights_stage_verifies_copies_and_writes_one_manifest_per_experiment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "src.pth"
+    src.write_bytes(b"weights")
+    weights = {"w": {"file": "weights/w.pth", "source": str(src), "sha256": _sha(src), "where": "a lab's page"}}
+    exps = {"a": {"model": {"kwargs": {"pretrained": "weights/w.pth"}}}, "b": {"model": {"kwargs": {"pretrained": None}}}}
+    out = ft.fetch_weights(weights, exps, tmp_path / "manifests", tmp_path / "dl")
+    assert out == {"a": {"w": {"file": "weights/w.pth", "sha256": _sha(src)}}, "b": {}}
+    assert (tmp_path / "weights" / "w.pth").read_bytes() == b"weights"
+    assert json.loads((tmp_path / "manifests" / "b.json").read_text()) == {}
+    # a swapped file with a pinned checksum stops the stage; without a source a missing file names where to get it
+    (tmp_path / "weights" / "w.pth").write_bytes(b"other")
+    with pytest.raises(DataError, match="weights.w.sha256: sha256 mismatch"):
+        ft.fetch_weights(weights, exps, tmp_path / "manifests", tmp_path / "dl")
+    (tmp_path / "weights" / "w.pth").unlink()
+    with pytest.raises(DataError, match=r"no source configured; used by \['a'\]; get it from a lab's page"):
+        ft.fetch_weights({"w": {**weights["w"], "source": None}}, exps, tmp_path / "manifests", tmp_path / "dl")
+
+
+def test_training_without_its_weights_file_names_file_experiment_and_source(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(json.dumps(
+        {"weights": {"w": {"file": "weights/w.pth", "source": None, "where": "the RLE README"}}}))
+    cfg = {"model": {"kwargs": {"pretrained": "weights/w.pth"}}}
+    with pytest.raises(DataError, match=r"weights/w.pth: experiments.dsta_r50_t3.model.kwargs.pretrained: weights "
+                                        r"file not found; get it from the RLE README"):
+        ft.require_weights(tmp_path / "params.yaml", "dsta_r50_t3", cfg)
+    ft.require_weights(tmp_path / "params.yaml", "x", {"model": {"kwargs": {"pretrained": None}}})
+
+
+def test_validation_in_training_falls_back_to_gt_boxes_but_evaluation_does_not(tmp_path):
+    """No detection file in the release: training validates with GT boxes (and says so); dsta.predict stops."""
+    from dsta.data.dataset import make_dataset
+    release = _release(tmp_path) / "posetrack_data"
+    data = {"val_ann": "annotations/val", "image_root": ".", "boxes": "boxes/val_detections.json",
+            "input_size": [48, 64], "frame_distance": 1, "max_frame_distance": 1, "box_enlarge": 1.25}
+    auto = make_dataset(data, 1, "regression", release, "val", train=False, boxes="auto")
+    assert auto.detections is None and len(auto) == 14  # every GT person
+    with pytest.raises(DataError, match="boxes/val_detections.json: data.boxes: detection file not found"):
+        make_dataset(data, 1, "regression", release, "val", train=False)

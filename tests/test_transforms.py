@@ -66,3 +66,18 @@ def test_bad_augment_values():
         tf.AugmentConfig(flip_prob=1.5)
     with pytest.raises(DataError, match="data.box_enlarge"):
         tf.build_pipeline((48, 64), train=False, padding=0)
+
+
+def test_official_scale_and_rotation_are_clipped_normals():
+    """DCPose/DSTA: scale clip(N(1, 0.35), 0.65, 1.35); rotation clip(N(0, 45), -90, 90) with probability 0.6 (mmpose's
+    truncated normal would stop at +-45 degrees)."""
+    draw = tf.ClippedNormalBBoxTransform(0.35, 45.0, 0.6)
+    np.random.seed(0)
+    out = draw({"bbox_scale": np.ones((20000, 2), np.float32)})
+    scale, rot = out["bbox_scale"][:, 0], out["bbox_rotation"]
+    assert scale.min() >= 0.65 - 1e-6 and scale.max() <= 1.35 + 1e-6 and (np.isclose(scale, 1.35)).mean() > 0.1
+    assert abs((rot == 0).mean() - 0.4) < 0.02 and np.abs(rot).max() == 90.0 and (np.abs(rot) > 45).mean() > 0.1
+    with pytest.raises(DataError, match="augment.distribution"):
+        tf.AugmentConfig(distribution="uniform")
+    pipeline = tf.build_pipeline((48, 64), train=True, augment=tf.AugmentConfig(distribution="official"))
+    assert any(isinstance(t, tf.ClippedNormalBBoxTransform) for t in pipeline)
