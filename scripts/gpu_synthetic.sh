@@ -27,15 +27,19 @@ wheels() {
   mkdir -p "$w"
   $pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$w" \
-    mmpose==1.3.2 mmengine==0.10.7 json_tricks munkres==1.1.4 hydra-core omegaconf yacs orjson shapely addict yapf \
-    termcolor platformdirs timm==1.0.31 safetensors
+    mmpose==1.3.2 mmengine==0.10.7 json_tricks==3.17.3 munkres==1.1.4 hydra-core==1.3.8 omegaconf==2.3.1 yacs==0.1.8 \
+    orjson==3.13.0 shapely==2.2.0 addict==2.4.0 yapf==0.43.0 \
+    termcolor==3.3.0 platformdirs==4.14.8 timm==1.0.31 safetensors==0.8.0
   # sdists: built here (pure Python, so the wheel fits any CPython 3)
   $pip wheel --no-deps --no-build-isolation -w "$w" mmcv-lite==2.1.0 fvcore==0.1.5.post20221221 iopath==0.1.10 \
     antlr4-python3-runtime==4.9.3
-  # xtcocotools (mmpose.datasets imports it) has no cp312 wheel for numpy 2: build one with a Python 3.12
+  # xtcocotools (mmpose.datasets imports it; this project never calls it) has no cp312 wheel for numpy 2: build one
+  # with a Python 3.12 (PY312) in a throwaway venv, against numpy 2 (its setup.py imports numpy, undeclared)
   local py312=${PY312:-$(command -v python3.12 || true)}
   [ -n "$py312" ] || { echo "set PY312 to a Python 3.12 to build xtcocotools for the GPU machine" >&2; exit 1; }
-  "$py312" -m pip wheel --no-deps -w "$w" --no-binary xtcocotools xtcocotools==1.14.3
+  "$py312" -m venv .gpu/build312
+  .gpu/build312/bin/pip install --quiet "numpy>=2,<3" cython "setuptools<82" wheel
+  .gpu/build312/bin/pip wheel --no-deps --no-build-isolation -w "$w" xtcocotools==1.14.3
   ls -la "$w"
 }
 
