@@ -45,10 +45,16 @@ class Claim:
     seeds: int
     verdict: str  # "holds", "does not hold", "inconclusive", "not measured"
     rule: str
+    unit: str = "mAP"  # of the margin: "mAP" points, or a counted "fraction" / "ratio"
+
+    def margin_text(self) -> str:
+        if self.margin is None:
+            return "–"
+        return {"fraction": f"{self.margin:.2%}", "ratio": f"{self.margin:.4f}x"}.get(self.unit, f"{self.margin:+.1f}")
 
     def as_json(self) -> dict:
         return {"claim": self.claim, "measured": self.measured, "margin": self.margin, "spread": self.spread,
-                "seeds": self.seeds, "verdict": self.verdict, "rule": self.rule}
+                "seeds": self.seeds, "verdict": self.verdict, "rule": self.rule, "unit": self.unit}
 
 
 def seed_of(e: Experiment) -> int:
@@ -134,7 +140,7 @@ def head_fraction(paper: dict[str, dict], experiments: list[Experiment]) -> Clai
     if fraction is None:
         return Claim("head_fraction", claim, "no DSTA profile", None, None, 0, "not measured", rule)
     return Claim("head_fraction", claim, "; ".join(parts), fraction, None, 0,
-                 "holds" if fraction < HEAD_FRACTION_MAX else "does not hold", rule)
+                 "holds" if fraction < HEAD_FRACTION_MAX else "does not hold", rule, "fraction")
 
 
 def streaming_cost(paper: dict[str, dict], experiments: list[Experiment]) -> Claim:
@@ -151,7 +157,7 @@ def streaming_cost(paper: dict[str, dict], experiments: list[Experiment]) -> Cla
     if ratio is None:
         return Claim("streaming_cost", claim, "no DSTA/RLE profiles", None, None, 0, "not measured", rule)
     return Claim("streaming_cost", claim, "; ".join(parts), ratio, None, 0,
-                 "holds" if ratio <= STREAMING_RATIO_MAX else "does not hold", rule)
+                 "holds" if ratio <= STREAMING_RATIO_MAX else "does not hold", rule, "ratio")
 
 
 def claims(experiments: list[Experiment], paper: dict[str, dict]) -> list[Claim]:
@@ -170,12 +176,14 @@ def claims(experiments: list[Experiment], paper: dict[str, dict]) -> list[Claim]
 
 
 def claims_table(rows: list[Claim]) -> str:
-    out = ["| Claim | Measured | Margin | Spread | Seeds | Verdict |", "|---|---|---|---|---|---|"]
+    out = ["| Claim | Measured | Margin (or counted value) | Spread | Seeds | Verdict | Rule |",
+           "|---|---|---|---|---|---|---|"]
     for c in rows:
-        margin = "–" if c.margin is None else f"{c.margin:+.1f}" if c.seeds else f"{c.margin:.4g}"
+        margin = c.margin_text()
         spread = ("–" if c.seeds == 0 else f"± {c.spread:.1f}" if c.spread is not None
                   else f"one seed (floor {ONE_SEED_FLOOR})")
-        out.append(f"| {c.claim} | {c.measured} | {margin} | {spread} | {c.seeds or '–'} | **{c.verdict}** |")
+        out.append(f"| {c.claim} | {c.measured} | {margin} | {spread} | {c.seeds or '–'} | **{c.verdict}** | "
+                   f"{c.rule} |")
     return "\n".join(out)
 
 

@@ -176,6 +176,10 @@ def readme_block(experiments: list, paper: dict[str, dict]) -> str:
     provs = sorted({describe(e.provenance("evaluation")) for e in synth if e.evaluation})
     if provs:
         out += [f"mAP from: {'; '.join(provs)}.", ""]
+    if synth:
+        out += ["The paper's claims on this run (`reports/claims.py`; rules and spreads in "
+                "[reports/synthetic.md](reports/synthetic.md#the-papers-claims-on-this-set)):", "",
+                claims_table(claims(synth, paper)), ""]
     if paper:
         facts = []
         head = (mode_entry(paper.get("dsta_r50_t3"), "clip").get("gflops") or {}).get("head")

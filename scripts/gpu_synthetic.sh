@@ -8,7 +8,7 @@
 # `run` installs .gpu/wheels into .gpu/site (offline; skipped when the imports already work), composes
 # OUT/params.yaml (`python -m dsta.config experiments=synthetic_gpu OVERRIDE ...`), generates the data, runs the
 # pretrain entries, then the experiments JOBS at a time (default 6; 3 loader workers each), evaluates and profiles
-# them. It writes OUT/params.yaml, OUT/runs, OUT/eval, OUT/profiles, OUT/data/synthetic (val), OUT/pretrain, OUT/logs and
+# them. It writes OUT/params.yaml, OUT/runs, OUT/eval, OUT/profiles, OUT/data/synthetic (val), OUT/logs and
 # OUT/stage_seconds.tsv; every metrics file carries its provenance (machine, GPU, torch, commit, seed). Back here:
 #
 #   python -m reports.build --params OUT/params.yaml --reference reports/reference.yaml --runs OUT/runs \
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ] && ! command -v nvidia-smi >/dev/null && PY=.venv/bin/python
+[ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ] && ! command -v nvidia-smi >/dev/null && PY=$PWD/.venv/bin/python
 
 wheels() {
   local pip="$PY -m pip" w=.gpu/wheels
@@ -46,7 +46,7 @@ wheels() {
 install() {
   if $PY -c "import mmpose.datasets.transforms, hydra, timm, fvcore" 2>/dev/null; then return; fi
   [ -d .gpu/wheels ] || { echo "no .gpu/wheels: run 'scripts/gpu_synthetic.sh wheels' on a connected machine" >&2; exit 1; }
-  $PY -m pip install --quiet --no-index --no-deps --target .gpu/site .gpu/wheels/*.whl
+  $PY -m pip install --quiet --no-index --no-deps --upgrade --target .gpu/site .gpu/wheels/*.whl
 }
 
 param() {  # a value of OUT/params.yaml by dotted key
@@ -66,32 +66,34 @@ run() {
   : "${OUT:?set OUT to the output folder}"
   local jobs=${JOBS:-6}
   mkdir -p "$OUT/logs" && : >"$OUT/stage_seconds.tsv"
-  install
   export PYTHONPATH="$ROOT:$ROOT/.gpu/site${PYTHONPATH:+:$PYTHONPATH}" OUT PY
+  install
   local t0=$SECONDS data="$OUT/data/synthetic"
   $PY -m dsta.config experiments=synthetic_gpu "$@" --out "$OUT/params.yaml"
+  OUT=$(cd "$OUT" && pwd) && data="$OUT/data/synthetic" && cd "$OUT"  # the relative paths of params.yaml (pretrain/)
   timed synthetic $PY -m dsta.data.synthetic --out "$data" --seed "$(param synthetic.seed)" \
     --train-sequences "$(param synthetic.train_sequences)" --val-sequences "$(param synthetic.val_sequences)" \
     --frames "$(param synthetic.frames)" --width "$(param synthetic.width)" --height "$(param synthetic.height)" \
     --val-label-every "$(param synthetic.val_label_every)" --corrupt-prob "$(param synthetic.corrupt_prob)" \
     --max-persons "$(param synthetic.max_persons)"
   # pretrain: the backbones go where the experiments' model.kwargs.pretrained name them (pretrain/NAME/backbone.pt,
-  # relative to the checkout), and are copied to OUT
+  # relative to OUT, the working directory from here on)
   printf '%s\n' $(param pretrain) | xargs -P "$jobs" -I{} bash -c 'timed pretrain@{} $PY -m dsta.train \
     --params "$OUT/params.yaml" --section pretrain --experiment {} --data-root "$0" --out "$OUT/runs/pretrain/{}" \
     --export-backbone pretrain/{}/backbone.pt' "$data"
-  mkdir -p "$OUT/pretrain" && cp -r pretrain/. "$OUT/pretrain/"
   printf '%s\n' $(param experiments) | xargs -P "$jobs" -I{} bash -c 'timed train@{} $PY -m dsta.train \
     --params "$OUT/params.yaml" --experiment {} --data-root "$0" --out "$OUT/runs/{}" \
     && timed evaluate@{} $PY -m dsta.predict --checkpoint "$OUT/runs/{}/last.pt" --data-root "$0" --out "$OUT/eval/{}"' \
     "$data"
-  # profiles, one at a time so that the timings do not share the GPU
-  for key in $(param experiments); do
+  # profiles of the first seed's runs (the others are the same networks), one at a time so that timings do not share
+  # the GPU
+  for key in $(param experiments | tr ' ' '\n' | grep -v -- '-s[0-9]*$'); do
     timed "profile@$key" $PY -m benchmarks.profile --params "$OUT/params.yaml" --experiment "$key" \
       --out "$OUT/profiles/$key.json"
   done
-  # the checkpoints (about 130 MB each) and the train images stay there; metrics, predictions and val data come back
-  rm -rf "$OUT"/runs/*/last.pt "$OUT"/runs/pretrain/*/last.pt "$data/images/train"
+  # checkpoints (about 130 MB each), pretrained backbones (45 MB) and train images stay there; metrics,
+  # predictions and the val data come back
+  rm -rf "$OUT"/runs/*/last.pt "$OUT"/runs/pretrain/*/last.pt "$OUT/pretrain" "$data/images/train"
   echo -e "total\t$((SECONDS - t0))" >>"$OUT/stage_seconds.tsv"
   cat "$OUT/stage_seconds.tsv"
 }

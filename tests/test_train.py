@@ -94,3 +94,38 @@ def test_bad_train_config():
         train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"batch_size": 0, "milestones": []})
     with pytest.raises(DataError, match="unknown keys"):
         train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": [], "extra": 1})
+
+
+def test_fine_tune_keys_param_groups_and_freezing():
+    from dsta.models import create_model
+
+    base = {k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": [], "lr": 1e-3}
+    assert train_mod.check_train_config(dict(base))["backbone_lr_mult"] == 1.0  # optional, with defaults
+    with pytest.raises(DataError, match="freeze_backbone_epochs"):
+        train_mod.check_train_config(base | {"freeze_backbone_epochs": -1})
+    train = train_mod.check_train_config(base | {"backbone_lr_mult": 0.1})
+    model = create_model("rle", backbone="resnet18")
+    groups = train_mod.param_groups(model, train)
+    assert groups[0]["lr"] == pytest.approx(1e-4) and "lr" not in groups[1]
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    model.train()
+    train_mod.set_backbone_frozen(model, True)
+    assert not any(p.requires_grad for p in model.backbone.parameters()) and not model.backbone.training
+    assert all(p.requires_grad for p in model.fc_coord.parameters())
+    train_mod.set_backbone_frozen(model, False)
+    assert all(p.requires_grad for p in model.backbone.parameters()) and model.backbone.training
+
+
+def test_exported_backbone_loads_as_pretrained(tmp_path):
+    from dsta.checkpoint import save_checkpoint
+    from dsta.models import create_model
+
+    rle = create_model("rle", backbone="resnet18")
+    save_checkpoint(tmp_path / "last.pt", "rle", {"backbone": "resnet18"}, rle)
+    train_mod.export_backbone(tmp_path / "last.pt", tmp_path / "pretrain" / "rle" / "backbone.pt")
+    dsta = create_model("dsta", backbone="resnet18", num_frames=3, embed_dim=16, depth=1, num_heads=4,
+                        pretrained=str(tmp_path / "pretrain" / "rle" / "backbone.pt"))
+    for (name, a), b in zip(rle.backbone.state_dict().items(), dsta.backbone.state_dict().values()):
+        assert torch.equal(a, b), name
+    # DSTA's coordinates start at the crop centre, as RLE's
+    assert torch.allclose(dsta.head_coord[1].bias, torch.full((2,), 0.5), atol=1 / 32 ** 0.5)
