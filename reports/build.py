@@ -21,7 +21,7 @@ from pathlib import Path
 from dsta.errors import DataError, main_guard
 from dsta.io import load_yaml, write_json, write_text
 from dsta.provenance import git_commit
-from reports import latex
+from reports import booktabs
 from reports.claims import claims
 from reports.pages import dataset_page, index_page, readme_block
 from reports.results import (DATASETS, dataset_status, flat_metrics, load_benchmarks, load_experiments,
@@ -91,12 +91,12 @@ def write_latex(pages: list[Page], paper: dict[str, dict], folder: Path) -> list
     for p in pages:
         title = {"synthetic": "Synthetic default (not PoseTrack)"}.get(p.dataset, p.dataset.replace("posetrack",
                                                                                                        "PoseTrack"))
-        files[f"{p.dataset}.tex"] = latex.main_table(p, title)
+        files[f"{p.dataset}.tex"] = booktabs.main_table(p, title)
         profiles = {e.key: e.profile for e in p.experiments if e.profile}
-        eff = latex.experiment_efficiency(p, title, env_line(profiles)) if profiles else None
+        eff = booktabs.experiment_efficiency(p, title, env_line(profiles)) if profiles else None
         if eff:
             files[f"{p.dataset}-efficiency.tex"] = eff
-    paper_tex = latex.paper_efficiency(paper, env_line(paper)) if paper else None
+    paper_tex = booktabs.paper_efficiency(paper, env_line(paper)) if paper else None
     if paper_tex:
         files["paper-efficiency.tex"] = paper_tex
     for old in folder.glob("*.tex") if folder.is_dir() else []:

@@ -203,7 +203,7 @@ def test_latex_tables_beside_the_markdown(results):
 
 
 def test_latex_escapes():
-    from reports.latex import escape
+    from reports.booktabs import escape
 
     assert escape("a_b & 50% #1") == r"a\_b \& 50\% \#1"
 
