@@ -25,7 +25,7 @@ from reports import booktabs
 from reports.claims import claims
 from reports.pages import dataset_page, index_page, readme_block
 from reports.results import (DATASETS, dataset_status, flat_metrics, load_benchmarks, load_experiments,
-                             load_paper_profiles, per_joint_csv)
+                             load_paper_profiles, load_side_by_side, per_joint_csv)
 from reports.tables import Page
 
 
@@ -73,7 +73,8 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
     write_latex(pages, paper, out / "latex")
     if readme is not None:
         update_readme(readme, readme_block(experiments, paper))
-    write_text(out / "README.md", index_page(pages, paper, bench, reference, commit, index_figures))
+    side_by_side = load_side_by_side(bench, profiles)
+    write_text(out / "README.md", index_page(pages, paper, bench, reference, commit, index_figures, side_by_side))
     metrics = flat_metrics(experiments)
     metrics["claims"] = {c.key: c.as_json() for c in claims(experiments, paper)}
     write_json(out / "metrics.json", metrics, indent=2)

@@ -9,7 +9,8 @@ from dsta.io import load_yaml
 from dsta.provenance import commit_name, cpu_model, from_env, machine_name
 from reports.claims import ONE_SEED_FLOOR, claims, claims_table, seeds_table
 from reports.tables import (Page, ablation_table, efficiency_table, env_line, fmt, main_table, mixed_provenance,
-                            mode_entry, short, split_table, streaming_ratio, table, training_table)
+                            mode_entry, short, side_by_side_table, split_table, streaming_ratio, table,
+                            training_table)
 
 
 def measured_where(profiles: dict[str, dict]) -> str:
@@ -97,7 +98,7 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict]) ->
 
 
 def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict], reference: dict, commit: str,
-               figures: dict[str, str]) -> str:
+               figures: dict[str, str], side_by_side: list[dict] | None = None) -> str:
     out = ["# dsta-bench reports", "",
            f"Built by `python -m reports.build` (the `report` stage of `dvc repro`) at commit {commit}, on "
            f"{platform.node() or 'this machine'}. Regenerate with `make repro`; never edit by hand.", "",
@@ -134,6 +135,16 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
             facts.append(f"Not counted (element-wise or shape ops, fvcore's convention; listed per model in "
                          f"profiles/paper/*.json): {', '.join(f'`{op}`' for op in uncounted)}.")
         out += [*[f"- {f}" for f in facts], ""]
+    if side_by_side:
+        out += ["## Time per frame: DSTA T=3 streaming / single-frame RLE, measured side by side", "",
+                "Each ratio comes from one process that times both models interleaved call by call (ABBA), so a load "
+                "change on a shared machine hits both; a round gives one ratio, the table gives the median over "
+                "rounds with its quartiles and range (`python -m benchmarks.profile --side-by-side`). Latencies and "
+                "FPS of separate profiles (the tables above) were timed at different moments: do not divide them. "
+                "CPU rows: this pipeline's `benchmark` stage (`benchmarks/bm_side_by_side.py`); GPU rows: the "
+                "committed device runs in `profiles/side_by_side/gpu_*` (`benchmarks/gpu_side_by_side.sh`), each "
+                "with its own commit. Goals (issue 16): CPU <= 1.05; GPU batch 1 with CUDA graphs <= 1.25; GPU "
+                "batch 64 FPS >= 0.95x RLE's, i.e. a time ratio <= 1.053.", "", side_by_side_table(side_by_side), ""]
     if benchmarks:
         out += ["## Benchmarks (`pytest benchmarks --benchmark-only`)", "",
                 f"pytest-benchmark on {benchmarks[0]['machine']} at commit {benchmarks[0]['commit']}; median and "

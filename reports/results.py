@@ -135,6 +135,46 @@ def load_benchmarks(path: Path) -> list[dict]:
     return rows
 
 
+def _side_by_side_rows(doc: dict, source: str) -> list[dict]:
+    """One row per (batch, entry) of a side-by-side result (``benchmarks.profiling.side_by_side`` schema)."""
+    env, rows = doc.get("env", {}), []
+    for batch, b in doc.get("batches", {}).items():
+        for label, ratio in b.get("ratio", {}).items():
+            if label == doc.get("reference"):
+                continue
+            ms = b.get("ms_per_call", {})
+            rows.append({"device": env.get("device", "?"), "device_type": env.get("device_type", "?"),
+                         "input_size": doc.get("input_size"), "batch": int(batch), "options": doc.get("options", {}),
+                         "reference": doc.get("reference"), "entry": label, "ratio": ratio,
+                         "reference_ms": (ms.get(doc.get("reference")) or {}).get("median"),
+                         "entry_ms": (ms.get(label) or {}).get("median"), "threads": env.get("threads"),
+                         "torch": env.get("torch"), "commit": env.get("commit", "unknown"), "source": source})
+    return rows
+
+
+def load_side_by_side(benchmarks: list[dict], profiles: Path) -> list[dict]:
+    """Every DSTA / RLE time ratio the report may print, each measured side by side (interleaved in one process):
+    the benchmark stage's ``test_dsta_streaming_over_rle_per_frame`` entries (this pipeline's machine), then the
+    committed device runs in ``profiles/side_by_side/gpu_*/`` (e.g. ``benchmarks/gpu_side_by_side.sh``)."""
+    rows = []
+    for b in benchmarks:
+        x = b["extra"]
+        if not b["name"].startswith("test_dsta_streaming_over_rle_per_frame") or "ratio" not in x:
+            continue
+        env = x.get("env", {})
+        rows.append({"device": env.get("device", "?"), "device_type": env.get("device_type", "?"),
+                     "input_size": x.get("input_size"), "batch": x.get("batch"), "options": x.get("options", {}),
+                     "reference": x.get("reference"), "entry": x.get("entry"),
+                     "ratio": {**x["ratio"], "rounds": x.get("ratio_rounds", [])},
+                     "reference_ms": None, "entry_ms": None, "threads": env.get("threads"),
+                     "torch": env.get("torch"), "commit": b["commit"], "source": "benchmark stage"})
+    for path in sorted(profiles.glob("side_by_side/gpu_*/*.json")):
+        doc = load_json(path)
+        if doc.get("kind") == "side_by_side" and not doc.get("op_tables"):  # a profiler-table run times nothing new
+            rows += _side_by_side_rows(doc, str(path.relative_to(profiles.parent)))
+    return rows
+
+
 def dataset_status(data: Path, name: str) -> dict:
     folder = data / name
     marker = not_configured(folder)

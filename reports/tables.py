@@ -259,3 +259,31 @@ def streaming_ratio(paper: dict[str, dict]) -> str | None:
     except KeyError:
         return None
     return f"{dsta / rle:.4f}"
+
+
+def options_label(options: dict) -> str:
+    """``fp32``, ``bf16 + channels-last``, ``fp16 + channels-last + compile + CUDA graphs`` ..."""
+    parts = [options.get("dtype", "fp32")]
+    parts += [name for key, name in (("channels_last", "channels-last"), ("compile", "compile"),
+                                     ("cuda_graphs", "CUDA graphs")) if options.get(key)]
+    return " + ".join(parts)
+
+
+def side_by_side_table(rows: list[dict]) -> str:
+    """DSTA streaming / RLE time per frame, each row measured side by side, with its spread over rounds."""
+    def size(row: dict) -> str:
+        w, h = row["input_size"] or ("?", "?")
+        return f"{h}x{w}"
+
+    out = []
+    for r in sorted(rows, key=lambda r: (r["device_type"] != "cpu", r["device"], str(r["input_size"]), r["batch"],
+                                         options_label(r["options"]) != "fp32", options_label(r["options"]))):
+        q = r["ratio"]
+        ms = (f"{r['reference_ms']:.2f} / {r['entry_ms']:.2f}" if r.get("reference_ms") and r.get("entry_ms")
+              else DASH)
+        out.append([r["device"], size(r), r["batch"], options_label(r["options"]),
+                    f"**{q['median']:.3f}** [{q['p25']:.3f}, {q['p75']:.3f}]", f"{q['min']:.3f}-{q['max']:.3f}",
+                    len(q.get("rounds", [])) or DASH, ms, f"{r['commit']}, torch {r['torch']}, {r['threads']} thread{'s' if r['threads'] != 1 else ''}",
+                    r["source"]])
+    return table(["Device", "Input", "Batch", "Mode", "DSTA / RLE per frame, median [p25, p75]", "min-max",
+                  "Rounds", "RLE / DSTA ms per call", "Commit, stack", "Source"], out)

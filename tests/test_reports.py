@@ -243,3 +243,34 @@ def test_synthetic_page_and_metrics_carry_the_claims(results):
     # the fixture has no rle_ft control: that claim is listed as not measured, never guessed
     assert claims["t3_beats_rle"]["verdict"] == "not measured"
     assert claims["streaming_cost"]["verdict"] in {"holds", "does not hold"}
+
+
+def test_side_by_side_ratios_come_from_interleaved_runs_only(tmp_path):
+    """The report's time ratios: the benchmark stage's side-by-side entries and the committed device runs, each with
+    its spread and commit; other benchmarks and profiler-table runs give no row."""
+    from reports.results import load_side_by_side
+    from reports.tables import side_by_side_table
+
+    ratio = {"median": 1.02, "p25": 1.01, "p75": 1.03, "min": 0.99, "max": 1.05}
+    bench = [{"name": "test_dsta_streaming_over_rle_per_frame[x]", "commit": "abc1234",
+              "extra": {"ratio": ratio, "ratio_rounds": [1.0, 1.02, 1.04], "batch": 32, "input_size": [48, 64],
+                        "options": {"dtype": "bf16", "channels_last": True}, "reference": "rle_tiny:clip",
+                        "entry": "dsta_tiny:streaming", "env": {"device": "Test CPU", "device_type": "cpu",
+                                                                "threads": 1, "torch": "2.x"}}},
+             {"name": "test_forward_latency_bs1[rle_tiny]", "commit": "abc1234", "extra": {}}]
+    doc = {"kind": "side_by_side", "reference": "rle_r50:clip", "input_size": [192, 256],
+           "options": {"dtype": "fp16", "cuda_graphs": True},
+           "env": {"device": "Test GPU", "device_type": "cuda", "threads": 16, "torch": "2.y", "commit": "def5678"},
+           "batches": {"1": {"ratio": {"dsta_r50:streaming": {**ratio, "median": 1.6, "rounds": [1.6, 1.6]}},
+                             "ms_per_call": {"rle_r50:clip": {"median": 0.9}, "dsta_r50:streaming": {"median": 1.44}}}}}
+    folder = tmp_path / "profiles" / "side_by_side" / "gpu_test"
+    folder.mkdir(parents=True)
+    (folder / "b1.json").write_text(json.dumps(doc))
+    (folder / "tables.json").write_text(json.dumps({**doc, "op_tables": {"x": "table"}}))
+    rows = load_side_by_side(bench, tmp_path / "profiles")
+    assert [(r["device"], r["batch"], r["ratio"]["median"]) for r in rows] == [("Test CPU", 32, 1.02),
+                                                                               ("Test GPU", 1, 1.6)]
+    text = side_by_side_table(rows)
+    assert "| Test CPU | 64x48 | 32 | bf16 + channels-last | **1.020** [1.010, 1.030] | 0.990-1.050 | 3 |" in text
+    assert "| Test GPU | 256x192 | 1 | fp16 + CUDA graphs | **1.600**" in text and "0.90 / 1.44" in text
+    assert "def5678" in text and "abc1234" in text
