@@ -31,6 +31,7 @@ fi
 GRAPHS=--cuda-graphs
 [ "$DEVICE" = cuda ] || GRAPHS=""   # CUDA graphs exist on CUDA only: on the CPU those runs go without
 
+export DSTA_BENCH_COMMIT=${COMMIT:-${DSTA_BENCH_COMMIT:-}}
 { echo "commit ${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"; date -u; "$PY" -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')"; } > "$OUT/manifest.txt"
 
 run() {  # name, then profile flags

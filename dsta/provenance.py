@@ -23,8 +23,16 @@ REPO = Path(__file__).resolve().parents[1]
 SOURCE_PATHS = ("dsta", "baselines", "benchmarks/*.py", "reports/*.py", "configs", "pyproject.toml")
 
 
+COMMIT_ENV = "DSTA_BENCH_COMMIT"
+
+
 def git_state() -> tuple[str | None, bool | None]:
-    """The short commit of the code and whether a source file differs from it; (None, None) outside git."""
+    """The short commit of the code and whether a source file differs from it; (None, None) outside git.
+
+    ``DSTA_BENCH_COMMIT`` overrides it (dirty: unknown) for a copy of the checkout whose ``.git`` is missing or stale,
+    as on a device machine that receives the working tree only: the GPU scripts set it from ``COMMIT``."""
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV], None
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
                              check=True).stdout.strip()

@@ -3,7 +3,8 @@
 # offline GPU machine with Python 3.12 and torch (../shared/GPU-NOTES.md), side by side, without dvc.
 #
 #   scripts/gpu_synthetic.sh wheels                 # here, connected: the missing packages as wheels in .gpu/wheels
-#   OUT=DIR scripts/gpu_synthetic.sh run [OVERRIDE ...]   # there, in the checkout (with .gpu/ carried along)
+#   COMMIT=SHA OUT=DIR scripts/gpu_synthetic.sh run [OVERRIDE ...]   # there, in the checkout (with .gpu/wheels
+#                                                    # carried along); COMMIT names the code in every provenance block
 #
 # `run` installs .gpu/wheels into .gpu/site (offline; skipped when the imports already work), composes
 # OUT/params.yaml (`python -m dsta.config experiments=synthetic_gpu OVERRIDE ...`), generates the data, runs the
@@ -66,6 +67,8 @@ run() {
   : "${OUT:?set OUT to the output folder}"
   local jobs=${JOBS:-6}
   mkdir -p "$OUT/logs" && : >"$OUT/stage_seconds.tsv"
+  # the device gets a copy of the working tree whose .git may be stale: name the commit (COMMIT) for provenance
+  export DSTA_BENCH_COMMIT=${COMMIT:-${DSTA_BENCH_COMMIT:-}}
   export PYTHONPATH="$ROOT:$ROOT/.gpu/site${PYTHONPATH:+:$PYTHONPATH}" OUT PY
   install
   local t0=$SECONDS data="$OUT/data/synthetic"

@@ -30,3 +30,11 @@ def test_torch_free():
     import subprocess
 
     assert subprocess.run([sys.executable, "-c", code], cwd=pv.REPO).returncode == 0
+
+
+def test_commit_override_for_copies_without_git(monkeypatch):
+    from dsta import provenance as pv
+
+    monkeypatch.setenv(pv.COMMIT_ENV, "feed123")
+    assert pv.git_state() == ("feed123", None)
+    assert pv.git_commit() == "feed123"
