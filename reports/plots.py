@@ -102,6 +102,17 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def _frame_points(ax, xs: list[float], ys: list[float], x_margin: tuple[float, float], min_pad: float) -> None:
+    """A log x axis from ``min(xs) / x_margin[0]`` to ``max(xs) * x_margin[1]`` with dense plain-number ticks, and
+    y limits padded by 12% of the range (at least ``min_pad``), so no marker or label touches the frame."""
+    lo, hi = min(xs) / x_margin[0], max(xs) * x_margin[1]
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    _log_axis(ax.xaxis, lo, hi)
+    pad = max(min_pad, 0.12 * (max(ys) - min(ys)))
+    ax.set_ylim(min(ys) - pad, max(ys) + pad)
+
+
 def _log_axis(axis, lo: float, hi: float) -> None:
     """A log axis with plain-number ticks dense enough to read: at 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k when
     [lo, hi] spans less than a decade, at 1, 2, 3, 5 x 10^k otherwise."""
@@ -208,13 +219,7 @@ def map_vs_gflops(experiments, path: Path, title: str) -> None:
             points.append((xs, y))
             segments.append(((x, y), (xs, y)))
     if xs_all:
-        lo, hi = min(xs_all) / 1.2, max(xs_all) * 1.4
-        ax.set_xscale("log")
-        ax.set_xlim(lo, hi)
-        _log_axis(ax.xaxis, lo, hi)
-        ys = [i[1] for i in items]
-        pad = max(2.0, 0.12 * (max(ys) - min(ys)))
-        ax.set_ylim(min(ys) - pad, max(ys) + pad)
+        _frame_points(ax, xs_all, [i[1] for i in items], (1.2, 1.4), 2.0)
     ax.set_xlabel("GFLOPs per prediction")
     ax.set_ylabel("val mAP")
     ax.grid(alpha=0.3, which="major")
@@ -601,13 +606,7 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
         t = f" T={row['T']}" if row.get("T") else ""
         items.append((g, y, f"{row['method']} {backbone}{t}, {p['params']['total'] / 1e6:.0f} M".replace("  ", " ")))
         xs.append(g)
-    lo, hi = min(xs) / 1.6, max(xs) * 1.6
-    ax.set_xscale("log")
-    ax.set_xlim(lo, hi)
-    _log_axis(ax.xaxis, lo, hi)
-    ys = [i[1] for i in items]
-    pad = max(1.0, 0.12 * (max(ys) - min(ys)))
-    ax.set_ylim(min(ys) - pad, max(ys) + pad)
+    _frame_points(ax, xs, [i[1] for i in items], (1.6, 1.6), 1.0)
     ax.set_xlabel("GFLOPs per frame (streaming where possible)")
     ax.set_ylabel("PoseTrack17 val mAP (reported)")
     ax.set_title("reported mAP vs GFLOPs measured here", loc="left")

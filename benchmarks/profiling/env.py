@@ -1,29 +1,17 @@
 """The environment every result carries: device, torch version, dtype, threads, commit."""
 from __future__ import annotations
 
-import os
 import platform
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from dsta.inference import DTYPES, InferenceOptions
-from dsta.provenance import git_commit
+from dsta.provenance import cpu_model, git_commit
 
 
 def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name} ({os.cpu_count()} logical CPUs)"
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
 
 
 def environment(device: torch.device, options: InferenceOptions | None = None) -> dict[str, Any]:
