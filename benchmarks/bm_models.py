@@ -10,6 +10,7 @@ import torch
 from benchmarks.profiling.env import environment
 from benchmarks.profiling.specs import model_configs, spec_from_model
 from benchmarks.profiling.steps import make_step, step_inputs
+from dsta.checks import DEFAULT_INPUT_SIZE
 from dsta.config import compose
 from dsta.models import list_models
 
@@ -17,7 +18,7 @@ CONFIGS = model_configs()
 TINY = sorted(k for k in CONFIGS if k.endswith("_tiny"))
 PAPER = sorted(k for k in CONFIGS if not k.endswith("_tiny"))
 TINY_INPUT = tuple(compose()["experiments"]["dsta_t3"]["data"]["input_size"])
-PAPER_INPUT = (192, 256)
+PAPER_INPUT = DEFAULT_INPUT_SIZE
 
 
 def input_size(config: str) -> tuple[int, int]:

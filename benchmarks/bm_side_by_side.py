@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from benchmarks.profiling.side_by_side import parse_entry, side_by_side
+from dsta.checks import DEFAULT_INPUT_SIZE
 from dsta.inference import InferenceOptions
 
 CUDA = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if CUDA else "cpu")
-PAPER, TINY = (192, 256), (48, 64)
+PAPER, TINY = DEFAULT_INPUT_SIZE, (48, 64)
 CASES = [  # (reference, entry, input size, batch, options, rounds, calls per round)
     ("rle_r50", "dsta_r50:streaming", PAPER, 1, InferenceOptions(cuda_graphs=CUDA), 5, 3),
     ("rle_r50", "dsta_r50:streaming", PAPER, 64 if CUDA else 32, InferenceOptions(), 3, 1),

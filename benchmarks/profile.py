@@ -51,7 +51,7 @@ from benchmarks.profiling.specs import ModelSpec, model_configs, parse_overrides
 from benchmarks.profiling.steps import make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
 from dsta import inference
-from dsta.checks import MODEL_CONFIGS, check_model_kwargs
+from dsta.checks import DEFAULT_INPUT_SIZE, MODEL_CONFIGS, check_model_kwargs
 from dsta.errors import DataError, main_guard
 from dsta.inference import InferenceOptions
 from dsta.io import write_json
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
     if a.side_by_side:
         if a.overrides:
             raise DataError(None, "--side-by-side", "takes configs, not key=value overrides")
-        size = tuple(a.input_size or (192, 256))
+        size = tuple(a.input_size or DEFAULT_INPUT_SIZE)
         result = side_by_side([parse_entry(e, size) for e in a.side_by_side], device, a.batches, options,
                               a.warmup, a.iters, a.rounds, a.op_tables)
         write_json(a.out, result, indent=2)
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
         if a.input_size:
             spec.input_size = tuple(a.input_size)
     else:
-        spec = spec_from_model(a.model, overrides, tuple(a.input_size or (192, 256)))
+        spec = spec_from_model(a.model, overrides, tuple(a.input_size or DEFAULT_INPUT_SIZE))
     # the typed config checks the arguments before a network is built (a DataError naming the key, no traceback);
     # a bare registered name takes its typed config's defaults for what it was not given
     if spec.source.startswith("registered") and spec.name not in MODEL_CONFIGS:

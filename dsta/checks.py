@@ -28,6 +28,7 @@ def check_num_frames(num_frames: int, field: str = "num_frames") -> int:
 
 BACKBONES = ("regnetx_002", "resnet10t", "resnet18", "resnet34", "resnet50", "resnet101", "hrnet_w32", "hrnet_w48")
 BACKBONE_STRIDE = 32  # every backbone's last feature map is H/32 x W/32
+DEFAULT_INPUT_SIZE = (192, 256)  # [width, height]: the papers' 256x192 crops, wherever a config or command gives none
 HEATMAP_STRIDE = 4  # heatmap models predict at a quarter of the input
 
 
@@ -137,6 +138,15 @@ class DCPoseConfig(ModelConfig):
 # registered model name -> its typed config (tests/test_config.py: the same names as dsta.models.list_models())
 MODEL_CONFIGS: dict[str, type[ModelConfig]] = {"dsta": DSTAConfig, "rle": RLEConfig,
                                                "heatmap_single": HeatmapSingleConfig, "dcpose": DCPoseConfig}
+
+
+def num_frames_of(name: str, kwargs: dict) -> int:
+    """T of model ``name`` built with ``kwargs``: the argument, else the default of its typed config (1 for a
+    single-frame model). The one place a stage or the report learns a model's T."""
+    if kwargs.get("num_frames") is not None:
+        return int(kwargs["num_frames"])
+    cls = MODEL_CONFIGS.get(name)
+    return int(next((f.default for f in fields(cls) if f.name == "num_frames"), 1)) if cls else 1
 
 
 def check_model_kwargs(name: str, kwargs: dict, where: str = "model.kwargs") -> ModelConfig:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from dsta.checks import DEFAULT_INPUT_SIZE
 from dsta.draw import draw_pose, track_color
 from dsta.errors import DataError, main_guard
 from dsta.io import atomic_path, load_json
@@ -104,7 +105,7 @@ def run(frames: list[np.ndarray], boxes: dict, checkpoint: str | Path, threshold
         raise DataError(checkpoint, "model", f"the demo streams DSTA checkpoints, got {ckpt['model']!r}")
     data = ckpt.get("config", {}).get("data", {})
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    stream = StreamingPose(load_checkpoint(checkpoint), tuple(data.get("input_size", (192, 256))),
+    stream = StreamingPose(load_checkpoint(checkpoint), tuple(data.get("input_size", DEFAULT_INPUT_SIZE)),
                            frame_distance=int(data.get("frame_distance", 1)),
                            box_enlarge=float(data.get("box_enlarge", 1.25)), device=device)
     poses = []

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from dsta.checks import num_frames_of
 from dsta.data.dataset import TopDownClipDataset, make_dataset
 from dsta.data.marker import not_configured
 from dsta.data.transforms import crop_to_image
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = load_checkpoint(a.checkpoint).to(device)
     target = model_target(ckpt["model"])
-    dataset = make_dataset(cfg["data"], ckpt["kwargs"].get("num_frames", 1), target, a.data_root, a.split,
+    dataset = make_dataset(cfg["data"], num_frames_of(ckpt["model"], ckpt["kwargs"]), target, a.data_root, a.split,
                            train=False, boxes=a.boxes, heatmap=cfg["model"].get("heatmap"))
     objective = objective_for(target, dataset.input_size, cfg["model"])
     options = inference.from_args(a).check(device)

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from dsta import distributed as dist
+from dsta.checks import num_frames_of
 from dsta.config import check_experiment, load_experiment
 from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
@@ -138,7 +139,7 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     seed_everything(train_cfg["seed"])
     name, kwargs = cfg["model"]["name"], dict(cfg["model"]["kwargs"])
     target = model_target(name)
-    num_frames = kwargs.get("num_frames", 1)
+    num_frames = num_frames_of(name, kwargs)
     heatmap = cfg["model"].get("heatmap")
     train_set = make_dataset(cfg["data"], num_frames, target, data_root, "train", train=True,
                              seed=train_cfg["seed"], heatmap=heatmap)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from dsta.checks import DEFAULT_INPUT_SIZE
 from reports.results import BACKBONE_NAMES, METHOD_NAMES
 from reports.tables import AP_COLUMNS, DASH, Page, Row, fmt, main_rows, mode_entry
 
@@ -106,7 +107,7 @@ def paper_efficiency(paper: dict[str, dict], env: str) -> str | None:
             method = "HRNet"
         backbone = BACKBONE_NAMES.get(kwargs.get("backbone"), kwargs.get("backbone") or DASH)
         frames = str(p.get("num_frames", DASH))
-        w, h = p.get("input_size") or (192, 256)
+        w, h = p.get("input_size") or DEFAULT_INPUT_SIZE
         for mode, entry in p["modes"].items():
             rows.append((method, backbone, frames, f"{h}x{w}", p, {**entry, "_mode": mode}))
     if not rows:

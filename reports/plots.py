@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from dsta import keypoints as kp  # noqa: E402
+from dsta.checks import num_frames_of  # noqa: E402
 from dsta.data.posetrack import read_split  # noqa: E402
 from dsta.io import atomic_path, load_json  # noqa: E402
 
@@ -548,7 +549,7 @@ def experiment_figures(dataset: str, experiments, fig_dir: Path, data_dir: Path,
 # -- paper-size figures ----------------------------------------------------------------------------------------------
 def _paper_color(p: dict) -> str:
     kwargs = p.get("kwargs") or {}
-    return model_color(p.get("model", ""), int(p.get("num_frames", kwargs.get("num_frames", 1)) or 1),
+    return model_color(p.get("model", ""), int(p.get("num_frames") or num_frames_of(p.get("model", ""), kwargs)),
                        kwargs.get("backbone", ""))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dsta import keypoints as kp
+from dsta.checks import num_frames_of
 from dsta.data.marker import not_configured
 from dsta.errors import DataError
 from dsta.io import load_json, load_yaml
@@ -76,7 +77,7 @@ class Experiment:
 
     @property
     def num_frames(self) -> int:
-        return int(self.kwargs.get("num_frames", 1))
+        return num_frames_of(self.model, self.kwargs)
 
     def method(self) -> str:
         backbone = self.kwargs.get("backbone", "")

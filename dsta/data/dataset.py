@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dsta import keypoints as kp
-from dsta.checks import check_num_frames
+from dsta.checks import DEFAULT_INPUT_SIZE, check_num_frames
 from dsta.data import transforms as tf
 from dsta.data.transforms import AugmentConfig
 from dsta.data.clips import clip_indices, sample_distance
@@ -64,7 +64,7 @@ class TopDownClipDataset(Dataset):
     """
 
     def __init__(self, ann_dir: str | Path, image_root: str | Path, num_frames: int = 3,
-                 input_size: Seq[int] = (192, 256), train: bool = False, frame_distance: int = 1,
+                 input_size: Seq[int] = DEFAULT_INPUT_SIZE, train: bool = False, frame_distance: int = 1,
                  target: str = "regression", heatmap_size: Seq[int] | None = None, heatmap_sigma: float = 2.0,
                  boxes: str = "gt", box_score_threshold: float = 0.0, box_enlarge: float = 1.25,
                  min_keypoints: int = 1, augment: tf.AugmentConfig | None = None, seed: int = 0) -> None:
