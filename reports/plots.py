@@ -67,9 +67,15 @@ def _color(e) -> str:
 
 
 def _names(experiments) -> dict[str, str]:
-    """Short display names ("DSTA T=3", "RLE"); the experiment key where two would read the same."""
+    """Short display names ("DSTA T=3", "RLE"). Where two would read the same, the run that differs says how: its
+    seed ("s1", from a ``NAME-sS`` key) or its start ("scratch" for random init); the key where that is not enough."""
     names = {e.key: e.method() if e.num_frames == 1 and e.model != "dsta" else f"{e.method()} T={e.num_frames}"
              for e in experiments}
+    counts = {n: list(names.values()).count(n) for n in names.values()}
+    for e in experiments:
+        if counts[names[e.key]] > 1:
+            seed = e.key.rsplit("-s", 1)[1] if "-s" in e.key and e.key.rsplit("-s", 1)[1].isdigit() else None
+            names[e.key] += f" s{seed}" if seed else (" (scratch)" if e.kwargs.get("pretrained") is None else "")
     counts = {n: list(names.values()).count(n) for n in names.values()}
     return {k: n if counts[n] == 1 else k for k, n in names.items()}
 
