@@ -47,3 +47,12 @@ def posetrack18_100k_people(tmp_path_factory):
     write_json(path, {"images": images, "annotations": anns,
                       "categories": [{"id": 1, "name": "person", "keypoints": list(kp.KEYPOINT_NAMES)}]})
     return path
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """The project's own provenance block in ``--benchmark-json``: pytest-benchmark's ``commit_info`` calls the tree
+    dirty when any tracked file differs, pipeline outputs included (they change while ``dvc repro`` runs), where
+    ``dsta.provenance`` looks at the source only."""
+    from dsta.provenance import provenance
+
+    output_json["provenance"] = provenance()

@@ -129,7 +129,11 @@ def load_benchmarks(path: Path) -> list[dict]:
                      "iqr_ms": s["iqr"] * 1e3, "min_ms": s["min"] * 1e3, "rounds": s["rounds"],
                      "extra": b.get("extra_info", {})})
     machine = doc.get("machine_info", {})
-    commit = doc.get("commit_info") or {}  # pytest-benchmark's own provenance: the commit and whether it was dirty
+    # the project's provenance (source files only) where benchmarks/conftest.py wrote it; else pytest-benchmark's,
+    # whose "dirty" also counts pipeline outputs
+    prov = doc.get("provenance") or {}
+    commit = ({"id": prov["commit"], "dirty": prov.get("dirty")} if prov.get("commit")
+              else doc.get("commit_info") or {})
     for r in rows:
         r["machine"] = f"{machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}"
         r["commit"] = (str(commit.get("id", ""))[:7] + (" (dirty tree)" if commit.get("dirty") else "")) or "unknown"
