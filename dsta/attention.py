@@ -5,8 +5,9 @@ products per call. On the GPU ``scaled_dot_product_attention`` does that in one 
 the CPU its flash kernel is built for long sequences: per (sequence, head) block overhead made it two thirds of
 DSTA's head time (torch.profiler, tiny config at batch 32), and batched matmul (timm's non-fused path) is hardly
 better. Here instead the heads stay interleaved in the channels: ``q_i * k_j`` for all pairs is one broadcast product
-of shape (B, N, N, C); a product with the 0/1 head-membership matrix (C, H) sums each head's channels into the
-scores; the softmax over j; the head weights go back to channels with the transposed matrix and weigh ``v_j``.
+of shape (B, N, N, C); a product with the 0/1 head-membership matrix (C, H), the attention scale folded in, sums
+each head's channels into the scores; the softmax over j; the head weights go back to channels with the transposed
+matrix and weigh ``v_j``. Both matrices are fixed buffers of the module (building them per call cost 8% of the head).
 The result equals ``softmax(q k^T / sqrt(d)) v`` per head up to float rounding (tested against timm's attention).
 
 ``TokenAttention`` is timm's ``Attention`` (same parameters, same state dict) with that CPU path, plus
@@ -23,21 +24,35 @@ from timm.models.vision_transformer import Attention, Block
 MAX_SHORT_SEQUENCE = 16
 
 
-def _head_matrix(channels: int, heads: int, like: torch.Tensor) -> torch.Tensor:
+def head_matrix(channels: int, heads: int) -> torch.Tensor:
     """(C, H): 1 where channel c belongs to head h (timm's layout: head h owns channels h*d .. h*d + d - 1)."""
-    return torch.eye(heads, dtype=like.dtype, device=like.device).repeat_interleave(channels // heads, dim=0)
+    return torch.eye(heads).repeat_interleave(channels // heads, dim=0)
 
 
-def short_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_heads: int, scale: float) -> torch.Tensor:
-    """Multi-head attention with heads interleaved in the channels: q (B, L, C), k and v (B, N, C) -> (B, L, C)."""
-    heads = _head_matrix(q.shape[-1], num_heads, q)
-    scores = (q.unsqueeze(2) * scale * k.unsqueeze(1)) @ heads  # (B, L, N, H)
-    weights = scores.softmax(dim=2) @ heads.t()  # (B, L, N, C)
+def short_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scores_matrix: torch.Tensor,
+                    spread_matrix: torch.Tensor) -> torch.Tensor:
+    """Multi-head attention with heads interleaved in the channels: q (B, L, C), k and v (B, N, C) -> (B, L, C).
+
+    ``scores_matrix`` is the (C, H) head matrix times the attention scale (it sums each head's channels of
+    ``q_i * k_j`` into that head's score), ``spread_matrix`` the (H, C) unscaled transpose (it copies each head's
+    weight back to its channels). Both are fixed, so the module keeps them instead of building them per call.
+    """
+    if scores_matrix.dtype != q.dtype:  # autocast gives half-precision q, k, v; the matrices are exact in any dtype
+        scores_matrix, spread_matrix = scores_matrix.to(q.dtype), spread_matrix.to(q.dtype)
+    scores = (q.unsqueeze(2) * k.unsqueeze(1)) @ scores_matrix  # (B, L, N, H)
+    weights = scores.softmax(dim=2) @ spread_matrix  # (B, L, N, C)
     return (weights * v.unsqueeze(1)).sum(dim=2)
 
 
 class TokenAttention(Attention):
     """timm's ``Attention`` with a CPU path for short sequences (see the module docstring) and ``forward_query``."""
+
+    def __init__(self, dim: int, num_heads: int = 8, **kwargs) -> None:
+        super().__init__(dim, num_heads=num_heads, **kwargs)
+        heads = head_matrix(dim, num_heads)
+        # not in the state dict: timm's checkpoints load unchanged
+        self.register_buffer("scores_matrix", heads * self.scale, persistent=False)
+        self.register_buffer("spread_matrix", heads.t().contiguous(), persistent=False)
 
     def _plain(self) -> bool:
         """No gate, no q/k norm and no attention dropout: what both special paths assume."""
@@ -53,7 +68,7 @@ class TokenAttention(Attention):
         if not self._short_path(x, attn_mask, is_causal):
             return super().forward(x, attn_mask=attn_mask, is_causal=is_causal)
         q, k, v = self.qkv(x).unflatten(-1, (3, x.shape[-1])).unbind(-2)
-        return self.proj_drop(self.proj(self.norm(short_attention(q, k, v, self.num_heads, self.scale))))
+        return self.proj_drop(self.proj(self.norm(short_attention(q, k, v, self.scores_matrix, self.spread_matrix))))
 
     def forward_query(self, x: torch.Tensor, index: int) -> torch.Tensor:
         """The attention output of token ``index`` only: (B, N, C) -> (B, C). Keys and values come from every
@@ -67,7 +82,7 @@ class TokenAttention(Attention):
             split = lambda t: t.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2)  # noqa: E731
             out = F.scaled_dot_product_attention(split(q), split(k), split(v)).transpose(1, 2).flatten(2)
         else:
-            out = short_attention(q, k, v, self.num_heads, self.scale)
+            out = short_attention(q, k, v, self.scores_matrix, self.spread_matrix)
         return self.proj_drop(self.proj(self.norm(out[:, 0])))
 
 
