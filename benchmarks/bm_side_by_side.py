@@ -36,6 +36,8 @@ def goal(batch: int) -> float:
 @pytest.mark.parametrize("ref,entry,size,batch,options,rounds,iters", CASES,
                          ids=[f"{c[1]}-bs{c[3]}-{c[4].label}" for c in CASES])
 def test_dsta_streaming_over_rle_per_frame(benchmark, ref, entry, size, batch, options, rounds, iters):
+    if benchmark.disabled:  # `make test` (--benchmark-disable): the code path once, not the measurement
+        rounds, iters = 2, 1
     entries = [parse_entry(ref, size), parse_entry(entry, size)]
     result = benchmark.pedantic(side_by_side, args=(entries, DEVICE, [batch], options),
                                 kwargs={"warmup": 1, "iters": iters, "rounds": rounds}, rounds=1, iterations=1)

@@ -147,3 +147,49 @@ def test_bad_detections(tmp_path):
     path.write_text(json.dumps([{"image_id": 1, "bbox": [0, 0, 5, 5], "score": 0.9}, {"image_id": 1, "score": 1}]))
     with pytest.raises(DataError, match=r"dets.json: \[1\].bbox: missing"):
         pt.read_detections(path)
+
+
+@pytest.mark.parametrize("bad,field", [
+    ({"image_id": 1, "bbox": [0, 0, 5, "x"], "score": 0.9}, r"\[2\].bbox\[3\]: expected a number"),
+    ({"image_id": 1, "bbox": [0, 0, 5], "score": 0.9}, r"\[2\].bbox: expected 4 numbers"),
+    ({"image_id": 1, "bbox": [0, 0, 5, 5], "score": None}, r"\[2\].score\[0\]: expected a number, got None"),
+    ({"image_id": 1, "bbox": [0, 0, 0, 5], "score": 0.9}, r"\[2\].bbox: box has non-positive size"),
+])
+def test_bad_detection_values_name_the_first_bad_one(tmp_path, bad, field):
+    good = {"image_id": 1, "bbox": [0, 0, 5, 5], "score": 0.9}
+    other_class = {"image_id": 1, "bbox": "not checked", "score": "not checked", "category_id": 2}
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps([good, other_class, bad, dict(bad)]))
+    with pytest.raises(DataError, match=field):
+        pt.read_detections(path)
+
+
+def test_detections_kept_by_class_and_score(tmp_path):
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps([
+        {"image_name": "images/val/000342_mpii_test/000000.jpg", "bbox": [1, 2, 3, 4], "score": 0.9},
+        {"image_name": "images/val/000342_mpii_test/000000.jpg", "bbox": [1, 2, 3, 4], "score": 0.1},
+        {"image_name": "images/val/000342_mpii_test/000001.jpg", "bbox": [5, 6, 7, 8], "score": 0.8,
+         "category_id": 2}]))
+    dets = pt.read_detections(path, score_threshold=0.5)
+    assert list(dets) == ["000342_mpii_test/000000.jpg"]
+    (d,) = dets["000342_mpii_test/000000.jpg"]
+    assert d.box.tolist() == [1, 2, 3, 4] and d.score == 0.9
+
+
+def test_boxes_from_keypoints_matches_one_person_at_a_time():
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 100, (6, kp.NUM_KEYPOINTS, 2))
+    vis = rng.uniform(size=(6, kp.NUM_KEYPOINTS)) > 0.5
+    vis[2] = False  # nobody there
+    vis[3] = False
+    vis[3, 4] = True  # one point: the box is 1 x 1 pixel around it
+    boxes = pt.boxes_from_keypoints(xy, vis)
+    assert np.isnan(boxes[2]).all() and pt.box_from_keypoints(xy[2], vis[2]) is None
+    np.testing.assert_allclose(boxes[3], [xy[3, 4, 0] - 0.5, xy[3, 4, 1] - 0.5, 1, 1])
+    for n in (0, 1, 4, 5):
+        pts = xy[n][vis[n]]
+        lo, hi = pts.min(0), pts.max(0)
+        extent = np.maximum((hi - lo) * 1.3, 1.0)
+        np.testing.assert_allclose(boxes[n], [*((lo + hi) / 2 - extent / 2), *extent])
+        np.testing.assert_allclose(pt.box_from_keypoints(xy[n], vis[n]), boxes[n])

@@ -34,7 +34,7 @@ class Person:
     keypoints: np.ndarray  # (17, 2) float64, image pixels; 0 where not annotated
     visible: np.ndarray  # (17,) float32, 1 where the keypoint is annotated
     track_id: int
-    box: np.ndarray | None = None  # (4,) x, y, w, h
+    box: np.ndarray | None = None  # (4,) x, y, w, h (PoseTrack17: around the keypoints, see boxes_from_keypoints)
     head_box: np.ndarray | None = None  # (4,) x, y, w, h
     score: float = 1.0
     person_id: int | None = None
@@ -83,12 +83,6 @@ def _number(path: Path, where: str, value: Any) -> float:
     if not math.isfinite(value):
         raise DataError(path, where, f"not a finite number ({value})")
     return float(value)
-
-
-def _box(path: Path, where: str, value: Any) -> np.ndarray:
-    if not isinstance(value, (list, tuple)) or len(value) != 4:
-        raise DataError(path, where, f"expected [x, y, w, h], got {value!r}")
-    return np.array([_number(path, f"{where}[{i}]", v) for i, v in enumerate(value)], dtype=np.float64)
 
 
 def detect_format(data: Any, path: str | Path) -> str:
@@ -142,7 +136,7 @@ class ParsedFile:
     frame: np.ndarray  # (N,) frame index of each person
     xy: np.ndarray  # (N, 17, 2)
     present: np.ndarray  # (N, 17) bool: the keypoint is there (PoseTrack18 stores an absent one as (0, 0, 0))
-    box: np.ndarray  # (N, 4) x, y, w, h; NaN where the person has none
+    box: np.ndarray  # (N, 4) x, y, w, h as the file gives it; NaN where none (always for PoseTrack17)
     head_box: np.ndarray  # (N, 4) x, y, w, h; NaN where none
     head_diagonal: np.ndarray  # (N,) the head box diagonal with poseval's arithmetic per format; NaN where none
     track_id: np.ndarray  # (N,) int64 (the person's position where the file gives none)
@@ -202,17 +196,14 @@ def numbers(path: Path, field: str, rows: list, width: int, index: list[int] | N
     return arr
 
 
-def _optional_rows(path: Path, anns: list[dict], key: str, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``key`` field of every annotation that has one, as ``(n, width)`` floats (NaN rows where absent), and
-    which annotations have it."""
+def _optional_rows(path: Path, anns: list[dict], key: str, width: int) -> np.ndarray:
+    """The ``key`` field of every annotation, as ``(n, width)`` floats, NaN rows where it is absent."""
     values = [a.get(key) for a in anns]
     idx = [j for j, v in enumerate(values) if v is not None]
     out = np.full((len(anns), width), np.nan)
     if idx:
         out[idx] = numbers(path, f"annotations[{{}}].{key}", [values[j] for j in idx], width, idx)
-    has = np.zeros(len(anns), dtype=bool)
-    has[idx] = True
-    return out, has
+    return out
 
 
 def _category_order(path: Path, data: dict) -> np.ndarray | None:
@@ -300,8 +291,8 @@ def _parse_posetrack18(path: Path, data: dict, fmt: str, predictions: bool) -> P
     # a point stored as (0, 0, 0) is absent; any other point is there (poseval's PoseTrack18 reading)
     present = ~((k[..., 0] == 0) & (k[..., 1] == 0) & (k[..., 2] == 0))
 
-    box, _ = _optional_rows(path, anns, "bbox", 4)
-    head, _ = _optional_rows(path, anns, "bbox_head", 4)
+    box = _optional_rows(path, anns, "bbox", 4)
+    head = _optional_rows(path, anns, "bbox_head", 4)
     # poseval turns [x, y, w, h] into x1, x2 = x, x + w and measures x2 - x1: the same arithmetic, to the last bit
     head_diagonal = np.hypot((head[:, 0] + head[:, 2]) - head[:, 0], (head[:, 1] + head[:, 3]) - head[:, 1])
 
@@ -431,15 +422,10 @@ def _parse_posetrack17(path: Path, data: dict, predictions: bool) -> ParsedFile:
     n = len(rows["frame"])
     xy = np.array(rows["xy"]).reshape(n, kp.NUM_KEYPOINTS, 2)
     present = np.array(rows["present"], dtype=bool).reshape(n, kp.NUM_KEYPOINTS)
-    box = np.full((n, 4), np.nan)
-    for m in range(n):
-        b = box_from_keypoints(xy[m], present[m])
-        if b is not None:
-            box[m] = b
     return ParsedFile(
         path=path, format="posetrack17", image_keys=names, file_names=names, is_labeled=np.array(labeled, bool),
         widths=[None] * len(names), heights=[None] * len(names), flags=[{} for _ in names], regions=regions,
-        frame=np.array(rows["frame"], dtype=np.int64), xy=xy, present=present, box=box,
+        frame=np.array(rows["frame"], dtype=np.int64), xy=xy, present=present, box=np.full((n, 4), np.nan),
         head_box=np.array(rows["head"]).reshape(n, 4), head_diagonal=np.array(rows["diag"], dtype=np.float64),
         track_id=np.array(rows["track"], dtype=np.int64), score=np.array(rows["score"], dtype=np.float64),
         kp_scores=np.array(rows["kp_scores"]).reshape(n, kp.NUM_KEYPOINTS),
@@ -512,14 +498,17 @@ def to_sequence(parsed: ParsedFile) -> Sequence:
                     width=parsed.widths[i], height=parsed.heights[i],
                     flags={k: v for k, v in parsed.flags[i].items() if k not in ("is_labeled", "has_no_densepose")})
               for i, image_id in enumerate(image_ids)]
-    visible = parsed.present.astype(np.float32)
-    has_box, has_head = ~np.isnan(parsed.box[:, 0]), ~np.isnan(parsed.head_box[:, 0])
-    tracks, scores = parsed.track_id.tolist(), parsed.score.tolist()
-    for n, f in enumerate(parsed.frame.tolist()):
-        frames[f].persons.append(Person(
-            keypoints=parsed.xy[n], visible=visible[n], track_id=tracks[n],
-            box=parsed.box[n] if has_box[n] else None, head_box=parsed.head_box[n] if has_head[n] else None,
-            score=scores[n], person_id=parsed.person_ids[n]))
+    # PoseTrack17 people carry no box: one around their keypoints
+    box = boxes_from_keypoints(parsed.xy, parsed.present) if parsed.format == "posetrack17" else parsed.box
+    # rows as lists of views first (one C loop each): building 100k people is then one cheap Python loop
+    boxes, heads = ([r if there else None for r, there in zip(list(b), (~np.isnan(b[:, 0])).tolist())]
+                    for b in (box, parsed.head_box))  # NaN row -> None
+    persons = [frames[f].persons for f in parsed.frame.tolist()]
+    for dest, xy, vis, track, b, head, score, pid in zip(
+            persons, list(parsed.xy), list(parsed.present.astype(np.float32)), parsed.track_id.tolist(), boxes,
+            heads, parsed.score.tolist(), parsed.person_ids):
+        dest.append(Person(keypoints=xy, visible=vis, track_id=track, box=b, head_box=head, score=score,
+                           person_id=pid))
     return Sequence(name=_sequence_name(path, frames), frames=frames, source=str(path), format=parsed.format)
 
 
@@ -563,16 +552,24 @@ def posetrack17_image_id(name: str, index: int) -> int:
         return index
 
 
+def boxes_from_keypoints(xy: np.ndarray, vis: np.ndarray, margin: float = 0.65) -> np.ndarray:
+    """Person boxes around the annotated keypoints, ``(n, 17, 2), (n, 17) -> (n, 4)``: the keypoint extent scaled by
+    ``2 * margin`` about its centre, at least 1 pixel (poseval's convention for PoseTrack17 people, which carry no
+    box); NaN rows for people without keypoints."""
+    there = (vis > 0)[..., None]
+    with np.errstate(invalid="ignore"):
+        lo = np.where(there, xy, np.inf).min(1)
+        hi = np.where(there, xy, -np.inf).max(1)
+        centre, extent = (lo + hi) / 2, np.maximum((hi - lo) * 2 * margin, 1.0)
+    out = np.concatenate([centre - extent / 2, extent], axis=1)
+    out[~there[..., 0].any(1)] = np.nan
+    return out
+
+
 def box_from_keypoints(xy: np.ndarray, vis: np.ndarray, margin: float = 0.65) -> np.ndarray | None:
-    """A person box around the annotated keypoints: the keypoint extent scaled by ``2 * margin`` about its centre
-    (poseval's convention for PoseTrack17 people, which carry no box)."""
-    pts = xy[vis > 0]
-    if len(pts) == 0:
-        return None
-    lo, hi = pts.min(0), pts.max(0)
-    centre, extent = (lo + hi) / 2, (hi - lo) * 2 * margin
-    extent = np.maximum(extent, 1.0)
-    return np.array([centre[0] - extent[0] / 2, centre[1] - extent[1] / 2, extent[0], extent[1]])
+    """``boxes_from_keypoints`` for one person, ``(17, 2), (17,) -> (4,)``; None without keypoints."""
+    box = boxes_from_keypoints(xy[None], vis[None], margin)[0]
+    return None if np.isnan(box[0]) else box
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -627,7 +624,8 @@ def read_detections(path: str | Path, score_threshold: float = 0.0) -> dict[int 
     data = load_json(path)
     if not isinstance(data, list):
         raise DataError(path, None, "expected a list of detections ({image_name | image_id, bbox, score, ...})")
-    out: dict[int | str, list[Detection]] = {}
+    keys: list[int | str] = []
+    kept: list[int] = []
     for i, det in enumerate(data):
         where = f"[{i}]"
         if not isinstance(det, dict):
@@ -648,12 +646,17 @@ def read_detections(path: str | Path, score_threshold: float = 0.0) -> dict[int 
         for field_name in ("bbox", "score"):
             if field_name not in det:
                 raise DataError(path, f"{where}.{field_name}", "missing")
-        if det.get("category_id", 1) != 1:
-            continue
-        score = _number(path, f"{where}.score", det["score"])
-        box = _box(path, f"{where}.bbox", det["bbox"])
-        if box[2] <= 0 or box[3] <= 0:
-            raise DataError(path, f"{where}.bbox", f"box has non-positive size {box.tolist()}")
+        if det.get("category_id", 1) == 1:
+            keys.append(key)
+            kept.append(i)
+    # the values of every kept detection, checked at once (the first bad one is named)
+    boxes = numbers(path, "[{}].bbox", [data[i]["bbox"] for i in kept], 4, kept)
+    scores = numbers(path, "[{}].score", [[data[i]["score"]] for i in kept], 1, kept)[:, 0]
+    flat = np.flatnonzero((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0))
+    if len(flat):
+        raise DataError(path, f"[{kept[flat[0]]}].bbox", f"box has non-positive size {boxes[flat[0]].tolist()}")
+    out: dict[int | str, list[Detection]] = {}
+    for key, box, score in zip(keys, list(boxes), scores.tolist()):
         if score >= score_threshold:
             out.setdefault(key, []).append(Detection(box=box, score=score))
     return out
