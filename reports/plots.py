@@ -62,8 +62,18 @@ def model_color(model: str, num_frames: int = 1, backbone: str = "") -> str:
     return METHOD_COLORS.get(model, FALLBACK_COLORS[sum(map(ord, model)) % len(FALLBACK_COLORS)])
 
 
-def _color(e) -> str:
-    return model_color(e.model, e.num_frames, e.kwargs.get("backbone", ""))
+def _colors(experiments) -> dict[str, str]:
+    """Each run's colour: its method's (``model_color``); where two runs would share one (DSTA T=3 and its
+    from-scratch ablation, two seeds), the pretrained run with the shortest key keeps it and the others take the first
+    unused colour of ``FALLBACK_COLORS``. Computed over all the runs of a report, so every figure agrees."""
+    out, used = {}, set()
+    for e in sorted(experiments, key=lambda e: (e.kwargs.get("pretrained") is None, len(e.key), e.key)):
+        color = model_color(e.model, e.num_frames, e.kwargs.get("backbone", ""))
+        if color in used:
+            color = next((c for c in FALLBACK_COLORS if c not in used), color)
+        out[e.key] = color
+        used.add(color)
+    return out
 
 
 def _names(experiments) -> dict[str, str]:
@@ -203,7 +213,7 @@ def _place_labels(ax, items, points=(), segments=()) -> None:
 def map_vs_gflops(experiments, path: Path, title: str) -> None:
     """val mAP against GFLOPs per prediction, one column wide: filled markers clip mode, hollow markers streaming
     (an arrow joins them), direct labels."""
-    names = _names(experiments)
+    names, colors = _names(experiments), _colors(experiments)
     fig, ax = _figure(COLUMN_WIDTH, 3.0)
     items, points, segments, xs_all, params = [], [], [], [], []
     for e in experiments:
@@ -213,14 +223,14 @@ def map_vs_gflops(experiments, path: Path, title: str) -> None:
         y = e.evaluation["Total"]
         x = modes["clip"]["gflops"]["total"]
         params.append(e.profile["params"]["total"] / 1e6)
-        ax.plot([x], [y], "o", color=_color(e), markeredgecolor="k", markeredgewidth=0.4, markersize=3.8, zorder=4)
+        ax.plot([x], [y], "o", color=colors[e.key], markeredgecolor="k", markeredgewidth=0.4, markersize=3.8, zorder=4)
         items.append((x, y, names[e.key]))
         xs_all.append(x)
         if "streaming" in modes and modes["streaming"]["gflops"]["total"] != x:
             xs = modes["streaming"]["gflops"]["total"]
-            ax.plot([xs], [y], "o", markerfacecolor="white", markeredgecolor=_color(e), markeredgewidth=0.9,
+            ax.plot([xs], [y], "o", markerfacecolor="white", markeredgecolor=colors[e.key], markeredgewidth=0.9,
                     markersize=3.2, zorder=3)
-            ax.annotate("", xy=(xs, y), xytext=(x, y), arrowprops={"arrowstyle": "->", "color": _color(e),
+            ax.annotate("", xy=(xs, y), xytext=(x, y), arrowprops={"arrowstyle": "->", "color": colors[e.key],
                                                                    "lw": 0.8, "shrinkA": 3, "shrinkB": 3})
             xs_all.append(xs)
             points.append((xs, y))
@@ -265,7 +275,7 @@ def _group_ap(evaluation: dict) -> list[float]:
 @_styled
 def per_joint_bars(experiments, path: Path, title: str) -> None:
     """AP per joint group (Head ... Ankle, as the paper's tables) and the mean, one bar per model; text width."""
-    names = _names(experiments)
+    names, colors = _names(experiments), _colors(experiments)
     groups = [GROUP_NAMES.get(g, g) for g in kp.POSEVAL_GROUPS] + ["Mean"]
     fig, ax = _figure(TEXT_WIDTH, 2.3)
     n = max(1, len(experiments))
@@ -276,7 +286,7 @@ def per_joint_bars(experiments, path: Path, title: str) -> None:
     for i, e in enumerate(experiments):
         ap = _group_ap(e.evaluation or {})
         top = np.nanmax([top, *ap])
-        ax.bar(x + (i - (n - 1) / 2) * width, ap, width * 0.92, label=names[e.key], color=_color(e),
+        ax.bar(x + (i - (n - 1) / 2) * width, ap, width * 0.92, label=names[e.key], color=colors[e.key],
                edgecolor="k", linewidth=0.3)
     ax.axvline((x[-2] + x[-1]) / 2, color="0.6", lw=0.6, ls=":")
     ax.set_xticks(x, groups)
@@ -308,7 +318,7 @@ def fps_memory_bars(experiments, path: Path, title: str) -> None:
     fig, (a1, a2) = _figure(TEXT_WIDTH, 2.4, ncols=2)
     x = np.arange(len(done))
     w = 0.38
-    colors = [_color(e) for e in done]
+    colors = [_colors(experiments)[e.key] for e in done]
     solid = {"edgecolor": "k", "linewidth": 0.3}
     fps = {m: [e.profile["modes"].get(m, {}).get("throughput", {}).get("fps", np.nan) for e in done]
            for m in ("clip", "streaming")}
@@ -377,7 +387,7 @@ def _auto_scale(ax, values) -> str:
 def training_curves(experiments, path: Path, title: str) -> None:
     """Val mAP per epoch, and the training loss per epoch for each kind of model (the RLE negative log-likelihood
     and the heatmap MSE are different quantities, so they get their own axes); one column wide."""
-    names = _names(experiments)
+    names, colors = _names(experiments), _colors(experiments)
     fig = plt.figure(figsize=(COLUMN_WIDTH, 3.7), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=(1.25, 1))
     a1 = fig.add_subplot(grid[0, :])
@@ -389,10 +399,10 @@ def training_curves(experiments, path: Path, title: str) -> None:
         val = [(h["epoch"] + 1, h["val_mAP"]) for h in hist if "val_mAP" in h]
         loss = [(h["epoch"] + 1, h["loss"]) for h in hist if "loss" in h]
         if val:
-            a1.plot(*zip(*val), marker="o", markersize=3, color=_color(e), label=names[e.key])
+            a1.plot(*zip(*val), marker="o", markersize=3, color=colors[e.key], label=names[e.key])
         if loss:
             ax = a3 if e.kind == "heatmap" else a2
-            ax.plot(*zip(*loss), marker="o", markersize=2.5, color=_color(e))
+            ax.plot(*zip(*loss), marker="o", markersize=2.5, color=colors[e.key])
             losses[ax] += [v for _, v in loss]
     a1.set_xlabel("epochs trained (0 = untrained)")
     a1.set_ylabel("val mAP")

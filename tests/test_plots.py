@@ -26,10 +26,11 @@ class Exp:
     profile: dict | None = None
     kind: str = "regression"
     backbone: str = "resnet18"
+    pretrained: str | None = "imagenet"
 
     @property
     def kwargs(self) -> dict:
-        return {"backbone": self.backbone, "num_frames": self.num_frames}
+        return {"backbone": self.backbone, "num_frames": self.num_frames, "pretrained": self.pretrained}
 
     @property
     def config(self) -> dict:
@@ -124,10 +125,15 @@ def test_group_ap_is_the_papers_groups_and_the_mean():
 
 
 def test_model_colours_are_distinct_and_shared_across_figures(experiments):
-    colours = [pl._color(e) for e in experiments]
-    assert len(set(colours)) == len(colours)
+    colours = pl._colors(experiments)
+    assert len(set(colours.values())) == len(experiments)
     # the paper-size DSTA T=3 gets the synthetic DSTA T=3's colour
-    assert pl._paper_color({"model": "dsta", "num_frames": 3}) == pl._color(experiments[1])
+    assert pl._paper_color({"model": "dsta", "num_frames": 3}) == colours["dsta_t3"]
+    # a from-scratch ablation listed first still leaves the method colour to the pretrained run, and gets its own
+    scratch = Exp("dsta_t3_scratch", "dsta", 3, pretrained=None)
+    with_ablation = pl._colors([scratch] + experiments)
+    assert with_ablation["dsta_t3"] == colours["dsta_t3"]
+    assert with_ablation["dsta_t3_scratch"] not in colours.values()
 
 
 def _capture(monkeypatch) -> list:
