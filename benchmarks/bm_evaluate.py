@@ -12,11 +12,13 @@ poseval / floor bounds the speed-up any Python evaluator that reads the JSON thi
 The reader benchmark alternates, on one file of 100k people, the JSON decoding alone, ``parse_file`` (decode,
 validate, arrays) and ``read_sequence`` (that, plus the dataset's Sequence/Frame/Person objects).
 """
+import compileall
 import importlib.util
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +63,9 @@ def test_whole_process_vs_poseval(benchmark, eval_case_50x30x5, tmp_path):
         "poseval": [sys.executable, "-m", "poseval.evaluate", "-g", gt, "-p", pred, "-e", "-o", str(tmp_path / "pv")],
         "floor": [sys.executable, "-c", FLOOR, gt, pred]}
     times: dict[str, list[float]] = {k: [] for k in cmds}
+    for package in ("dsta", "poseval"):  # bytecode as after an install (where PYTHONDONTWRITEBYTECODE is set, no
+        # import writes it, and every process would compile both tools' sources again)
+        compileall.compile_dir(Path(importlib.util.find_spec(package).origin).parent, quiet=1)
 
     def triple():
         for name, cmd in cmds.items():
