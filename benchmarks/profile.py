@@ -27,6 +27,11 @@ What is measured, for one key-frame prediction:
   with device synchronisation; the median with the 25th/75th percentiles, min and max. ``--dtype {fp32,fp16,bf16}``
   (autocast), ``--channels-last``, ``--compile`` and (CUDA only) ``--cuda-graphs`` apply to these timings
   (``dsta.inference``); FLOPs and memory are of the fp32 model. ``env.options`` records them.
+* ``--fast-mode LABEL`` (e.g. ``bf16+cl``, written as ``InferenceOptions.label`` writes it): latency and throughput
+  once more, the model in that mode and in the options above timed **interleaved** call by call (a copy of the model
+  each), so the speed-up of the fast mode is a ratio measured side by side: ``modes.<mode>.fast`` holds its options,
+  both sides' milliseconds per call (median over rounds, spread) and the per-round speed-up. The report's efficiency
+  table shows it beside the fp32 columns.
 
 **Side by side** (``--side-by-side CONFIG[:MODE] ...``): several models timed interleaved in one process, with the
 per-frame ratio to the first entry and its spread over rounds; see ``benchmarks.profiling.side_by_side``, whose
@@ -35,6 +40,7 @@ docstring gives the result schema. A ratio between two separate profiles is not 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import sys
 import time
@@ -46,7 +52,8 @@ import torch
 from benchmarks.profiling.env import environment
 from benchmarks.profiling.flops import FLOP_CONVENTION, backbone_path, count_flops, count_params
 from benchmarks.profiling.memory import peak_memory, tensor_mib, training_step
-from benchmarks.profiling.side_by_side import parse_entry, side_by_side, summary as side_by_side_summary
+from benchmarks.profiling.side_by_side import build_call, interleaved, parse_entry, side_by_side, spread
+from benchmarks.profiling.side_by_side import summary as side_by_side_summary
 from benchmarks.profiling.specs import ModelSpec, model_configs, parse_overrides, spec_from_experiment, spec_from_model
 from benchmarks.profiling.steps import make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
@@ -71,8 +78,10 @@ class Progress:
 # -- the whole profile ----------------------------------------------------------------------------------------------
 def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch: int = 8, warmup: int = 3,
             iters: int = 20, flops: bool = True, memory: bool = True,
-            options: InferenceOptions = InferenceOptions()) -> dict[str, Any]:
+            options: InferenceOptions = InferenceOptions(), fast: InferenceOptions | None = None) -> dict[str, Any]:
     options.check(device)
+    if fast is not None:
+        fast.check(device)
     progress = Progress(f"{spec.name} {spec.input_size[0]}x{spec.input_size[1]}")
     progress("building the model")
     model = spec.build().to(device)
@@ -99,6 +108,9 @@ def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch:
                 stats = time_calls(lambda: run(*inputs), device, warmup, iters if b == 1 else max(3, iters // 4))
             stats.update(batch=b, fps=b / (stats["median_ms"] / 1e3))
             entry[key] = stats
+        if fast is not None:
+            progress(f"{mode}: {options.label} and {fast.label} interleaved")
+            entry["fast"] = fast_mode(model, mode, spec.input_size, device, options, fast, batch, warmup, iters)
         if memory:
             progress(f"{mode}: peak memory of a forward pass")
             inputs = step_inputs(model, mode, 1, spec.input_size, device)
@@ -119,6 +131,23 @@ def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch:
     return result
 
 
+def fast_mode(model: torch.nn.Module, mode: str, input_size: tuple[int, int], device: torch.device,
+              base: InferenceOptions, fast: InferenceOptions, batch: int, warmup: int, iters: int) -> dict[str, Any]:
+    """Latency (batch 1) and throughput (``batch``) of ``model`` in ``fast`` and ``base`` options, interleaved call by
+    call (ABBA) in ``max(3, iters)`` rounds of one call each, on two copies of the model."""
+    out: dict[str, Any] = {"options": fast.as_dict(), "label": fast.label, "base": base.label}
+    for key, b in (("latency", 1), ("throughput", batch)):
+        calls = {label: build_call(opts.prepare_model(copy.deepcopy(model)), mode, b, input_size, device, opts)
+                 for label, opts in (("base", base), ("fast", fast))}
+        secs = interleaved(calls, device, warmup, 1, max(3, iters))
+        out[key] = {"batch": b, "base_ms": spread([t * 1e3 for t in secs["base"]]),
+                    "fast_ms": spread([t * 1e3 for t in secs["fast"]]),
+                    "speedup": spread([a / f for a, f in zip(secs["base"], secs["fast"])])}
+        out[key]["fps"] = b / (out[key]["fast_ms"]["median"] / 1e3)
+        del calls
+    return out
+
+
 def summary(result: dict) -> str:
     rows = []
     for mode, e in result["modes"].items():
@@ -128,6 +157,11 @@ def summary(result: dict) -> str:
                     f"+ head {g.get('head', 0):.4f})  latency {e['latency']['median_ms']:8.2f} ms  "
                     f"{e['throughput']['fps']:8.1f} FPS @ bs{e['throughput']['batch']}"
                     + (f"  fwd peak {mem:.0f} MiB" if mem is not None else ""))
+        if "fast" in e:
+            f = e["fast"]
+            rows.append(f"  {'':9s} {f['label']}: latency {f['latency']['fast_ms']['median']:8.2f} ms "
+                        f"(x{f['latency']['speedup']['median']:.2f} over {f['base']}), "
+                        f"{f['throughput']['fps']:8.1f} FPS (x{f['throughput']['speedup']['median']:.2f})")
     p = result["params"]
     head = (f"{result['model']} {result['input_size'][0]}x{result['input_size'][1]} T={result['num_frames']}: "
             f"{p['total'] / 1e6:.2f} M params (backbone {p['backbone'] / 1e6:.2f} M + head {p['head'] / 1e6:.3f} M)")
@@ -160,6 +194,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--no-flops", action="store_true")
     p.add_argument("--no-memory", action="store_true")
     inference.add_arguments(p)
+    p.add_argument("--fast-mode", metavar="LABEL",
+                   help="also time this mode (e.g. bf16+cl) interleaved with the options above, on a copy")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     for name in ("batch", "train_batch", "iters", "rounds"):
@@ -169,6 +205,11 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     options = inference.from_args(a).check(device)
+    fast = InferenceOptions.from_label(a.fast_mode, "--fast-mode") if a.fast_mode else None
+    if fast is not None and fast.cuda_graphs and device.type != "cuda":
+        raise DataError(None, "--fast-mode", f"{a.fast_mode!r}: CUDA graphs need a CUDA device, not {device.type}")
+    if fast is not None and a.side_by_side:
+        raise DataError(None, "--fast-mode", "profiles one model; side by side, give the mode with --dtype etc.")
     if a.side_by_side:
         if a.overrides:
             raise DataError(None, "--side-by-side", "takes configs, not key=value overrides")
@@ -197,7 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
     if spec.source.startswith("registered"):
         spec.kwargs = dataclasses.asdict(typed)
     result = profile(spec, device, a.batch, a.train_batch, a.warmup, a.iters, not a.no_flops, not a.no_memory,
-                     options)
+                     options, fast)
     write_json(a.out, result, indent=2)
     print(summary(result))
     return result

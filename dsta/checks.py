@@ -193,3 +193,22 @@ def check_heatmap_size(heatmap: dict, input_size: tuple[int, int], where: str = 
     if size is None or list(size) != want or input_size[0] % HEATMAP_STRIDE or input_size[1] % HEATMAP_STRIDE:
         raise DataError(None, f"{where}.size", f"must be a quarter of the input {list(input_size)}: {want} "
                                                f"(input divisible by {HEATMAP_STRIDE}), got {size!r}")
+
+
+# -- inference modes ---------------------------------------------------------------------------------------------
+INFERENCE_DTYPES = ("fp32", "fp16", "bf16")
+INFERENCE_FLAGS = {"cl": "channels_last", "compile": "compile", "graphs": "cuda_graphs"}
+
+
+def parse_inference_label(label, where: str) -> dict[str, object]:
+    """An inference mode written as ``dsta.inference.InferenceOptions.label`` writes it, e.g. ``bf16+cl`` or
+    ``fp16+cl+compile+graphs`` (dtype first, then any of ``cl``, ``compile``, ``graphs``), as the options' fields."""
+    if not isinstance(label, str) or not label:
+        raise DataError(None, where, f"expected a mode such as 'bf16+cl', got {label!r}")
+    dtype, *flags = label.split("+")
+    if dtype not in INFERENCE_DTYPES:
+        raise DataError(None, where, f"{label!r}: the dtype comes first, one of {', '.join(INFERENCE_DTYPES)}")
+    unknown = [f for f in flags if f not in INFERENCE_FLAGS]
+    if unknown or len(set(flags)) != len(flags):
+        raise DataError(None, where, f"{label!r}: after the dtype, each of {', '.join(INFERENCE_FLAGS)} at most once")
+    return {"dtype": dtype, **{name: key in flags for key, name in INFERENCE_FLAGS.items()}}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from dsta.checks import check_heatmap_size, check_input_size, check_model_kwargs
+from dsta.checks import check_heatmap_size, check_input_size, check_model_kwargs, parse_inference_label
 from dsta.errors import DataError, main_guard
 from dsta.io import load_yaml, write_text
 
@@ -113,6 +113,8 @@ def check_params(params: dict, config_dir: Path = CONFIG_DIR) -> None:
             check_experiment(cfg or {}, f"{section}.{key}")
     paper = params.get("paper_profiles") or {}
     size = [paper.get("width"), paper.get("height")]
+    if "fast_mode" in paper:
+        parse_inference_label(paper["fast_mode"], "paper_profiles.fast_mode")
     for key, entry in (paper.get("models") or {}).items():
         where = f"paper_profiles.models.{key}"
         path = config_dir / "model" / f"{entry.get('config')}.yaml"

@@ -20,9 +20,10 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from dsta.checks import INFERENCE_DTYPES, parse_inference_label
 from dsta.errors import DataError
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = dict(zip(INFERENCE_DTYPES, (torch.float32, torch.float16, torch.bfloat16)))
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class InferenceOptions:
         if self.cuda_graphs and torch.device(device).type != "cuda":
             raise DataError(None, "--cuda-graphs", f"needs a CUDA device, not {torch.device(device).type}")
         return self
+
+    @classmethod
+    def from_label(cls, label: str, where: str) -> "InferenceOptions":
+        """The inverse of ``label``: ``InferenceOptions.from_label("bf16+cl", "--fast-mode")``."""
+        return cls(**parse_inference_label(label, where))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

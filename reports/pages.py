@@ -115,8 +115,11 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
         out += ["## Paper-size efficiency", "",
                 f"Every model at its paper configuration, 256x192 input, profiled by the `paper_profile` stage, "
                 f"{measured_where(paper)} ({env_line(paper)}). GFLOPs count one multiply-add as one FLOP, with fvcore "
-                f"plus this project's handles for attention and deformable convolution. LaTeX: "
-                f"[latex/paper-efficiency.tex](latex/paper-efficiency.tex).", "", efficiency_table(paper), ""]
+                f"plus this project's handles for attention and deformable convolution. The fast-mode columns "
+                f"(`paper_profiles.fast_mode`) time each model in that mode and in fp32 interleaved call by call; "
+                f"their speed-up is the per-round ratio (median [min, max]); an FPS there and an fp32 FPS were timed "
+                f"at different moments. LaTeX: [latex/paper-efficiency.tex](latex/paper-efficiency.tex).", "",
+                efficiency_table(paper), ""]
         facts = []
         if head is not None:
             facts.append(f"DSTA-R50 (T=3) head (everything after the backbone, T joint embeddings included): "

@@ -240,10 +240,33 @@ def efficiency_rows(profiles: dict[str, dict]) -> list[list[str]]:
 
 EFFICIENCY_HEADER = ["Model", "Mode", "Backbone passes", "GFLOPs", "backbone", "head", "Params (M)",
                      "Latency bs1 ms, median [p25, p75]", "FPS @ batch", "Fwd peak MiB", "Train-step peak MiB"]
+FAST_HEADER = ["Fast mode", "its latency bs1 ms", "x fp32, latency [min, max]", "its FPS", "x fp32, FPS [min, max]"]
+
+
+def fast_columns(entry: dict) -> list[str]:
+    """The ``--fast-mode`` timing of a profile entry: that mode's latency and FPS, and its speed-up over fp32 per
+    round of the interleaved measurement (median [min, max])."""
+    f = entry.get("fast")
+    if not f:
+        return [DASH] * len(FAST_HEADER)
+
+    def speedup(key: str) -> str:
+        q = f[key]["speedup"]
+        return f"{q['median']:.2f} [{q['min']:.2f}, {q['max']:.2f}]"
+
+    return [options_label(f["options"]), fmt(f["latency"]["fast_ms"]["median"], 1), speedup("latency"),
+            f"{fmt(f['throughput']['fps'], 1)} @ {f['throughput']['batch']}", speedup("throughput")]
 
 
 def efficiency_table(profiles: dict[str, dict]) -> str:
-    return table(EFFICIENCY_HEADER, efficiency_rows(profiles))
+    """Model cost per mode; where the profiles timed a fast mode too (``benchmarks.profile --fast-mode``), its
+    latency, FPS and speed-up over fp32 (measured interleaved with fp32) follow the fp32 columns."""
+    rows = efficiency_rows(profiles)
+    entries = [entry for p in profiles.values() for entry in p["modes"].values()]
+    if not any(e.get("fast") for e in entries):
+        return table(EFFICIENCY_HEADER, rows)
+    return table(EFFICIENCY_HEADER[:9] + FAST_HEADER + EFFICIENCY_HEADER[9:],
+                 [row[:9] + fast_columns(e) + row[9:] for row, e in zip(rows, entries)])
 
 
 def env_line(profiles: dict[str, dict]) -> str:

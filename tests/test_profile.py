@@ -189,6 +189,36 @@ def test_profile_records_the_inference_options(tmp_path):
     assert env["options"] == {"dtype": "bf16", "channels_last": True, "compile": False, "cuda_graphs": False}
 
 
+def test_fast_mode_is_timed_interleaved_with_fp32_on_a_copy(tmp_path):
+    out = tmp_path / "p.json"
+    pf.main(["--model", "dsta_tiny", "--input-size", "48", "64", "--no-flops", "--no-memory", "--iters", "3",
+             "--warmup", "1", "--batch", "2", "--fast-mode", "bf16+cl", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["env"]["options"]["dtype"] == "fp32"  # the main timings stay in the given options
+    for mode in ("clip", "streaming"):
+        fast = result["modes"][mode]["fast"]
+        assert fast["label"] == "bf16+cl" and fast["base"] == "fp32"
+        assert fast["options"] == {"dtype": "bf16", "channels_last": True, "compile": False, "cuda_graphs": False}
+        for key, batch in (("latency", 1), ("throughput", 2)):
+            f = fast[key]
+            assert f["batch"] == batch and len(f["speedup"]["rounds"]) == 3  # max(3, iters) rounds
+            assert f["speedup"]["rounds"] == pytest.approx(
+                [b / x for b, x in zip(f["base_ms"]["rounds"], f["fast_ms"]["rounds"])])
+            assert f["fps"] == pytest.approx(batch / (f["fast_ms"]["median"] / 1e3))
+
+
+@pytest.mark.parametrize("label,words", [("cl+bf16", "dtype comes first"), ("bf16+turbo", "at most once"),
+                                         ("fp32+graphs", "CUDA graphs need a CUDA device")])
+def test_bad_fast_mode_is_refused_naming_the_flag(tmp_path, capsys, label, words):
+    if "graphs" in label and torch.cuda.is_available():
+        pytest.skip("checks the refusal on a machine without CUDA")
+    with pytest.raises(SystemExit):
+        pf.main(["--model", "rle_tiny", "--device", "cpu", "--fast-mode", label, "--out", str(tmp_path / "p.json")])
+    err = capsys.readouterr().err
+    assert "--fast-mode" in err and words in err
+    assert not (tmp_path / "p.json").exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 def test_cuda_graphs_are_refused_on_the_cpu_naming_the_flag(tmp_path, capsys):
     with pytest.raises(SystemExit):

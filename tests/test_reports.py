@@ -288,3 +288,26 @@ def test_benchmark_commit_comes_from_the_projects_provenance(tmp_path):
     assert load_benchmarks(path)[0]["commit"] == "abcdef0 (dirty tree)"
     path.write_text(json.dumps({**bench, "provenance": {"commit": "abcdef0", "dirty": False}}))
     assert load_benchmarks(path)[0]["commit"] == "abcdef0"
+
+
+def test_efficiency_table_shows_the_fast_mode_beside_fp32():
+    from reports.tables import efficiency_table
+
+    def spread(values):
+        return {"median": sorted(values)[len(values) // 2], "min": min(values), "max": max(values), "rounds": values}
+
+    plain, timed = _profile(4.0), _profile(4.0, streaming=1.0)
+    assert "Fast mode" not in efficiency_table({"a": plain})  # no fast timing: the plain table
+    for mode in timed["modes"].values():
+        mode["fast"] = {"label": "bf16+cl", "base": "fp32",
+                        "options": {"dtype": "bf16", "channels_last": True, "compile": False, "cuda_graphs": False},
+                        "latency": {"batch": 1, "fast_ms": spread([2.5, 2.4, 2.6]), "speedup": spread([2.0, 1.9, 2.1])},
+                        "throughput": {"batch": 32, "fps": 400.0, "speedup": spread([1.5, 1.4, 1.6])}}
+    lines = efficiency_table({"a": plain, "b": timed}).splitlines()
+    header = "| Fast mode | its latency bs1 ms | x fp32, latency [min, max] | its FPS | x fp32, FPS [min, max] |"
+    assert header in lines[0]
+    a_row, b_clip = lines[2], lines[3]
+    assert "| 200.0 @ 32 | – | – | – | – | – | 42 |" in a_row  # untimed: dashes, the columns still line up
+    assert "| 200.0 @ 32 | bf16 + channels-last | 2.5 | 2.00 [1.90, 2.10] | 400.0 @ 32 | 1.50 [1.40, 1.60] | 42 |" \
+        in b_clip
+    assert len({line.count("|") for line in lines}) == 1
