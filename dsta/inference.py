@@ -62,7 +62,14 @@ class InferenceOptions:
         return torch.autocast(torch.device(device).type, dtype=DTYPES[self.dtype])
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
-        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+        """Channels-last: every 4-D parameter and buffer (the 2-D convolutions') in NHWC, in place. Not
+        ``model.to(memory_format=...)``, which refuses a model holding any 5-D weight (DCPose's 3-D convolutions)."""
+        if self.channels_last:
+            with torch.no_grad():
+                for t in [*model.parameters(), *model.buffers()]:
+                    if t.dim() == 4:
+                        t.data = t.data.contiguous(memory_format=torch.channels_last)
+        return model
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last and x.dim() == 4:

@@ -45,6 +45,23 @@ def test_cpu_options_give_the_same_poses(model, options, atol):
     assert (ref - ref.mean(dim=0)).abs().max() > 5 * atol  # poses vary between inputs far more than the error
 
 
+def test_channels_last_on_a_model_with_3d_convolutions():
+    """DCPose holds 5-D weights, which ``model.to(memory_format=channels_last)`` refuses: its 4-D ones go NHWC, the
+    rest stay, and the heatmaps equal fp32's."""
+    torch.manual_seed(0)
+    m = create_model("dcpose", backbone="resnet18", num_frames=3).eval()
+    assert any(p.dim() == 5 for p in m.parameters())
+    clip = torch.randn(2, 3, 3, 64, 48, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        ref = m(clip)
+        InferenceOptions(channels_last=True).prepare_model(m)
+        out = m(clip)
+    convs = [p for p in m.parameters() if p.dim() == 4]
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    ref, out = (x if torch.is_tensor(x) else x.heatmaps for x in (ref, out))
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
 def test_cuda_only_flag_is_refused_by_name():
     with pytest.raises(DataError, match="--cuda-graphs"):
         InferenceOptions(cuda_graphs=True).check("cpu")
