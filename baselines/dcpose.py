@@ -50,6 +50,16 @@ def _conv_bn(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:
     return nn.Sequential(*layers, *([nn.ReLU(inplace=True)] if relu else []))
 
 
+def _deform_conv(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor,
+                 dilation: int) -> torch.Tensor:
+    """torchvision's modulated deformable convolution (padding = dilation). Its CPU kernel has no half-precision
+    version, so under CPU autocast (``--dtype bf16``) this one layer runs in fp32."""
+    if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            return _deform_conv(x.float(), offset.float(), weight.float(), bias.float(), mask.float(), dilation)
+    return deform_conv2d(x, offset, weight, bias, padding=(dilation, dilation), dilation=(dilation, dilation),
+                         mask=mask)
+
 class ResidualStepsBlock(nn.Module):
     """RSN's residual-steps block (four branches of growing depth with intra-level connections)."""
 
@@ -156,8 +166,8 @@ class DCPose(nn.Module):
         fused = self.combine(torch.cat([motion, support], dim=1))
         out = 0
         for i, d in enumerate(self.dilations):
-            out = out + deform_conv2d(support, self.offsets[i](fused), self.deform_weight[i], self.deform_bias[i],
-                                      padding=(d, d), dilation=(d, d), mask=self.masks[i](fused))
+            out = out + _deform_conv(support, self.offsets[i](fused), self.deform_weight[i], self.deform_bias[i],
+                                     self.masks[i](fused), d)
         return out / len(self.dilations)
 
     def forward(self, clip: torch.Tensor, margin: torch.Tensor | None = None) -> torch.Tensor:

@@ -62,6 +62,20 @@ def test_channels_last_on_a_model_with_3d_convolutions():
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
 
 
+def test_dcpose_runs_under_cpu_bf16_autocast():
+    """torchvision's CPU deformable convolution has no bf16 kernel: DCPose runs that layer in fp32 under autocast.
+    The heatmaps stay within bf16 rounding of fp32's (the other layers are bf16): 2% of their range."""
+    torch.manual_seed(0)
+    m = create_model("dcpose", backbone="resnet18", num_frames=3).eval()
+    clip = torch.randn(2, 3, 3, 64, 48, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        ref = m(clip)
+        out = batch_runner(m, InferenceOptions(dtype="bf16"), "cpu", 2)(clip)
+    ref, out = (x if torch.is_tensor(x) else x.heatmaps for x in (ref, out))
+    assert out.dtype == torch.float32 and out.shape == ref.shape
+    assert (out - ref).abs().max() < 0.02 * (ref.max() - ref.min())
+
+
 def test_cuda_only_flag_is_refused_by_name():
     with pytest.raises(DataError, match="--cuda-graphs"):
         InferenceOptions(cuda_graphs=True).check("cpu")
