@@ -486,7 +486,8 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
     image_root = data_dir / experiments[0].config["data"]["image_root"]
     preds = {e.key: _predictions_by_image(evals / e.key / "predictions") for e in experiments}
     names = _names(experiments)
-    columns = [("GT", None)] + [(names[e.key], e) for e in experiments]
+    # a qualifier goes to a second line ("DSTA T=3\n(scratch)"): a cell is under an inch wide
+    columns = [("GT", None)] + [(names[e.key].replace(" (", "\n("), e) for e in experiments]
     images = []
     for _, frame in chosen:
         img = cv2.imread(str(image_root / frame.file_name))
@@ -496,6 +497,7 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
                                  interpolation=cv2.INTER_LINEAR))
     h, w = images[0].shape[:2]
     left, top, bottom, gap = 0.36, 0.3, 0.28, 0.025  # inches: row labels, titles, colour legend, between cells
+    top += 0.1 * max(name.count("\n") for name, _ in columns)  # a line of 7 pt per extra title line
     cell_w = (TEXT_WIDTH - left - gap * (len(columns) - 1) - 0.02) / len(columns)
     cell_h = cell_w * h / w
     height = top + bottom + len(chosen) * cell_h + gap * (len(chosen) - 1)
