@@ -60,6 +60,7 @@ def _deform_conv(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, bi
     return deform_conv2d(x, offset, weight, bias, padding=(dilation, dilation), dilation=(dilation, dilation),
                          mask=mask)
 
+
 class ResidualStepsBlock(nn.Module):
     """RSN's residual-steps block (four branches of growing depth with intra-level connections)."""
 

@@ -9,6 +9,8 @@ about 50 ms, and the head's share of it (about 5%) is the size of one round's no
 same entries run on the GPU with CUDA graphs at batch 1 and batch 64 instead of 32. Speed targets are stated here,
 not asserted: timed unit tests on shared machines would fail at random.
 """
+import shutil
+
 import pytest
 import torch
 
@@ -38,6 +40,8 @@ def goal(batch: int) -> float:
 def test_dsta_streaming_over_rle_per_frame(benchmark, ref, entry, size, batch, options, rounds, iters):
     if benchmark.disabled:  # `make test` (--benchmark-disable): the code path once, not the measurement
         rounds, iters = 2, 1
+    if options.compile and DEVICE.type == "cpu" and not (shutil.which("c++") or shutil.which("g++")):
+        pytest.skip("torch.compile on the CPU needs a C++ compiler")
     entries = [parse_entry(ref, size), parse_entry(entry, size)]
     result = benchmark.pedantic(side_by_side, args=(entries, DEVICE, [batch], options),
                                 kwargs={"warmup": 1, "iters": iters, "rounds": rounds}, rounds=1, iterations=1)

@@ -137,7 +137,9 @@ def fast_mode(model: torch.nn.Module, mode: str, input_size: tuple[int, int], de
     call (ABBA) in ``max(3, iters)`` rounds of one call each, on two copies of the model."""
     out: dict[str, Any] = {"options": fast.as_dict(), "label": fast.label, "base": base.label}
     for key, b in (("latency", 1), ("throughput", batch)):
-        calls = {label: build_call(opts.prepare_model(copy.deepcopy(model)), mode, b, input_size, device, opts)
+        # each side on its own copy in the default layout (the caller may have made ``model`` channels-last)
+        calls = {label: build_call(opts.prepare_model(copy.deepcopy(model).to(memory_format=torch.contiguous_format)),
+                                   mode, b, input_size, device, opts)
                  for label, opts in (("base", base), ("fast", fast))}
         secs = interleaved(calls, device, warmup, 1, max(3, iters))
         out[key] = {"batch": b, "base_ms": spread([t * 1e3 for t in secs["base"]]),

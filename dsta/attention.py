@@ -37,7 +37,7 @@ def short_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scores_ma
     ``q_i * k_j`` into that head's score), ``spread_matrix`` the (H, C) unscaled transpose (it copies each head's
     weight back to its channels). Both are fixed, so the module keeps them instead of building them per call.
     """
-    if scores_matrix.dtype != q.dtype:  # autocast gives half-precision q, k, v; the matrices are exact in any dtype
+    if scores_matrix.dtype != q.dtype:  # half-precision q, k, v (autocast): the scaled matrix rounds like q does
         scores_matrix, spread_matrix = scores_matrix.to(q.dtype), spread_matrix.to(q.dtype)
     scores = (q.unsqueeze(2) * k.unsqueeze(1)) @ scores_matrix  # (B, L, N, H)
     weights = scores.softmax(dim=2) @ spread_matrix  # (B, L, N, C)

@@ -113,8 +113,8 @@ def check_params(params: dict, config_dir: Path = CONFIG_DIR) -> None:
             check_experiment(cfg or {}, f"{section}.{key}")
     paper = params.get("paper_profiles") or {}
     size = [paper.get("width"), paper.get("height")]
-    if "fast_mode" in paper:
-        parse_inference_label(paper["fast_mode"], "paper_profiles.fast_mode")
+    if paper.get("models"):  # the paper_profile stage passes it to every model
+        parse_inference_label(paper.get("fast_mode"), "paper_profiles.fast_mode")
     for key, entry in (paper.get("models") or {}).items():
         where = f"paper_profiles.models.{key}"
         path = config_dir / "model" / f"{entry.get('config')}.yaml"

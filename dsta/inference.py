@@ -20,10 +20,11 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from dsta.checks import INFERENCE_DTYPES, parse_inference_label
+from dsta.checks import INFERENCE_DTYPES, INFERENCE_FLAGS, parse_inference_label
 from dsta.errors import DataError
 
-DTYPES = dict(zip(INFERENCE_DTYPES, (torch.float32, torch.float16, torch.bfloat16)))
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+assert tuple(DTYPES) == INFERENCE_DTYPES, "the dtype names live in dsta.checks"
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,7 @@ class InferenceOptions:
     @property
     def label(self) -> str:
         """Short name of the combination: ``bf16+cl+compile+graphs``."""
-        flags = [self.dtype] + [n for n, on in (("cl", self.channels_last), ("compile", self.compile),
-                                                 ("graphs", self.cuda_graphs)) if on]
-        return "+".join(flags)
+        return "+".join([self.dtype] + [key for key, name in INFERENCE_FLAGS.items() if getattr(self, name)])
 
     def autocast(self, device: torch.device | str):
         if self.dtype == "fp32":

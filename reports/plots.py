@@ -64,15 +64,19 @@ def model_color(model: str, num_frames: int = 1, backbone: str = "") -> str:
 
 def _colors(experiments) -> dict[str, str]:
     """Each run's colour: its method's (``model_color``); where two runs would share one (DSTA T=3 and its
-    from-scratch ablation, two seeds), the pretrained run with the shortest key keeps it and the others take the first
-    unused colour of ``FALLBACK_COLORS``. Computed over all the runs of a report, so every figure agrees."""
-    out, used = {}, set()
+    from-scratch ablation, two seeds), the run with the shortest key keeps it (the pretrained one first) and the others
+    take the first colour of ``FALLBACK_COLORS`` that no run of the report has. Computed over all the runs of a
+    report, so every figure agrees."""
+    base = {e.key: model_color(e.model, e.num_frames, e.kwargs.get("backbone", "")) for e in experiments}
+    used = set(base.values())
+    out, taken = {}, set()
     for e in sorted(experiments, key=lambda e: (e.kwargs.get("pretrained") is None, len(e.key), e.key)):
-        color = model_color(e.model, e.num_frames, e.kwargs.get("backbone", ""))
-        if color in used:
+        color = base[e.key]
+        if color in taken:
             color = next((c for c in FALLBACK_COLORS if c not in used), color)
+            used.add(color)
         out[e.key] = color
-        used.add(color)
+        taken.add(color)
     return out
 
 

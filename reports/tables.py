@@ -265,8 +265,9 @@ def efficiency_table(profiles: dict[str, dict]) -> str:
     entries = [entry for p in profiles.values() for entry in p["modes"].values()]
     if not any(e.get("fast") for e in entries):
         return table(EFFICIENCY_HEADER, rows)
-    return table(EFFICIENCY_HEADER[:9] + FAST_HEADER + EFFICIENCY_HEADER[9:],
-                 [row[:9] + fast_columns(e) + row[9:] for row, e in zip(rows, entries)])
+    at = EFFICIENCY_HEADER.index("Fwd peak MiB")  # the fast-mode columns follow the fp32 timings
+    return table(EFFICIENCY_HEADER[:at] + FAST_HEADER + EFFICIENCY_HEADER[at:],
+                 [row[:at] + fast_columns(e) + row[at:] for row, e in zip(rows, entries)])
 
 
 def env_line(profiles: dict[str, dict]) -> str:

@@ -134,6 +134,11 @@ def test_model_colours_are_distinct_and_shared_across_figures(experiments):
     with_ablation = pl._colors([scratch] + experiments)
     assert with_ablation["dsta_t3"] == colours["dsta_t3"]
     assert with_ablation["dsta_t3_scratch"] not in colours.values()
+    # nor a colour another method holds (SimpleBaseline-HRNet's purple is the first fallback)
+    hrnet = Exp("heatmap_hrnet", "heatmap_single", 1, kind="heatmap", backbone="hrnet_w48")
+    both = pl._colors([scratch, hrnet] + experiments)
+    assert both["heatmap_hrnet"] == pl.model_color("heatmap_single", 1, "hrnet_w48")
+    assert len(set(both.values())) == len(both)
 
 
 def _capture(monkeypatch) -> list:
