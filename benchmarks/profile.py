@@ -136,11 +136,12 @@ def fast_mode(model: torch.nn.Module, mode: str, input_size: tuple[int, int], de
     """Latency (batch 1) and throughput (``batch``) of ``model`` in ``fast`` and ``base`` options, interleaved call by
     call (ABBA) in ``max(3, iters)`` rounds of one call each, on two copies of the model."""
     out: dict[str, Any] = {"options": fast.as_dict(), "label": fast.label, "base": base.label}
+    sides = {"base": base, "fast": fast}
+    # each side on its own copy in the default layout (the caller may have made ``model`` channels-last)
+    copies = {label: opts.prepare_model(copy.deepcopy(model).to(memory_format=torch.contiguous_format))
+              for label, opts in sides.items()}
     for key, b in (("latency", 1), ("throughput", batch)):
-        # each side on its own copy in the default layout (the caller may have made ``model`` channels-last)
-        calls = {label: build_call(opts.prepare_model(copy.deepcopy(model).to(memory_format=torch.contiguous_format)),
-                                   mode, b, input_size, device, opts)
-                 for label, opts in (("base", base), ("fast", fast))}
+        calls = {label: build_call(copies[label], mode, b, input_size, device, opts) for label, opts in sides.items()}
         secs = interleaved(calls, device, warmup, 1, max(3, iters))
         out[key] = {"batch": b, "base_ms": spread([t * 1e3 for t in secs["base"]]),
                     "fast_ms": spread([t * 1e3 for t in secs["fast"]]),

@@ -322,7 +322,8 @@ def fps_memory_bars(experiments, path: Path, title: str) -> None:
     fig, (a1, a2) = _figure(TEXT_WIDTH, 2.4, ncols=2)
     x = np.arange(len(done))
     w = 0.38
-    colors = [_colors(experiments)[e.key] for e in done]
+    by_key = _colors(experiments)  # over every run, as the other figures
+    colors = [by_key[e.key] for e in done]
     solid = {"edgecolor": "k", "linewidth": 0.3}
     fps = {m: [e.profile["modes"].get(m, {}).get("throughput", {}).get("fps", np.nan) for e in done]
            for m in ("clip", "streaming")}
