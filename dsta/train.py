@@ -42,7 +42,13 @@ TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "milestones", "gamma
 # Fine-tuning keys, optional (a pretrained backbone under a new head): the backbone's lr is ``lr * backbone_lr_mult``,
 # and for the first ``freeze_backbone_epochs`` epochs the backbone is frozen (no gradient, BatchNorm statistics kept),
 # so the new head gets cheap steps on fixed features before everything is trained together (LP-FT).
-TRAIN_DEFAULTS = {"backbone_lr_mult": 1.0, "freeze_backbone_epochs": 0}
+TRAIN_DEFAULTS = {"backbone_lr_mult": 1.0, "freeze_backbone_epochs": 0, "lr_drop": "at_milestone"}
+# When the LR drops (optional key ``lr_drop``). ``at_milestone``: epoch m of ``milestones`` is the first at the lower LR
+# (torch's MultiStepLR stepped once after each epoch). ``after_milestone``: epoch m still trains at the higher LR and
+# the drop comes at m + 1, as zgspose/DSTA (and DCPose) train: their trainer calls ``lr_scheduler.step(epoch)`` after
+# epoch ``epoch``, which sets the LR from ``bisect_right(milestones, epoch)``, so [10, 15] over 20 epochs gives
+# 11 / 5 / 4 epochs at lr, lr * gamma, lr * gamma^2 (at_milestone: 10 / 5 / 5).
+LR_DROPS = ("at_milestone", "after_milestone")
 
 
 def check_train_config(train: dict) -> dict:
@@ -65,7 +71,16 @@ def check_train_config(train: dict) -> dict:
     if not isinstance(train["freeze_backbone_epochs"], int) or train["freeze_backbone_epochs"] < 0:
         raise DataError(None, "train.freeze_backbone_epochs",
                         f"must be a non-negative integer, got {train['freeze_backbone_epochs']!r}")
+    if train["lr_drop"] not in LR_DROPS:
+        raise DataError(None, "train.lr_drop", f"must be one of {list(LR_DROPS)}, got {train['lr_drop']!r}")
     return train
+
+
+def lr_scheduler(optimizer, train: dict) -> torch.optim.lr_scheduler.MultiStepLR:
+    """The multi-step schedule, stepped once after each epoch; ``after_milestone`` is the same schedule with every
+    milestone one epoch later (see ``LR_DROPS``)."""
+    shift = 1 if train["lr_drop"] == "after_milestone" else 0
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, [m + shift for m in train["milestones"]], train["gamma"])
 
 
 def param_groups(model, train: dict) -> list[dict]:
@@ -154,7 +169,7 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     model = create_model(name, **kwargs).to(device)
     optimizer = torch.optim.AdamW(param_groups(model, train_cfg), lr=train_cfg["lr"],
                                   weight_decay=train_cfg["weight_decay"])
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, train_cfg["milestones"], train_cfg["gamma"])
+    scheduler = lr_scheduler(optimizer, train_cfg)
     amp = bool(train_cfg["amp"]) and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
 

@@ -96,6 +96,38 @@ def test_bad_train_config():
         train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": [], "extra": 1})
 
 
+def _lrs_per_epoch(step, milestones=(10, 15), epochs=20, **train):
+    """The LR each epoch trains at, with ``step(scheduler, epoch)`` called after each epoch."""
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=5e-5)
+    base = {k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": list(milestones), "gamma": 0.1, "lr": 5e-5}
+    scheduler = train_mod.lr_scheduler(optimizer, train_mod.check_train_config(base | train))
+    lrs = []
+    for epoch in range(epochs):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()  # no gradient: nothing moves, but the order is the training loop's
+        step(scheduler, epoch)
+    return lrs
+
+
+def test_lr_drops_after_the_milestone_as_the_release_steps():
+    import warnings
+
+    def release_step(scheduler, epoch):  # zgspose/DSTA engine/defaults/trainer.py, after each epoch
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch deprecates step(epoch); it still sets the closed-form LR
+            scheduler.step(epoch)
+
+    release = _lrs_per_epoch(release_step)  # the release's scheduler: plain milestones, stepped with the epoch
+    ours = _lrs_per_epoch(lambda s, e: s.step(), lr_drop="after_milestone")
+    assert ours == pytest.approx(release)
+    counts = [sum(lr == pytest.approx(v) for lr in ours) for v in (5e-5, 5e-6, 5e-7)]
+    assert counts == [11, 5, 4] and ours[10] == pytest.approx(5e-5) and ours[11] == pytest.approx(5e-6)
+    default = _lrs_per_epoch(lambda s, e: s.step())  # at_milestone: torch's own stepping, the synthetic recipes'
+    assert [sum(lr == pytest.approx(v) for lr in default) for v in (5e-5, 5e-6, 5e-7)] == [10, 5, 5]
+    with pytest.raises(DataError, match="train.lr_drop"):
+        train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": [], "lr_drop": "late"})
+
+
 def test_fine_tune_keys_param_groups_and_freezing():
     from dsta.models import create_model
 
