@@ -62,6 +62,11 @@ class ModelConfig:
             raise DataError(None, f"{where}.pretrained", f"must be null, 'imagenet' or a path, got {self.pretrained!r}")
 
 
+# How DSTA's new layers (all but the backbone) start: ``default`` (this project's: PyTorch's init, the coordinate bias at
+# the crop centre, the RLE flow at xavier(0.01)) or ``official`` (zgspose/DSTA's ``init_weights``; DSTA.init_official)
+DSTA_INITS = ("default", "official")
+
+
 @dataclass(frozen=True)
 class DSTAConfig(ModelConfig):
     num_frames: int = 3
@@ -73,6 +78,7 @@ class DSTAConfig(ModelConfig):
     drop_path_rate: float = 0.1
     official_readout: bool = False
     flow_prior_mean: float = 0.5
+    init: str = "default"
 
     allowed_frames: ClassVar[tuple[int, ...] | None] = None
 
@@ -90,6 +96,8 @@ class DSTAConfig(ModelConfig):
             raise DataError(None, f"{where}.mlp_ratio", f"must be > 0, got {self.mlp_ratio!r}")
         if not 0 <= self.drop_path_rate < 1:
             raise DataError(None, f"{where}.drop_path_rate", f"must be in [0, 1), got {self.drop_path_rate!r}")
+        if self.init not in DSTA_INITS:
+            raise DataError(None, f"{where}.init", f"must be one of {list(DSTA_INITS)}, got {self.init!r}")
 
 
 @dataclass(frozen=True)

@@ -128,3 +128,41 @@ def test_backbones_forward_and_backward(backbone):
     out = model(torch.randn(2, 3, 3, 128, 96))  # HRNet needs sides divisible by 32
     (out.coords.sum() + out.sigma.sum()).backward()
     assert model.joint_embed.linear.weight.grad is not None
+
+
+def _bias_names(model):
+    return [n for n, _ in model.named_parameters() if n.endswith("bias") and not n.startswith("backbone.")]
+
+
+def test_official_init_as_the_release_initialises():
+    """zgspose/DSTA ``init_weights``: every bias of the new layers 0, the aggregation (``weighted_mean``) from
+    N(0, 0.001), the flow's linear layers at PyTorch's default init (not xavier(0.01)); the backbone untouched."""
+    torch.manual_seed(0)
+    default = DSTA("resnet18", num_frames=3, embed_dim=32, depth=2, num_heads=8)
+    torch.manual_seed(0)
+    model = DSTA("resnet18", num_frames=3, embed_dim=32, depth=2, num_heads=8, init="official")
+    params = dict(model.named_parameters())
+    names = _bias_names(model)
+    for part in ("spatial_blocks.0.attn.qkv.bias", "temporal_blocks.1.mlp.fc2.bias", "head_coord.1.bias",
+                 "head_sigma.1.bias", "joint_embed.linear.bias", "aggregate.bias", "flow.s.0.0.bias",
+                 "flow.t.5.4.bias"):
+        assert part in names
+    assert all(torch.count_nonzero(params[n]) == 0 for n in names)
+    # the default keeps PyTorch's biases and starts the coordinates at the crop centre
+    assert torch.count_nonzero(dict(default.named_parameters())["spatial_blocks.0.attn.qkv.bias"]) > 0
+    assert (dict(default.named_parameters())["head_coord.1.bias"] > 0.3).all()
+    # the aggregation's weight is the first draw after the call: N(0, 0.001)
+    torch.manual_seed(1)
+    model.init_official()
+    torch.manual_seed(1)
+    assert torch.equal(model.aggregate.weight, torch.empty(1, 2, 1, 1).normal_(0, 0.001))
+    # the flow at PyTorch's default Linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), instead of xavier(0.01)
+    hidden = model.flow.s[0][2].weight  # 64 x 64: bound 1/8, std 1/(8 sqrt 3) = 0.072
+    assert hidden.abs().max() <= 0.125 and 0.065 < hidden.std() < 0.080
+    assert default.flow.s[0][2].weight.abs().max() < 0.01 * (6 / 128) ** 0.5 + 1e-7  # xavier(0.01) bound
+    # the rest as built: the backbone and the transformer weights equal the default model's (same seed, same draws)
+    for name, p in default.named_parameters():
+        if name.startswith("backbone.") or name.endswith("qkv.weight") or name.startswith("pos"):
+            assert torch.equal(p, params[name]), name
+    with pytest.raises(AssertionError, match="init"):
+        DSTA("resnet18", num_frames=3, init="xavier")

@@ -37,7 +37,7 @@ from torch import nn
 
 from dsta.attention import TokenAttention, block_query
 from dsta.backbones import create_backbone
-from dsta.checks import check_num_frames
+from dsta.checks import DSTA_INITS, check_num_frames
 from dsta.keypoints import JointGroups, joint_groups as named_groups
 from dsta.layers import NormScaledLinear, PoseOutput
 from dsta.registry import register_model
@@ -66,13 +66,16 @@ class DSTA(nn.Module):
         pretrained: backbone weights: None, ``"imagenet"`` or a path (see ``dsta.backbones``).
         official_readout: read the ungrouped joints from token 0, as the released code does.
         flow_prior_mean: mean of the RLE flow's Gaussian prior (the release uses 0.5).
+        init: how the new layers start: ``"default"`` (PyTorch's init, the coordinate bias at the crop centre, the
+            flow at xavier(0.01)) or ``"official"``, as the released code initialises them (``init_official``).
     """
 
     def __init__(self, backbone: str, num_frames: int, joint_groups: JointGroups | str = "posetrack",
                  embed_dim: int = 32, depth: int = 4, num_heads: int = 8, mlp_ratio: float = 2.0,
                  drop_path_rate: float = 0.1, pretrained: str | None = None, official_readout: bool = False,
-                 flow_prior_mean: float = 0.5) -> None:
+                 flow_prior_mean: float = 0.5, init: str = "default") -> None:
         super().__init__()
+        assert init in DSTA_INITS, f"init must be one of {DSTA_INITS}, got {init!r}"
         self.num_frames = check_num_frames(num_frames, "model.num_frames")
         groups = named_groups(joint_groups) if isinstance(joint_groups, str) else joint_groups
         assert embed_dim > 0 and embed_dim % num_heads == 0, "embed_dim must be a positive multiple of num_heads"
@@ -109,6 +112,27 @@ class DSTA(nn.Module):
         if official_readout:
             readout = [0 if j in groups.ungrouped else t for j, t in enumerate(readout)]
         self.register_buffer("readout", torch.tensor(readout), persistent=False)
+        if init == "official":
+            self.init_official()
+
+    def init_official(self) -> None:
+        """The release's ``init_weights`` (zgspose/DSTA ``dsta_std_resnet50.py``) on every layer but the backbone
+        (whose weights the release then loads from the pretrained file): every bias 0 (the blocks, the heads, the
+        joint embedding ``fc_coord`` and the flow), the aggregation's 1x1 convolution (``weighted_mean``) drawn from
+        N(0, 0.001), the other weights as built. The release's flow is RLE's ``RealNVP(nets, nett, mask, prior)``,
+        whose constructor leaves PyTorch's default init (its xavier(0.01) ``_init`` is never called), so the flow's
+        linear layers are reset to that default here."""
+        for name, module in self.named_modules():
+            if name == "backbone" or name.startswith("backbone."):
+                continue
+            if isinstance(module, nn.Linear) and name.startswith("flow."):
+                module.reset_parameters()
+            if isinstance(module, nn.Conv2d):
+                nn.init.normal_(module.weight, std=0.001)
+            bias = dict(module.named_parameters(recurse=False)).get("bias")
+            if bias is not None:
+                with torch.no_grad():
+                    bias.zero_()
 
     # -- 1. tokens ---------------------------------------------------------------------------------------------
     def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
