@@ -81,3 +81,55 @@ def test_official_scale_and_rotation_are_clipped_normals():
         tf.AugmentConfig(distribution="uniform")
     pipeline = tf.build_pipeline((48, 64), train=True, augment=tf.AugmentConfig(distribution="official"))
     assert any(isinstance(t, tf.ClippedNormalBBoxTransform) for t in pipeline)
+
+
+def _half_body_input(visible_ids, seed=0):
+    xy, _ = _person(seed)
+    vis = np.zeros(17, np.float32)
+    vis[list(visible_ids)] = 1
+    return {"keypoints": xy[None].astype(np.float32), "keypoints_visible": vis[None],
+            "bbox_center": np.array([[80.0, 60.0]], np.float32), "bbox_scale": np.array([[100.0, 90.0]], np.float32),
+            "upper_body_ids": list(kp.UPPER_BODY_INDICES), "lower_body_ids": list(kp.LOWER_BODY_INDICES)}
+
+
+def test_official_half_body_thresholds_and_draws():
+    """The release: more than 8 annotated joints and rand() < p; the upper body when randn() < 0.5 and more than 2
+    upper joints, else the lower body when more than 2, else the upper; centre the mean, size the extent x 1.5."""
+    upper, lower = list(kp.UPPER_BODY_INDICES), list(kp.LOWER_BODY_INDICES)
+    assert len(upper) == 11 and len(lower) == 6  # the release's (0..10) and (11..16)
+    always = tf.OfficialHalfBody(prob=1.0, min_keypoints=8)
+    np.random.seed(0)
+    eight = always(_half_body_input(upper[:2] + lower))  # 8 annotated: not more than 8, so never
+    assert eight["bbox_scale"].tolist() == [[100.0, 90.0]]
+    # 9 annotated (3 upper + 6 lower): the draws, replayed from the same seed
+    ids = upper[:3] + lower
+    chose_upper = []
+    for seed in range(2000):
+        np.random.seed(seed)
+        out = always(_half_body_input(ids))
+        np.random.seed(seed)
+        assert np.random.rand() < 1.0  # the probability draw comes first
+        first = upper[:3] if np.random.randn() < 0.5 else lower
+        pts = _half_body_input(ids)["keypoints"][0][first]
+        np.testing.assert_allclose(out["bbox_center"][0], pts.mean(0), rtol=1e-6)
+        np.testing.assert_allclose(out["bbox_scale"][0], (pts.max(0) - pts.min(0)) * 1.5, rtol=1e-6)
+        chose_upper.append(first is not lower)
+    assert abs(np.mean(chose_upper) - 0.6915) < 0.03  # P(N(0, 1) < 0.5), not mmpose's 0.7 from rand()
+    # more than 2 upper joints needed for the upper body, more than 2 lower for the lower body
+    low = tf.OfficialHalfBody(prob=1.0, min_keypoints=3)
+    for seed in range(20):
+        np.random.seed(seed)
+        pts = _half_body_input(upper[:2] + lower[:3])["keypoints"][0]
+        np.testing.assert_allclose(low(_half_body_input(upper[:2] + lower[:3]))["bbox_center"][0],
+                                   pts[lower[:3]].mean(0), rtol=1e-6)  # 2 upper: always the lower body
+        np.testing.assert_allclose(low(_half_body_input(upper[:3] + lower[:2]))["bbox_center"][0],
+                                   pts[upper[:3]].mean(0), rtol=1e-6)  # 2 lower: always the upper body
+    # the probability: rand() < p
+    some = tf.OfficialHalfBody(prob=0.3, min_keypoints=8)
+    np.random.seed(0)
+    applied = [some(_half_body_input(range(17)))["bbox_scale"][0, 0] != 100.0 for _ in range(4000)]
+    assert abs(np.mean(applied) - 0.3) < 0.03
+    with pytest.raises(DataError, match="augment.half_body_rule"):
+        tf.AugmentConfig(half_body_rule="coco")
+    pipeline = tf.build_pipeline((48, 64), train=True, augment=tf.AugmentConfig(half_body_rule="official"))
+    assert any(isinstance(t, tf.OfficialHalfBody) for t in pipeline)

@@ -21,6 +21,7 @@ IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 
 
 DISTRIBUTIONS = ("mmpose", "official")
+HALF_BODY_RULES = ("mmpose", "official")
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,16 @@ class AugmentConfig:
         rotate_factor: ``r``; rotation in degrees around 0 with std ``r``.
         rotate_prob: probability of rotating at all.
         half_body_prob: probability of cropping to the upper or lower body.
-        half_body_min_keypoints: half-body needs at least this many annotated keypoints.
+        half_body_min_keypoints: half-body needs at least this many annotated keypoints (``half_body_rule: mmpose``),
+            more than this many (``official``, the release's ``> NUM_JOINTS_HALF_BODY``).
         distribution: how scale and rotation are drawn. ``"mmpose"`` (mmpose's ``RandomBBoxTransform``): truncated
             normals, the scale resampled within ``[1-s, 1+s]`` and the rotation within ``[-r, r]``. ``"official"``
             (DCPose/DSTA ``datasets/zoo/posetrack/PoseTrack.py``): clipped normals, scale ``clip(N(1, s), 1-s, 1+s)``
             and rotation ``clip(N(0, r), -2r, 2r)`` (to +-90 degrees for r=45), so the bounds carry the clipped mass.
+        half_body_rule: which half to keep. ``"mmpose"`` (mmpose's ``RandomHalfBody``): the upper body with
+            probability 0.7 where at least 2 upper and 3 lower joints are annotated, else the half that has enough.
+            ``"official"`` (the release's; ``OfficialHalfBody``): the upper body when ``randn() < 0.5`` and more than
+            2 upper joints are annotated, else the lower body when more than 2 are, else the upper body.
     """
 
     flip_prob: float = 0.5
@@ -47,11 +53,15 @@ class AugmentConfig:
     half_body_prob: float = 0.3
     half_body_min_keypoints: int = 8
     distribution: str = "mmpose"
+    half_body_rule: str = "mmpose"
 
     def __post_init__(self) -> None:
         if self.distribution not in DISTRIBUTIONS:
             raise DataError(None, "augment.distribution", f"must be one of {list(DISTRIBUTIONS)}, got "
                                                           f"{self.distribution!r}")
+        if self.half_body_rule not in HALF_BODY_RULES:
+            raise DataError(None, "augment.half_body_rule", f"must be one of {list(HALF_BODY_RULES)}, got "
+                                                            f"{self.half_body_rule!r}")
         for name in ("flip_prob", "rotate_prob", "half_body_prob"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -85,11 +95,11 @@ def build_pipeline(input_size: tuple[int, int], train: bool, augment: AugmentCon
         else:
             scale_rotate = RandomBBoxTransform(shift_prob=0.0, scale_factor=(1 - aug.scale_factor, 1 + aug.scale_factor),
                                                rotate_factor=aug.rotate_factor, rotate_prob=aug.rotate_prob)
-        pipeline += [
-            RandomFlip(prob=aug.flip_prob, direction="horizontal"),
-            RandomHalfBody(min_total_keypoints=aug.half_body_min_keypoints, prob=aug.half_body_prob),
-            scale_rotate,
-        ]
+        if aug.half_body_rule == "official":
+            half_body = OfficialHalfBody(aug.half_body_prob, aug.half_body_min_keypoints)
+        else:
+            half_body = RandomHalfBody(min_total_keypoints=aug.half_body_min_keypoints, prob=aug.half_body_prob)
+        pipeline += [RandomFlip(prob=aug.flip_prob, direction="horizontal"), half_body, scale_rotate]
     pipeline.append(TopdownAffine(input_size=tuple(int(v) for v in input_size)))
     return pipeline
 
@@ -111,6 +121,37 @@ class ClippedNormalBBoxTransform:
         rotate = np.where(np.random.rand(n) < self.rotate_prob, rotate, 0.0)
         results["bbox_scale"] = results["bbox_scale"] * scale.astype(np.float32)
         results["bbox_rotation"] = rotate.astype(np.float32)
+        return results
+
+
+class OfficialHalfBody:
+    """The release's half-body augmentation (zgspose/DSTA ``datasets/zoo/posetrack/PoseTrack.py`` and
+    ``half_body_transform`` in ``datasets/process/pose_process.py``; DCPose's is the same): where more than
+    ``min_keypoints`` joints are annotated and ``rand() < prob``, the box becomes the upper body when ``randn() < 0.5``
+    (so with probability 0.69) and more than 2 upper joints are annotated, else the lower body when more than 2 lower
+    joints are, else the upper body; its centre is the mean of those joints and its size their extent x ``padding``
+    (1.5). The release fixes the aspect ratio before the x1.5; ``TopdownAffine`` fixes it after, which is the same box.
+    The release halves the body before its flip and this pipeline after: the halves are mirror images of each other,
+    so the draws are the same. Draws from numpy's global generator, which the dataset seeds per sample."""
+
+    def __init__(self, prob: float, min_keypoints: int, padding: float = 1.5) -> None:
+        self.prob, self.min_keypoints, self.padding = prob, min_keypoints, padding
+
+    def __call__(self, results: dict) -> dict:
+        visible = results["keypoints_visible"][0] > 0
+        if not (visible.sum() > self.min_keypoints and np.random.rand() < self.prob):
+            return results
+        upper = [i for i in results["upper_body_ids"] if visible[i]]
+        lower = [i for i in results["lower_body_ids"] if visible[i]]
+        if np.random.randn() < 0.5 and len(upper) > 2:
+            chosen = upper
+        else:
+            chosen = lower if len(lower) > 2 else upper
+        if len(chosen) < 2:  # the release returns no box here (reachable only with min_keypoints < 4): keep the box
+            return results
+        points = results["keypoints"][0][chosen]
+        results["bbox_center"] = points.mean(axis=0)[None].astype(np.float32)
+        results["bbox_scale"] = ((points.max(axis=0) - points.min(axis=0)) * self.padding)[None].astype(np.float32)
         return results
 
 
