@@ -23,7 +23,11 @@ def init() -> tuple[int, int, torch.device]:
 
 
 def is_main() -> bool:
-    return not dist.is_initialized() or dist.get_rank() == 0
+    """Rank 0, or a single process. Before the process group starts and after it ends, torchrun's RANK says so (else
+    every process would count as the main one there, and write)."""
+    if dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def barrier() -> None:

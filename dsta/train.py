@@ -104,6 +104,16 @@ def set_backbone_frozen(model, frozen: bool) -> None:
     backbone.train(not frozen and model.training)
 
 
+def wrap_ddp(model, device, frozen: bool):
+    """``model`` under DDP for epochs with the backbone ``frozen`` or not. DDP reduces the gradients of the parameters
+    that require one when it is built, so it is built with the backbone already frozen (and again when it thaws)
+    rather than told to look for unused parameters: that search marks a parameter used only by the loss (the RLE flow
+    of DSTA and RLE) unused at the end of forward, and its gradient then arrives a second time (found by
+    tests/test_distributed.py)."""
+    set_backbone_frozen(model, frozen)
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.index is None else [device.index])
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -195,10 +205,6 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
         start, history = ckpt["epoch"] + 1, ckpt["history"]
         if dist.is_main():
             print(f"resuming from {last} at epoch {start}", file=sys.stderr)
-    if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.index is not
-                                                          None else None,
-                                                          find_unused_parameters=train_cfg["freeze_backbone_epochs"] > 0)
 
     live = None
     if dist.is_main():
@@ -212,7 +218,12 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     if start == 0 and dist.is_main():  # the untrained model's val mAP: the floor that training must clear
         untrained = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
         history.append({"epoch": -1, "val_mAP": untrained["Total"]})
+    ddp_frozen = None
     for epoch in range(start, train_cfg["epochs"]):
+        frozen = epoch < train_cfg["freeze_backbone_epochs"]
+        if world > 1 and frozen != ddp_frozen:
+            model = wrap_ddp(getattr(model, "module", model), device, frozen)
+            ddp_frozen = frozen
         train_set.set_epoch(epoch)
         if world > 1:
             sampler = DistributedSampler(train_set, seed=train_cfg["seed"])
@@ -279,10 +290,11 @@ def main(argv: list[str] | None = None) -> dict:
     check_experiment(cfg, f"{a.section}.{a.experiment}")  # as `python -m dsta.config` does, for a hand-edited file
     out = Path(a.out)
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    if dist.is_main():  # under torchrun only rank 0 writes
+        out.mkdir(parents=True, exist_ok=True)
     marker = not_configured(a.data_root)
     if marker is not None:
-        return skip_run(out, cfg, marker)
+        return skip_run(out, cfg, marker) if dist.is_main() else {}
     try:
         require_weights(a.params, a.experiment, cfg)  # a missing weights file stops here, naming where to get it
         result = main_worker(cfg, Path(a.data_root), out)
