@@ -174,6 +174,10 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     if val_set.detections is None and cfg["data"].get("boxes") not in (None, "gt") and dist.is_main():
         print(f"no detection file {cfg['data']['boxes']!r} under {data_root}: validating with GT boxes",
               file=sys.stderr)
+    if train_set.unclipped_boxes and dist.is_main():
+        print(f"{train_set.unclipped_boxes} training boxes not clipped (data.gt_boxes: clipped): their files give no "
+              f"bbox or no image size, so they keep the given one (around the keypoints for PoseTrack17 annolist "
+              f"files)", file=sys.stderr)
     objective = objective_for(target, train_set.input_size, cfg["model"])
 
     model = create_model(name, **kwargs).to(device)

@@ -78,3 +78,54 @@ def test_detected_boxes(synthetic_tiny, tmp_path):
     ds2 = _ds(synthetic_tiny, boxes=str(path), box_score_threshold=0.5)
     assert len(ds2) == 5
     assert ds2[0]["track_id"].item() == -1 and np.isclose(ds2[0]["box_score"].item(), 0.9)
+
+
+def _release_clean_bbox(box, width, height):
+    """The release's arithmetic, restated (zgspose/DSTA datasets/zoo/posetrack/PoseTrack.py, "sanitize bboxes")."""
+    x, y, w, h = box
+    x1, y1 = np.max((0, x)), np.max((0, y))
+    x2, y2 = np.min((width - 1, x1 + np.max((0, w - 1)))), np.min((height - 1, y1 + np.max((0, h - 1))))
+    return [x1, y1, x2 - x1, y2 - y1] if x2 >= x1 and y2 >= y1 else None
+
+
+def test_gt_boxes_clipped_as_the_release_on_the_real_format(tmp_path):
+    """The shared PoseTrack18 sample (the COCO-style layout with `bbox` and image sizes that the release's PoseTrack17
+    training JSON has too): `clipped` gives each person the file's bbox clipped to the image as the release does;
+    `given` keeps it as it stands; one spilling over the image border is among them."""
+    import json
+
+    from tests.conftest import SHARED
+
+    ann = SHARED / "posetrack18-sample" / "annotations" / "val"
+    given = TopDownClipDataset(ann, SHARED / "posetrack18-sample", num_frames=1, train=True)
+    clipped = TopDownClipDataset(ann, SHARED / "posetrack18-sample", num_frames=1, train=True, gt_boxes="clipped")
+    assert len(given) == len(clipped) > 0 and clipped.unclipped_boxes == 0
+    want = []
+    for path in sorted(ann.glob("*.json")):
+        doc = json.loads(path.read_text())
+        sizes = {img["id"]: (img["width"], img["height"]) for img in doc["images"]}
+        want += [(a["bbox"], _release_clean_bbox(a["bbox"], *sizes[a["image_id"]])) for a in doc["annotations"]
+                 if max(a["keypoints"]) > 0]
+    assert len(want) == len(clipped)
+    for (raw, clean), g, c in zip(want, given.samples, clipped.samples):
+        np.testing.assert_allclose(g.box, raw)
+        np.testing.assert_allclose(c.box, clean)
+    assert any(not np.allclose(raw, clean) for raw, clean in want)  # the sample has a box over the border
+    # a frame without an image size (PoseTrack17's annolist files have none) keeps its box, and is counted
+    for seq in clipped.sequences:
+        for frame in seq.frames:
+            frame.width = frame.height = None
+    assert clipped._build_samples("gt", 0.0, 1) and clipped.unclipped_boxes == len(want)
+    with pytest.raises(DataError, match="data.gt_boxes"):
+        TopDownClipDataset(ann, SHARED / "posetrack18-sample", num_frames=1, gt_boxes="cropped")
+
+
+def test_clip_box_edges():
+    from dsta.data.posetrack import clip_box
+
+    # starting left of the image, the box keeps its width (the far corner is measured from the clipped near one)
+    np.testing.assert_allclose(clip_box(np.array([-10.0, 5.0, 100.0, 50.0]), 640, 480), [0, 5, 99, 49])
+    np.testing.assert_allclose(clip_box(np.array([600.0, 400.0, 100.0, 100.0]), 640, 480), [600, 400, 39, 79])
+    assert clip_box(np.array([700.0, 10.0, 20.0, 20.0]), 640, 480) is None  # nothing left: the release drops it
+    for box in ([-10.0, 5.0, 100.0, 50.0], [600.0, 400.0, 100.0, 100.0], [3.5, 2.25, 0.5, 10.0]):
+        np.testing.assert_allclose(clip_box(np.array(box), 640, 480), _release_clean_bbox(box, 640, 480))

@@ -16,8 +16,10 @@ from dsta.checks import DEFAULT_INPUT_SIZE, check_num_frames
 from dsta.data import transforms as tf
 from dsta.data.transforms import AugmentConfig
 from dsta.data.clips import clip_indices, sample_distance
-from dsta.data.posetrack import Sequence, box_from_keypoints, join_detections, read_detections, read_split
+from dsta.data.posetrack import Sequence, box_from_keypoints, clip_box, join_detections, read_detections, read_split
 from dsta.errors import DataError
+
+GT_BOXES = ("given", "clipped")
 
 cv2.setNumThreads(0)  # the DataLoader workers are the parallelism; OpenCV's own threads only contend with them
 
@@ -58,6 +60,12 @@ class TopDownClipDataset(Dataset):
             read_detections``); ``detections`` then says how many boxes matched a frame and how many did not.
         box_score_threshold: detections below this score are dropped.
         box_enlarge: box padding factor (1.25 as DCPose/DSTA).
+        gt_boxes: the boxes of annotated people (training, and evaluation with ``boxes="gt"``): ``"given"``, the
+            file's ``bbox`` as it stands (else one around the keypoints, ``box_from_keypoints``); ``"clipped"``, the
+            file's ``bbox`` clipped to the image as the releases clip theirs (``dsta.data.posetrack.clip_box``;
+            people with nothing left inside are dropped). A person whose file gives no ``bbox``, or whose frame no
+            image size, keeps the ``given`` box; ``unclipped_boxes`` counts them (PoseTrack17's ``annolist`` files
+            carry neither: the release's PoseTrack17 boxes come from DCPose's COCO-style training JSON).
         min_keypoints: training persons need at least this many annotated keypoints.
         augment: augmentation parameters.
         seed: base seed; sample i of epoch e always gets the same augmentation and distances.
@@ -67,8 +75,13 @@ class TopDownClipDataset(Dataset):
                  input_size: Seq[int] = DEFAULT_INPUT_SIZE, train: bool = False, frame_distance: int = 1,
                  target: str = "regression", heatmap_size: Seq[int] | None = None, heatmap_sigma: float = 2.0,
                  boxes: str = "gt", box_score_threshold: float = 0.0, box_enlarge: float = 1.25,
-                 min_keypoints: int = 1, augment: tf.AugmentConfig | None = None, seed: int = 0) -> None:
+                 min_keypoints: int = 1, augment: tf.AugmentConfig | None = None, seed: int = 0,
+                 gt_boxes: str = "given") -> None:
         self.num_frames = check_num_frames(num_frames, "data.num_frames")
+        if gt_boxes not in GT_BOXES:
+            raise DataError(None, "data.gt_boxes", f"must be one of {list(GT_BOXES)}, got {gt_boxes!r}")
+        self.gt_boxes = gt_boxes
+        self.unclipped_boxes = 0
         if len(input_size) != 2 or min(input_size) <= 0:
             raise DataError(None, "data.input_size", f"expected [width, height] > 0, got {list(input_size)}")
         if target not in ("regression", "heatmap"):
@@ -113,6 +126,13 @@ class TopDownClipDataset(Dataset):
                                                                                         person.visible)
                     if box is None:
                         continue
+                    if self.gt_boxes == "clipped":
+                        if person.box is None or frame.width is None or frame.height is None:
+                            self.unclipped_boxes += 1
+                        else:
+                            box = clip_box(person.box, frame.width, frame.height)
+                            if box is None:
+                                continue
                     samples.append(Sample(s, f, box, 1.0, p))
         return samples
 
@@ -207,4 +227,4 @@ def make_dataset(data: dict, num_frames: int, target: str, data_root: str | Path
         target=target, heatmap_size=tuple(heatmap["size"]) if heatmap else None,
         heatmap_sigma=float(heatmap["sigma"]) if heatmap else 2.0, boxes=boxes,
         box_score_threshold=float(data.get("box_score_threshold", 0.0)), box_enlarge=float(data["box_enlarge"]),
-        augment=aug, seed=seed)
+        augment=aug, seed=seed, **({"gt_boxes": data["gt_boxes"]} if "gt_boxes" in data else {}))

@@ -572,6 +572,22 @@ def box_from_keypoints(xy: np.ndarray, vis: np.ndarray, margin: float = 0.65) ->
     return None if np.isnan(box[0]) else box
 
 
+def clip_box(box: np.ndarray, width: int, height: int) -> np.ndarray | None:
+    """A person box ``x, y, w, h`` clipped to a ``width`` x ``height`` image as the releases clip their training boxes
+    (zgspose/DSTA and DCPose ``datasets/zoo/posetrack/PoseTrack.py::_load_coco_keypoints_annotations``):
+    ``x1 = max(0, x)``, ``y1 = max(0, y)``, ``x2 = min(W - 1, x1 + max(0, w - 1))``, ``y2 = min(H - 1, y1 + max(0,
+    h - 1))``, giving ``x1, y1, x2 - x1, y2 - y1``. The far corner is measured from the clipped near one, so a box
+    that starts left of (above) the image keeps its width (height) instead of losing the part outside, and the size
+    is one pixel less than the file's. None where nothing is left (``x2 < x1`` or ``y2 < y1``): the release drops
+    that person."""
+    x, y, w, h = (float(v) for v in box)
+    x1, y1 = max(0.0, x), max(0.0, y)
+    x2, y2 = min(width - 1.0, x1 + max(0.0, w - 1)), min(height - 1.0, y1 + max(0.0, h - 1))
+    if x2 < x1 or y2 < y1:
+        return None
+    return np.array([x1, y1, x2 - x1, y2 - y1])
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # files and directories
 
