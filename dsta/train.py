@@ -43,11 +43,11 @@ TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "milestones", "gamma
 # and for the first ``freeze_backbone_epochs`` epochs the backbone is frozen (no gradient, BatchNorm statistics kept),
 # so the new head gets cheap steps on fixed features before everything is trained together (LP-FT).
 TRAIN_DEFAULTS = {"backbone_lr_mult": 1.0, "freeze_backbone_epochs": 0, "lr_drop": "at_milestone"}
-# When the LR drops (optional key ``lr_drop``). ``at_milestone``: epoch m of ``milestones`` is the first at the lower LR
-# (torch's MultiStepLR stepped once after each epoch). ``after_milestone``: epoch m still trains at the higher LR and
-# the drop comes at m + 1, as zgspose/DSTA (and DCPose) train: their trainer calls ``lr_scheduler.step(epoch)`` after
-# epoch ``epoch``, which sets the LR from ``bisect_right(milestones, epoch)``, so [10, 15] over 20 epochs gives
-# 11 / 5 / 4 epochs at lr, lr * gamma, lr * gamma^2 (at_milestone: 10 / 5 / 5).
+# When the LR drops (optional key ``lr_drop``). ``at_milestone``: epoch m of ``milestones`` is the first at the lower
+# LR (torch's MultiStepLR stepped once after each epoch). ``after_milestone``: epoch m still trains at the higher LR
+# and the drop comes at m + 1, as zgspose/DSTA and DCPose train: their trainer (engine/defaults/trainer.py) calls
+# ``lr_scheduler.step(epoch)`` after epoch ``epoch``, which sets the LR from ``bisect_right(milestones, epoch)``, so
+# [10, 15] over 20 epochs gives 11 / 5 / 4 epochs at lr, lr * gamma, lr * gamma^2 (at_milestone: 10 / 5 / 5).
 LR_DROPS = ("at_milestone", "after_milestone")
 
 
@@ -111,7 +111,8 @@ def wrap_ddp(model, device, frozen: bool):
     of DSTA and RLE) unused at the end of forward, and its gradient then arrives a second time (found by
     tests/test_distributed.py)."""
     set_backbone_frozen(model, frozen)
-    return torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.index is None else [device.index])
+    devices = None if device.index is None else [device.index]
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=devices)
 
 
 def seed_everything(seed: int) -> None:

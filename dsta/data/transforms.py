@@ -127,10 +127,11 @@ class ClippedNormalBBoxTransform:
 class OfficialHalfBody:
     """The release's half-body augmentation (zgspose/DSTA ``datasets/zoo/posetrack/PoseTrack.py`` and
     ``half_body_transform`` in ``datasets/process/pose_process.py``; DCPose's is the same): where more than
-    ``min_keypoints`` joints are annotated and ``rand() < prob``, the box becomes the upper body when ``randn() < 0.5``
-    (so with probability 0.69) and more than 2 upper joints are annotated, else the lower body when more than 2 lower
-    joints are, else the upper body; its centre is the mean of those joints and its size their extent x ``padding``
-    (1.5). The release fixes the aspect ratio before the x1.5; ``TopdownAffine`` fixes it after, which is the same box.
+    ``min_keypoints`` joints are annotated and ``rand() < prob``, the box becomes the upper body when
+    ``randn() < 0.5`` (so with probability 0.69) and more than 2 upper joints are annotated, else the lower body when
+    more than 2 lower joints are, else the upper body; its centre is the mean of those joints and its size their
+    extent x ``padding`` (1.5). The release fixes the aspect ratio before the x1.5; ``TopdownAffine`` fixes it after,
+    which is the same box.
     The release halves the body before its flip and this pipeline after: the halves are mirror images of each other,
     so the draws are the same. Draws from numpy's global generator, which the dataset seeds per sample."""
 
