@@ -3,9 +3,9 @@
 ``python -m torch.distributed.run --nproc_per_node 2 -m tests.ddp_worker TRAIN_ARGS...``
 
 Two test hooks, from the environment: ``DSTA_TEST_KILL_AT_EPOCH=E`` stops every process at the start of epoch E (an
-interrupted run, as a killed job leaves it), and ``DSTA_TEST_WRITES=PATH``: every process but rank 0 records each file
-it opens for writing, creates, renames or removes under ``DSTA_TEST_WATCH`` (Python's audit events, so nothing in the
-code under test is changed), and leaves the list in ``PATH.RANK.json`` when it exits.
+interrupted run, as a killed job leaves it), and ``DSTA_TEST_WRITES=PATH``: every process records each file it opens
+for writing, creates, renames or removes under ``DSTA_TEST_WATCH`` (Python's audit events, so nothing in the code
+under test is changed), and leaves the list in ``PATH.RANK.json`` when it exits.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def record_writes(watch: str, report: str) -> None:
             if writing and str(path).startswith(watch):
                 writes.append(f"open {path}")
         elif event in WRITE_EVENTS and any(str(a).startswith(watch) for a in args[:2]):
-            writes.append(f"{event} {args[0]}")
+            writes.append(f"{event} {args[0]} {args[1] if len(args) > 1 else ''}")
 
     def dump() -> None:
         with open(report, "w") as f:  # outside the watched tree
@@ -41,7 +41,7 @@ def record_writes(watch: str, report: str) -> None:
 
 def main() -> None:
     rank = int(os.environ["RANK"])
-    if os.environ.get("DSTA_TEST_WRITES") and rank != 0:
+    if os.environ.get("DSTA_TEST_WRITES"):
         record_writes(os.environ["DSTA_TEST_WATCH"], f"{os.environ['DSTA_TEST_WRITES']}.{rank}.json")
     from dsta import train
 
