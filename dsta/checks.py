@@ -62,8 +62,9 @@ class ModelConfig:
             raise DataError(None, f"{where}.pretrained", f"must be null, 'imagenet' or a path, got {self.pretrained!r}")
 
 
-# How DSTA's new layers (all but the backbone) start: ``default`` (this project's: PyTorch's init, the coordinate bias at
-# the crop centre, the RLE flow at xavier(0.01)) or ``official`` (zgspose/DSTA's ``init_weights``; DSTA.init_official)
+# How DSTA's new layers (all but the backbone) start: ``default`` (this project's: PyTorch's init, the coordinate bias
+# at the crop centre, the RLE flow at xavier(0.01)) or ``official`` (zgspose/DSTA's ``init_weights``;
+# DSTA.init_official)
 DSTA_INITS = ("default", "official")
 
 

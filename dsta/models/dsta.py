@@ -119,9 +119,10 @@ class DSTA(nn.Module):
         """The release's ``init_weights`` (zgspose/DSTA ``dsta_std_resnet50.py``) on every layer but the backbone
         (whose weights the release then loads from the pretrained file): every bias 0 (the blocks, the heads, the
         joint embedding ``fc_coord`` and the flow), the aggregation's 1x1 convolution (``weighted_mean``) drawn from
-        N(0, 0.001), the other weights as built. The release's flow is RLE's ``RealNVP(nets, nett, mask, prior)``,
-        whose constructor leaves PyTorch's default init (its xavier(0.01) ``_init`` is never called), so the flow's
-        linear layers are reset to that default here."""
+        N(0, 0.001), the other weights as built. The release builds its flow as ``RealNVP(nets, nett, mask, prior)``
+        from ``mmpose.models.heads.rle_regression_head``, a module it does not publish; that is the signature of
+        RLE's own RealNVP (Jeff-sjtu/res-loglikelihood-regression), whose constructor leaves PyTorch's default init
+        (its xavier(0.01) ``_init`` is never called), so the flow's linear layers are reset to that default here."""
         for name, module in self.named_modules():
             if name == "backbone" or name.startswith("backbone."):
                 continue
