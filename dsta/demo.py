@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from dsta.checks import DEFAULT_INPUT_SIZE
+from dsta.data.dataset import read_image
 from dsta.draw import draw_pose, track_color
 from dsta.errors import DataError, main_guard
 from dsta.io import atomic_path, load_json
@@ -34,12 +35,7 @@ def read_frames(source: str | Path) -> list[np.ndarray]:
         if not files:
             raise DataError(source, None, "no .jpg/.png frames in this directory")
         frames = []
-        for f in files:
-            img = cv2.imread(str(f))
-            if img is None:
-                raise DataError(f, None, "cannot decode image")
-            frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        return frames
+        return [read_image(f) for f in files]
     if not source.is_file():
         raise DataError(source, None, "no such video or directory")
     cap = cv2.VideoCapture(str(source))
