@@ -12,6 +12,7 @@ with the same weights and metrics as an uninterrupted one (a finished run, or on
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import sys
@@ -31,7 +32,7 @@ from dsta.data.marker import not_configured
 from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.fetch import require_weights
-from dsta.io import atomic_path, write_json
+from dsta.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_json
 from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
 from dsta.objectives import objective_for, pck
 from dsta.predict import predict, score
@@ -168,7 +169,7 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
                   file=sys.stderr)
         ckpt = None
         if dist.is_main():
-            shutil.rmtree(out / "live", ignore_errors=True)
+            stash_previous_run(out)
     if ckpt is not None:  # resume an interrupted run
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -179,6 +180,7 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
         random.setstate(ckpt["rng"]["python"])
         start, history = ckpt["epoch"] + 1, ckpt["history"]
         if dist.is_main():
+            (out / "metrics.json").unlink(missing_ok=True)  # not this unfinished run's: it would look current
             print(f"resuming from {last} at epoch {start}", file=sys.stderr)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.index is not
@@ -262,9 +264,14 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     cfg = load_experiment(a.params, a.experiment, section=a.section)
     check_experiment(cfg, f"{a.section}.{a.experiment}")  # as `python -m dsta.config` does, for a hand-edited file
-    out = Path(a.out)
+    out = check_out_dir(a.out)
+    if a.export_backbone:
+        check_out_file(a.export_backbone, "--export-backbone")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    if dist.is_main():
+        for folder in (out, out / "val", out / "val" / "predictions"):
+            remove_stale_temps(folder)  # what killed atomic writes of an earlier run left
     marker = not_configured(a.data_root)
     if marker is not None:
         return skip_run(out, cfg, marker)
@@ -273,12 +280,61 @@ def main(argv: list[str] | None = None) -> dict:
         result = main_worker(cfg, Path(a.data_root), out)
         if a.export_backbone and dist.is_main():
             export_backbone(out / "last.pt", Path(a.export_backbone))
-        return result
-    except DataError:
+    except Exception as err:  # not a KeyboardInterrupt: that is a kill, and the new run resumes next time
+        if dist.is_main():
+            restore_previous_run(out)  # a failed rerun never costs the finished run it replaced
         # bad input (data, config): leave nothing behind, so no half-made run looks like a result
-        if created and dist.is_main():
+        if isinstance(err, DataError) and created and dist.is_main():
             shutil.rmtree(out, ignore_errors=True)
         raise
+    if dist.is_main():
+        shutil.rmtree(out / PREVIOUS_RUN, ignore_errors=True)
+    return result
+
+
+# -- a rerun keeps the finished run it replaces until it has finished itself ------------------------------------------
+PREVIOUS_RUN = ".previous-run"  # OUT/.previous-run: the finished run's outputs while a new run of OUT is under way
+RUN_OUTPUTS = ("last.pt", "metrics.json", "live", "val")
+
+
+def stash_previous_run(out: Path) -> None:
+    """Starting over on a finished run (``metrics.json`` there): move its outputs into ``OUT/.previous-run`` instead
+    of deleting them, so a rerun that fails (bad data found at epoch 0, a crash) can put them back, and no
+    ``metrics.json`` of the old run sits beside the new run's checkpoints looking current. Outputs of an unfinished
+    run are not worth keeping, and a stash already there is the last finished run: both are then simply removed."""
+    stash = out / PREVIOUS_RUN
+    keep = (out / "metrics.json").is_file() and not stash.exists()
+    if keep:
+        stash.mkdir()
+    for name in RUN_OUTPUTS:
+        src = out / name
+        if not (src.exists() or src.is_symlink()):
+            continue
+        if keep:
+            os.replace(src, stash / name)
+        elif src.is_dir() and not src.is_symlink():
+            shutil.rmtree(src)
+        else:
+            src.unlink()
+    if keep:
+        print(f"{out}: the finished run is kept in {stash} until this run finishes", file=sys.stderr)
+
+
+def restore_previous_run(out: Path) -> None:
+    """Put a stashed finished run back (see ``stash_previous_run``), replacing what the failed rerun wrote."""
+    stash = out / PREVIOUS_RUN
+    if not stash.is_dir():
+        return
+    for name in RUN_OUTPUTS:
+        dst = out / name
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        elif dst.exists() or dst.is_symlink():
+            dst.unlink()
+        if (stash / name).exists():
+            os.replace(stash / name, dst)
+    shutil.rmtree(stash, ignore_errors=True)
+    print(f"{out}: restored the previous finished run", file=sys.stderr)
 
 
 def export_backbone(checkpoint: Path, dst: Path) -> None:
