@@ -322,3 +322,21 @@ def check_data_section(data, where: str = "data") -> None:
             check_number(value, field, 0, 1)
         else:
             check_number(value, field, 0)
+
+
+def int_at_least(low: int):
+    """An argparse ``type``: an integer >= ``low``; a bad value is argparse's one-line usage error (exit 2), before
+    any work (``--batch-size 0``, ``--iters -5``)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
