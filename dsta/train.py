@@ -167,9 +167,10 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
         if dist.is_main():
             print(f"{last}: {'finished run' if ckpt.get('config') == cfg else 'another config'}; starting over",
                   file=sys.stderr)
+        finished = ckpt["epoch"] + 1 >= ((ckpt.get("config") or {}).get("train") or {}).get("epochs", 0)
         ckpt = None
         if dist.is_main():
-            stash_previous_run(out)
+            stash_previous_run(out, finished)
     if ckpt is not None:  # resume an interrupted run
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -297,27 +298,22 @@ PREVIOUS_RUN = ".previous-run"  # OUT/.previous-run: the finished run's outputs 
 RUN_OUTPUTS = ("last.pt", "metrics.json", "live", "val")
 
 
-def stash_previous_run(out: Path) -> None:
-    """Starting over on a finished run (``metrics.json`` there): move its outputs into ``OUT/.previous-run`` instead
-    of deleting them, so a rerun that fails (bad data found at epoch 0, a crash) can put them back, and no
-    ``metrics.json`` of the old run sits beside the new run's checkpoints looking current. Outputs of an unfinished
-    run are not worth keeping, and a stash already there is the last finished run: both are then simply removed."""
+def stash_previous_run(out: Path, finished: bool) -> None:
+    """Starting over on a finished run (its checkpoint at its last epoch, or its ``metrics.json`` there): move its
+    outputs into ``OUT/.previous-run`` instead of deleting them, so a rerun that fails (bad data found at epoch 0, a
+    crash) can put them back, and no ``metrics.json`` of the old run sits beside the new run's checkpoints looking
+    current. A stash already there is the last finished run and stays; the outputs of an unfinished run are then
+    replaced as they always were (its curves removed now, its checkpoint overwritten by the first new one)."""
     stash = out / PREVIOUS_RUN
-    keep = (out / "metrics.json").is_file() and not stash.exists()
-    if keep:
+    if (finished or (out / "metrics.json").is_file()) and not stash.exists():
         stash.mkdir()
-    for name in RUN_OUTPUTS:
-        src = out / name
-        if not (src.exists() or src.is_symlink()):
-            continue
-        if keep:
-            os.replace(src, stash / name)
-        elif src.is_dir() and not src.is_symlink():
-            shutil.rmtree(src)
-        else:
-            src.unlink()
-    if keep:
+        for name in RUN_OUTPUTS:
+            if (out / name).exists():
+                os.replace(out / name, stash / name)
         print(f"{out}: the finished run is kept in {stash} until this run finishes", file=sys.stderr)
+        return
+    shutil.rmtree(out / "live", ignore_errors=True)
+    (out / "metrics.json").unlink(missing_ok=True)  # not the new run's
 
 
 def restore_previous_run(out: Path) -> None:
