@@ -6,8 +6,9 @@ The experiment's section of params.yaml (``experiments.NAME``: ``data``, ``model
 AdamW, the multi-step LR schedule, gradient clipping, AMP on CUDA (fp32 on CPU), DDP when launched by ``torchrun``
 (rank 0 logs and saves). Seeded: on CPU a run is bit-for-bit repeatable. A checkpoint is written atomically after
 every epoch (``OUT/last.pt``); started again with the same command, an interrupted run resumes from it and ends
-with the same weights and metrics as an uninterrupted one (a finished run, or one with another config, starts over). Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in
-``OUT/live``; the final ones to ``OUT/metrics.json``.
+with the same weights and metrics as an uninterrupted one (a finished run, or one with another config, starts over;
+a finished run's outputs wait in ``OUT/.previous-run`` until the new run finishes, and come back if it fails).
+Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in ``OUT/live``; the final ones to ``OUT/metrics.json``.
 """
 from __future__ import annotations
 
