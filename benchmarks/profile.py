@@ -58,10 +58,10 @@ from benchmarks.profiling.specs import ModelSpec, model_configs, parse_overrides
 from benchmarks.profiling.steps import make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
 from dsta import inference
-from dsta.checks import DEFAULT_INPUT_SIZE, MODEL_CONFIGS, check_model_kwargs
+from dsta.checks import DEFAULT_INPUT_SIZE, MODEL_CONFIGS, check_input_size, check_model_kwargs, int_at_least
 from dsta.errors import DataError, main_guard
 from dsta.inference import InferenceOptions
-from dsta.io import write_json
+from dsta.io import check_out_file, write_json
 from dsta.provenance import provenance
 
 
@@ -180,19 +180,19 @@ def main(argv: list[str] | None = None) -> dict:
     src.add_argument("--experiment", help="an experiment of --params")
     src.add_argument("--side-by-side", nargs="+", metavar="CONFIG[:MODE]",
                      help="time these interleaved; ratios per frame over the first (see side_by_side)")
-    p.add_argument("--batches", type=int, nargs="+", default=[1, 32], help="side by side: the batches")
-    p.add_argument("--rounds", type=int, default=9, help="side by side: ABBA rounds (one ratio each)")
-    p.add_argument("--op-tables", type=int, default=0, metavar="ROWS",
+    p.add_argument("--batches", type=int_at_least(1), nargs="+", default=[1, 32], help="side by side: the batches")
+    p.add_argument("--rounds", type=int_at_least(1), default=9, help="side by side: ABBA rounds (one ratio each)")
+    p.add_argument("--op-tables", type=int_at_least(0), default=0, metavar="ROWS",
                    help="side by side: add torch.profiler top-op tables of this many rows")
     p.add_argument("--params", default="params.yaml")
-    p.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"), default=None,
+    p.add_argument("--input-size", type=int_at_least(1), nargs=2, metavar=("W", "H"), default=None,
                    help="network input (default: the experiment's, else 192 256)")
-    p.add_argument("--batch", type=int, default=32, help="batch of the throughput measurement")
-    p.add_argument("--train-batch", type=int, default=8, help="batch of the training-step memory measurement")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--iters", type=int, default=20,
+    p.add_argument("--batch", type=int_at_least(1), default=32, help="batch of the throughput measurement")
+    p.add_argument("--train-batch", type=int_at_least(1), default=8, help="batch of the training-step memory measurement")
+    p.add_argument("--warmup", type=int_at_least(0), default=3)
+    p.add_argument("--iters", type=int_at_least(1), default=20,
                    help="timed calls at batch 1 (a quarter of them at --batch); side by side: calls per block")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=int_at_least(1), default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-flops", action="store_true")
     p.add_argument("--no-memory", action="store_true")
@@ -200,10 +200,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--fast-mode", metavar="LABEL",
                    help="also time this mode (e.g. bf16+cl) interleaved with the options above, on a copy")
     p.add_argument("--out", required=True)
-    a = p.parse_args(argv)
-    for name in ("batch", "train_batch", "iters", "rounds"):
-        if getattr(a, name) < 1:
-            raise DataError(None, f"--{name.replace('_', '-')}", "must be >= 1")
+    a = p.parse_args(argv)  # counts and sizes are checked by their types (int_at_least): one usage line
+    check_out_file(a.out)
+    if a.input_size:
+        check_input_size(a.input_size, None, "--input-size")
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
     where = (f"experiments.{a.experiment}.model.kwargs" if a.experiment else
              f"{spec.source}: kwargs" if spec.source.startswith("configs/") else "overrides")
     typed = check_model_kwargs(spec.name, spec.kwargs, where)
+    check_input_size(spec.input_size, typed.backbone, "--input-size" if a.input_size else "input size")
     if spec.source.startswith("registered"):
         spec.kwargs = dataclasses.asdict(typed)
     result = profile(spec, device, a.batch, a.train_batch, a.warmup, a.iters, not a.no_flops, not a.no_memory,

@@ -56,12 +56,14 @@ def read_foreign_state_dict(path: str | Path, marker: str, what: str) -> dict[st
     return {str(k).removeprefix("module."): v for k, v in state.items()}
 
 
-def save_converted(src: str | Path, dst: str | Path, name: str, kwargs: dict, state: dict[str, torch.Tensor]) -> None:
+def save_converted(src: str | Path, dst: str | Path, name: str, kwargs: dict, state: dict[str, torch.Tensor],
+                   **extra: Any) -> None:
     """Build ``name(**kwargs)`` (its model file must have been imported, which registers it), load a renamed foreign
-    state dict into it (every key must match) and save it as a dsta-bench checkpoint."""
+    state dict into it (every key must match) and save it as a dsta-bench checkpoint (``extra``: more entries, such
+    as the ``config`` that ``dsta.predict`` reads)."""
     model = create_model(name, **kwargs)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise DataError(src, "state_dict", f"layout differs from {name}({kwargs}): missing {missing[:4]}, "
                                            f"unexpected {unexpected[:4]}")
-    save_checkpoint(dst, name, kwargs, model, source=str(src))
+    save_checkpoint(dst, name, kwargs, model, source=str(src), **extra)

@@ -221,3 +221,131 @@ def parse_inference_label(label, where: str) -> dict[str, object]:
     if unknown or len(set(flags)) != len(flags):
         raise DataError(None, where, f"{label!r}: after the dtype, each of {', '.join(INFERENCE_FLAGS)} at most once")
     return {"dtype": dtype, **{name: key in flags for key, name in INFERENCE_FLAGS.items()}}
+
+
+# -- typed train and data sections ------------------------------------------------------------------------------------
+# ``python -m dsta.config`` applies these to every experiment, so a bad value (a negative lr, ``epochs: two``, ``lr:
+# 1e-3``, which YAML 1.1 reads as the *string* "1e-3") fails when params.yaml is composed, naming the key as written,
+# never after minutes of upstream work under ``dvc repro``. Keys the checks do not know are left to the stage that
+# reads the section (``dsta.train.check_train_config`` refuses unknown and missing train keys).
+
+def _yaml_hint(value) -> str:
+    """Why a number may have arrived as a string: YAML 1.1 (PyYAML) reads ``1e-3`` (no dot) as text."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return f" (a string: YAML reads {value} without a dot as text; write it as {float(value)!r})"
+    return ""
+
+
+def check_number(value, field: str, low: float | None = None, high: float | None = None,
+                 low_open: bool = False) -> float:
+    """A real number (not a bool, not a string) within ``[low, high]`` (``(low, high]`` with ``low_open``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise DataError(None, field, f"must be a number, got {value!r}{_yaml_hint(value)}")
+    if not np.isfinite(value):
+        raise DataError(None, field, f"must be a finite number, got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise DataError(None, field, f"must be {'>' if low_open else '>='} {low:g}, got {value!r}")
+    if high is not None and value > high:
+        raise DataError(None, field, f"must be <= {high:g}, got {value!r}")
+    return float(value)
+
+
+def check_int(value, field: str, low: int | None = None) -> int:
+    """An integer (not a bool, not a float such as 3.0, not a string) of at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise DataError(None, field, f"must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise DataError(None, field, f"must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+# train key -> its check (field) ; the optional fine-tuning keys included
+TRAIN_CHECKS = {
+    "epochs": lambda v, f: check_int(v, f, 1),
+    "batch_size": lambda v, f: check_int(v, f, 1),
+    "lr": lambda v, f: check_number(v, f, 0, low_open=True),
+    "weight_decay": lambda v, f: check_number(v, f, 0),
+    "gamma": lambda v, f: check_number(v, f, 0, low_open=True),
+    "grad_clip": lambda v, f: check_number(v, f, 0),
+    "workers": lambda v, f: check_int(v, f, 0),
+    "seed": lambda v, f: check_int(v, f, 0),
+    "eval_every": lambda v, f: check_int(v, f, 1),
+    "backbone_lr_mult": lambda v, f: check_number(v, f, 0),
+    "freeze_backbone_epochs": lambda v, f: check_int(v, f, 0),
+}
+
+
+def check_train_section(train, where: str = "train") -> None:
+    """Types and ranges of a ``train`` section's keys (see the table above); ``milestones`` increasing epochs."""
+    if not isinstance(train, dict):
+        raise DataError(None, where, f"expected a mapping, got {train!r}")
+    for key, check in TRAIN_CHECKS.items():
+        if key in train:
+            check(train[key], f"{where}.{key}")
+    if "amp" in train and not isinstance(train["amp"], bool):
+        raise DataError(None, f"{where}.amp", f"must be true or false, got {train['amp']!r}")
+    if "milestones" in train:
+        stones = train["milestones"]
+        if not isinstance(stones, (list, tuple)):
+            raise DataError(None, f"{where}.milestones", f"expected a list of epochs, got {stones!r}")
+        for i, m in enumerate(stones):
+            check_int(m, f"{where}.milestones[{i}]", 0)
+        if list(stones) != sorted(stones):
+            raise DataError(None, f"{where}.milestones", f"must be increasing, got {list(stones)}")
+
+
+AUGMENT_PROBABILITIES = ("flip_prob", "rotate_prob", "half_body_prob")
+
+
+def check_data_section(data, where: str = "data") -> None:
+    """Types and ranges of a ``data`` section's keys (``input_size`` is checked against the backbone elsewhere)."""
+    if not isinstance(data, dict):
+        raise DataError(None, where, f"expected a mapping, got {data!r}")
+    for key in ("name", "train_ann", "val_ann", "image_root", "boxes"):
+        if key in data and (not isinstance(data[key], str) or not data[key]):
+            raise DataError(None, f"{where}.{key}", f"must be a non-empty string, got {data[key]!r}")
+    if "box_score_threshold" in data:
+        check_number(data["box_score_threshold"], f"{where}.box_score_threshold", 0, 1)
+    if "box_enlarge" in data:
+        check_number(data["box_enlarge"], f"{where}.box_enlarge", 0, low_open=True)
+    for key in ("frame_distance", "max_frame_distance"):
+        if key in data:
+            check_int(data[key], f"{where}.{key}", 1)
+    augment = data.get("augment")
+    if augment is None:
+        return
+    if not isinstance(augment, dict):
+        raise DataError(None, f"{where}.augment", f"expected a mapping, got {augment!r}")
+    for key, value in augment.items():
+        field = f"{where}.augment.{key}"
+        if key == "distribution":
+            if not isinstance(value, str):
+                raise DataError(None, field, f"must be a string, got {value!r}")
+        elif key == "half_body_min_keypoints":
+            check_int(value, field, 0)
+        elif key in AUGMENT_PROBABILITIES:
+            check_number(value, field, 0, 1)
+        else:
+            check_number(value, field, 0)
+
+
+def int_at_least(low: int):
+    """An argparse ``type``: an integer >= ``low``; a bad value is argparse's one-line usage error (exit 2), before
+    any work (``--batch-size 0``, ``--iters -5``)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from dsta.checks import check_heatmap_size, check_input_size, check_model_kwargs, parse_inference_label
+from dsta.checks import (check_data_section, check_heatmap_size, check_input_size, check_model_kwargs,
+                         check_train_section, parse_inference_label)
 from dsta.errors import DataError, main_guard
 from dsta.io import load_yaml, write_text
 
@@ -94,6 +95,8 @@ def check_experiment(cfg: dict, where: str) -> None:
     for key in ("data", "model", "train"):
         if not isinstance(cfg.get(key), dict):
             raise DataError(None, f"{where}.{key}", "missing")
+    check_data_section(cfg["data"], f"{where}.data")
+    check_train_section(cfg["train"], f"{where}.train")
     model = cfg["model"]
     if "name" not in model:
         raise DataError(None, f"{where}.model.name", "missing")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import torch
 
-from dsta.errors import main_guard
+from dsta.config import CONFIG_DIR
+from dsta.errors import DataError, main_guard
+from dsta.io import check_out_file, load_yaml
 from dsta.models import read_foreign_state_dict, save_converted
 
 OFFICIAL_KWARGS = dict(backbone="resnet50", num_frames=3, joint_groups="posetrack", embed_dim=32, depth=4,
@@ -45,9 +47,22 @@ def rename_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def convert(src: str | Path, dst: str | Path) -> None:
+def official_config(data: str = "posetrack18") -> dict:
+    """The ``config`` a converted checkpoint carries, so that ``dsta.predict`` and ``dsta.demo`` read it like a trained
+    one: the data section of ``configs/data/DATA.yaml`` (the release's 256x192 input and box settings) and the model
+    section of ``configs/model/dsta_r50.yaml`` (its RLE loss) with the official constructor arguments."""
+    for group, name in (("data", data), ("model", "dsta_r50")):
+        if not (CONFIG_DIR / group / f"{name}.yaml").is_file():
+            raise DataError(CONFIG_DIR / group / f"{name}.yaml", "--data", "no such config")
+    model = load_yaml(CONFIG_DIR / "model" / "dsta_r50.yaml")
+    return {"data": load_yaml(CONFIG_DIR / "data" / f"{data}.yaml"),
+            "model": {"name": "dsta", "kwargs": dict(OFFICIAL_KWARGS), "loss": model["loss"]}}
+
+
+def convert(src: str | Path, dst: str | Path, data: str = "posetrack18") -> None:
+    config = official_config(data)
     state = read_foreign_state_dict(src, "fc_coord.linear.weight", "DSTA_STD_ResNet50")
-    save_converted(src, dst, "dsta", OFFICIAL_KWARGS, rename_official(state))
+    save_converted(src, dst, "dsta", OFFICIAL_KWARGS, rename_official(state), config=config)
 
 
 @main_guard
@@ -55,8 +70,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("src", help="official checkpoint (.pth)")
     p.add_argument("dst", help="dsta-bench checkpoint to write")
+    p.add_argument("--data", default="posetrack18", help="configs/data entry recorded as its data config "
+                                                         "(what dsta.predict reads: input size, splits, boxes)")
     a = p.parse_args(argv)
-    convert(a.src, a.dst)
+    check_out_file(a.dst, "dst")
+    convert(a.src, a.dst, a.data)
     print(f"wrote {a.dst}")
 
 

@@ -9,6 +9,7 @@ file-name order, or in video order), or a PoseTrack18 annotation file of the sam
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import numpy as np
 import torch
 
 from dsta.checks import DEFAULT_INPUT_SIZE
+from dsta.data.dataset import read_image
 from dsta.draw import draw_pose, track_color
 from dsta.errors import DataError, main_guard
-from dsta.io import atomic_path, load_json
+from dsta.io import atomic_path, check_out_file, load_json
 from dsta.models import load_checkpoint, read_checkpoint
 from dsta.streaming import StreamingPose
 
@@ -34,12 +36,7 @@ def read_frames(source: str | Path) -> list[np.ndarray]:
         if not files:
             raise DataError(source, None, "no .jpg/.png frames in this directory")
         frames = []
-        for f in files:
-            img = cv2.imread(str(f))
-            if img is None:
-                raise DataError(f, None, "cannot decode image")
-            frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        return frames
+        return [read_image(f) for f in files]
     if not source.is_file():
         raise DataError(source, None, "no such video or directory")
     cap = cv2.VideoCapture(str(source))
@@ -77,6 +74,33 @@ def read_boxes(path: str | Path) -> dict[int, list[tuple[int, np.ndarray]]]:
             raise DataError(path, f"boxes[{i}].bbox", f"expected a finite [x, y, w, h] with w, h > 0, got {entry['bbox']}")
         out[frame].append((track, box))
     return out
+
+
+# More than this fraction of the boxes on frames that do not exist or outside their frame is an error (a box file of
+# another video, or frames numbered from 1); below it they are counted on stderr and skipped.
+BOX_LIMIT = 0.25
+
+
+def check_boxes(boxes: dict[int, list], frames: list[np.ndarray], path: str | Path) -> None:
+    """Count boxes for frame numbers the video does not have and boxes outside their frame; refuse past
+    ``BOX_LIMIT`` (no box at all on an existing frame included), so the demo never writes a video without a
+    skeleton for a box file that does not belong to it."""
+    h, w = frames[0].shape[:2]
+    total = sum(len(v) for v in boxes.values())
+    missing = sum(len(v) for t, v in boxes.items() if not 0 <= t < len(frames))
+    outside = sum(1 for t, v in boxes.items() if 0 <= t < len(frames) for _, b in v
+                  if b[0] >= w or b[1] >= h or b[0] + b[2] <= 0 or b[1] + b[3] <= 0)
+    if total == 0 or missing + outside > BOX_LIMIT * total:
+        frames_named = sorted(boxes)
+        raise DataError(path, "boxes", f"{missing} of {total} boxes are for frames the video does not have (it has "
+                                       f"{len(frames)}: 0..{len(frames) - 1}; the file names "
+                                       f"{frames_named[:1] + frames_named[-1:]}), {outside} lie outside the "
+                                       f"{w}x{h} frame")
+    if missing or outside:
+        print(f"{path}: skipped {missing} boxes for frames the video does not have and {outside} outside the frame "
+              f"(of {total})", file=sys.stderr)
+    for t in [t for t in boxes if not 0 <= t < len(frames)]:
+        del boxes[t]
 
 
 def write_animation(frames: list[np.ndarray], out: str | Path, fps: float = 10.0) -> None:
@@ -131,8 +155,13 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if Path(a.out).suffix.lower() not in (".gif", ".mp4"):
         raise DataError(a.out, None, "output must end in .gif or .mp4")
+    check_out_file(a.out)
+    if not a.fps > 0:
+        raise DataError(None, "--fps", f"must be > 0, got {a.fps}")
     frames = read_frames(a.frames)
-    drawn = run(frames, read_boxes(a.boxes), a.checkpoint, a.threshold)
+    boxes = read_boxes(a.boxes)
+    check_boxes(boxes, frames, a.boxes)
+    drawn = run(frames, boxes, a.checkpoint, a.threshold)
     write_animation(drawn, a.out, a.fps)
     print(f"wrote {a.out} ({len(drawn)} frames)")
 

@@ -34,18 +34,20 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
+import lzma
 import os
 import shutil
 import tarfile
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from dsta.config import load_params_section
 from dsta.data.marker import NOT_CONFIGURED
 from dsta.errors import DataError, main_guard
-from dsta.io import atomic_dir, atomic_path, load_yaml, write_json
+from dsta.io import atomic_dir, atomic_path, check_out_dir, load_yaml, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = "MANIFEST.json"
@@ -60,8 +62,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def is_url(source: str) -> bool:
-    return urllib.parse.urlparse(source).scheme in ("http", "https", "file")
+URL_SCHEMES = ("http", "https", "file")
+
+
+def is_url(source: str, field: str = "source") -> bool:
+    """``source`` is a URL the fetch stage downloads; a URL of another scheme (``ftp://``, ``s3://``) is refused
+    here rather than taken for a local path that is then "not found"."""
+    scheme = urllib.parse.urlparse(source).scheme
+    if scheme in URL_SCHEMES:
+        return True
+    if "://" in source:
+        raise DataError(source, field, f"unsupported URL scheme {scheme!r}: use {', '.join(URL_SCHEMES)} or a "
+                                       f"local path (fetch the file by hand and point at it)")
+    return False
 
 
 def download(url: str, dest: Path, timeout: float = 60.0) -> Path:
@@ -110,7 +123,18 @@ def _safe_members(names: list[str], archive: Path) -> None:
 
 
 def extract(archive: Path, dest: Path) -> int:
-    """Unpack ``archive`` into the (new) directory ``dest``; returns the number of members."""
+    """Unpack ``archive`` into the (new) directory ``dest``; returns the number of members. A truncated or corrupt
+    archive (or a file that only bears the suffix) is a DataError naming it."""
+    try:
+        return _extract(archive, dest)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
+        if isinstance(err, OSError) and err.errno is not None:  # the disk, not the archive (full, no permission)
+            raise
+        raise DataError(archive, "source", f"truncated or corrupt archive ({type(err).__name__}: {err}); "
+                                           f"download it again") from None
+
+
+def _extract(archive: Path, dest: Path) -> int:
     name = archive.name.lower()
     if name.endswith(".zip"):
         with zipfile.ZipFile(archive) as z:
@@ -142,7 +166,7 @@ def fetch(dataset: str, cfg: dict, out: Path, downloads: Path) -> dict:
             write_json(tmp / NOT_CONFIGURED, manifest, indent=2)
         else:
             source = str(source)
-            if is_url(source):
+            if is_url(source, f"datasets.{dataset}.source"):
                 archive = download(source, Path(downloads) / archive_name(source))
             else:
                 path = Path(source) if Path(source).is_absolute() else REPO / source
@@ -219,7 +243,7 @@ def fetch_weights(weights: dict, experiments: dict, out: Path, downloads: Path) 
                                 f"weights file not found and no source configured; used by {exps}; "
                                 f"{_where(name, entry)}")
             source = str(source)
-            if is_url(source):
+            if is_url(source, f"weights.{name}.source"):
                 got = download(source, Path(downloads) / f"{name}-{archive_name(source)}")
             else:
                 got = Path(source) if Path(source).is_absolute() else REPO / source
@@ -253,6 +277,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", required=True)
     p.add_argument("--downloads", default="data/downloads", help="where archives are downloaded (and resumed)")
     a = p.parse_args(argv)
+    check_out_dir(Path(a.out).parent)  # --out itself is replaced whole (dsta.io.atomic_dir)
     if a.weights:
         doc = load_yaml(a.params) or {}
         result = fetch_weights(doc.get("weights") or {}, doc.get("experiments") or {}, Path(a.out),

@@ -106,3 +106,68 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     """Write bytes atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+# -- output paths, checked before any work ------------------------------------------------------------------------
+def _probe_dir(directory: Path, field: str) -> None:
+    """Create and remove a file in ``directory`` (a permission check that also holds for root and read-only mounts)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise DataError(directory, field, f"not writable ({err.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_out_dir(path: str | Path, field: str = "--out") -> Path:
+    """An output directory: created if missing; a file in its place, or a directory that cannot be written, is a
+    DataError before any work is done (not after it, when the result would be lost)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(path, field, "exists and is not a directory")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise DataError(existing, field, "a file where a directory is needed")
+    _probe_dir(existing, field)
+    return path
+
+
+def check_out_file(path: str | Path, field: str = "--out") -> Path:
+    """An output file: not a directory, and its (nearest existing) parent directory writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(path, field, "is a directory, expected a file path")
+    check_out_dir(path.parent, field)
+    return path
+
+
+def remove_stale_temps(directory: str | Path) -> list[Path]:
+    """Remove what killed atomic writes left in ``directory`` (``atomic_path``'s ``.NAME.*.tmp`` files and
+    ``atomic_dir``'s ``.NAME.*`` folders); an entry point calls it on its own output directory before writing there,
+    so no other process's write is in flight. Returns what was removed."""
+    import shutil
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for entry in directory.iterdir():
+        name = entry.name
+        if not name.startswith("."):
+            continue
+        stale_file = name.endswith(".tmp") and entry.is_file()
+        stale_dir = entry.is_dir() and not entry.is_symlink() and _is_atomic_dir_name(name)
+        if stale_file:
+            entry.unlink()
+        elif stale_dir:
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            continue
+        removed.append(entry)
+    return removed
+
+
+def _is_atomic_dir_name(name: str) -> bool:
+    """``atomic_dir`` names its folder ``.NAME.XXXXXXXX`` (``tempfile.mkdtemp``: 8 random characters)."""
+    stem, dot, suffix = name[1:].rpartition(".")
+    return bool(stem) and bool(dot) and len(suffix) == 8 and suffix.replace("_", "").isalnum()

@@ -9,20 +9,21 @@ config; only paths and the test-time options are arguments. Writes ``OUT/predict
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
-from dsta.checks import num_frames_of
+from dsta.checks import int_at_least, num_frames_of
 from dsta.data.dataset import TopDownClipDataset, make_dataset
 from dsta.data.marker import not_configured
 from dsta.data.transforms import crop_to_image
 from dsta import inference
-from dsta.errors import main_guard
+from dsta.errors import DataError, main_guard
 from dsta.evaluate import PosePrediction, evaluate, to_json, write_predictions
 from dsta.inference import InferenceOptions, batch_runner
-from dsta.io import write_json
+from dsta.io import check_out_dir, remove_stale_temps, write_json
 from dsta.models import load_checkpoint, model_target, read_checkpoint
 from dsta.objectives import flip_back, objective_for
 from dsta.provenance import provenance
@@ -58,6 +59,52 @@ def predict(model: torch.nn.Module, objective, dataset: TopDownClipDataset, devi
     return out
 
 
+# More than this fraction of a split's boxes outside their image, or of its labeled frames with people left without
+# a usable box (their boxes named no frame of the split, or lie outside it), is an error: the box file belongs to
+# another split, release or image size, and its mAP would be a wrong number. Below it, the counts are reported.
+BOX_LIMIT = 0.25
+
+
+def _outside(box, width, height) -> bool:
+    x, y, w, h = box
+    return x >= width or y >= height or x + w <= 0 or y + h <= 0
+
+
+def check_boxes(dataset: TopDownClipDataset, path) -> dict | None:
+    """Count what a detection file gives the split (None with GT boxes): boxes matching no frame, boxes outside their
+    image, labeled frames with people but no usable box; print the counts and refuse past ``BOX_LIMIT``."""
+    det = dataset.detections
+    if det is None:
+        return None
+    boxes = outside = frames = bare = 0
+    for seq in dataset.sequences:
+        for frame in seq.frames:
+            usable = 0
+            for d in det.by_image.get(frame.image_id, []):
+                boxes += 1
+                if frame.width and frame.height and _outside(d.box, frame.width, frame.height):
+                    outside += 1
+                else:
+                    usable += 1
+            if frame.is_labeled and frame.persons:
+                frames += 1
+                bare += usable == 0
+    report = {"boxes": boxes, "unmatched_boxes": det.unmatched_boxes, "outside_image": outside,
+              "labeled_frames": frames, "labeled_frames_without_box": bare}
+    print(f"{path}: {boxes} boxes on frames of the split, {det.unmatched_boxes} matching no frame "
+          f"(e.g. {[str(k) for k in det.unmatched_keys[:3]]}), {outside} outside their image; {bare} of {frames} "
+          f"labeled frames with people have no usable box", file=sys.stderr)
+    if outside > BOX_LIMIT * boxes:
+        raise DataError(path, "bbox", f"{outside} of {boxes} boxes lie outside their image (more than "
+                                      f"{BOX_LIMIT:.0%}): boxes of another image size or release?")
+    if bare > BOX_LIMIT * frames:
+        raise DataError(path, "image_id" if det.unmatched_keys and isinstance(det.unmatched_keys[0], int)
+                        else "image_name", f"{bare} of {frames} labeled frames with people get no usable box (more "
+                                           f"than {BOX_LIMIT:.0%}); {det.unmatched_boxes} boxes match no frame of "
+                                           f"the split: boxes of another split or naming scheme?")
+    return report
+
+
 def score(predictions: list[PosePrediction], dataset: TopDownClipDataset, out_dir: Path) -> dict:
     """Write the prediction files for the dataset's GT and evaluate them; split by ``corrupted`` where present."""
     gt_dir = Path(dataset.sequences[0].source).parent
@@ -76,10 +123,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--split", default="val")
     p.add_argument("--boxes", default=None, help="'gt' or a COCO-results detection file (default: the config's)")
     p.add_argument("--flip", action="store_true", help="flip test: average with the mirrored input's prediction")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--batch-size", type=int_at_least(1), default=64)
+    p.add_argument("--workers", type=int_at_least(0), default=0)
     inference.add_arguments(p)
     a = p.parse_args(argv)
+    out = check_out_dir(a.out)  # before the work: a file or read-only --out fails now, not after predicting
+    remove_stale_temps(out)
     marker = not_configured(a.data_root)
     if marker is not None:  # the train stage skipped this dataset too
         out = Path(a.out)
@@ -89,17 +138,26 @@ def main(argv: list[str] | None = None) -> dict:
         print(result["skipped"])
         return result
     ckpt = read_checkpoint(a.checkpoint)
-    cfg = ckpt["config"]
+    cfg = ckpt.get("config")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("data"), dict) or not isinstance(cfg.get("model"), dict):
+        raise DataError(a.checkpoint, "config", "no data and model config in this checkpoint (from an older "
+                                                "converter? convert the official file again)")
+    if f"{a.split}_ann" not in cfg["data"]:
+        known = sorted(k.removesuffix("_ann") for k in cfg["data"] if k.endswith("_ann"))
+        raise DataError(a.checkpoint, "--split", f"unknown split {a.split!r}; the checkpoint's data config has "
+                                                 f"{', '.join(known)}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = load_checkpoint(a.checkpoint).to(device)
     target = model_target(ckpt["model"])
     dataset = make_dataset(cfg["data"], num_frames_of(ckpt["model"], ckpt["kwargs"]), target, a.data_root, a.split,
                            train=False, boxes=a.boxes, heatmap=cfg["model"].get("heatmap"))
+    box_check = check_boxes(dataset, a.boxes or cfg["data"].get("boxes"))
     objective = objective_for(target, dataset.input_size, cfg["model"])
     options = inference.from_args(a).check(device)
     preds = predict(model, objective, dataset, device, a.batch_size, a.workers, a.flip, options)
-    out = Path(a.out)
     metrics = score(preds, dataset, out)
+    if box_check is not None:
+        metrics["box_check"] = box_check
     metrics.update(checkpoint=str(a.checkpoint), epoch=ckpt.get("epoch"), flip=a.flip, inference=options.as_dict(),
                    boxes=a.boxes or
                    cfg["data"].get("boxes", "gt"), dataset=cfg["data"]["name"], model=ckpt["model"])

@@ -29,7 +29,7 @@ from dsta.data.posetrack import (Sequence, annotation_files, join_detections, re
                                  to_posetrack18)
 from dsta.errors import DataError, main_guard
 from dsta.data.marker import NOT_CONFIGURED
-from dsta.io import atomic_dir, load_json, write_json
+from dsta.io import atomic_dir, check_out_dir, load_json, write_json
 
 SPLITS = ("train", "val")
 SPLIT_PARENTS = ("annotations", "jsons", "posetrack_data")
@@ -70,6 +70,17 @@ def find_image_root(seq: Sequence, candidates: list[Path]) -> Path:
                                                          f"{[str(c) for c in candidates]}")
 
 
+def check_release(dataset: str, fmt: str | None, ann_dir: Path) -> None:
+    """The annotation format must be the release ``--dataset`` names: PoseTrack21 files (``person_id``) for
+    posetrack21, PoseTrack17/18 files for the others (PoseTrack17 may come converted to the PoseTrack18 layout), so
+    a PoseTrack18 tree prepared as posetrack21 is refused instead of being scored under the wrong name."""
+    if fmt is None:
+        return
+    if (dataset == "posetrack21") != (fmt == "posetrack21"):
+        raise DataError(ann_dir, "--dataset", f"these are {fmt} annotations, not {dataset}: check --dataset and "
+                                              f"datasets.{dataset}.source")
+
+
 def prepare(raw: Path, dataset: str, out: Path) -> dict:
     raw, out = Path(raw), Path(out)
     with atomic_dir(out) as tmp:
@@ -105,6 +116,7 @@ def _prepare(raw: Path, dataset: str, out: Path, tmp: Path) -> dict:
             stats["persons"] += sum(len(f.persons) for f in seq.frames)
             stats["format"] = seq.format
             sequences.append(seq)
+        check_release(dataset, stats.get("format"), ann_dir)
         stats["image_root"] = str(root.relative_to(raw)) if root else None
         summary["splits"][split] = stats
         split_sequences[split] = sequences
@@ -128,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--dataset", required=True)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
+    check_out_dir(Path(a.out).parent)  # --out itself is replaced whole (dsta.io.atomic_dir)
     summary = prepare(Path(a.raw), a.dataset, Path(a.out))
     if summary.get("configured"):
         val = summary["splits"]["val"]

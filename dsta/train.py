@@ -6,12 +6,14 @@ The experiment's section of params.yaml (``experiments.NAME``: ``data``, ``model
 AdamW, the multi-step LR schedule, gradient clipping, AMP on CUDA (fp32 on CPU), DDP when launched by ``torchrun``
 (rank 0 logs and saves). Seeded: on CPU a run is bit-for-bit repeatable. A checkpoint is written atomically after
 every epoch (``OUT/last.pt``); started again with the same command, an interrupted run resumes from it and ends
-with the same weights and metrics as an uninterrupted one (a finished run, or one with another config, starts over). Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in
-``OUT/live``; the final ones to ``OUT/metrics.json``.
+with the same weights and metrics as an uninterrupted one (a finished run, or one with another config, starts over;
+a finished run's outputs wait in ``OUT/.previous-run`` until the new run finishes, and come back if it fails).
+Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in ``OUT/live``; the final ones to ``OUT/metrics.json``.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import sys
@@ -31,7 +33,7 @@ from dsta.data.marker import not_configured
 from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.fetch import require_weights
-from dsta.io import atomic_path, write_json
+from dsta.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_json
 from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
 from dsta.objectives import objective_for, pck
 from dsta.predict import predict, score
@@ -196,9 +198,10 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
         if dist.is_main():
             print(f"{last}: {'finished run' if ckpt.get('config') == cfg else 'another config'}; starting over",
                   file=sys.stderr)
+        finished = ckpt["epoch"] + 1 >= ((ckpt.get("config") or {}).get("train") or {}).get("epochs", 0)
         ckpt = None
         if dist.is_main():
-            shutil.rmtree(out / "live", ignore_errors=True)
+            stash_previous_run(out, finished)
     if ckpt is not None:  # resume an interrupted run
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -209,6 +212,7 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
         random.setstate(ckpt["rng"]["python"])
         start, history = ckpt["epoch"] + 1, ckpt["history"]
         if dist.is_main():
+            (out / "metrics.json").unlink(missing_ok=True)  # not this unfinished run's: it would look current
             print(f"resuming from {last} at epoch {start}", file=sys.stderr)
 
     live = None
@@ -293,10 +297,14 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     cfg = load_experiment(a.params, a.experiment, section=a.section)
     check_experiment(cfg, f"{a.section}.{a.experiment}")  # as `python -m dsta.config` does, for a hand-edited file
-    out = Path(a.out)
+    out = check_out_dir(a.out)
+    if a.export_backbone:
+        check_out_file(a.export_backbone, "--export-backbone")
     created = not out.exists()
     if dist.is_main():  # under torchrun only rank 0 writes
         out.mkdir(parents=True, exist_ok=True)
+        for folder in (out, out / "val", out / "val" / "predictions"):
+            remove_stale_temps(folder)  # what killed atomic writes of an earlier run left
     marker = not_configured(a.data_root)
     if marker is not None:
         return skip_run(out, cfg, marker) if dist.is_main() else {}
@@ -305,12 +313,56 @@ def main(argv: list[str] | None = None) -> dict:
         result = main_worker(cfg, Path(a.data_root), out)
         if a.export_backbone and dist.is_main():
             export_backbone(out / "last.pt", Path(a.export_backbone))
-        return result
-    except DataError:
+    except Exception as err:  # not a KeyboardInterrupt: that is a kill, and the new run resumes next time
+        if dist.is_main():
+            restore_previous_run(out)  # a failed rerun never costs the finished run it replaced
         # bad input (data, config): leave nothing behind, so no half-made run looks like a result
-        if created and dist.is_main():
+        if isinstance(err, DataError) and created and dist.is_main():
             shutil.rmtree(out, ignore_errors=True)
         raise
+    if dist.is_main():
+        shutil.rmtree(out / PREVIOUS_RUN, ignore_errors=True)
+    return result
+
+
+# -- a rerun keeps the finished run it replaces until it has finished itself ------------------------------------------
+PREVIOUS_RUN = ".previous-run"  # OUT/.previous-run: the finished run's outputs while a new run of OUT is under way
+RUN_OUTPUTS = ("last.pt", "metrics.json", "live", "val")
+
+
+def stash_previous_run(out: Path, finished: bool) -> None:
+    """Starting over on a finished run (its checkpoint at its last epoch, or its ``metrics.json`` there): move its
+    outputs into ``OUT/.previous-run`` instead of deleting them, so a rerun that fails (bad data found at epoch 0, a
+    crash) can put them back, and no ``metrics.json`` of the old run sits beside the new run's checkpoints looking
+    current. A stash already there is the last finished run and stays; the outputs of an unfinished run are then
+    replaced as they always were (its curves removed now, its checkpoint overwritten by the first new one)."""
+    stash = out / PREVIOUS_RUN
+    if (finished or (out / "metrics.json").is_file()) and not stash.exists():
+        stash.mkdir()
+        for name in RUN_OUTPUTS:
+            if (out / name).exists():
+                os.replace(out / name, stash / name)
+        print(f"{out}: the finished run is kept in {stash} until this run finishes", file=sys.stderr)
+        return
+    shutil.rmtree(out / "live", ignore_errors=True)
+    (out / "metrics.json").unlink(missing_ok=True)  # not the new run's
+
+
+def restore_previous_run(out: Path) -> None:
+    """Put a stashed finished run back (see ``stash_previous_run``), replacing what the failed rerun wrote."""
+    stash = out / PREVIOUS_RUN
+    if not stash.is_dir():
+        return
+    for name in RUN_OUTPUTS:
+        dst = out / name
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        elif dst.exists() or dst.is_symlink():
+            dst.unlink()
+        if (stash / name).exists():
+            os.replace(stash / name, dst)
+    shutil.rmtree(stash, ignore_errors=True)
+    print(f"{out}: restored the previous finished run", file=sys.stderr)
 
 
 def export_backbone(checkpoint: Path, dst: Path) -> None:

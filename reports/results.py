@@ -32,6 +32,22 @@ def _optional_json(path: Path) -> dict | None:
     return load_json(path) if path.is_file() else None
 
 
+def _check_scores(path: Path, doc: dict | None, where: str = "") -> None:
+    """The AP columns of an evaluation (``where=""``) or of a training record's ``val`` must be numbers or null (NaN
+    written as JSON): a hand-edited ``Total: "n/a"`` is one error naming the file and the field, not a traceback."""
+    node = doc if not where else (doc or {}).get(where)
+    if not isinstance(node, dict):
+        return
+    for column in kp.POSEVAL_COLUMNS:
+        value = node.get(column)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise DataError(path, f"{where + '.' if where else ''}{column}", f"expected a number or null, got {value!r}")
+    if doc is not None and where == "val":
+        value = doc.get("untrained_val_mAP")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise DataError(path, "untrained_val_mAP", f"expected a number or null, got {value!r}")
+
+
 @dataclass
 class Experiment:
     """Everything the pipeline produced for one experiment of params.yaml (None where it has not run)."""
@@ -104,6 +120,8 @@ def load_experiments(params: Path, runs: Path, evals: Path, profiles: Path) -> l
     for key, cfg in exps.items():
         evaluation = _optional_json(evals / key / "metrics.json")
         training = _optional_json(runs / key / "metrics.json")
+        _check_scores(evals / key / "metrics.json", evaluation)
+        _check_scores(runs / key / "metrics.json", training, "val")
         skipped = (evaluation or {}).get("skipped") or (training or {}).get("skipped")
         out.append(Experiment(key, cfg, None if skipped else evaluation, training,
                               _optional_json(profiles / f"{key}.json"), skipped,

@@ -124,3 +124,53 @@ def test_train_failing_on_bad_data_leaves_nothing(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "annotation directory not found" in r.stderr
     assert not out.exists()
+
+
+# -- issue 22: typed train and data keys, at compose time ----------------------------------------------------------
+@pytest.mark.parametrize("override, field, words", [
+    ("experiments.dsta_t3_scratch.train.lr=-0.001", "experiments.dsta_t3_scratch.train.lr", "must be > 0"),
+    ("experiments.dsta_t3_scratch.train.epochs=two", "experiments.dsta_t3_scratch.train.epochs", "integer"),
+    ("experiments.dsta_t3_scratch.train.epochs=2.5", "experiments.dsta_t3_scratch.train.epochs", "integer"),
+    ("experiments.dsta_t3.train.lr='1e-3'", "experiments.dsta_t3.train.lr", "write it as 0.001"),
+    ("experiments.dsta_t3.train.batch_size=0", "experiments.dsta_t3.train.batch_size", ">= 1"),
+    ("experiments.dsta_t3.train.weight_decay=-1", "experiments.dsta_t3.train.weight_decay", ">= 0"),
+    ("experiments.dsta_t3.train.milestones=[3,1]", "experiments.dsta_t3.train.milestones", "increasing"),
+    ("experiments.dsta_t3.train.amp=yes_please", "experiments.dsta_t3.train.amp", "true or false"),
+    ("experiments.dsta_t3.train.workers=-1", "experiments.dsta_t3.train.workers", ">= 0"),
+    ("experiments.dsta_t3.data.frame_distance=0", "experiments.dsta_t3.data.frame_distance", ">= 1"),
+    ("experiments.dsta_t3.data.box_enlarge=0", "experiments.dsta_t3.data.box_enlarge", "> 0"),
+    ("experiments.dsta_t3.data.box_score_threshold=1.5", "experiments.dsta_t3.data.box_score_threshold", "<= 1"),
+    ("experiments.dsta_t3.data.augment.flip_prob=2", "experiments.dsta_t3.data.augment.flip_prob", "<= 1"),
+    ("experiments.dsta_t3.data.augment.rotate_factor=lots", "experiments.dsta_t3.data.augment.rotate_factor",
+     "number"),
+    ("pretrain.rle.train.lr=0", "pretrain.rle.train.lr", "must be > 0"),
+])
+def test_bad_train_or_data_value_fails_at_compose_naming_the_key(override, field, words):
+    err = compose_error(override)
+    assert err.field == field
+    assert words in err.message
+
+
+def test_cli_refuses_a_negative_lr_and_keeps_the_old_params(tmp_path):
+    out = tmp_path / "params.yaml"
+    out.write_text("# the previous params\n")
+    r = subprocess.run([sys.executable, "-m", "dsta.config", "experiments.dsta_t3_scratch.train.lr=-0.001",
+                        "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: experiments.dsta_t3_scratch.train.lr: must be > 0, got -0.001"
+    assert out.read_text() == "# the previous params\n"
+
+
+def test_train_refuses_lr_read_as_a_string_before_making_anything(tmp_path):
+    import yaml
+
+    params = compose()
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump(params).replace("lr: 0.001", "lr: 1e-3"))  # YAML 1.1 reads 1e-3 as a string
+    assert isinstance(yaml.safe_load((tmp_path / "params.yaml").read_text())["pretrain"]["rle"]["train"]["lr"], str)
+    out = tmp_path / "runs" / "rle"
+    r = subprocess.run([sys.executable, "-m", "dsta.train", "--params", str(tmp_path / "params.yaml"), "--section",
+                        "pretrain", "--experiment", "rle", "--data-root", str(tmp_path / "data"), "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "pretrain.rle.train.lr: must be a number, got '1e-3'" in r.stderr and not out.exists()

@@ -43,3 +43,35 @@ def test_bad_boxes(tmp_path):
     bad.write_text('{"boxes": [{"frame": 0, "track_id": 1, "bbox": [0, 0, -5, 5]}]}')
     with pytest.raises(DataError, match=r"boxes\[0\].bbox"):
         read_boxes(bad)
+
+
+# -- issue 22: no video without skeletons, no partial frame -----------------------------------------------------------
+def test_boxes_for_frames_the_video_does_not_have_are_refused(tmp_path, checkpoint, capsys):
+    import json
+
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"boxes": [{"frame": 50 + i, "track_id": 0, "bbox": [10, 10, 100, 200]}
+                                           for i in range(5)]}))
+    out = tmp_path / "demo.gif"
+    with pytest.raises(SystemExit):
+        main(["--frames", str(VIDEO), "--boxes", str(boxes), "--checkpoint", str(checkpoint), "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {boxes}: boxes: 5 of 5 boxes are for frames the video does not have")
+    assert not out.exists()
+
+
+def test_truncated_frame_is_an_error_naming_it(tmp_path, checkpoint, capsys):
+    import shutil
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for f in sorted(VIDEO.glob("*.jpg")):
+        shutil.copy(f, frames / f.name)
+    victim = sorted(frames.glob("*.jpg"))[2]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 3])
+    out = tmp_path / "demo.gif"
+    out.write_bytes(b"GIF89a an earlier demo")
+    with pytest.raises(SystemExit):
+        main(["--frames", str(frames), "--boxes", str(BOXES), "--checkpoint", str(checkpoint), "--out", str(out)])
+    assert capsys.readouterr().err.strip().startswith(f"error: {victim}: file_name: truncated JPEG")
+    assert out.read_bytes() == b"GIF89a an earlier demo"

@@ -381,3 +381,84 @@ def test_posetrack17_gt_without_head_box_names_the_rect(tmp_path):
     _write(tmp_path / "pred" / "s.json", doc)
     with pytest.raises(DataError, match=r"s.json: annolist\[0\].annorect\[0\].x1: GT person with keypoints"):
         ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+
+
+# ---- issue 22: poseval's meaning where it has one, one error where it has none ----
+def _edit(path: Path, mutate) -> None:
+    doc = json.loads(path.read_text())
+    mutate(doc)
+    path.write_text(json.dumps(doc))
+
+
+def test_gt_head_box_of_zero_size_is_refused(tmp_path):
+    _tiny(tmp_path)
+    gt = tmp_path / "gt" / "024000_mpii_test.json"
+    _edit(gt, lambda d: d["annotations"][0].update(bbox_head=[10, 10, 0, 0]))
+    with pytest.raises(DataError, match="head box has zero size") as err:
+        ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    assert err.value.path == str(gt) and err.value.field == "annotations[0].bbox_head"
+
+
+def test_gt_head_box_of_negative_size_keeps_poseval_meaning(tmp_path):
+    # poseval measures the diagonal's length: x2 - x1 = -50 gives the same PCKh threshold as +50
+    head = 0.6 * np.hypot(50, 50)
+    _tiny(tmp_path, pred_xy_shift=(0.5 * head - 0.01) / np.sqrt(2))
+    _edit(tmp_path / "gt" / "024000_mpii_test.json", lambda d: d["annotations"][0].update(bbox_head=[50, 50, -50, -50]))
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("which", ["gt", "pred"])
+def test_numbers_written_as_strings_are_refused(tmp_path, which):
+    _tiny(tmp_path)
+    path = tmp_path / which / "024000_mpii_test.json"
+
+    def mutate(d):
+        d["annotations"][0]["keypoints"][3] = str(d["annotations"][0]["keypoints"][3])
+
+    _edit(path, mutate)
+    with pytest.raises(DataError, match="expected a number, got '") as err:
+        ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    assert err.value.path == str(path) and err.value.field == "annotations[0].keypoints[3]"
+
+
+def test_prediction_without_gt_sequence_is_ignored_and_said(tmp_path, capsys):
+    _tiny(tmp_path)
+    shutil.copy(tmp_path / "pred" / "024000_mpii_test.json", tmp_path / "pred" / "999999_other.json")
+    assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)  # poseval: ignored
+    assert "1 prediction file(s) without a GT sequence" in capsys.readouterr().err
+
+
+def test_directory_named_like_a_gt_file_is_named_as_such(tmp_path):
+    _tiny(tmp_path)
+    (tmp_path / "gt" / "000001_dir.json").mkdir()
+    with pytest.raises(DataError, match="a directory, not a GT file") as err:
+        ev.evaluate(tmp_path / "gt", tmp_path / "pred")
+    assert err.value.path == str(tmp_path / "gt" / "000001_dir.json")
+
+
+@pytest.mark.parametrize("kind", ["file", "dir_json"])
+def test_cli_out_that_cannot_be_written_fails_before_scoring(tmp_path, kind, capsys):
+    _tiny(tmp_path)
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("keep me")
+        target = out / "metrics.json"
+    else:
+        (tmp_path / "metrics.json").mkdir()
+        target = tmp_path / "metrics.json"
+    with pytest.raises(SystemExit):
+        ev.main(["--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--out", str(target)])
+    err = capsys.readouterr()
+    assert err.err.count("\n") == 1 and "--out" in err.err and "Average Precision" not in err.out
+    assert kind != "file" or out.read_text() == "keep me"
+
+
+def test_cli_removes_temporary_files_of_a_killed_write(tmp_path):
+    _tiny(tmp_path)
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    stale = out / ".metrics.json.abc123.tmp"
+    stale.write_text("{half")
+    ev.main(["--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--out", str(out / "metrics.json")])
+    assert not stale.exists() and json.loads((out / "metrics.json").read_text())["Total"] == pytest.approx(100.0)

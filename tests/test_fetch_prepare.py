@@ -311,3 +311,42 @@ def test_validation_in_training_falls_back_to_gt_boxes_but_evaluation_does_not(t
     assert auto.detections is None and len(auto) == 14  # every GT person
     with pytest.raises(DataError, match="boxes/val_detections.json: data.boxes: detection file not found"):
         make_dataset(data, 1, "regression", release, "val", train=False)
+
+
+# -- issue 22: one line, nothing lost -------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["truncated_tgz", "fake_zip"])
+def test_a_broken_archive_is_one_error_naming_it_and_the_old_output_stays(tmp_path, kind):
+    release = _release(tmp_path)
+    raw = tmp_path / "raw"
+    ft.fetch("posetrack18", {"source": str(release)}, raw, tmp_path / "dl")  # an earlier good fetch
+    before = sorted(p.name for p in raw.iterdir())
+    if kind == "truncated_tgz":
+        full = _tgz(release, tmp_path / "full.tgz").read_bytes()
+        bad = tmp_path / "pt18.tgz"
+        bad.write_bytes(full[: len(full) // 3])
+    else:
+        bad = tmp_path / "pt18.zip"
+        bad.write_bytes(b"this is not a zip archive\n" * 10)
+    with pytest.raises(DataError, match="truncated or corrupt archive") as err:
+        ft.fetch("posetrack18", {"source": str(bad)}, raw, tmp_path / "dl")
+    assert err.value.path == str(bad) and err.value.field == "source"
+    assert sorted(p.name for p in raw.iterdir()) == before
+
+
+def test_an_unsupported_url_scheme_is_refused_as_such(tmp_path):
+    with pytest.raises(DataError, match="unsupported URL scheme 'ftp'") as err:
+        ft.fetch("posetrack18", {"source": "ftp://example.org/pt18.tgz"}, tmp_path / "raw", tmp_path / "dl")
+    assert err.value.field == "datasets.posetrack18.source"
+    assert not (tmp_path / "raw").exists()
+
+
+def test_prepare_refuses_a_release_that_is_not_the_named_dataset(tmp_path):
+    raw = tmp_path / "raw"
+    ft.fetch("posetrack18", {"source": str(_release(tmp_path))}, raw, tmp_path / "dl")
+    out = tmp_path / "prep"
+    pr.prepare(raw, "posetrack18", out)
+    good = (out / "dataset.json").read_text()
+    with pytest.raises(DataError, match="posetrack18 annotations, not posetrack21") as err:
+        pr.prepare(raw, "posetrack21", out)
+    assert err.value.field == "--dataset"
+    assert (out / "dataset.json").read_text() == good

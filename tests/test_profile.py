@@ -227,3 +227,22 @@ def test_cuda_graphs_are_refused_on_the_cpu_naming_the_flag(tmp_path, capsys):
     with pytest.raises(SystemExit):
         pf.main(["--side-by-side", "rle_tiny", "--device", "cpu", "--out", str(tmp_path / "p.json")])
     assert "two entries" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--iters", "-5"], "argument --iters: must be an integer >= 1, got -5"),
+    (["--input-size", "0", "0"], "argument --input-size: must be an integer >= 1, got 0"),
+    (["--warmup", "x"], "argument --warmup: expected an integer, got 'x'"),
+])
+def test_bad_counts_and_sizes_are_one_usage_line(tmp_path, capsys, args, words):
+    out = tmp_path / "profile.json"
+    with pytest.raises(SystemExit) as exit_:
+        pf.main(["--model", "dsta_tiny", "--out", str(out), *args])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(words) and not out.exists()
+
+
+def test_input_size_below_the_backbone_stride_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        pf.main(["--model", "dsta_tiny", "--out", str(tmp_path / "p.json"), "--input-size", "16", "16"])
+    assert capsys.readouterr().err.strip().startswith("error: --input-size: 16x16 is smaller than the backbone stride")

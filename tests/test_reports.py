@@ -311,3 +311,18 @@ def test_efficiency_table_shows_the_fast_mode_beside_fp32():
     assert "| 200.0 @ 32 | bf16 + channels-last | 2.5 | 2.00 [1.90, 2.10] | 400.0 @ 32 | 1.50 [1.40, 1.60] | 42 |" \
         in b_clip
     assert len({line.count("|") for line in lines}) == 1
+
+
+@pytest.mark.parametrize("where, field", [("eval", "Total"), ("runs", "val.Total")])
+def test_malformed_metrics_file_is_one_line(results, capsys, where, field):
+    path = results / where / "dsta_t3" / "metrics.json"
+    doc = json.loads(path.read_text())
+    (doc if where == "eval" else doc["val"])["Total"] = "n/a"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(SystemExit):
+        rb.main(["--params", str(results / "params.yaml"), "--reference", str(results / "reference.yaml"),
+                 "--runs", str(results / "runs"), "--eval", str(results / "eval"), "--profiles",
+                 str(results / "profiles"), "--benchmarks", str(results / "bench.json"), "--data",
+                 str(results / "data"), "--out", str(results / "out"), "--no-plots"])
+    assert capsys.readouterr().err.strip() == f"error: {path}: {field}: expected a number or null, got 'n/a'"
+    assert not (results / "out").exists()

@@ -79,3 +79,28 @@ def test_bad_config_and_cli(tmp_path, capsys):
         main(["--out", str(tmp_path / "x"), "--corrupt-prob", "2"])
     assert "synthetic.corrupt_prob" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_bytes_do_not_depend_on_the_cpus_simd(tmp_path):
+    """The same seed gives the same bytes whichever SIMD kernels OpenCV may dispatch to and whichever IPP path it
+    takes: a child process restricted to the SSE3 baseline (OPENCV_CPU_DISABLE, OPENCV_IPP=sse42, as on a CPU
+    without AVX) writes the files this process writes (on this AVX-512 machine)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cv2
+
+    cfg = dict(train_sequences=1, val_sequences=2, frames=6, seed=3, corrupt_prob=0.5)
+    generate(tmp_path / "here", SyntheticConfig(**cfg))
+    assert cv2.useOptimized()  # restored after generating
+    env = {**os.environ, "OPENCV_CPU_DISABLE": "AVX2,FP16,AVX,SSE4_2,SSE4_1", "OPENCV_IPP": "sse42"}
+    code = (f"from dsta.data.synthetic import SyntheticConfig, generate; "
+            f"generate({str(tmp_path / 'baseline')!r}, SyntheticConfig(**{cfg!r}))")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                   cwd=Path(__file__).resolve().parents[1])
+    here, there = (sorted(p.relative_to(tmp_path / d) for p in (tmp_path / d).rglob("*.jpg"))
+                   for d in ("here", "baseline"))
+    assert here == there and len(here) == 18
+    assert all((tmp_path / "here" / p).read_bytes() == (tmp_path / "baseline" / p).read_bytes() for p in here)

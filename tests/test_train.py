@@ -161,3 +161,69 @@ def test_exported_backbone_loads_as_pretrained(tmp_path):
         assert torch.equal(a, b), name
     # DSTA's coordinates start at the crop centre, as RLE's
     assert torch.allclose(dsta.head_coord[1].bias, torch.full((2,), 0.5), atol=1 / 16 ** 0.5)  # Linear(16, 2) init
+
+
+# -- issue 22: a failed or killed rerun never costs the finished run ------------------------------------------------
+def _snapshot(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_failed_rerun_keeps_the_finished_run(tmp_path, synthetic_tiny, capsys):
+    import shutil
+
+    params = _params(tmp_path, epochs=1, num_frames=1)
+    out = tmp_path / "run"
+    _run(params, synthetic_tiny, out)
+    before = _snapshot(out)
+    assert "metrics.json" in before and any(k.startswith("live/") for k in before)
+    no_images = tmp_path / "no_images"
+    shutil.copytree(synthetic_tiny / "annotations", no_images / "annotations")
+    doc = yaml.safe_load(params.read_text())
+    doc["experiments"]["tiny"]["train"]["lr"] = 2e-3  # another config: the run starts over
+    params.write_text(yaml.safe_dump(doc))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        _run(params, no_images, out)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: {no_images}/") and "file_name: image not found" in err[-1]
+    assert _snapshot(out) == before and not (out / train_mod.PREVIOUS_RUN).exists()
+
+
+def test_killed_rerun_hides_the_old_metrics_and_resumes(tmp_path, synthetic_tiny, monkeypatch):
+    params = _params(tmp_path, epochs=2, num_frames=1)
+    out = tmp_path / "run"
+    first = _run(params, synthetic_tiny, out)
+    doc = yaml.safe_load(params.read_text())
+    doc["experiments"]["tiny"]["train"]["lr"] = 2e-3
+    params.write_text(yaml.safe_dump(doc))
+    real = train_mod.train_one_epoch
+
+    def killed_at_epoch_1(*args, **kwargs):
+        if args[6] == 1:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "train_one_epoch", killed_at_epoch_1)
+    with pytest.raises(KeyboardInterrupt):
+        _run(params, synthetic_tiny, out)
+    # the new run's epoch-0 checkpoint, no metrics.json beside it; the old finished run kept aside
+    assert read_checkpoint(out / "last.pt")["epoch"] == 0 and not (out / "metrics.json").exists()
+    kept = json.loads((out / train_mod.PREVIOUS_RUN / "metrics.json").read_text())
+    assert kept["val"]["Total"] == first["val"]["Total"]
+    (out / ".metrics.json.killed1.tmp").write_text("{half")  # a killed atomic write
+    monkeypatch.setattr(train_mod, "train_one_epoch", real)
+    second = _run(params, synthetic_tiny, out)
+    assert [h["epoch"] for h in second["history"]] == [-1, 0, 1]
+    assert not (out / train_mod.PREVIOUS_RUN).exists() and not (out / ".metrics.json.killed1.tmp").exists()
+    assert json.loads((out / "metrics.json").read_text())["history"][-1]["epoch"] == 1
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
+    params = _params(tmp_path, epochs=1, num_frames=1)
+    out = tmp_path / "run"
+    out.write_text("not a directory")
+    with pytest.raises(SystemExit):
+        _run(params, tmp_path / "data", out)
+    assert capsys.readouterr().err.strip() == f"error: {out}: --out: exists and is not a directory"
+    assert out.read_text() == "not a directory"

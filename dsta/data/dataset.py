@@ -33,14 +33,37 @@ class Sample:
     person: int  # index into frame.persons, or -1 for a detected box
 
 
-def read_image(path: Path) -> np.ndarray:
-    """An RGB uint8 image; a missing or undecodable file is a DataError naming it."""
-    if not path.is_file():
-        raise DataError(path, "file_name", "image not found")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+JPEG_EOI = b"\xff\xd9"  # the end-of-image marker every complete JPEG ends with
+PNG_IEND = b"IEND\xaeB`\x82"  # the last chunk (type and CRC) of every complete PNG
+
+
+def decode_image(data: bytes, path: Path) -> np.ndarray:
+    """Decode an encoded image to RGB uint8; a truncated or undecodable file is a DataError naming it.
+
+    libjpeg (through OpenCV and PIL alike) decodes a truncated JPEG with only a "Premature end of JPEG file" warning
+    on stderr and grey rows for the rest, which would silently move a score. So the file must end in its format's
+    end marker (JPEG EOI, PNG IEND; trailing zero padding allowed) before it is decoded. Damage *inside* the coded
+    data that libjpeg repairs with a warning ("Corrupt JPEG data") is not detected."""
+    head, tail = data[:8], data.rstrip(b"\x00")[-32:]
+    if head.startswith(b"\xff\xd8") and JPEG_EOI not in tail:
+        raise DataError(path, "file_name", f"truncated JPEG ({len(data)} bytes, no end-of-image marker)")
+    if head.startswith(b"\x89PNG") and PNG_IEND not in tail:
+        raise DataError(path, "file_name", f"truncated PNG ({len(data)} bytes, no IEND chunk)")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         raise DataError(path, "file_name", "cannot decode image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An RGB uint8 image; a missing, truncated or undecodable file is a DataError naming it (``decode_image``)."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, "file_name", "image not found") from None
+    except IsADirectoryError:
+        raise DataError(path, "file_name", "a directory, not an image") from None
+    return decode_image(data, Path(path))
 
 
 class TopDownClipDataset(Dataset):

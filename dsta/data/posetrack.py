@@ -175,15 +175,20 @@ def numbers(path: Path, field: str, rows: list, width: int, index: list[int] | N
 
     The first value that is not a finite number is named by its field: ``field`` is a format string such as
     ``"annotations[{}].keypoints"`` filled with the row's index (``index[r]`` where given), e.g.
-    ``annotations[3].keypoints[7]``. Numbers written as numeric strings or booleans are read as numbers.
+    ``annotations[3].keypoints[7]``. A number written as a string (``"12.5"``) or a boolean is refused too: poseval
+    has no meaning for it (its arithmetic on such a value fails), so it is a mistake in the file, not a number.
     """
     if not rows:
         return np.zeros((0, width))
     try:
-        # one C-level conversion; None becomes NaN (reported below), a non-numeric string or a ragged row raises
-        arr = np.array(rows, dtype=np.float64)
+        # one C-level conversion that keeps the values' types: numbers give a numeric array; a string, booleans only,
+        # None or a ragged row give another dtype (or raise), and _bad_value names the first
+        arr = np.array(rows)
     except (TypeError, ValueError):
         raise _bad_value(path, field, rows, width, index) from None
+    if arr.dtype.kind not in "iuf":
+        raise _bad_value(path, field, rows, width, index)
+    arr = arr.astype(np.float64, copy=False)
     if arr.shape != (len(rows), width):
         raise _bad_value(path, field, rows, width, index)
     bad = ~np.isfinite(arr)

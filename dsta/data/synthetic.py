@@ -12,7 +12,8 @@ other. Single frames are made ambiguous on purpose: occluders slide over the fig
 or defocus. Those frames carry ``"corrupted": true`` (and ``"corruption"``, the kinds) in ``images`` so that reports
 can split mAP into clean and corrupted frames. The ears are generated but, as in PoseTrack, never annotated.
 
-The output depends only on the arguments: the same seed gives byte-identical files.
+The output depends only on the arguments: the same seed gives byte-identical files, on any x86-64 CPU (OpenCV's
+CPU-dispatched kernels and IPP are off while frames are made: ``_portable_opencv``).
 """
 from __future__ import annotations
 
@@ -288,6 +289,30 @@ def _motion_blur(img: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
 # sequences and files
 
 
+def _portable_opencv(func):
+    """Run ``func`` with OpenCV's CPU-dependent code switched off (``cv2.setUseOptimized(False)``: no run-time
+    dispatch to AVX/AVX2/AVX-512 kernels, no Intel IPP), then restore the setting.
+
+    The frames go through float32 ``GaussianBlur``, ``warpAffine`` and ``filter2D``, whose dispatched kernels round
+    differently from the baseline (SSE2/SSE3) code, and IPP picks its code by CPU model and vendor; a difference of
+    one rounding step flips a pixel at the final ``uint8`` cast, and the JPEG, ``dvc.lock``'s hash with it. The
+    baseline code is the same on every x86-64 CPU, so the bytes are too (numpy's part is element-wise IEEE arithmetic
+    and RandomState, identical everywhere; libjpeg-turbo's integer DCT is exact in all its SIMD paths)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        previous = cv2.useOptimized()
+        cv2.setUseOptimized(False)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            cv2.setUseOptimized(previous)
+
+    return wrapper
+
+
+@_portable_opencv
 def _sequence(rng: np.random.RandomState, cfg: SyntheticConfig, split: str, vid: int, out: Path) -> dict:
     name = f"{vid:06d}_mpii_{'train' if split == 'train' else 'test'}"
     n_persons = int(rng.randint(1, cfg.max_persons + 1))

@@ -9,7 +9,7 @@ from dsta import keypoints as kp
 from dsta.errors import DataError, main_guard
 from dsta.evaluate.ap import evaluate
 from dsta.evaluate.poseval_backend import evaluate_poseval
-from dsta.io import write_json
+from dsta.io import check_out_file, remove_stale_temps, write_json
 
 
 def format_table(metrics: Mapping) -> str:
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="'poseval' runs the official package instead (when installed); where scores tie, stock "
                         "poseval's AP depends on the machine (numpy's unstable sort) and the file listing order")
     a = p.parse_args(argv)
+    if a.out:  # before the work: a file or read-only --out fails now, not after scoring
+        remove_stale_temps(check_out_file(a.out).parent)
     if a.backend == "poseval":
         if a.split_by:
             raise DataError(None, "--split-by", "not available with --backend poseval")

@@ -4,6 +4,7 @@ PoseTrack reader, ``dsta.data.posetrack.parse_file``."""
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,12 @@ def read_file(path: str | Path, is_pred: bool) -> tuple[ParsedFile, People]:
         if len(missing):
             raise DataError(parsed.path, parsed.head_field(int(keep[missing[0]])),
                             "GT person with keypoints has no head box")
+        # a head box of zero size makes every PCKh threshold 0 (poseval divides by it: no meaning); a negative width
+        # or height keeps poseval's meaning, the length of the diagonal
+        flat = np.flatnonzero((people.head == 0) & people.has.any(1))
+        if len(flat):
+            raise DataError(parsed.path, parsed.head_field(int(keep[flat[0]])),
+                            "GT head box has zero size: the PCKh threshold (half of 0.6 x its diagonal) would be 0")
     return parsed, people
 
 
@@ -103,10 +110,21 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
     names = sorted(n for n in os.listdir(gt_dir) if n.endswith(".json"))
     if not names:
         raise DataError(gt_dir, None, "no *.json GT files")
+    folder = next((n for n in names if not (gt_dir / n).is_file()), None)
+    if folder is not None:
+        raise DataError(gt_dir / folder, None, "a directory, not a GT file")
+    # poseval reads the GT files and ignores other prediction files; so do we, but say so (a misnamed file is often
+    # the prediction of a GT sequence that is then reported missing)
+    stray = sorted(set(n for n in os.listdir(pred_dir) if n.endswith(".json")) - set(names))
+    if stray:
+        print(f"{pred_dir}: {len(stray)} prediction file(s) without a GT sequence, ignored as poseval ignores them: "
+              f"{', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''}", file=sys.stderr)
     gts, prs, flags = [], [], []
     offset = 0
     for name in names:
         pred_path = pred_dir / name
+        if pred_path.is_dir():
+            raise DataError(pred_path, None, "a directory, not a prediction file")
         if not pred_path.is_file():
             raise DataError(pred_path, None, f"prediction file missing for GT sequence {Path(name).stem}")
         g_file, g = read_file(gt_dir / name, is_pred=False)

@@ -26,6 +26,7 @@ from torch import nn
 
 import baselines  # noqa: F401  (registers the baselines)
 from dsta.checkpoint import read_checkpoint, read_foreign_state_dict, save_checkpoint, save_converted
+from dsta.errors import DataError
 from dsta.models import dsta  # noqa: F401  (registers DSTA)
 from dsta.registry import create_model, list_models, model_target
 
@@ -37,7 +38,19 @@ def load_checkpoint(path: str | Path, **overrides: Any) -> nn.Module:
     """Rebuild the model described by a checkpoint and load its weights (strictly). ``overrides`` replace
     constructor arguments that do not change the weights (e.g. ``pretrained=None``)."""
     ckpt = read_checkpoint(path)
+    if not isinstance(ckpt["kwargs"], dict):
+        raise DataError(path, "kwargs", f"expected the model's constructor arguments, got {ckpt['kwargs']!r}")
     kwargs = {**ckpt["kwargs"], "pretrained": None, **overrides}
-    model = create_model(ckpt["model"], **kwargs)
-    model.load_state_dict(ckpt["state_dict"], strict=True)
+    try:
+        model = create_model(ckpt["model"], **kwargs)
+    except DataError as err:
+        raise DataError(path, err.field, err.message) from None
+    except (TypeError, ValueError, AssertionError) as err:  # arguments this model's constructor does not take
+        raise DataError(path, "kwargs", f"{ckpt['model']}({kwargs}) cannot be built: {err}") from None
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as err:  # missing/unexpected keys or shape mismatches: say the first, not all 78 lines
+        lines = [ln.strip() for ln in str(err).splitlines()[1:] if ln.strip()]
+        raise DataError(path, "state_dict", f"does not fit {ckpt['model']}({ckpt['kwargs']}) "
+                                            f"({len(lines)} problems; first: {lines[0] if lines else err})") from None
     return model
