@@ -9,11 +9,11 @@ match the release, which reads them from the head-top token.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import torch
 
+from dsta.checkpoint import rename_keys
 from dsta.errors import main_guard
 from dsta.models import read_foreign_state_dict, save_converted
 
@@ -35,14 +35,7 @@ RENAMES = (
 
 
 def rename_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state.items():
-        for pattern, repl in RENAMES:
-            key, n = re.subn(pattern, repl, key)
-            if n:
-                break
-        out[key] = value
-    return out
+    return rename_keys(state, RENAMES)
 
 
 def convert(src: str | Path, dst: str | Path) -> None:
