@@ -78,11 +78,13 @@ def from_release(state: dict[str, torch.Tensor], num_dilations: int, src: str | 
     return {**rename_keys(rename_keys(state, MODULES), BLOCK), **stacked}
 
 
-def convert(src: str | Path, dst: str | Path) -> None:
+def convert(src: str | Path, dst: str | Path, kwargs: dict | None = None, **extra) -> None:
+    """``kwargs``: the network to load (the release's, ``OFFICIAL_KWARGS``, by default); ``extra``: saved with it."""
+    kwargs = OFFICIAL_KWARGS if kwargs is None else kwargs
     state = read_foreign_state_dict(src, "modulated_deform_conv_list.0.deform_conv.weight", "DCPose DcPose_RSN")
-    mapped = from_release(state, len(OFFICIAL_KWARGS["dilations"]), src)
+    mapped = from_release(state, len(kwargs["dilations"]), src)
     # "dcpose" is registered: importing this module ran baselines/__init__.py, which imports baselines.dcpose
-    save_converted(src, dst, "dcpose", OFFICIAL_KWARGS, mapped)
+    save_converted(src, dst, "dcpose", kwargs, mapped, **extra)
 
 
 @main_guard

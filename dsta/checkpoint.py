@@ -71,12 +71,14 @@ def rename_keys(state: dict[str, Any], renames: tuple[tuple[str, str | Callable[
     return out
 
 
-def save_converted(src: str | Path, dst: str | Path, name: str, kwargs: dict, state: dict[str, torch.Tensor]) -> None:
+def save_converted(src: str | Path, dst: str | Path, name: str, kwargs: dict, state: dict[str, torch.Tensor],
+                   **extra: Any) -> None:
     """Build ``name(**kwargs)`` (its model file must have been imported, which registers it), load a renamed foreign
-    state dict into it (every key must match) and save it as a dsta-bench checkpoint."""
+    state dict into it (every key must match) and save it as a dsta-bench checkpoint (with ``extra``, e.g. the
+    ``config`` that ``dsta.predict`` reads)."""
     model = create_model(name, **kwargs)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise DataError(src, "state_dict", f"layout differs from {name}({kwargs}): missing {missing[:4]}, "
                                            f"unexpected {unexpected[:4]}")
-    save_checkpoint(dst, name, kwargs, model, source=str(src))
+    save_checkpoint(dst, name, kwargs, model, source=str(src), **extra)

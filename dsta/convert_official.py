@@ -38,9 +38,10 @@ def rename_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return rename_keys(state, RENAMES)
 
 
-def convert(src: str | Path, dst: str | Path) -> None:
+def convert(src: str | Path, dst: str | Path, kwargs: dict | None = None, **extra) -> None:
+    """``kwargs``: the network to load (the release's, ``OFFICIAL_KWARGS``, by default); ``extra``: saved with it."""
     state = read_foreign_state_dict(src, "fc_coord.linear.weight", "DSTA_STD_ResNet50")
-    save_converted(src, dst, "dsta", OFFICIAL_KWARGS, rename_official(state))
+    save_converted(src, dst, "dsta", OFFICIAL_KWARGS if kwargs is None else kwargs, rename_official(state), **extra)
 
 
 @main_guard
