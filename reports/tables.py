@@ -136,7 +136,8 @@ def mixed_provenance(experiments: list[Experiment]) -> str | None:
 
 @dataclass
 class Row:
-    """One row of a main table, before formatting: ``kind`` is ``reproduced``, ``released``, ``delta`` or ``reported``."""
+    """One row of a main table, before formatting: ``kind`` is ``reproduced``, ``released``, ``delta`` or
+    ``reported``."""
 
     kind: str
     method: str

@@ -2,7 +2,6 @@
 ``../shared/dcpose-official``) maps key by key onto ``baselines.dcpose.DCPose``, and the converted network computes
 the released forward (``tests/official_dcpose_reference.py``), including the modulated deformable convolution's
 offset layout and raw masks."""
-import json
 
 import pytest
 import torch
@@ -11,38 +10,15 @@ from torchvision.ops import deform_conv2d
 from baselines.convert_dcpose import OFFICIAL_KWARGS, convert, from_release
 from dsta.errors import DataError
 from dsta.models import create_model, load_checkpoint, read_checkpoint
-from tests.conftest import SHARED
 from tests.official_dcpose_reference import modulated_deform_conv, official_forward
+from tests.release_layouts import DCPOSE_LAYOUT, dcpose_release_state_dict, save_as_released
 
-LAYOUT = json.loads((SHARED / "dcpose-official" / "state_dict_posetrack17.json").read_text())
-DTYPES = {"float32": torch.float32, "int64": torch.int64}
-
-
-def official_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random weights in the released layout (keys, shapes, dtypes from the shared layout file), scaled so that
-    activations stay of order 1 through the network: convolutions ~ N(0, 1 / fan_in), BatchNorm near the identity."""
-    g = torch.Generator().manual_seed(seed)
-    sd = {}
-    for entry in LAYOUT["keys"]:
-        name, shape, dtype = entry["key"], tuple(entry["shape"]), DTYPES[entry["dtype"]]
-        if dtype == torch.int64:
-            t = torch.tensor(1000, dtype=dtype)
-        elif name.endswith("running_var"):
-            t = torch.rand(shape, generator=g) * 0.5 + 0.75
-        elif name.endswith("running_mean") or name.endswith(".bias"):
-            t = torch.randn(shape, generator=g) * 0.05
-        elif len(shape) == 1:  # BatchNorm weight
-            t = torch.rand(shape, generator=g) * 0.5 + 0.75
-        else:
-            fan_in = torch.Size(shape[1:]).numel()
-            t = torch.randn(shape, generator=g) / fan_in ** 0.5
-        sd[name] = t.to(dtype)
-    return sd
+LAYOUT = DCPOSE_LAYOUT
 
 
 @pytest.fixture(scope="module")
 def released():
-    return official_state_dict()
+    return dcpose_release_state_dict()
 
 
 def test_layout_counts():
@@ -70,8 +46,7 @@ def test_every_released_key_maps_onto_dcpose(released):
 @pytest.mark.slow
 def test_converted_network_computes_the_released_forward(released, tmp_path):
     src, dst = tmp_path / "dcpose_pt17.pth", tmp_path / "ours.pt"
-    # as the release saves it: under "state_dict", with DataParallel's "module." prefix
-    torch.save({"epoch": 17, "state_dict": {f"module.{k}": v for k, v in released.items()}}, src)
+    save_as_released(released, src)
     convert(src, dst)
     ckpt = read_checkpoint(dst)
     assert ckpt["model"] == "dcpose" and ckpt["kwargs"] == OFFICIAL_KWARGS
