@@ -7,8 +7,9 @@ checkpoints (``dsta.convert_official``, ``baselines.convert_rle``) write through
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -56,11 +57,25 @@ def read_foreign_state_dict(path: str | Path, marker: str, what: str) -> dict[st
     return {str(k).removeprefix("module."): v for k, v in state.items()}
 
 
+def rename_keys(state: dict[str, Any], renames: tuple[tuple[str, str | Callable[[re.Match], str]], ...]
+                ) -> dict[str, Any]:
+    """``state`` with each key renamed by the first ``(pattern, replacement)`` of ``renames`` that matches it (a
+    ``re.sub`` replacement: a template or a function of the match); a key no pattern matches keeps its name."""
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in renames:
+            key, n = re.subn(pattern, repl, key)
+            if n:
+                break
+        out[key] = value
+    return out
+
+
 def save_converted(src: str | Path, dst: str | Path, name: str, kwargs: dict, state: dict[str, torch.Tensor],
                    **extra: Any) -> None:
     """Build ``name(**kwargs)`` (its model file must have been imported, which registers it), load a renamed foreign
-    state dict into it (every key must match) and save it as a dsta-bench checkpoint (``extra``: more entries, such
-    as the ``config`` that ``dsta.predict`` reads)."""
+    state dict into it (every key must match) and save it as a dsta-bench checkpoint (with ``extra``, e.g. the
+    ``config`` that ``dsta.predict`` reads)."""
     model = create_model(name, **kwargs)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

@@ -90,9 +90,13 @@ def expand_seeds(params: dict) -> dict:
     return params
 
 
-def check_experiment(cfg: dict, where: str) -> None:
+# the converters a ``released`` entry may name (its ``converter``) -> the model each one writes
+RELEASE_CONVERTERS = {"dsta.convert_official": "dsta", "baselines.convert_dcpose": "dcpose"}
+
+
+def check_experiment(cfg: dict, where: str, sections: tuple[str, ...] = ("data", "model", "train")) -> None:
     """One experiment (``data``, ``model``, ``train``): raises DataError naming ``where.KEY`` of the first bad value."""
-    for key in ("data", "model", "train"):
+    for key in sections:
         if not isinstance(cfg.get(key), dict):
             raise DataError(None, f"{where}.{key}", "missing")
     check_data_section(cfg["data"], f"{where}.data")
@@ -114,6 +118,7 @@ def check_params(params: dict, config_dir: Path = CONFIG_DIR) -> None:
     for section in ("experiments", "pretrain"):  # pretrain: the same shape, the backbones other experiments load
         for key, cfg in (params.get(section) or {}).items():
             check_experiment(cfg or {}, f"{section}.{key}")
+    check_released(params)
     paper = params.get("paper_profiles") or {}
     size = [paper.get("width"), paper.get("height")]
     if paper.get("models"):  # the paper_profile stage passes it to every model
@@ -132,6 +137,30 @@ def check_params(params: dict, config_dir: Path = CONFIG_DIR) -> None:
             kwargs[name] = yaml.safe_load(value)
         typed = check_model_kwargs(model["name"], kwargs, f"{where}.overrides")
         check_input_size(size, typed.backbone, "paper_profiles.width/height")
+
+
+def check_released(params: dict) -> None:
+    """Each ``released`` entry (configs/released): a known converter for its model, a weights file of the ``weights``
+    section (where the weights stage finds where to get it), a ``match`` among the experiments, and a boolean
+    ``test.flip``; its data and model as an experiment's."""
+    files = {str(w.get("file")) for w in (params.get("weights") or {}).values()}
+    for key, cfg in (params.get("released") or {}).items():
+        where = f"released.{key}"
+        if not isinstance(cfg, dict):
+            raise DataError(None, where, f"expected a mapping, got {cfg!r}")
+        check_experiment(cfg, where, ("data", "model"))
+        converter = cfg.get("converter")
+        if RELEASE_CONVERTERS.get(converter) != cfg["model"]["name"]:
+            known = ", ".join(f"{c} ({m})" for c, m in RELEASE_CONVERTERS.items())
+            raise DataError(None, f"{where}.converter", f"{converter!r} does not convert to model "
+                                                        f"{cfg['model']['name']!r}; known: {known}")
+        if str(cfg.get("weights")) not in files:
+            raise DataError(None, f"{where}.weights", f"{cfg.get('weights')!r} is not the file of any weights entry "
+                                                      f"(configs/weights: add one with where to get it)")
+        if cfg.get("match") is not None and cfg["match"] not in (params.get("experiments") or {}):
+            raise DataError(None, f"{where}.match", f"no experiment {cfg['match']!r}")
+        if not isinstance((cfg.get("test") or {}).get("flip"), bool):
+            raise DataError(None, f"{where}.test.flip", "expected true or false")
 
 
 def to_yaml(params: dict) -> str:

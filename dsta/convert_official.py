@@ -9,11 +9,11 @@ match the release, which reads them from the head-top token.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import torch
 
+from dsta.checkpoint import rename_keys
 from dsta.config import CONFIG_DIR
 from dsta.errors import DataError, main_guard
 from dsta.io import check_out_file, load_yaml
@@ -37,14 +37,7 @@ RENAMES = (
 
 
 def rename_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state.items():
-        for pattern, repl in RENAMES:
-            key, n = re.subn(pattern, repl, key)
-            if n:
-                break
-        out[key] = value
-    return out
+    return rename_keys(state, RENAMES)
 
 
 def official_config(data: str = "posetrack18") -> dict:
@@ -59,10 +52,12 @@ def official_config(data: str = "posetrack18") -> dict:
             "model": {"name": "dsta", "kwargs": dict(OFFICIAL_KWARGS), "loss": model["loss"]}}
 
 
-def convert(src: str | Path, dst: str | Path, data: str = "posetrack18") -> None:
-    config = official_config(data)
+def convert(src: str | Path, dst: str | Path, kwargs: dict | None = None, data: str = "posetrack18", **extra) -> None:
+    """``kwargs``: the network to load (the release's, ``OFFICIAL_KWARGS``, by default); ``extra``: saved with it (a
+    ``config`` given there, as the pipeline's released entries give one, replaces ``official_config(data)``)."""
+    extra.setdefault("config", official_config(data))
     state = read_foreign_state_dict(src, "fc_coord.linear.weight", "DSTA_STD_ResNet50")
-    save_converted(src, dst, "dsta", OFFICIAL_KWARGS, rename_official(state), config=config)
+    save_converted(src, dst, "dsta", OFFICIAL_KWARGS if kwargs is None else kwargs, rename_official(state), **extra)
 
 
 @main_guard
@@ -74,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
                                                          "(what dsta.predict reads: input size, splits, boxes)")
     a = p.parse_args(argv)
     check_out_file(a.dst, "dst")
-    convert(a.src, a.dst, a.data)
+    convert(a.src, a.dst, data=a.data)
     print(f"wrote {a.dst}")
 
 

@@ -27,7 +27,9 @@ experiment of the matrix names as ``model.kwargs.pretrained`` is made present an
 the file, the experiments and where to get it. It writes ``OUT/<experiment>.json`` with the sha256 of each file the
 experiment starts from (``{}`` for none); each train stage depends on its own, so replacing a file retrains exactly
 the experiments that use it. (A ``pretrained`` path that is not in ``weights`` is a file the pipeline makes itself,
-which its own stage tracks.)
+which its own stage tracks.) A ``released`` entry's ``weights`` file (a released checkpoint evaluated without
+training) is handled the same way; its manifest is ``OUT/released/<name>.json``, which its convert_released stage
+depends on.
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ from dsta.io import atomic_dir, atomic_path, check_out_dir, load_yaml, write_jso
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = "MANIFEST.json"
+RELEASED = "released"  # the manifests of the released entries: OUT/released/NAME.json
 CHUNK = 1 << 20
 
 
@@ -205,26 +208,33 @@ def _where(name: str, entry: dict) -> str:
             f"; configs/weights/{name}.yaml")
 
 
+def where_to_get(weights: dict, file: str) -> str:
+    """Where to get ``file``, as its ``weights`` entry says."""
+    found = weights_entry(weights, file)
+    return _where(*found) if found else "it is not in configs/weights: add an entry with its source and sha256"
+
+
 def require_weights(params: str | Path, experiment: str, cfg: dict) -> None:
     """Before training: the experiment's weights file must be there. A missing one is an error naming the file, the
     experiment and where to get it (never a silent start from random init)."""
     file = pretrained_file(cfg)
     if file is None or Path(file).is_file():
         return
-    found = weights_entry((load_yaml(params) or {}).get("weights") or {}, file)
-    where = _where(*found) if found else "it is not in configs/weights: add an entry with its source and sha256"
+    where = where_to_get((load_yaml(params) or {}).get("weights") or {}, file)
     raise DataError(file, f"experiments.{experiment}.model.kwargs.pretrained",
                     f"weights file not found; {where}; `python -m dsta.fetch --params {params} --weights "
                     f"--out data/weights` fetches and verifies it")
 
 
-def fetch_weights(weights: dict, experiments: dict, out: Path, downloads: Path) -> dict:
-    """The weights stage (see the module docstring); returns ``{experiment: {name: {file, sha256}}}``."""
+def fetch_weights(weights: dict, experiments: dict, out: Path, downloads: Path, released: dict | None = None) -> dict:
+    """The weights stage (see the module docstring); returns ``{experiment: {name: {file, sha256}}}``, where a
+    ``released`` entry's key is ``released/NAME`` (its manifest ``OUT/released/NAME.json``) and its file ``weights``."""
+    starts = {exp: pretrained_file(cfg) for exp, cfg in experiments.items()}
+    starts.update({f"{RELEASED}/{key}": str(cfg["weights"]) for key, cfg in (released or {}).items()})
     used: dict[str, list[str]] = {}
     per_experiment: dict[str, dict] = {}
-    for exp, cfg in sorted(experiments.items()):
+    for exp, file in sorted(starts.items()):
         per_experiment[exp] = {}
-        file = pretrained_file(cfg)
         if file is None:
             continue
         found = weights_entry(weights, file)
@@ -258,8 +268,9 @@ def fetch_weights(weights: dict, experiments: dict, out: Path, downloads: Path) 
             print(f"weights.{name}: sha256 not pinned; {file} has {digests[name]} (pin it in "
                   f"configs/weights/{name}.yaml)")
     with atomic_dir(out) as tmp:
+        (tmp / RELEASED).mkdir()
         for exp in per_experiment:
-            file = pretrained_file(experiments[exp])
+            file = starts[exp]
             if file is not None and weights_entry(weights, file) is not None:
                 name = weights_entry(weights, file)[0]
                 per_experiment[exp][name] = {"file": str(weights[name]["file"]), "sha256": digests[name]}
@@ -281,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
     if a.weights:
         doc = load_yaml(a.params) or {}
         result = fetch_weights(doc.get("weights") or {}, doc.get("experiments") or {}, Path(a.out),
-                               Path(a.downloads))
+                               Path(a.downloads), doc.get("released") or {})
         used = sorted({n for v in result.values() for n in v})
         print(f"weights: {', '.join(used) if used else 'none needed'} -> {a.out}")
         return result

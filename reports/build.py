@@ -25,7 +25,7 @@ from reports import booktabs
 from reports.claims import claims
 from reports.pages import dataset_page, index_page, readme_block
 from reports.results import (DATASETS, dataset_status, flat_metrics, load_benchmarks, load_experiments,
-                             load_paper_profiles, load_side_by_side, per_joint_csv)
+                             load_paper_profiles, load_released, load_side_by_side, per_joint_csv)
 from reports.tables import Page
 
 
@@ -54,8 +54,9 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
     paper = load_paper_profiles(profiles)
     bench = load_benchmarks(benchmarks_path)
     commit = git_commit() or "unknown"
+    released = load_released(params, evals)
     pages = [Page(ds, [e for e in experiments if e.dataset == ds], reference.get(ds, []), dataset_status(data, ds),
-                  commit) for ds in DATASETS]
+                  commit, released=[e for e in released if e.dataset == ds]) for ds in DATASETS]
     figures: dict[str, dict[str, str]] = {p.dataset: {} for p in pages}
     index_figures: dict[str, str] = {}
     if plots:

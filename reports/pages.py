@@ -56,7 +56,12 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict]) ->
             "for one key-frame prediction in clip mode (T backbone passes), one multiply-add = one FLOP; peak memory "
             "of a forward pass at batch 1; FPS = predictions per second at the profile batch.", ""]
     main, notes = main_table(page)
-    mixed = mixed_provenance(page.experiments)
+    if page.released:
+        out += ["Rows \"released weights, evaluated here\": the authors' released checkpoints, converted "
+                "(`python -m dsta.released`) and evaluated by this pipeline with each release's own test protocol "
+                "(boxes, score threshold, flip), no training; a Δ row under one compares it with the reported row, a "
+                "Δ row under a row of this run with the released row it names.", ""]
+    mixed = mixed_provenance(page.experiments + page.released)
     if mixed:
         out += [mixed, ""]
     out += [main, "", *[f"{n}  " for n in notes], ""]

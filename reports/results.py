@@ -26,6 +26,7 @@ BACKBONE_NAMES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": 
                   "hrnet_w32": "HRNet-W32", "hrnet_w48": "HRNet-W48", "regnetx_002": "RegNetX-200MF",
                   "resnet10t": "ResNet-10-T"}
 METHOD_NAMES = {"dsta": "DSTA", "rle": "RLE", "heatmap_single": "SimpleBaseline", "dcpose": "DCPose"}
+RELEASED = "released"  # a released entry's key is released/NAME; its evaluation eval/released/NAME (dvc.yaml)
 
 
 def _optional_json(path: Path) -> dict | None:
@@ -71,6 +72,11 @@ class Experiment:
         if record == "profile" and data.get("env"):
             return from_env(data["env"])
         return legacy(self.paths[record])
+
+    @property
+    def released(self) -> bool:
+        """A released checkpoint evaluated here (``released.NAME`` of params.yaml), not trained here."""
+        return self.key.startswith(f"{RELEASED}/")
 
     @property
     def dataset(self) -> str:
@@ -127,6 +133,19 @@ def load_experiments(params: Path, runs: Path, evals: Path, profiles: Path) -> l
                               _optional_json(profiles / f"{key}.json"), skipped,
                               {"evaluation": evals / key / "metrics.json", "training": runs / key / "metrics.json",
                                "profile": profiles / f"{key}.json"}))
+    return out
+
+
+def load_released(params: Path, evals: Path) -> list[Experiment]:
+    """One ``Experiment`` per ``released`` entry of params.yaml (a released checkpoint evaluated without training, by
+    the evaluate_released stage): key ``released/NAME``, evaluation from ``EVAL/released/NAME/metrics.json``."""
+    out = []
+    for name, cfg in ((load_yaml(params) or {}).get("released") or {}).items():
+        path = evals / RELEASED / name / "metrics.json"
+        evaluation = _optional_json(path)
+        skipped = (evaluation or {}).get("skipped")
+        out.append(Experiment(f"{RELEASED}/{name}", cfg, None if skipped else evaluation, skipped=skipped,
+                              paths={"evaluation": path}))
     return out
 
 

@@ -82,6 +82,7 @@ class Page:
     commit: str
     notes: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    released: list[Experiment] = field(default_factory=list)  # released checkpoints evaluated here (no training)
 
 
 def provenance(e: Experiment, commit: str) -> str:
@@ -91,6 +92,9 @@ def provenance(e: Experiment, commit: str) -> str:
     ev = e.evaluation or {}
     kw = ", ".join(f"{k}={v}" for k, v in e.kwargs.items() if k not in ("pretrained", "joint_groups"))
     train = e.config.get("train", {})
+    recipe = (f"released weights {e.config.get('weights')}, no training, flip test "
+              f"{'on' if (e.config.get('test') or {}).get('flip') else 'off'}" if e.released else
+              f"{train.get('epochs')} epochs, batch {train.get('batch_size')}, lr {train.get('lr')}")
     mAP = e.provenance("evaluation")
     parts = [f"AP: {describe(mAP)}" if mAP else "AP: not evaluated yet"]
     trained = e.provenance("training")
@@ -100,9 +104,9 @@ def provenance(e: Experiment, commit: str) -> str:
         parts.append(f"efficiency: {describe(e.provenance('profile'))} ({env.get('dtype')}, {env.get('threads')} "
                      f"threads)")
     return (f"`{e.key}`: dataset {e.dataset} (val, {ev.get('num_frames', '?')} labeled frames, boxes "
-            f"{ev.get('boxes', e.config['data'].get('boxes'))}); config `experiments.{e.key}` of params.yaml "
-            f"({e.model}: {kw}; {train.get('epochs')} epochs, batch {train.get('batch_size')}, lr {train.get('lr')}); "
-            + "; ".join(parts) + ".")
+            f"{ev.get('boxes', e.config['data'].get('boxes'))}); config "
+            f"`{e.key.replace('/', '.') if e.released else 'experiments.' + e.key}` of params.yaml "
+            f"({e.model}: {kw}; {recipe}); " + "; ".join(parts) + ".")
 
 
 def mixed_provenance(experiments: list[Experiment]) -> str | None:
@@ -132,7 +136,8 @@ def mixed_provenance(experiments: list[Experiment]) -> str | None:
 
 @dataclass
 class Row:
-    """One row of a main table, before formatting: ``kind`` is ``reproduced``, ``delta`` or ``reported``."""
+    """One row of a main table, before formatting: ``kind`` is ``reproduced``, ``released``, ``delta`` or
+    ``reported``."""
 
     kind: str
     method: str
@@ -150,27 +155,35 @@ class Row:
 
     def source(self) -> str:
         mark = f" ({self.mark})" if self.mark else ""
-        return {"reproduced": f"this run [{self.ref}]", "delta": f"Δ vs [{self.cite}]"}.get(
-            self.kind, f"[{self.cite}]{mark}")
+        return {"reproduced": f"this run [{self.ref}]", "released": f"released weights, evaluated here [{self.ref}]",
+                "delta": f"Δ vs [{self.cite}]"}.get(self.kind, f"[{self.cite}]{mark}")
 
 
 def main_rows(page: Page) -> tuple[list[Row], list[str], list[str]]:
     """The rows of a page's main table, the footnotes of its reproduced rows and the notes of its reported rows."""
     rows, footnotes, notes = [], [], []
     reported_by_match = {r["match"]: r for r in page.reported if r.get("match")}
-    for n, e in enumerate(page.experiments, 1):
+    released_by_match: dict[str, tuple[int, list]] = {}  # experiment -> (footnote, AP) of the release beside it
+    for n, e in enumerate([*page.released, *page.experiments], 1):
         ap = ap_values(e.evaluation)
         if e.skipped:
             page.missing.append(f"`{e.key}`: {e.skipped}")
         elif e.evaluation is None:
             page.missing.append(f"`{e.key}`: no evaluation yet (eval/{e.key}/metrics.json)")
-        if e.profile is None:
+        if e.profile is None and not e.released:
             page.missing.append(f"`{e.key}`: no profile yet (profiles/{e.key}.json)")
-        rows.append(Row("reproduced", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n))
+        kind = "released" if e.released else "reproduced"
+        rows.append(Row(kind, e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n))
         footnotes.append(f"[{n}] {provenance(e, page.commit)}")
-        ref = reported_by_match.get(e.key)
+        match = e.config.get("match") if e.released else e.key
+        ref = reported_by_match.get(match)
         if ref is not None:
             rows.append(Row("delta", "", "", "", "", delta(ap, ref["ap"]), cite=ref["cite"]))
+        if e.released:
+            released_by_match[match] = (n, ap)
+        elif e.key in released_by_match:  # retrained here vs the released weights evaluated here
+            rows.append(Row("delta", "", "", "", "", delta(ap, released_by_match[e.key][1]),
+                            cite=str(released_by_match[e.key][0])))
     for r in page.reported:
         mark = None
         if r.get("note"):

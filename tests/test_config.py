@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dsta.config import base_name, compose, expand_seeds
+from dsta.config import base_name, check_params, compose, expand_seeds
 from dsta.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,12 +74,47 @@ def test_paper_experiments_compose(dataset):
 
 
 def test_weights_used_by_follows_the_model_configs():
-    """configs/weights/NAME.yaml ``used_by`` lists exactly the model configs whose pretrained is that file."""
+    """configs/weights/NAME.yaml ``used_by`` lists exactly the model configs whose pretrained is that file and the
+    released entries (``released/NAME``) whose weights it is."""
     for path in sorted((ROOT / "configs" / "weights").glob("*.yaml")):
         entry = yaml.safe_load(path.read_text())
         users = sorted(p.stem for p in (ROOT / "configs" / "model").glob("*.yaml")
                        if (yaml.safe_load(p.read_text())["kwargs"].get("pretrained")) == entry["file"])
+        users += sorted(f"released/{p.stem}" for p in (ROOT / "configs" / "released").glob("*.yaml")
+                        if yaml.safe_load(p.read_text())["weights"] == entry["file"])
         assert sorted(entry["used_by"]) == users, path.name
+
+
+def test_released_entries_of_the_paper_matrices():
+    """PoseTrack17 evaluates DSTA's and DCPose's releases beside the experiments they match, each with its release's
+    test protocol (DCPose's val_boxes.json, score threshold 0.2, no flip) and network; the other matrices and the
+    synthetic default have none."""
+    params = compose(["experiments=paper_posetrack17"])
+    check_params(params)
+    released = params["released"]
+    assert set(released) == {"dsta_r50_t3", "dcpose_hrnet_w48"}
+    for key, entry in released.items():
+        assert entry["match"] == key and entry["data"]["name"] == "posetrack17"
+        assert (entry["data"]["boxes"], entry["data"]["box_score_threshold"], entry["test"]) == \
+            ("boxes/val_detections.json", 0.2, {"flip": False})
+        assert entry["model"]["kwargs"]["pretrained"] is None
+    assert released["dsta_r50_t3"]["model"]["kwargs"]["official_readout"] is True
+    assert released["dcpose_hrnet_w48"]["data"]["input_size"] == [288, 384]
+    assert compose(["experiments=paper_posetrack17_smoke"])["released"] == released
+    for matrix in ("synthetic_tiny", "paper_posetrack18", "paper_posetrack21"):
+        assert compose([f"experiments={matrix}"])["released"] == {}, matrix
+
+
+@pytest.mark.parametrize("override,key", [
+    ("released.dsta_r50_t3.converter=baselines.convert_dcpose", "released.dsta_r50_t3.converter"),
+    ("released.dsta_r50_t3.weights=weights/other.pth", "released.dsta_r50_t3.weights"),
+    ("released.dcpose_hrnet_w48.match=nothing", "released.dcpose_hrnet_w48.match"),
+    ("released.dcpose_hrnet_w48.test.flip=maybe", "released.dcpose_hrnet_w48.test.flip"),
+    ("released.dsta_r50_t3.model.kwargs.num_frames=4", "released.dsta_r50_t3.model.kwargs.num_frames"),
+])
+def test_bad_released_entry_is_named_at_compose_time(override, key):
+    with pytest.raises(DataError, match=key.replace(".", r"\.")):
+        check_params(compose(["experiments=paper_posetrack17", override]))
 
 
 def test_reported_rows_match_paper_experiments():

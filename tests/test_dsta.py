@@ -1,4 +1,3 @@
-import json
 
 import pytest
 import torch
@@ -7,41 +6,11 @@ from dsta import keypoints as kp
 from dsta.convert_official import convert
 from dsta.models import create_model, load_checkpoint, read_checkpoint, save_checkpoint
 from dsta.models.dsta import DSTA
-from tests.conftest import SHARED
 from tests.official_dsta_reference import official_forward
+from tests.release_layouts import DSTA_LAYOUT
+from tests.release_layouts import dsta_release_state_dict as _official_state_dict
 
-LAYOUT = json.loads((SHARED / "dsta-official" / "state_dict_r50_t3.json").read_text())
-
-
-def _official_state_dict(seed=0):
-    """Random weights in the released layout (keys, shapes, dtypes from the shared layout file)."""
-    import torchvision
-
-    g = torch.Generator().manual_seed(seed)
-    resnet = torchvision.models.resnet50().state_dict()
-    sd = {}
-    for entry in LAYOUT["state_dict"]:
-        name, shape = entry["name"], tuple(entry["shape"])
-        if name.startswith("preact."):
-            t = resnet[name[len("preact."):]].clone()
-            if name.endswith("running_mean"):
-                t = torch.randn(shape, generator=g) * 0.05
-            elif name.endswith("running_var"):
-                t = torch.rand(shape, generator=g) * 0.5 + 0.75
-            elif name.endswith("bn3.weight") or name.endswith("bn2.weight"):
-                t = torch.rand(shape, generator=g) * 0.5 + 0.5
-        elif entry["dtype"] == "int64":
-            t = torch.tensor(100)
-        elif name.endswith(("norm1.weight", "norm2.weight", "norm.weight", "head_coord.0.weight",
-                            "head_sigma.0.weight")):
-            t = 1 + 0.1 * torch.randn(shape, generator=g)
-        elif name == "flow.mask":
-            t = torch.tensor([[0.0, 1.0], [1.0, 0.0]] * 3)
-        else:
-            t = 0.1 * torch.randn(shape, generator=g)
-        assert t.shape == shape, name
-        sd[name] = t
-    return sd
+LAYOUT = DSTA_LAYOUT
 
 
 def test_official_layout_param_count():

@@ -290,6 +290,24 @@ def test_weights_stage_verifies_copies_and_writes_one_manifest_per_experiment(tm
         ft.fetch_weights({"w": {**weights["w"], "source": None}}, exps, tmp_path / "manifests", tmp_path / "dl")
 
 
+def test_weights_stage_checks_the_released_files_too(tmp_path, monkeypatch):
+    """A ``released`` entry's file: verified like a pretrained file, its manifest ``released/NAME.json``; missing,
+    an error naming the entry and where to get the release."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "r.pth").write_bytes(b"released")
+    weights = {"r": {"file": "weights/r.pth", "source": None, "sha256": None, "where": "the authors' Drive folder"}}
+    entries = {"dsta_r50_t3": {"weights": "weights/r.pth"}}
+    out = ft.fetch_weights(weights, {}, tmp_path / "manifests", tmp_path / "dl", entries)
+    digest = _sha(tmp_path / "weights" / "r.pth")
+    assert out == {"released/dsta_r50_t3": {"r": {"file": "weights/r.pth", "sha256": digest}}}
+    assert json.loads((tmp_path / "manifests" / "released" / "dsta_r50_t3.json").read_text()) == out[
+        "released/dsta_r50_t3"]
+    (tmp_path / "weights" / "r.pth").unlink()
+    with pytest.raises(DataError, match=r"used by \['released/dsta_r50_t3'\]; get it from the authors' Drive"):
+        ft.fetch_weights(weights, {}, tmp_path / "manifests", tmp_path / "dl", entries)
+
+
 def test_training_without_its_weights_file_names_file_experiment_and_source(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(json.dumps(

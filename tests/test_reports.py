@@ -114,6 +114,31 @@ def test_tables_show_measured_values_and_deltas(results):
     assert dict(zip(header, reported[1]))["Head"] == DASH
 
 
+def test_released_rows_beside_the_reported_and_retrained_ones(results):
+    """A released entry evaluated here: its row first, a Δ to the reported row it matches, and under the retrained
+    row a Δ to the released row; its footnote names its config and weights, and nothing asks for its profile."""
+    params = yaml.safe_load((results / "params.yaml").read_text())
+    params["released"] = {"dsta_r50_t3": {**_experiment("posetrack18", "dsta", 3, "resnet50", (192, 256)),
+                                          "weights": "weights/dsta.pth", "match": "dsta_r50_t3",
+                                          "test": {"flip": False}}}
+    del params["released"]["dsta_r50_t3"]["train"]
+    (results / "params.yaml").write_text(yaml.safe_dump(params))
+    (results / "eval" / "released" / "dsta_r50_t3").mkdir(parents=True)
+    (results / "eval" / "released" / "dsta_r50_t3" / "metrics.json").write_text(json.dumps(_eval(75.0, split=False)))
+    out = _build(results)
+    pt18 = (results / "out" / "posetrack18.md").read_text()
+    (released,) = _rows(pt18, "released weights, evaluated here [1]")
+    assert dict(zip(MAIN_HEADER, released))["Mean"] == "75.0" and dict(zip(MAIN_HEADER, released))["T"] == "3"
+    (vs_reported, retrained_vs_reported) = _rows(pt18, "Δ vs [dsta]")
+    assert dict(zip(MAIN_HEADER, vs_reported))["Mean"] == "+5.0"  # 75.0 released vs 70.0 reported
+    (vs_released,) = _rows(pt18, "Δ vs [1]")
+    assert dict(zip(MAIN_HEADER, vs_released))["Mean"] == "-3.0"  # 72.0 retrained vs 75.0 released
+    assert "`released.dsta_r50_t3` of params.yaml" in pt18 and "released weights weights/dsta.pth, no training" in pt18
+    assert not any("released/dsta_r50_t3" in m and "profile" in m for m in out["missing"])
+    latex = (results / "out" / "latex" / "posetrack18.tex").read_text()
+    assert "DSTA (released weights)" in latex
+
+
 def test_missing_results_are_dashes_and_listed(results):
     out = _build(results)
     synth = (results / "out" / "synthetic.md").read_text()
