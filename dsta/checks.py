@@ -212,3 +212,34 @@ def parse_inference_label(label, where: str) -> dict[str, object]:
     if unknown or len(set(flags)) != len(flags):
         raise DataError(None, where, f"{label!r}: after the dtype, each of {', '.join(INFERENCE_FLAGS)} at most once")
     return {"dtype": dtype, **{name: key in flags for key, name in INFERENCE_FLAGS.items()}}
+
+
+# -- the robustness benchmark (dsta.robustness; dsta.data.corrupt applies them) ------------------------------------
+# ImageNet-C corruptions (Hendrycks & Dietterich 2019) as the `imagecorruptions` package defines them, plus the two of
+# this harness: `occlusion` (a filled box over part of the person's box, its area the severity) and `blank` (the frame
+# replaced by its mean colour: the control, one point whatever the severity).
+IMAGENET_C_CORRUPTIONS = ("motion_blur", "defocus_blur", "gaussian_noise", "jpeg_compression", "pixelate")
+CORRUPTIONS = IMAGENET_C_CORRUPTIONS + ("occlusion", "blank")
+SEVERITIES = (1, 2, 3, 4, 5)
+CORRUPTION_MODES = ("key", "all")  # only the key frame of each clip corrupted, or every frame
+
+
+def check_robustness(section: object, where: str = "robustness") -> dict:
+    """The ``robustness`` config section (``corruptions``, ``severities``, ``modes``), checked: DataError naming
+    ``where.KEY`` (and the value as written) for an unknown corruption, severity or mode, a repeat, or an empty list."""
+    if not isinstance(section, dict):
+        raise DataError(None, where, f"expected a mapping, got {section!r}")
+    allowed = {"corruptions": CORRUPTIONS, "severities": SEVERITIES, "modes": CORRUPTION_MODES}
+    unknown = sorted(set(section) - set(allowed))
+    if unknown:
+        raise DataError(None, f"{where}.{unknown[0]}", f"unknown key; expected {sorted(allowed)}")
+    for key, choices in allowed.items():
+        values = section.get(key)
+        if not isinstance(values, list) or not values:
+            raise DataError(None, f"{where}.{key}", f"expected a non-empty list, got {values!r}")
+        for i, value in enumerate(values):
+            if isinstance(value, bool) or value not in choices:
+                raise DataError(None, f"{where}.{key}[{i}]", f"{value!r} is not one of {list(choices)}")
+        if len(set(values)) != len(values):
+            raise DataError(None, f"{where}.{key}", f"repeated entries in {values!r}")
+    return section

@@ -82,6 +82,8 @@ class TopDownClipDataset(Dataset):
         self.target = target
         self.seed = int(seed)
         self.epoch = 0
+        # (image, file_name, box, is_key) -> image, applied to each full frame before cropping (dsta.data.corrupt)
+        self.frame_transform = None
         self.sequences: list[Sequence] = read_split(ann_dir)
         self.pipeline = tf.build_pipeline(self.input_size, train, augment, padding=box_enlarge)
         self.codec = None
@@ -141,6 +143,9 @@ class TopDownClipDataset(Dataset):
         rng = self._rng(index) if self.train else None
         indices = self.clip_frames(index, rng)
         images = [read_image(self.image_root / seq.frames[i].file_name) for i in indices]
+        if self.frame_transform is not None:
+            images = [self.frame_transform(img, seq.frames[i].file_name, sample.box, i == sample.frame)
+                      for img, i in zip(images, indices)]
         if sample.person >= 0:
             person = frame.persons[sample.person]
             keypoints, visible, track_id = person.keypoints, person.visible, person.track_id
