@@ -50,6 +50,7 @@ class Loaded:
     pr: People
     flags: list[dict]  # per kept frame: the GT image's boolean fields
     n_frames: int
+    sequence: np.ndarray | None = None  # (n_frames,) per kept frame: its GT file's index in name order
 
 
 def read_file(path: str | Path, is_pred: bool) -> tuple[ParsedFile, People]:
@@ -103,9 +104,9 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
     names = sorted(n for n in os.listdir(gt_dir) if n.endswith(".json"))
     if not names:
         raise DataError(gt_dir, None, "no *.json GT files")
-    gts, prs, flags = [], [], []
+    gts, prs, flags, sequence = [], [], [], []
     offset = 0
-    for name in names:
+    for file_index, name in enumerate(names):
         pred_path = pred_dir / name
         if not pred_path.is_file():
             raise DataError(pred_path, None, f"prediction file missing for GT sequence {Path(name).stem}")
@@ -128,8 +129,10 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
             sel = keep[src.frame]
             parts.append(_frame_order(src.take(sel, new_index[src.frame[sel]])))
         flags += [fl for fl, k in zip(g_file.flags, keep) if k]
+        sequence.append(np.full(int(keep.sum()), file_index, dtype=np.int64))
         offset += int(keep.sum())
-    return Loaded(gt=People.concat(gts), pr=People.concat(prs), flags=flags, n_frames=offset)
+    return Loaded(gt=People.concat(gts), pr=People.concat(prs), flags=flags, n_frames=offset,
+                  sequence=np.concatenate(sequence))
 
 
 def subset(data: Loaded, frames: np.ndarray) -> Loaded:
@@ -141,4 +144,5 @@ def subset(data: Loaded, frames: np.ndarray) -> Loaded:
         sel = new[people.frame] >= 0
         return _frame_order(people.take(sel, new[people.frame[sel]]))
 
-    return Loaded(take(data.gt), take(data.pr), [data.flags[i] for i in frames], len(frames))
+    return Loaded(take(data.gt), take(data.pr), [data.flags[i] for i in frames], len(frames),
+                  None if data.sequence is None else data.sequence[frames])
