@@ -13,7 +13,10 @@ before it is cropped (``dsta.data.corrupt``, deterministic). Writes ``OUT/metric
   frame is corrupted; a single-frame model cannot tell the modes apart (its clip is the key frame alone, so its
   ``all`` results are its ``key`` results, which the stage reuses rather than recomputes: ``same_as_key``);
 - ``blank``: mAP with the key frame blank and with every frame blank (what the box alone gives the model), and
-  ``blank_neighbour_gain``, the difference: what the neighbours gave it.
+  ``blank_neighbour_gain``, the difference: what the neighbours gave it;
+- ``clean_gt_boxes``: the clean mAP with GT boxes (where ``boxes``, the checkpoint config's, are detections), and
+  ``box_prior``: the chance level, the training set's mean pose placed in each box (``dsta.box_prior``), with these
+  boxes and with GT boxes.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dsta import box_prior
 from dsta.checks import check_robustness, num_frames_of
 from dsta.config import load_params_section
 from dsta.data.corrupt import FrameCorruptor
@@ -128,13 +132,26 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = make_dataset(cfg["data"], num_frames, target, a.data_root, a.split, train=False, boxes=a.boxes,
                            heatmap=cfg["model"].get("heatmap"))
     objective = objective_for(target, dataset.input_size, cfg["model"])
-    print(f"{ckpt['model']} (T={num_frames}) on {cfg['data']['name']} {a.split}:")
+    boxes = a.boxes or cfg["data"].get("boxes", "gt")
+    print(f"{ckpt['model']} (T={num_frames}) on {cfg['data']['name']} {a.split}, boxes {boxes}:")
     result = run_grid(model, objective, dataset, device, section, num_frames, a.batch_size)
     result.update(checkpoint=str(a.checkpoint), num_frames=num_frames, model=ckpt["model"],
-                  dataset=cfg["data"]["name"], boxes=a.boxes or cfg["data"].get("boxes", "gt"), grid=section)
+                  dataset=cfg["data"]["name"], boxes=boxes, grid=section)
+    # the chance level beside it: the box prior (no image), with these boxes and with GT boxes; and the model's
+    # clean mAP with GT boxes where these are detections
+    with_gt = dataset if boxes == "gt" else make_dataset(cfg["data"], num_frames, target, a.data_root, a.split,
+                                                         train=False, boxes="gt", heatmap=cfg["model"].get("heatmap"))
+    mean_pose = box_prior.fit(cfg["data"], a.data_root)
+    with tempfile.TemporaryDirectory() as tmp:
+        result["clean_gt_boxes"] = result["clean"] if with_gt is dataset else float(
+            score(predict(model, objective, with_gt, device, a.batch_size), with_gt, Path(tmp) / "gt")["Total"])
+        result["box_prior"] = {
+            "boxes": float(score(box_prior.predict(mean_pose, dataset), dataset, Path(tmp) / "bp")["Total"]),
+            "gt_boxes": float(score(box_prior.predict(mean_pose, with_gt), with_gt, Path(tmp) / "bp_gt")["Total"])}
     result["provenance"] = provenance((cfg.get("train") or {}).get("seed"), cfg)
     write_json(out / "metrics.json", to_json(result), indent=2)
-    print(f"clean {result['clean']:.2f}, mPC " + ", ".join(f"{m} {v:.2f}" for m, v in result["mPC"].items())
+    print(f"clean {result['clean']:.2f} (GT boxes {result['clean_gt_boxes']:.2f}; box prior "
+          f"{result['box_prior']['boxes']:.2f}, GT boxes {result['box_prior']['gt_boxes']:.2f}), mPC " + ", ".join(f"{m} {v:.2f}" for m, v in result["mPC"].items())
           + (f", temporal recovery {result['temporal_recovery']:+.3f}" if "temporal_recovery" in result else "")
           + f" ({result['seconds']:.0f} s)")
     return result

@@ -57,6 +57,9 @@ def test_stage_writes_every_run_and_the_summaries(tmp_path, synthetic_tiny):
     assert written["temporal_recovery"] == pytest.approx(written["rPC"]["key"] - written["rPC"]["all"])
     assert written["blank_neighbour_gain"] == pytest.approx(written["blank"]["key"] - written["blank"]["all"])
     assert result["clean"] == written["clean"]
+    # GT boxes here: the GT-box column is the clean run; the box prior scored with them too
+    assert written["clean_gt_boxes"] == written["clean"]
+    assert 0 < written["box_prior"]["boxes"] == written["box_prior"]["gt_boxes"] < 100
 
 
 @pytest.mark.slow
