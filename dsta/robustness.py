@@ -14,6 +14,8 @@ before it is cropped (``dsta.data.corrupt``, deterministic). Writes ``OUT/metric
   ``all`` results are its ``key`` results, which the stage reuses rather than recomputes: ``same_as_key``);
 - ``blank``: mAP with the key frame blank and with every frame blank (what the box alone gives the model), and
   ``blank_neighbour_gain``, the difference: what the neighbours gave it;
+- ``temporal_recovery_interval``, ``blank_neighbour_gain_interval``: their 95% paired-bootstrap intervals over the
+  val sequences (1,000 resamples, seeded; every run scored on the same resampled sequences);
 - ``clean_gt_boxes``: the clean mAP with GT boxes (where ``boxes``, the checkpoint config's, are detections), and
   ``box_prior``: the chance level, the training set's mean pose placed in each box (``dsta.box_prior``), with these
   boxes and with GT boxes.
@@ -36,6 +38,7 @@ from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
 from dsta.errors import main_guard
 from dsta.evaluate import to_json
+from dsta.evaluate.bootstrap import Matched, bootstrap_totals, interval, load_matched
 from dsta.io import write_json
 from dsta.models import load_checkpoint, model_target, read_checkpoint
 from dsta.objectives import objective_for
@@ -74,19 +77,24 @@ def summarize(clean: float, runs: list[dict], modes: list[str]) -> dict:
 
 
 def run_grid(model: torch.nn.Module, objective, dataset, device: torch.device, section: dict, num_frames: int,
-             batch_size: int = 64, log=print) -> dict:
+             batch_size: int = 64, log=print, resamples: int = 1000, seed: int = 0) -> dict:
     """The clean run and every run of the grid on ``dataset`` (val), summarized."""
-    def evaluate_once(corruptor: FrameCorruptor | None) -> float:
+    gt_dir = Path(dataset.sequences[0].source).parent
+    matched: dict[tuple, Matched] = {}  # the evaluator's matched arrays of each run, for the bootstrap
+
+    def evaluate_once(key: tuple, corruptor: FrameCorruptor | None) -> float:
         dataset.frame_transform = corruptor
         try:
             preds = predict(model, objective, dataset, device, batch_size)
         finally:
             dataset.frame_transform = None
         with tempfile.TemporaryDirectory() as tmp:
-            return float(score(preds, dataset, Path(tmp))["Total"])
+            total = float(score(preds, dataset, Path(tmp))["Total"])
+            matched[key] = load_matched(gt_dir, Path(tmp) / "predictions")
+        return total
 
     start = time.perf_counter()
-    clean = evaluate_once(None)
+    clean = evaluate_once((None, None, None), None)
     runs: list[dict] = []
     caches: dict = {}
     for corruption, severity, mode in grid(section):
@@ -94,13 +102,40 @@ def run_grid(model: torch.nn.Module, objective, dataset, device: torch.device, s
         first = next((r for r in runs if r["corruption"] == corruption and r["severity"] == severity), None)
         if num_frames == 1 and first is not None:  # the clip is the key frame alone: every mode is the same run
             row.update(mAP=first["mAP"], same_as_key=True)
+            matched[(corruption, severity, mode)] = matched[(corruption, severity, first["mode"])]
         else:
             cache = caches.setdefault((corruption, severity), {})  # the modes share corrupted frames
-            row["mAP"] = evaluate_once(FrameCorruptor(corruption, severity or 1, mode, cache))
+            row["mAP"] = evaluate_once((corruption, severity, mode),
+                                       FrameCorruptor(corruption, severity or 1, mode, cache))
         runs.append(row)
         log(f"  {corruption:<16} severity {severity or '-'} {mode:<3}: mAP {row['mAP']:.2f}")
     out = summarize(clean, runs, list(section["modes"]))
+    out.update(intervals(matched, runs, resamples, seed))
     out["seconds"] = time.perf_counter() - start
+    return out
+
+
+def intervals(matched: dict[tuple, Matched], runs: list[dict], resamples: int = 1000, seed: int = 0) -> dict:
+    """95% paired-bootstrap intervals over val sequences (``dsta.evaluate.bootstrap``: every run scored on the same
+    resampled sequences) of the temporal recovery and the blank gain, on this val set."""
+    if resamples <= 0 or len(matched) < 2:
+        return {}
+    totals = bootstrap_totals({str(k): m for k, m in matched.items()}, resamples, seed)
+    clean = totals[str((None, None, None))]
+
+    def mpc(mode: str) -> np.ndarray | None:
+        keys = [str((r["corruption"], r["severity"], mode)) for r in runs
+                if r["mode"] == mode and r["corruption"] != CONTROL]
+        return np.mean([totals[k] for k in keys], 0) if keys else None
+
+    out = {"bootstrap": {"resamples": resamples, "seed": seed, "level": 0.95, "unit": "val sequences"}}
+    key, every = mpc("key"), mpc("all")
+    if key is not None and every is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["temporal_recovery_interval"] = list(interval((key - every) / clean))
+    blank = {m: totals.get(str((CONTROL, None, m))) for m in ("key", "all")}
+    if blank["key"] is not None and blank["all"] is not None:
+        out["blank_neighbour_gain_interval"] = list(interval(blank["key"] - blank["all"]))
     return out
 
 

@@ -56,6 +56,10 @@ def test_stage_writes_every_run_and_the_summaries(tmp_path, synthetic_tiny):
         assert written["rPC"][mode] == pytest.approx(expected / written["clean"])
     assert written["temporal_recovery"] == pytest.approx(written["rPC"]["key"] - written["rPC"]["all"])
     assert written["blank_neighbour_gain"] == pytest.approx(written["blank"]["key"] - written["blank"]["all"])
+    low, high = written["temporal_recovery_interval"]
+    assert low <= high and written["bootstrap"]["resamples"] == 1000
+    low, high = written["blank_neighbour_gain_interval"]
+    assert low <= written["blank_neighbour_gain"] <= high or low == high
     assert result["clean"] == written["clean"]
     # GT boxes here: the GT-box column is the clean run; the box prior scored with them too
     assert written["clean_gt_boxes"] == written["clean"]
@@ -78,6 +82,7 @@ def test_single_frame_model_key_and_all_are_identical(tmp_path, synthetic_tiny):
                for a, b in zip(preds["key"], preds["all"]))
     result = robustness.run_grid(model, objective, ds, torch.device("cpu"), GRID, num_frames=1, log=lambda s: None)
     assert result["temporal_recovery"] == 0.0 and result["blank_neighbour_gain"] == 0.0
+    assert result["temporal_recovery_interval"] == [0.0, 0.0] and result["blank_neighbour_gain_interval"] == [0.0, 0.0]
     assert all(r["same_as_key"] for r in result["runs"] if r["mode"] == "all")
 
 

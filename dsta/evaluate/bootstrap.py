@@ -95,6 +95,10 @@ def bootstrap_totals(models: dict[str, Matched], n: int = 1000, seed: int = 0, c
 def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """The percentile interval of bootstrap values."""
     tail = (1.0 - level) / 2 * 100
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]  # a resample where a ratio is undefined (no clean mAP) is left out
+    if not len(values):
+        return float("nan"), float("nan")
     return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
 
