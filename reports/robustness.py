@@ -130,24 +130,27 @@ def figure(experiments: list[Experiment], results: dict[str, dict], path: Path, 
     for ax, corruption in zip(axes[0], corruptions):
         for i, e in enumerate(e for e in experiments if e.key in results):
             runs = [run for run in results[e.key]["runs"] if run["corruption"] == corruption]
-            for mode, style in (("key", "-"), ("all", "--")):
+            for mode, style, marker in (("key", "-", "o"), ("all", "--", "s")):
                 pts = [(run["severity"] or 0, run["mAP"]) for run in runs if run["mode"] == mode]
                 if corruption == CONTROL:
                     x = i + (-0.15 if mode == "key" else 0.15)
                     ax.bar(x, pts[0][1] if pts else 0, width=0.3, color=colors.get(e.key),
                            hatch=None if mode == "key" else "//", alpha=1.0 if mode == "key" else 0.5)
                 else:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", color=colors.get(e.key),
-                            label=f"{e.key} {mode}")
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker=marker, color=colors.get(e.key),
+                            markerfacecolor=colors.get(e.key) if mode == "key" else "none", label=f"{e.key} {mode}")
         ax.set_title(corruption + (" (key solid, all hatched)" if corruption == CONTROL else ""), fontsize=8)
         if corruption == CONTROL:
             keys = [e.key for e in experiments if e.key in results]
             ax.set_xticks(range(len(keys)), keys, rotation=60, fontsize=6)
         else:
             ax.set_xlabel("severity")
+            ax.set_xlim(0.5, 5.5)
+            ax.set_xticks(range(1, 6))
+        ax.set_ylim(bottom=0)
         ax.set_ylabel("val mAP")
     axes[0][0].legend(fontsize=5, ncol=1)
-    fig.suptitle(title + ": key frame only (solid) vs all frames (dashed)", fontsize=9)
+    fig.suptitle(title + ": key frame only (solid, filled) vs every frame (dashed, open)", fontsize=9)
     fig.tight_layout()
     pl._save(fig, path)
 
