@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --no-build-isolation --no-binary xtcocotools $$($(TOOL) from-source)
 	$(PY) -m pip install --quiet --no-build-isolation -e .
 	$(PY) -m pip install --quiet --no-deps $$($(TOOL) no-deps)
-	$(PY) -c "import torch, torchvision, timm, mmpose.codecs, mmpose.datasets.transforms, xtcocotools.mask, shapely; print('install ok: torch', torch.__version__)"
+	$(PY) -c "import torch, torchvision, timm, mmpose.codecs, mmpose.datasets.transforms, xtcocotools.mask, shapely, imagecorruptions; print('install ok: torch', torch.__version__)"
 	touch $(STAMP)
 
 # the stages run `python -m ...`: the venv must come first on PATH

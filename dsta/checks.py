@@ -286,6 +286,8 @@ def check_train_section(train, where: str = "train") -> None:
     for key, check in TRAIN_CHECKS.items():
         if key in train:
             check(train[key], f"{where}.{key}")
+    if "lr_drop" in train:
+        check_choice(train["lr_drop"], f"{where}.lr_drop", LR_DROPS)
     if "amp" in train and not isinstance(train["amp"], bool):
         raise DataError(None, f"{where}.amp", f"must be true or false, got {train['amp']!r}")
     if "milestones" in train:
@@ -299,6 +301,19 @@ def check_train_section(train, where: str = "train") -> None:
 
 
 AUGMENT_PROBABILITIES = ("flip_prob", "rotate_prob", "half_body_prob")
+# the keys that name a rule (the stages that read them say what each means): when the LR drops at a milestone
+# (dsta.train), which half-body rule augments (dsta.data.transforms), which box an annotated person trains with
+# (dsta.data.dataset)
+LR_DROPS = ("at_milestone", "after_milestone")
+HALF_BODY_RULES = ("mmpose", "official")
+GT_BOXES = ("given", "clipped")
+
+
+def check_choice(value, field: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, as written."""
+    if value not in choices:
+        raise DataError(None, field, f"must be one of {list(choices)}, got {value!r}")
+    return value
 
 
 def check_data_section(data, where: str = "data") -> None:
@@ -308,6 +323,8 @@ def check_data_section(data, where: str = "data") -> None:
     for key in ("name", "train_ann", "val_ann", "image_root", "boxes"):
         if key in data and (not isinstance(data[key], str) or not data[key]):
             raise DataError(None, f"{where}.{key}", f"must be a non-empty string, got {data[key]!r}")
+    if "gt_boxes" in data:
+        check_choice(data["gt_boxes"], f"{where}.gt_boxes", GT_BOXES)
     if "box_score_threshold" in data:
         check_number(data["box_score_threshold"], f"{where}.box_score_threshold", 0, 1)
     if "box_enlarge" in data:
@@ -325,6 +342,8 @@ def check_data_section(data, where: str = "data") -> None:
         if key == "distribution":
             if not isinstance(value, str):
                 raise DataError(None, field, f"must be a string, got {value!r}")
+        elif key == "half_body_rule":
+            check_choice(value, field, HALF_BODY_RULES)
         elif key == "half_body_min_keypoints":
             check_int(value, field, 0)
         elif key in AUGMENT_PROBABILITIES:
@@ -349,3 +368,34 @@ def int_at_least(low: int):
 
     parse.__name__ = f"integer >= {low}"
     return parse
+
+
+# -- the robustness benchmark (dsta.robustness; dsta.data.corrupt applies them) ------------------------------------
+# ImageNet-C corruptions (Hendrycks & Dietterich 2019) as the `imagecorruptions` package defines them, plus the two of
+# this harness: `occlusion` (a filled box over part of the person's box, its area the severity) and `blank` (the frame
+# replaced by its mean colour: the control, one point whatever the severity).
+IMAGENET_C_CORRUPTIONS = ("motion_blur", "defocus_blur", "gaussian_noise", "jpeg_compression", "pixelate")
+CORRUPTIONS = IMAGENET_C_CORRUPTIONS + ("occlusion", "blank")
+SEVERITIES = (1, 2, 3, 4, 5)
+CORRUPTION_MODES = ("key", "all")  # only the key frame of each clip corrupted, or every frame
+
+
+def check_robustness(section: object, where: str = "robustness") -> dict:
+    """The ``robustness`` config section (``corruptions``, ``severities``, ``modes``), checked: DataError naming
+    ``where.KEY`` (and the value as written) for an unknown corruption, severity or mode, a repeat, or an empty list."""
+    if not isinstance(section, dict):
+        raise DataError(None, where, f"expected a mapping, got {section!r}")
+    allowed = {"corruptions": CORRUPTIONS, "severities": SEVERITIES, "modes": CORRUPTION_MODES}
+    unknown = sorted(set(section) - set(allowed))
+    if unknown:
+        raise DataError(None, f"{where}.{unknown[0]}", f"unknown key; expected {sorted(allowed)}")
+    for key, choices in allowed.items():
+        values = section.get(key)
+        if not isinstance(values, list) or not values:
+            raise DataError(None, f"{where}.{key}", f"expected a non-empty list, got {values!r}")
+        for i, value in enumerate(values):
+            if isinstance(value, bool) or value not in choices:
+                raise DataError(None, f"{where}.{key}[{i}]", f"{value!r} is not one of {list(choices)}")
+        if len(set(values)) != len(values):
+            raise DataError(None, f"{where}.{key}", f"repeated entries in {values!r}")
+    return section

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from dsta.checks import (check_data_section, check_heatmap_size, check_input_size, check_model_kwargs,
-                         check_train_section, parse_inference_label)
+                         check_robustness, check_train_section, parse_inference_label)
 from dsta.errors import DataError, main_guard
 from dsta.io import load_yaml, write_text
 
@@ -119,6 +119,8 @@ def check_params(params: dict, config_dir: Path = CONFIG_DIR) -> None:
         for key, cfg in (params.get(section) or {}).items():
             check_experiment(cfg or {}, f"{section}.{key}")
     check_released(params)
+    if "robustness" in params:  # the robustness stage's grid: known corruptions, severities 1-5, modes key/all
+        check_robustness(params["robustness"])
     paper = params.get("paper_profiles") or {}
     size = [paper.get("width"), paper.get("height")]
     if paper.get("models"):  # the paper_profile stage passes it to every model

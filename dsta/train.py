@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from dsta import distributed as dist
-from dsta.checks import num_frames_of
+from dsta.checks import LR_DROPS, num_frames_of
 from dsta.config import check_experiment, load_experiment
 from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
@@ -50,7 +50,6 @@ TRAIN_DEFAULTS = {"backbone_lr_mult": 1.0, "freeze_backbone_epochs": 0, "lr_drop
 # and the drop comes at m + 1, as zgspose/DSTA and DCPose train: their trainer (engine/defaults/trainer.py) calls
 # ``lr_scheduler.step(epoch)`` after epoch ``epoch``, which sets the LR from ``bisect_right(milestones, epoch)``, so
 # [10, 15] over 20 epochs gives 11 / 5 / 4 epochs at lr, lr * gamma, lr * gamma^2 (at_milestone: 10 / 5 / 5).
-LR_DROPS = ("at_milestone", "after_milestone")
 
 
 def check_train_config(train: dict) -> dict:

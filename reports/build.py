@@ -22,6 +22,7 @@ from dsta.errors import DataError, main_guard
 from dsta.io import load_yaml, write_json, write_text
 from dsta.provenance import git_commit
 from reports import booktabs
+from reports import robustness as rb
 from reports.claims import claims
 from reports.pages import dataset_page, index_page, readme_block
 from reports.results import (DATASETS, dataset_status, flat_metrics, load_benchmarks, load_experiments,
@@ -45,12 +46,14 @@ def update_readme(path: Path, block: str) -> None:
 
 
 def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles: Path, benchmarks_path: Path,
-          data: Path, out: Path, plots: bool = True, readme: Path | None = None) -> dict:
+          data: Path, out: Path, plots: bool = True, readme: Path | None = None,
+          robustness: Path | None = None) -> dict:
     reference = load_yaml(reference_path)
     for key in ("citations", "columns"):
         if key not in (reference or {}):
             raise DataError(reference_path, key, "missing")
     experiments = load_experiments(params, runs, evals, profiles)
+    rb.attach(experiments, robustness, evals, data)  # robustness metrics, and matched arrays for the claims' intervals
     paper = load_paper_profiles(profiles)
     bench = load_benchmarks(benchmarks_path)
     commit = git_commit() or "unknown"
@@ -72,6 +75,7 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
     for p in pages:
         write_text(out / f"{p.dataset}.md", dataset_page(p, figures[p.dataset], paper))
     write_latex(pages, paper, out / "latex")
+    rb.write(out, experiments, plots)
     if readme is not None:
         update_readme(readme, readme_block(experiments, paper))
     side_by_side = load_side_by_side(bench, profiles)
@@ -122,10 +126,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default="reports")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--readme", default=None, help="also fill this file's generated results block (README.md)")
+    p.add_argument("--robustness", default=None, help="the robustness stage's outputs (robustness/EXP/metrics.json)")
     a = p.parse_args(argv)
     result = build(Path(a.params), Path(a.reference), Path(a.runs), Path(a.eval), Path(a.profiles),
                    Path(a.benchmarks), Path(a.data), Path(a.out), plots=not a.no_plots,
-                   readme=Path(a.readme) if a.readme else None)
+                   readme=Path(a.readme) if a.readme else None,
+                   robustness=Path(a.robustness) if a.robustness else None)
     print(f"wrote {a.out}/README.md and {', '.join(result['pages'])}" +
           (f"; missing: {len(result['missing'])}" if result["missing"] else ""))
     return result

@@ -76,8 +76,11 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict]) ->
                 "fine-tuned from the `pretrain` stage's single-frame RLE backbone, as the paper fine-tunes it from "
                 "RLE's COCO checkpoint; RLE is the compute-matched control `rle_ft` (RLE continued from the same "
                 "backbone for the same steps). Margin: mean over seeds of the paired difference; spread: its sample "
-                "standard deviation over seeds. A margin within the spread (one seed: within "
-                f"{ONE_SEED_FLOOR} points, the cross-CPU shift of one seed's mAP) is inconclusive.", "",
+                "standard deviation over seeds; interval: the 95% paired bootstrap over val sequences. With one "
+                "seed a claim holds when its interval lies above 0 (without an interval: a margin over "
+                f"{ONE_SEED_FLOOR} points, the cross-CPU shift of one seed's mAP); with several, when the margin "
+                "exceeds the spread. Whether DSTA uses its neighbour frames (key frame vs every frame corrupted, "
+                "the blank-frame control, the box prior): [robustness-synthetic.md](robustness-synthetic.md).", "",
                 claims_table(claims(page.experiments, paper)), "",
                 "## Over seeds", "", "Val mAP, mean ± sample standard deviation over the seeds (params `seeds`).", "",
                 seeds_table(page.experiments), "",

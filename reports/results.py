@@ -60,6 +60,8 @@ class Experiment:
     profile: dict | None = None
     skipped: str | None = None  # why train/evaluate skipped it (dataset not fetched); then there is no evaluation
     paths: dict[str, Path] = field(default_factory=dict)  # the file each record came from
+    robustness: dict | None = None  # the robustness stage's metrics (reports.robustness.attach)
+    matched: Any = None  # the evaluator's matched arrays of its val predictions, for the bootstrap (the same)
 
     def provenance(self, record: str) -> dict | None:
         """The provenance of the file a number came from (``"evaluation"``, ``"training"`` or ``"profile"``): its

@@ -8,12 +8,14 @@
 #
 # `run` installs .gpu/wheels into .gpu/site (offline; skipped when the imports already work), composes
 # OUT/params.yaml (`python -m dsta.config experiments=synthetic_gpu OVERRIDE ...`), generates the data, runs the
-# pretrain entries, then the experiments JOBS at a time (default 6; 3 loader workers each), evaluates and profiles
-# them. It writes OUT/params.yaml, OUT/runs, OUT/eval, OUT/profiles, OUT/data/synthetic (val), OUT/logs and
+# pretrain entries, then the experiments JOBS at a time (default 6; 3 loader workers each), evaluates them, runs the
+# robustness grid (full) on them and profiles them. It writes OUT/params.yaml, OUT/runs, OUT/eval, OUT/robustness,
+# OUT/profiles, OUT/data/synthetic (val), OUT/logs and
 # OUT/stage_seconds.tsv; every metrics file carries its provenance (machine, GPU, torch, commit, seed). Back here:
 #
 #   python -m reports.build --params OUT/params.yaml --reference reports/reference.yaml --runs OUT/runs \
-#       --eval OUT/eval --profiles OUT/profiles --benchmarks OUT/none.json --data OUT/data --out reports/synthetic_gpu
+#       --eval OUT/eval --profiles OUT/profiles --benchmarks OUT/none.json --data OUT/data --out reports/synthetic_gpu \
+#       --robustness OUT/robustness
 #
 # A CPU smoke test of the same path: OUT=/tmp/g JOBS=2 scripts/gpu_synthetic.sh run synthetic.train_sequences=2 \
 #   synthetic.val_sequences=2 synthetic.frames=6
@@ -30,7 +32,9 @@ wheels() {
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$w" \
     mmpose==1.3.2 mmengine==0.10.7 json_tricks==3.17.3 munkres==1.1.4 hydra-core==1.3.8 omegaconf==2.3.1 yacs==0.1.8 \
     orjson==3.13.0 shapely==2.2.0 addict==2.4.0 yapf==0.43.0 \
-    termcolor==3.3.0 platformdirs==4.14.8 timm==1.0.31 safetensors==0.8.0
+    termcolor==3.3.0 platformdirs==4.14.8 timm==1.0.31 safetensors==0.8.0 \
+    imagecorruptions-imaug==1.1.5 numba==0.68.1 llvmlite==0.50.0 scikit-image==0.26.0 imageio==2.38.2 lazy-loader==0.6 \
+    tifffile==2026.3.3
   # sdists: built here (pure Python, so the wheel fits any CPython 3)
   $pip wheel --no-deps --no-build-isolation -w "$w" mmcv-lite==2.1.0 fvcore==0.1.5.post20221221 iopath==0.1.10 \
     antlr4-python3-runtime==4.9.3
@@ -45,7 +49,7 @@ wheels() {
 }
 
 install() {
-  if $PY -c "import mmpose.datasets.transforms, hydra, timm, fvcore" 2>/dev/null; then return; fi
+  if $PY -c "import mmpose.datasets.transforms, hydra, timm, fvcore, imagecorruptions" 2>/dev/null; then return; fi
   [ -d .gpu/wheels ] || { echo "no .gpu/wheels: run 'scripts/gpu_synthetic.sh wheels' on a connected machine" >&2; exit 1; }
   $PY -m pip install --quiet --no-index --no-deps --upgrade --target .gpu/site .gpu/wheels/*.whl
 }
@@ -86,7 +90,9 @@ run() {
     --export-backbone pretrain/{}/backbone.pt' "$data"
   printf '%s\n' $(param experiments) | xargs -P "$jobs" -I{} bash -c 'timed train@{} $PY -m dsta.train \
     --params "$OUT/params.yaml" --experiment {} --data-root "$0" --out "$OUT/runs/{}" \
-    && timed evaluate@{} $PY -m dsta.predict --checkpoint "$OUT/runs/{}/last.pt" --data-root "$0" --out "$OUT/eval/{}"' \
+    && timed evaluate@{} $PY -m dsta.predict --checkpoint "$OUT/runs/{}/last.pt" --data-root "$0" --out "$OUT/eval/{}" \
+    && timed robustness@{} $PY -m dsta.robustness --params "$OUT/params.yaml" --checkpoint "$OUT/runs/{}/last.pt" \
+      --data-root "$0" --out "$OUT/robustness/{}"' \
     "$data"
   # profiles of the first seed's runs (the others are the same networks), one at a time so that timings do not share
   # the GPU

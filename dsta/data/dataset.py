@@ -12,14 +12,13 @@ import torch
 from torch.utils.data import Dataset
 
 from dsta import keypoints as kp
-from dsta.checks import DEFAULT_INPUT_SIZE, check_num_frames
+from dsta.checks import DEFAULT_INPUT_SIZE, GT_BOXES, check_num_frames
 from dsta.data import transforms as tf
 from dsta.data.transforms import AugmentConfig
 from dsta.data.clips import clip_indices, sample_distance
 from dsta.data.posetrack import Sequence, box_from_keypoints, clip_box, join_detections, read_detections, read_split
 from dsta.errors import DataError
 
-GT_BOXES = ("given", "clipped")
 
 cv2.setNumThreads(0)  # the DataLoader workers are the parallelism; OpenCV's own threads only contend with them
 
@@ -118,6 +117,8 @@ class TopDownClipDataset(Dataset):
         self.target = target
         self.seed = int(seed)
         self.epoch = 0
+        # (image, file_name, box, is_key) -> image, applied to each full frame before cropping (dsta.data.corrupt)
+        self.frame_transform = None
         self.sequences: list[Sequence] = read_split(ann_dir)
         self.pipeline = tf.build_pipeline(self.input_size, train, augment, padding=box_enlarge)
         self.codec = None
@@ -184,6 +185,9 @@ class TopDownClipDataset(Dataset):
         rng = self._rng(index) if self.train else None
         indices = self.clip_frames(index, rng)
         images = [read_image(self.image_root / seq.frames[i].file_name) for i in indices]
+        if self.frame_transform is not None:
+            images = [self.frame_transform(img, seq.frames[i].file_name, sample.box, i == sample.frame)
+                      for img, i in zip(images, indices)]
         if sample.person >= 0:
             person = frame.persons[sample.person]
             keypoints, visible, track_id = person.keypoints, person.visible, person.track_id

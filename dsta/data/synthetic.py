@@ -4,6 +4,7 @@
 
     DIR/images/{train,val}/NNNNNN_mpii_{train,test}/FFFFFF.jpg
     DIR/annotations/{train,val}/NNNNNN_mpii_{train,test}.json   (PoseTrack18 format, with head boxes)
+    DIR/boxes/val_detections.json                                (a synthetic detector's val boxes, DCPose's format)
     DIR/dataset.json                                             (the generation settings and counts)
 
 Each video shows 1-4 figures (head, torso, limbs drawn as thick shaded segments, random sizes and clothing colours)
@@ -27,7 +28,7 @@ import numpy as np
 
 from dsta import keypoints as kp
 from dsta.errors import DataError, main_guard
-from dsta.io import atomic_dir, write_json
+from dsta.io import atomic_dir, load_json, write_json
 
 K = kp.KEYPOINT_INDEX
 ACTIONS = ("walk", "wave", "turn", "cross")
@@ -404,22 +405,76 @@ def _sequence(rng: np.random.RandomState, cfg: SyntheticConfig, split: str, vid:
             "corrupted_labeled": sum(i["corrupted"] for i in labeled_images), "annotations": len(annotations)}
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# the synthetic person detector: what the val split is scored with by default, as PoseTrack val is scored with
+# DCPose's precomputed detector boxes
+
+DETECTIONS_FILE = "boxes/val_detections.json"  # configs/data/synthetic.yaml `boxes` names it
+DET_SCALE_JITTER = 0.08  # std of log(width), log(height) ratios to the GT box (mean IoU with GT 0.83)
+DET_SHIFT_JITTER = 0.04  # std of the centre shift, in box widths / heights
+DET_MISS_PROB = (0.04, 0.15)  # a person is missed: on a clean frame, on a corrupted one
+DET_FALSE_POSITIVES = 0.3  # mean false boxes per frame (Poisson)
+
+
+def _detections(doc: dict, rng: np.random.RandomState, cfg: SyntheticConfig) -> list[dict]:
+    """Detector boxes for the labeled frames of one val sequence, in DCPose's ``val_boxes.json`` format: each GT box
+    jittered in scale and shift (its score falls with the error), some persons missed (more on corrupted frames), a
+    few false boxes with low scores."""
+    persons: dict[int, list[dict]] = {}
+    for ann in doc["annotations"]:
+        persons.setdefault(ann["image_id"], []).append(ann)
+    out = []
+    for image in doc["images"]:
+        if not image["is_labeled"]:
+            continue
+        boxes = []
+        for ann in persons.get(image["id"], []):
+            if rng.rand() < DET_MISS_PROB[int(image["corrupted"])]:
+                continue
+            x, y, w, h = ann["bbox"]
+            log_scale = rng.normal(0, DET_SCALE_JITTER, 2)
+            shift = rng.normal(0, DET_SHIFT_JITTER, 2)
+            nw, nh = w * math.exp(log_scale[0]), h * math.exp(log_scale[1])
+            cx, cy = x + w / 2 + shift[0] * w, y + h / 2 + shift[1] * h
+            error = float(np.abs(log_scale).mean() + np.abs(shift).mean())
+            score = float(np.clip(0.97 - 2.0 * error + rng.normal(0, 0.04), 0.05, 0.99))
+            boxes.append(((cx - nw / 2, cy - nh / 2, nw, nh), score))
+        for _ in range(rng.poisson(DET_FALSE_POSITIVES)):
+            w, h = rng.uniform(0.1, 0.3) * cfg.width, rng.uniform(0.3, 0.7) * cfg.height
+            boxes.append(((rng.uniform(0, cfg.width - w), rng.uniform(0, cfg.height - h), w, h),
+                          float(rng.uniform(0.05, 0.6))))
+        for box, score in boxes:
+            out.append({"image_name": image["file_name"], "bbox": [round(float(v), 2) for v in box],
+                        "score": round(score, 4), "category_id": 1, "nframes": image["nframes"],
+                        "frame_id": image["frame_id"]})
+    return out
+
+
 def generate(out: str | Path, cfg: SyntheticConfig) -> dict:
     """Write the dataset to ``out``: built in a temporary directory beside it, renamed into place when complete, so
     an interrupted run never leaves a half-written dataset."""
     with atomic_dir(out) as tmp:
         summary = {"config": dict(cfg.__dict__), "splits": {}}
+        names: dict[str, list[str]] = {}
         for split, count, base in (("train", cfg.train_sequences, 100_000), ("val", cfg.val_sequences, 24_000)):
             seqs = []
             for i in range(count):
                 rng = np.random.RandomState([cfg.seed, 0 if split == "train" else 1, i])
                 seqs.append(_sequence(rng, cfg, split, base + i, tmp))
+            names[split] = [s["name"] for s in seqs]
             summary["splits"][split] = {
                 "sequences": len(seqs), "frames": sum(s["frames"] for s in seqs),
                 "labeled_frames": sum(s["labeled"] for s in seqs),
                 "corrupted_labeled_frames": sum(s["corrupted_labeled"] for s in seqs),
                 "persons": sum(s["annotations"] for s in seqs),
             }
+        # the detector's boxes for val, from a stream of their own (the frames do not depend on them)
+        detections = []
+        for i, name in enumerate(names["val"]):
+            doc = load_json(tmp / "annotations" / "val" / f"{name}.json")
+            detections += _detections(doc, np.random.RandomState([cfg.seed, 2, i]), cfg)
+        write_json(tmp / DETECTIONS_FILE, detections)
+        summary["splits"]["val"]["detections"] = len(detections)
         write_json(tmp / "dataset.json", summary, indent=2)
     return summary
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsta import keypoints as kp
+from dsta.checks import HALF_BODY_RULES
 from dsta.errors import DataError
 
 IMAGENET_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)  # RGB, 0-255
@@ -21,7 +22,6 @@ IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 
 
 DISTRIBUTIONS = ("mmpose", "official")
-HALF_BODY_RULES = ("mmpose", "official")
 
 
 @dataclass(frozen=True)

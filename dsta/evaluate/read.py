@@ -51,6 +51,7 @@ class Loaded:
     pr: People
     flags: list[dict]  # per kept frame: the GT image's boolean fields
     n_frames: int
+    sequence: np.ndarray | None = None  # (n_frames,) per kept frame: its GT file's index in name order
 
 
 def read_file(path: str | Path, is_pred: bool) -> tuple[ParsedFile, People]:
@@ -119,9 +120,9 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
     if stray:
         print(f"{pred_dir}: {len(stray)} prediction file(s) without a GT sequence, ignored as poseval ignores them: "
               f"{', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''}", file=sys.stderr)
-    gts, prs, flags = [], [], []
+    gts, prs, flags, sequence = [], [], [], []
     offset = 0
-    for name in names:
+    for file_index, name in enumerate(names):
         pred_path = pred_dir / name
         if pred_path.is_dir():
             raise DataError(pred_path, None, "a directory, not a prediction file")
@@ -146,8 +147,10 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
             sel = keep[src.frame]
             parts.append(_frame_order(src.take(sel, new_index[src.frame[sel]])))
         flags += [fl for fl, k in zip(g_file.flags, keep) if k]
+        sequence.append(np.full(int(keep.sum()), file_index, dtype=np.int64))
         offset += int(keep.sum())
-    return Loaded(gt=People.concat(gts), pr=People.concat(prs), flags=flags, n_frames=offset)
+    return Loaded(gt=People.concat(gts), pr=People.concat(prs), flags=flags, n_frames=offset,
+                  sequence=np.concatenate(sequence))
 
 
 def subset(data: Loaded, frames: np.ndarray) -> Loaded:
@@ -159,4 +162,5 @@ def subset(data: Loaded, frames: np.ndarray) -> Loaded:
         sel = new[people.frame] >= 0
         return _frame_order(people.take(sel, new[people.frame[sel]]))
 
-    return Loaded(take(data.gt), take(data.pr), [data.flags[i] for i in frames], len(frames))
+    return Loaded(take(data.gt), take(data.pr), [data.flags[i] for i in frames], len(frames),
+                  None if data.sequence is None else data.sequence[frames])

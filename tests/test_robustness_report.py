@@ -1,0 +1,45 @@
+"""The robustness page, its LaTeX table and figure, from fixture results of the robustness stage."""
+import json
+
+from reports import robustness as rb
+from reports.results import Experiment
+
+
+def _exp(key, model, frames):
+    cfg = {"data": {"name": "synthetic", "input_size": [48, 64], "val_ann": "annotations/val"},
+           "model": {"name": model, "kwargs": {"backbone": "resnet18", "num_frames": frames}}, "train": {"seed": 0}}
+    return Experiment(key, cfg, None, None, None)
+
+
+def _metrics(frames, key_map, all_map):
+    runs = [{"corruption": "occlusion", "severity": s, "mode": m, "mAP": v}
+            for s in (2, 4) for m, v in (("key", key_map - s), ("all", all_map - s))]
+    runs += [{"corruption": "blank", "severity": None, "mode": m, "mAP": v} for m, v in (("key", 20.0), ("all", 15.0))]
+    return {"num_frames": frames, "boxes": "boxes/val_detections.json", "clean": 40.0, "clean_gt_boxes": 45.0,
+            "box_prior": {"boxes": 15.0, "gt_boxes": 30.0}, "runs": runs, "mPC": {"key": key_map - 3, "all": all_map - 3},
+            "rPC": {"key": (key_map - 3) / 40, "all": (all_map - 3) / 40}, "temporal_recovery": (key_map - all_map) / 40,
+            "temporal_recovery_interval": [0.01, 0.2], "blank": {"key": 20.0, "all": 15.0},
+            "blank_neighbour_gain": 5.0, "blank_neighbour_gain_interval": [1.0, 9.0],
+            "grid": {"corruptions": ["occlusion", "blank"], "severities": [2, 4], "modes": ["key", "all"]}}
+
+
+def test_pages_latex_and_figure(tmp_path):
+    exps = [_exp("dsta_t3", "dsta", 3), _exp("rle_ft", "rle", 1)]
+    folder = tmp_path / "robustness"
+    for e, m in zip(exps, (_metrics(3, 35.0, 31.0), _metrics(1, 33.0, 33.0))):
+        (folder / e.key).mkdir(parents=True)
+        (folder / e.key / "metrics.json").write_text(json.dumps(m))
+    rb.attach(exps, folder, tmp_path / "eval", tmp_path / "data")
+    written = rb.write(tmp_path / "out", exps, plots=True)
+    page = (tmp_path / "out" / "robustness-synthetic.md").read_text()
+    # dsta_t3: clean 40 (GT boxes 45), box prior 15 / 30, mPC 32 / 28, recovery +10% of clean [+1, +20]
+    assert "| dsta_t3 | 3 | detected | 40.0 | 45.0 | 15.0 | 30.0 | 32.0 | 28.0 | 80.0 | 70.0 | +10.0 [+1.0, +20.0] |" \
+        in page
+    assert "| 20.0 | 15.0 | +5.0 [+1.0, +9.0] |" in page
+    assert "occlusion 2 key" in page and "figures/synthetic-robustness.png" in page
+    tex = (tmp_path / "out" / "latex" / "synthetic-robustness.tex").read_text()
+    assert r"\toprule" in tex and "dsta\\_t3" in tex
+    assert (tmp_path / "out" / "figures" / "synthetic-robustness.png").stat().st_size > 0
+    # a dataset without results still gets its page, saying so
+    assert "No robustness results" in (tmp_path / "out" / "robustness-posetrack18.md").read_text()
+    assert len(written) == 5
