@@ -100,7 +100,8 @@ def check_experiment(cfg: dict, where: str, sections: tuple[str, ...] = ("data",
         if not isinstance(cfg.get(key), dict):
             raise DataError(None, f"{where}.{key}", "missing")
     check_data_section(cfg["data"], f"{where}.data")
-    check_train_section(cfg["train"], f"{where}.train")
+    if "train" in sections:  # a released entry has no training
+        check_train_section(cfg["train"], f"{where}.train")
     model = cfg["model"]
     if "name" not in model:
         raise DataError(None, f"{where}.model.name", "missing")
