@@ -187,7 +187,23 @@ def test_fps_memory_names_what_was_measured(experiments, tmp_path, monkeypatch):
     assert "CPU resident memory" in memory.get_title(loc="left")
     legend = [t.get_text() for t in memory.get_legend().get_texts()]
     assert legend == ["forward pass, batch 1", "training step, batch 8"]
-    assert "batch 32" in throughput.get_ylabel()
+    assert throughput.get_ylabel() == "predictions / s"  # no interleaved run: no bar, no batch claimed
+    assert all(np.isnan(b.get_height()) for b in throughput.patches)
+
+
+def test_fps_bars_come_from_one_interleaved_run(experiments, tmp_path, monkeypatch):
+    """The FPS bars are the timing run's (median at its batch, quartiles as error bars), never the profiles'."""
+    figures = _capture(monkeypatch)
+    key = next(e.key for e in experiments if e.profile)
+    ms = {"median": 80.0, "p25": 70.0, "p75": 100.0, "min": 70.0, "max": 100.0, "rounds": [70.0, 80.0, 100.0]}
+    doc = {"env": {"device": "Test CPU", "threads": 2}, "protocol": {"rounds": 3},
+           "batches": {"1": {"ms_per_call": {}}, "8": {"ms_per_call": {f"{key}:clip": ms}}}}
+    pl.fps_memory_bars(experiments, tmp_path / "f.png", "t", doc)
+    (fig,) = figures
+    throughput = fig.axes[0]
+    assert "batch 8" in throughput.get_ylabel()
+    heights = [b.get_height() for b in throughput.patches if not np.isnan(b.get_height())]
+    assert heights == [pytest.approx(100.0)]  # 8 predictions per 80 ms
 
 
 def test_qualitative_grid(tmp_path):
