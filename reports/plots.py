@@ -254,6 +254,9 @@ def map_vs_gflops(experiments, path: Path, title: str) -> None:
             segments.append(((x, y), (xs, y)))
     if xs_all:
         _frame_points(ax, xs_all, [i[1] for i in items], (1.2, 1.4), 2.0)
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 0.1, 0.2, 0.5: ticks that never crowd
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("GFLOPs per prediction")
     ax.set_ylabel("val mAP")
     ax.grid(alpha=0.3, which="major")
@@ -436,6 +439,9 @@ def training_curves(experiments, path: Path, title: str) -> None:
                     markerfacecolor="white", markeredgewidth=0.8)
         if loss:
             ax = a3 if e.kind == "heatmap" else a2
+            # dodged: each run a little to the side of the epoch, so coinciding curves stay visible
+            dodge = (i - (len(experiments) - 1) / 2) * 0.06
+            loss = [(x + dodge, v) for x, v in loss]
             ax.plot(*zip(*loss), ls=ls, marker=marker, markersize=2.8, color=colors[e.key], markerfacecolor="white",
                     markeredgewidth=0.7)
             losses[ax] += [v for _, v in loss]
@@ -644,10 +650,10 @@ def paper_gflops(paper: dict[str, dict], path: Path) -> None:
                     ax.text(0.5, p, "clip only", va="center", fontsize=7, color="0.45")
         for p, b, hd in zip(pos, back, head):
             if not (np.isnan(b) or np.isnan(hd)):
-                ax.text(b + hd, p, f" head {hd:.3g}" if hd >= 0.01 else f" head {hd * 1e3:.1f} M", va="center",
-                        fontsize=6, color="0.15")
+                ax.text(b + hd, p, f" head {hd:.2f} GFLOPs" if hd >= 0.01 else f" head {hd * 1e3:.1f} MFLOPs",
+                        va="center", fontsize=6, color="0.15")
     ax.set_yticks(y, [_paper_name(paper[m]) for m in keys])
-    ax.set_xlim(0, np.nanmax([paper[m]["modes"]["clip"]["gflops"]["total"] for m in keys]) * 1.3)
+    ax.set_xlim(0, np.nanmax([paper[m]["modes"]["clip"]["gflops"]["total"] for m in keys]) * 1.5)
     ax.set_ylim(-0.65, len(keys) - 0.35)
     ax.tick_params(axis="y", length=0)
     ax.set_xlabel("GFLOPs per prediction\n(1 multiply-add = 1 FLOP)")
@@ -683,7 +689,7 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
         items.append((g, y, f"{row['method']} {backbone}{t}, {p['params']['total'] / 1e6:.0f} M params"
                       .replace("  ", " ")))
         xs.append(g)
-    _frame_points(ax, xs, [i[1] for i in items], (1.6, 1.6), 1.0)
+    _frame_points(ax, xs, [i[1] for i in items], (1.6, 6.0), 1.0)  # room on the right for the labels
     ax.set_xlabel("GFLOPs per frame of this project's implementation\n(streaming where possible)")
     ax.set_ylabel("PoseTrack17 val mAP (as published)")
     ax.set_title("published PoseTrack17 mAP of each method against the GFLOPs counted for this project's "
@@ -723,7 +729,7 @@ CAPTIONS = {
                   "forward pass and of a training step.",
     "training": "Top: val mAP after each epoch (0 = untrained). Bottom: training loss per epoch, regression models "
                 "(RLE negative log-likelihood) and heatmap models (MSE) on their own axes; each run has its own "
-                "line style, since the DSTA curves nearly coincide.",
+                "line style and sits a little to the side of its epoch, since the DSTA curves nearly coincide.",
     "qualitative": "Val frames: ground truth and each model's prediction; limbs coloured by body side.",
     "paper_gflops": "GFLOPs per prediction of the paper-size models at 256$\\times$192 (one multiply-add = one FLOP), "
                     "backbone and head; clip mode filled, streaming hatched.",
