@@ -106,7 +106,7 @@ def main_table(page: Page, title: str) -> str:
         counts = "/".join(sorted({str(r.seeds) for r in seeds}))
         note_lines.append(f"Mean$\\pm$sd: over {counts} seeds (sample standard deviation); per-seed rows in the "
                           f"report's appendix.")
-    reproduced = any(name == REPRODUCED_BLOCK for name, _ in blocks)
+    reproduced = any(name.endswith(REPRODUCED_BLOCK.lower()) for name, _ in blocks)
     caption = (f"{escape(title)}: AP (PCKh@0.5) per joint on the val split. Boxes: the person boxes of the "
                f"evaluation (GT or detected; rows with different boxes are not comparable). Grouped heatmap- then "
                f"regression-based, single- then multi-frame; ordered by mean AP within a group; best of each column "

@@ -171,7 +171,7 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
             dc = paper["dcpose_hrnet_w48"]["modes"]
             facts.append(f"DCPose-HRNet-W48: {dc['clip']['gflops']['total']:.1f} GFLOPs per prediction in clip mode, "
                          f"{dc.get('streaming', dc['clip'])['gflops']['total']:.1f} streaming (head "
-                         f"{dc['clip']['gflops']['head']:.2f}).")
+                         f"{dc['clip']['gflops']['head']:.2f} GFLOPs).")
         uncounted = sorted({op for p in paper.values() for e in p["modes"].values()
                             for op in (e.get("gflops") or {}).get("unsupported_ops", {})})
         if uncounted:
@@ -193,7 +193,9 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
     if benchmarks:
         out += ["## Benchmarks (`pytest benchmarks --benchmark-only`)", "",
                 f"pytest-benchmark on {benchmarks[0]['machine']} at commit {benchmarks[0]['commit']}; median and "
-                f"interquartile range of the rounds.", "",
+                f"interquartile range of the rounds. Each row was timed on its own, at its own moment: compare "
+                f"models only through the speed tables and the side-by-side ratios above, never across these rows.",
+                "",
                 table(["Benchmark", "Median ms", "IQR ms", "Rounds", "Details"],
                       [[b["name"], fmt(b["median_ms"], 2),
                         fmt(b["iqr_ms"], 2) if b["rounds"] > 1 else "– (one round)", b["rounds"],

@@ -49,9 +49,10 @@ FALLBACK_COLORS = (OKABE_ITO["purple"], OKABE_ITO["grey"], OKABE_ITO["black"], O
 GROUP_NAMES = {"Head": "Head", "Shou": "Shoulder", "Elb": "Elbow", "Wri": "Wrist", "Hip": "Hip", "Knee": "Knee",
                "Ankl": "Ankle"}
 # Qualitative grid: limbs by body side (the person's own left), drawn over a dark outline.
-SIDE_COLORS = {"left": OKABE_ITO["sky"], "right": OKABE_ITO["vermillion"], "centre": "#FFFFFF"}
+# none of them a model's colour (the limbs encode the body side, not the method): white, yellow and magenta
+SIDE_COLORS = {"left": "#FFFFFF", "right": "#FFE119", "centre": "#F032E6"}
 OUTLINE = (20, 20, 20)
-GT_JOINT_COLOR = OKABE_ITO["yellow"]
+GT_JOINT_COLOR = "#00FFFF"  # cyan rings: apart from the limb colours
 
 
 def model_color(model: str, num_frames: int = 1, backbone: str = "") -> str:
@@ -507,6 +508,18 @@ def _draw_gt_joints(img: np.ndarray, xy: np.ndarray, ok: np.ndarray, radius: int
         cv2.circle(img, tuple(p), radius, _rgb(GT_JOINT_COLOR), 1, cv2.LINE_AA)
 
 
+def _qualitative_models(experiments, most: int = 4) -> list:
+    """The models the qualitative grid shows (a cell must stay over an inch wide): one run per method, T=3 for DSTA,
+    pretrained before scratch, the first seed."""
+    chosen, seen = [], set()
+    for e in sorted(experiments, key=lambda e: (e.model != "dsta", e.num_frames != 3, not e.kwargs.get("pretrained"),
+                                                len(e.key))):
+        if e.model not in seen:
+            seen.add(e.model)
+            chosen.append(e)
+    return chosen[:most]
+
+
 @_styled
 def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, title: str, frames: int = 4,
                       scale: int = 2) -> bool:
@@ -528,7 +541,7 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
     preds = {e.key: _predictions_by_image(evals / e.key / "predictions") for e in experiments}
     names = _names(experiments)
     # a qualifier goes to a second line ("DSTA T=3\n(scratch)"): a cell is under an inch wide
-    columns = [("GT", None)] + [(names[e.key].replace(" (", "\n("), e) for e in experiments]
+    columns = [("GT", None)] + [(names[e.key].replace(" (", "\n("), e) for e in _qualitative_models(experiments)]
     images = []
     for _, frame in chosen:
         img = cv2.imread(str(image_root / frame.file_name))
@@ -570,7 +583,8 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
                 ax.set_title(name, fontsize=7, pad=2)
             if c == 0:
                 state = "corrupted" if frame.flags.get("corrupted") else "clean"
-                ax.set_ylabel(f"{seq.name[:6]} f{frame.index}\n{state}", fontsize=7, labelpad=2)
+                video = list(dict.fromkeys(sq.name for sq, _ in chosen)).index(seq.name) + 1
+                ax.set_ylabel(f"video {video}, frame {frame.index}\n{state}", fontsize=7, labelpad=2)
     boxes = {str((e.evaluation or {}).get("boxes", e.config["data"].get("boxes", "?"))) for e in experiments}
     fig.suptitle(f"{title}; person boxes: {' / '.join(sorted(boxes))}", fontsize=8, x=left / TEXT_WIDTH,
                  y=1 - 0.02 / height, ha="left", va="top")
@@ -730,7 +744,10 @@ CAPTIONS = {
     "training": "Top: val mAP after each epoch (0 = untrained). Bottom: training loss per epoch, regression models "
                 "(RLE negative log-likelihood) and heatmap models (MSE) on their own axes; each run has its own "
                 "line style and sits a little to the side of its epoch, since the DSTA curves nearly coincide.",
-    "qualitative": "Val frames: ground truth and each model's prediction; limbs coloured by body side.",
+    "qualitative": "Val frames (rows: clean and corrupted) with the ground truth and one run per method (DSTA T=3 "
+                   "pretrained, then the single-frame and heatmap baselines). Limbs by body side, white left, yellow "
+                   "right, magenta head and torso, over a dark outline; cyan rings: the ground-truth joints in each "
+                   "model's cell.",
     "paper_gflops": "GFLOPs per prediction of the paper-size models at 256$\\times$192 (one multiply-add = one FLOP), "
                     "backbone and head; clip mode filled, streaming hatched.",
     "paper_map_vs_gflops": "Published PoseTrack17 mAP of each method against the GFLOPs this project counts for its "

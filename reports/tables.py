@@ -77,11 +77,11 @@ MAIN_HEADER = ["Method", "Backbone", "T", "Input", "Boxes", "Init", *AP_NAMES, "
 BLOCKS = {("heatmap", "single"): "Heatmap-based, single-frame", ("heatmap", "multi"): "Heatmap-based, multi-frame",
           ("regression", "single"): "Regression-based, single-frame",
           ("regression", "multi"): "Regression-based, multi-frame"}
-REPRODUCED_BLOCK = "Reproduced here (this project's pipeline)"
+REPRODUCED_BLOCK = "Reproduced here"  # the suffix of a reproduced group's name
 ORDER_NOTE = ("Rows are grouped as in the DSTA paper (heatmap- then regression-based; single- then multi-frame; "
               "diffusion methods generate heatmaps and sit with them), ordered by mean AP within each group; the "
-              "best value of each column within a group is in bold. Reproduced rows come last, heatmap before "
-              "regression, then by T, pretrained before scratch.")
+              "best value of each column within a group is in bold. Reproduced rows come last, in the same groups "
+              "(single-frame baselines first, then by T, pretrained before scratch).")
 
 
 @dataclass
@@ -218,23 +218,25 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
         if e.profile is None:
             page.missing.append(f"`{e.key}`: no profile yet (profiles/{e.key}.json)")
     groups = seed_groups(page.experiments)
-    reproduced: list[Row] = []
+    reproduced: dict[str, list[Row]] = {}
     for n, (name, runs) in enumerate(sorted(groups.items(), key=lambda kv: reproduced_order(kv[1][0])), 1):
         e = runs[0]
+        rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, {REPRODUCED_BLOCK[0].lower()}"
+                                        f"{REPRODUCED_BLOCK[1:]}", [])
         done = [ap_values(r.evaluation) for r in runs if r.evaluation]
         ap = ([None if any(v[i] is None for v in done) else statistics.fmean(v[i] for v in done)
                for i in range(len(AP_COLUMNS))] if done else [None] * len(AP_COLUMNS))
         spread = statistics.stdev(v[-1] for v in done) if len(done) > 1 and all(v[-1] is not None for v in done) \
             else None
         boxes = (e.evaluation or {}).get("boxes") or e.config["data"].get("boxes") or DASH
-        reproduced.append(Row("reproduced", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
+        rows_of.append(Row("reproduced", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
                               boxes={"gt": "GT"}.get(boxes, boxes), init=e.init(), spread=spread,
                               seeds=max(len(done), 1)))
         seeds = f" (seeds: {', '.join(f'`{r.key}`' for r in runs)})" if len(runs) > 1 else ""
         footnotes.append(f"[{n}] {provenance(e, page.commit)}{seeds}")
         ref = reported_by_match.get(name)
         if ref is not None:
-            reproduced.append(Row("delta", "", "", "", "", delta(ap, ref["ap"]), cite=ref["cite"], boxes="", init=""))
+            rows_of.append(Row("delta", "", "", "", "", delta(ap, ref["ap"]), cite=ref["cite"], boxes="", init=""))
     by_block: dict[str, list[Row]] = {b: [] for b in BLOCKS.values()}
     for r in page.reported:
         mark = None
@@ -250,8 +252,7 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
         if rows:
             rows.sort(key=lambda r: (r.ap[-1] is not None, r.ap[-1] or 0.0))
             blocks.append((name, rows))
-    if reproduced:
-        blocks.append((REPRODUCED_BLOCK, reproduced))
+    blocks += list(reproduced.items())
     return blocks, footnotes, notes
 
 

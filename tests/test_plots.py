@@ -161,9 +161,9 @@ def test_direct_labels_stay_inside_and_apart(experiments, tmp_path, monkeypatch)
     for i, b in enumerate(boxes):
         assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1, labels[i]
         assert not any(b.overlaps(o) for o in boxes[i + 1:]), labels[i]
-    # the crowded ~0.12 GFLOPs region has a labelled tick
-    ticks = [v for v in ax.get_xticks() if ax.get_xlim()[0] <= v <= ax.get_xlim()[1]]
-    assert any(abs(v - 0.12) < 1e-9 for v in ticks) and len(ticks) >= 5
+    # 1-2-5 ticks: enough to read, never two labels crowding each other (0.1 beside 0.12)
+    ticks = sorted(v for v in ax.get_xticks() if ax.get_xlim()[0] <= v <= ax.get_xlim()[1])
+    assert len(ticks) >= 2 and all(b / a >= 2.0 - 1e-9 for a, b in zip(ticks, ticks[1:]))
 
 
 def test_training_curves_have_integer_epochs_and_no_legend_over_data(experiments, tmp_path, monkeypatch):
