@@ -428,6 +428,7 @@ def training_curves(experiments, path: Path, title: str) -> None:
     losses = {a2: [], a3: []}
     # runs whose curves coincide (DSTA T=1/3/5 continue one backbone) stay apart: each its own dash and marker,
     # hollow markers drawn over the earlier runs' lines
+    epochs: set[int] = set()
     styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 1)), "P"),
               ((0, (3, 1, 1, 1)), "X")]
     for i, e in enumerate(experiments):
@@ -442,6 +443,7 @@ def training_curves(experiments, path: Path, title: str) -> None:
             ax = a3 if e.kind == "heatmap" else a2
             # dodged: each run a little to the side of the epoch, so coinciding curves stay visible
             dodge = (i - (len(experiments) - 1) / 2) * 0.06
+            epochs.update(x for x, _ in loss)
             loss = [(x + dodge, v) for x, v in loss]
             ax.plot(*zip(*loss), ls=ls, marker=marker, markersize=2.8, color=colors[e.key], markerfacecolor="white",
                     markeredgewidth=0.7)
@@ -459,6 +461,9 @@ def training_curves(experiments, path: Path, title: str) -> None:
     for ax in (a1, a2, a3):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+    if epochs and len(epochs) <= 12:  # the dodged loss curves: a tick on every epoch they sit around
+        for ax in (a2, a3):
+            ax.set_xticks(sorted(epochs))
     if not a1.lines:
         _empty(a1, "no training history yet")
     else:
@@ -700,12 +705,12 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
                 markersize=5, zorder=3, markerfacecolor="white" if issue else _paper_color(p))
         backbone = {"ResNet-50": "R50"}.get(row.get("backbone"), row.get("backbone") or "")
         t = f" T={row['T']}" if row.get("T") else ""
-        items.append((g, y, f"{row['method']} {backbone}{t}, {p['params']['total'] / 1e6:.0f} M params"
+        items.append((g, y, f"{row['method']} {backbone}{t}\n{p['params']['total'] / 1e6:.0f} M params"
                       .replace("  ", " ")))
         xs.append(g)
-    _frame_points(ax, xs, [i[1] for i in items], (1.6, 6.0), 1.0)  # room on the right for the labels
+    _frame_points(ax, xs, [i[1] for i in items], (1.6, 7.0), 1.5)  # room on the right for the labels
     ax.set_xlabel("GFLOPs per frame of this project's implementation\n(streaming where possible)")
-    ax.set_ylabel("PoseTrack17 val mAP (as published)")
+    ax.set_ylabel("PoseTrack17 mAP (published)")
     ax.set_title("published PoseTrack17 mAP of each method against the GFLOPs counted for this project's "
                  "implementation of its architecture (not the authors' code)", loc="left")
     ax.grid(alpha=0.3)
