@@ -16,7 +16,8 @@ import re
 from reports.tables import (AP_NAMES, DASH, REPRODUCED_BLOCK, Model, Page, Row, best_in_block, cost_rows, main_rows,
                             speed_rows)
 
-SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+           "~": r"\textasciitilde{}",
            "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "Δ": r"$\Delta$", "–": "--", "−": "$-$",
            "±": r"$\pm$", "×": r"$\times$"}
 

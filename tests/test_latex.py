@@ -56,7 +56,8 @@ def compile_tables(folder: Path, tables: list[Path], figures: Path | None = None
 
 def problems(log: str) -> list[str]:
     """Overfull boxes, undefined citations or references, and labels defined twice, from a pdflatex log."""
-    pats = [r"Overfull \\[hv]box[^\n]*", r"Citation `[^']*' [^\n]*undefined[^\n]*", r"Reference `[^']*' [^\n]*undefined",
+    pats = [r"Overfull \\[hv]box[^\n]*", r"Citation `[^']*' [^\n]*undefined[^\n]*",
+            r"Reference `[^']*' [^\n]*undefined",
             r"Label `[^']*' multiply defined", r"There were undefined references"]
     return [m.group() for p in pats for m in re.finditer(p, log)]
 
@@ -95,3 +96,14 @@ def test_fresh_build_compiles_two_column(tmp_path):
     assert {"synthetic.tex", "posetrack17.tex", "synthetic-efficiency-cost.tex"} <= {t.name for t in tables}
     log = compile_tables(tmp_path / "doc", tables)
     assert problems(log) == []
+
+
+def test_the_check_catches_an_overfull_table_and_a_missing_citation(tmp_path):
+    """The check itself: a one-column table wider than the column and a key not in references.bib are reported."""
+    wide = tmp_path / "wide.tex"
+    wide.write_text("\\begin{table}[t]\\centering\\begin{tabular}{" + "c" * 30 + "}\\toprule\n"
+                    + " & ".join(["123.45"] * 30) + " \\\\\n\\bottomrule\\end{tabular}\\caption{x~\\cite{nokey}}"
+                    "\\end{table}\n")
+    found = problems(compile_tables(tmp_path / "doc", [wide]))
+    assert any(p.startswith("Overfull \\hbox") for p in found)
+    assert any("nokey" in p for p in found)
