@@ -20,6 +20,7 @@ DOCUMENT = r"""\documentclass[10pt,twocolumn]{article}
 \input{preamble}
 \begin{document}
 %s
+\nocite{*}  %% every entry of references.bib is typeset too (and bibtex always has a citation to work on)
 \bibliographystyle{plain}
 \bibliography{references}
 \end{document}
