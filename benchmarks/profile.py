@@ -36,6 +36,8 @@ What is measured, for one key-frame prediction:
 **Side by side** (``--side-by-side CONFIG[:MODE] ...``): several models timed interleaved in one process, with the
 per-frame ratio to the first entry and its spread over rounds; see ``benchmarks.profiling.side_by_side``, whose
 docstring gives the result schema. A ratio between two separate profiles is not reliable on a shared machine.
+``--side-by-side-all experiments`` (or ``paper_profiles``) times every model of that params.yaml section, each in
+every mode it has, in one such run: the report's latency and FPS columns come from these runs only.
 """
 from __future__ import annotations
 
@@ -52,9 +54,10 @@ import torch
 from benchmarks.profiling.env import environment
 from benchmarks.profiling.flops import FLOP_CONVENTION, backbone_path, count_flops, count_params
 from benchmarks.profiling.memory import peak_memory, tensor_mib, training_step
-from benchmarks.profiling.side_by_side import build_call, interleaved, parse_entry, side_by_side, spread
+from benchmarks.profiling.side_by_side import build_call, every_mode, interleaved, parse_entry, side_by_side, spread
 from benchmarks.profiling.side_by_side import summary as side_by_side_summary
-from benchmarks.profiling.specs import ModelSpec, model_configs, parse_overrides, spec_from_experiment, spec_from_model
+from benchmarks.profiling.specs import (ModelSpec, model_configs, parse_overrides, section_specs, spec_from_experiment,
+                                       spec_from_model)
 from benchmarks.profiling.steps import make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
 from dsta import inference
@@ -180,6 +183,9 @@ def main(argv: list[str] | None = None) -> dict:
     src.add_argument("--experiment", help="an experiment of --params")
     src.add_argument("--side-by-side", nargs="+", metavar="CONFIG[:MODE]",
                      help="time these interleaved; ratios per frame over the first (see side_by_side)")
+    src.add_argument("--side-by-side-all", choices=["experiments", "paper_profiles"], metavar="SECTION",
+                     help="time every model of this params section (experiments or paper_profiles) interleaved, "
+                          "each in every mode it has (the report's timings)")
     p.add_argument("--batches", type=int_at_least(1), nargs="+", default=[1, 32], help="side by side: the batches")
     p.add_argument("--rounds", type=int_at_least(1), default=9, help="side by side: ABBA rounds (one ratio each)")
     p.add_argument("--op-tables", type=int_at_least(0), default=0, metavar="ROWS",
@@ -211,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
     fast = InferenceOptions.from_label(a.fast_mode, "--fast-mode") if a.fast_mode else None
     if fast is not None and fast.cuda_graphs and device.type != "cuda":
         raise DataError(None, "--fast-mode", f"{a.fast_mode!r}: CUDA graphs need a CUDA device, not {device.type}")
-    if fast is not None and a.side_by_side:
+    if fast is not None and (a.side_by_side or a.side_by_side_all):
         raise DataError(None, "--fast-mode", "profiles one model; side by side, give the mode with --dtype etc.")
     if a.side_by_side:
         if a.overrides:
@@ -219,6 +225,14 @@ def main(argv: list[str] | None = None) -> dict:
         size = tuple(a.input_size or DEFAULT_INPUT_SIZE)
         result = side_by_side([parse_entry(e, size) for e in a.side_by_side], device, a.batches, options,
                               a.warmup, a.iters, a.rounds, a.op_tables)
+        write_json(a.out, result, indent=2)
+        print(side_by_side_summary(result))
+        return result
+    if a.side_by_side_all:
+        if a.overrides or a.input_size:
+            raise DataError(None, "--side-by-side-all", "takes the models and input sizes from --params")
+        result = side_by_side(every_mode(section_specs(Path(a.params), a.side_by_side_all)), device, a.batches,
+                              options, a.warmup, a.iters, a.rounds, a.op_tables, section=a.side_by_side_all)
         write_json(a.out, result, indent=2)
         print(side_by_side_summary(result))
         return result

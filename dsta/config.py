@@ -140,6 +140,13 @@ def check_params(params: dict, config_dir: Path = CONFIG_DIR) -> None:
             kwargs[name] = yaml.safe_load(value)
         typed = check_model_kwargs(model["name"], kwargs, f"{where}.overrides")
         check_input_size(size, typed.backbone, "paper_profiles.width/height")
+    for section, entry in (params.get("side_by_side") or {}).items():  # the report's interleaved timing runs
+        if section not in ("experiments", "paper_profiles"):
+            raise DataError(None, f"side_by_side.{section}", "times the models of experiments or paper_profiles")
+        for name, low in (("batch", 1), ("warmup", 0), ("iters", 1), ("rounds", 1)):
+            value = (entry or {}).get(name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise DataError(None, f"side_by_side.{section}.{name}", f"an integer >= {low}, got {value!r}")
 
 
 def check_released(params: dict) -> None:

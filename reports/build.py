@@ -26,7 +26,7 @@ from reports import robustness as rb
 from reports.claims import claims
 from reports.pages import dataset_page, index_page, readme_block
 from reports.results import (DATASETS, dataset_status, flat_metrics, load_benchmarks, load_experiments,
-                             load_paper_profiles, load_released, load_side_by_side, per_joint_csv)
+                             load_paper_profiles, load_released, load_side_by_side, load_timings, per_joint_csv)
 from reports.tables import Page
 
 
@@ -45,8 +45,18 @@ def update_readme(path: Path, block: str) -> None:
         write_text(path, new)
 
 
+def dataset_title(dataset: str, status: dict, params: dict) -> str:
+    """A page's title: PoseTrack17 ..., or the synthetic set with its size (from its dataset.json, else params)."""
+    if dataset != "synthetic":
+        return dataset.replace("posetrack", "PoseTrack")
+    cfg = status.get("config") or params.get("synthetic") or {}
+    if cfg.get("train_sequences"):
+        return f"Synthetic ({cfg['train_sequences']} train / {cfg.get('val_sequences', '?')} val videos)"
+    return "Synthetic"
+
+
 def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles: Path, benchmarks_path: Path,
-          data: Path, out: Path, plots: bool = True, readme: Path | None = None,
+          data: Path, out: Path, plots: bool = True, readme: Path | None = None, label_prefix: str = "",
           robustness: Path | None = None) -> dict:
     reference = load_yaml(reference_path)
     for key in ("citations", "columns"):
@@ -55,11 +65,15 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
     experiments = load_experiments(params, runs, evals, profiles)
     rb.attach(experiments, robustness, evals, data)  # robustness metrics, and matched arrays for the claims' intervals
     paper = load_paper_profiles(profiles)
+    timings = load_timings(profiles)
     bench = load_benchmarks(benchmarks_path)
     commit = git_commit() or "unknown"
     released = load_released(params, evals)
     pages = [Page(ds, [e for e in experiments if e.dataset == ds], reference.get(ds, []), dataset_status(data, ds),
                   commit, released=[e for e in released if e.dataset == ds]) for ds in DATASETS]
+    doc = load_yaml(params) or {}
+    for p in pages:
+        p.title = dataset_title(p.dataset, p.status, doc)
     figures: dict[str, dict[str, str]] = {p.dataset: {} for p in pages}
     index_figures: dict[str, str] = {}
     if plots:
@@ -69,44 +83,61 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
         for p in pages:
             done = [e for e in p.experiments if e.evaluation]
             if done:
-                figures[p.dataset] = pl.experiment_figures(p.dataset, done, fig_dir, data / p.dataset, evals)
+                figures[p.dataset] = pl.experiment_figures(p.dataset, done, fig_dir, data / p.dataset, evals,
+                                                           timings.get("experiments"))
         if paper:
             index_figures = pl.paper_figures(paper, reference, fig_dir)
-    for p in pages:
-        write_text(out / f"{p.dataset}.md", dataset_page(p, figures[p.dataset], paper))
-    write_latex(pages, paper, out / "latex")
-    rb.write(out, experiments, plots)
-    if readme is not None:
-        update_readme(readme, readme_block(experiments, paper))
     side_by_side = load_side_by_side(bench, profiles)
-    write_text(out / "README.md", index_page(pages, paper, bench, reference, commit, index_figures, side_by_side))
+    for p in pages:
+        write_text(out / f"{p.dataset}.md", dataset_page(p, figures[p.dataset], paper, timings.get("experiments"),
+                                                         side_by_side))
+    write_latex(pages, paper, out / "latex", timings, label_prefix)
+    robustness_files = rb.write(out, experiments, plots)  # after write_latex, which removes tables it did not write
+    if plots:
+        figures_tex = {**{n: f for p in pages for n, f in figures[p.dataset].items()}, **index_figures}
+        figures_tex.update({f.stem: str(f.relative_to(out)) for f in robustness_files if f.suffix == ".png"})
+        write_text(out / "latex" / "figures.tex", pl.figures_tex(figures_tex, label_prefix))
+    if readme is not None:
+        update_readme(readme, readme_block(experiments, paper, timings.get("experiments"), side_by_side))
+    links = [f"Also: [{d.name}/]({d.name}/README.md), {load_yaml(d / 'about.yaml').get('title', d.name)}"
+             for d in sorted(out.glob("*/")) if (d / "about.yaml").is_file()]
+    write_text(out / "README.md", index_page(pages, paper, bench, reference, commit, index_figures, side_by_side,
+                                             timings.get("paper_profiles"), links))
     metrics = flat_metrics(experiments)
-    metrics["claims"] = {c.key: c.as_json() for c in claims(experiments, paper)}
+    metrics["claims"] = {c.key: c.as_json() for c in claims(experiments, paper, timings.get("experiments"),
+                                                            side_by_side)}
     write_json(out / "metrics.json", metrics, indent=2)
     write_text(out / "per_joint.csv", per_joint_csv(experiments))
     return {"pages": [p.dataset for p in pages], "metrics": metrics,
             "missing": [m for p in pages for m in p.missing]}
 
 
-def write_latex(pages: list[Page], paper: dict[str, dict], folder: Path) -> list[Path]:
-    """``OUT/latex/``: each page's main table (``DATASET.tex``), its efficiency table (``DATASET-efficiency.tex``)
-    and the paper-size efficiency (``paper-efficiency.tex``), booktabs, from the same rows as the Markdown."""
+KEPT = {"preamble.tex", "figures.tex"}  # in latex/ but not a table: kept in git (preamble) or written separately
+
+
+def write_latex(pages: list[Page], paper: dict[str, dict], folder: Path, timings: dict[str, dict] | None = None,
+                label_prefix: str = "") -> list[Path]:
+    """``OUT/latex/``: each page's main table (``DATASET.tex``), its cost and speed tables
+    (``DATASET-efficiency-cost.tex``, ``-speed.tex``) and the paper-size ones (``paper-efficiency-*.tex``), booktabs,
+    from the same rows as the Markdown; ``label_prefix`` keeps the labels of a second report (the GPU page) unique."""
     from reports.tables import env_line
 
+    timings = timings or {}
     files = {}
     for p in pages:
-        title = {"synthetic": "Synthetic default (not PoseTrack)"}.get(p.dataset, p.dataset.replace("posetrack",
-                                                                                                       "PoseTrack"))
-        files[f"{p.dataset}.tex"] = booktabs.main_table(p, title)
+        files[f"{p.dataset}.tex"] = booktabs.main_table(p, p.title)
         profiles = {e.key: e.profile for e in p.experiments if e.profile}
-        eff = booktabs.experiment_efficiency(p, title, env_line(profiles)) if profiles else None
-        if eff:
-            files[f"{p.dataset}-efficiency.tex"] = eff
-    paper_tex = booktabs.paper_efficiency(paper, env_line(paper)) if paper else None
-    if paper_tex:
-        files["paper-efficiency.tex"] = paper_tex
+        if profiles:
+            for suffix, tex in booktabs.experiment_efficiency(p, p.title, env_line(profiles),
+                                                              timings.get("experiments")).items():
+                files[f"{p.dataset}-{suffix}.tex"] = tex
+    if paper:
+        for suffix, tex in booktabs.paper_efficiency(paper, env_line(paper), timings.get("paper_profiles")).items():
+            files[f"paper-{suffix}.tex"] = tex
+    if label_prefix:
+        files = {n: t.replace(r"\label{tab:", rf"\label{{tab:{label_prefix}") for n, t in files.items()}
     for old in folder.glob("*.tex") if folder.is_dir() else []:
-        if old.name not in files:
+        if old.name not in files and old.name not in KEPT:
             old.unlink()
     for name, text in files.items():
         write_text(folder / name, text)
@@ -127,10 +158,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--readme", default=None, help="also fill this file's generated results block (README.md)")
     p.add_argument("--robustness", default=None, help="the robustness stage's outputs (robustness/EXP/metrics.json)")
+    p.add_argument("--label-prefix", default="", help="prefix of every LaTeX label (a second report, e.g. gpu-)")
     a = p.parse_args(argv)
     result = build(Path(a.params), Path(a.reference), Path(a.runs), Path(a.eval), Path(a.profiles),
                    Path(a.benchmarks), Path(a.data), Path(a.out), plots=not a.no_plots,
-                   readme=Path(a.readme) if a.readme else None,
+                   readme=Path(a.readme) if a.readme else None, label_prefix=a.label_prefix,
                    robustness=Path(a.robustness) if a.robustness else None)
     print(f"wrote {a.out}/README.md and {', '.join(result['pages'])}" +
           (f"; missing: {len(result['missing'])}" if result["missing"] else ""))

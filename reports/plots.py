@@ -49,9 +49,10 @@ FALLBACK_COLORS = (OKABE_ITO["purple"], OKABE_ITO["grey"], OKABE_ITO["black"], O
 GROUP_NAMES = {"Head": "Head", "Shou": "Shoulder", "Elb": "Elbow", "Wri": "Wrist", "Hip": "Hip", "Knee": "Knee",
                "Ankl": "Ankle"}
 # Qualitative grid: limbs by body side (the person's own left), drawn over a dark outline.
-SIDE_COLORS = {"left": OKABE_ITO["sky"], "right": OKABE_ITO["vermillion"], "centre": "#FFFFFF"}
+# none of them a model's colour (the limbs encode the body side, not the method): white, yellow and magenta
+SIDE_COLORS = {"left": "#FFFFFF", "right": "#FFE119", "centre": "#F032E6"}
 OUTLINE = (20, 20, 20)
-GT_JOINT_COLOR = OKABE_ITO["yellow"]
+GT_JOINT_COLOR = "#00FFFF"  # cyan rings: apart from the limb colours
 
 
 def model_color(model: str, num_frames: int = 1, backbone: str = "") -> str:
@@ -112,10 +113,23 @@ def _figure(width: float, height: float, **kwargs):
     return plt.subplots(figsize=(width, height), layout="constrained", **kwargs)
 
 
+TITLES: dict[str, str] = {}  # figure stem -> the title taken out of the image (papers put it in the caption)
+
+
 def _save(fig, path: Path) -> None:
     """``path`` (.png, 300 dpi) and the same name as .pdf, at the figure's exact size (no tight bbox: the width is
-    the column width)."""
+    the column width). The figure's title (its suptitle, and left-aligned axes titles) leaves the image for
+    ``TITLES``, which ``figures_tex`` puts in the caption."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    titles = []
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        titles.append(fig._suptitle.get_text())
+        fig._suptitle.set_text("")
+    for ax in fig.axes:
+        if ax.get_title(loc="left"):
+            titles.append(ax.get_title(loc="left"))
+            ax.set_title("", loc="left")
+    TITLES[path.stem] = "; ".join(titles)
     for target, fmt, meta in ((path.with_suffix(".pdf"), "pdf", {"CreationDate": None}),
                               (path.with_suffix(".png"), "png", {})):
         with atomic_path(target) as tmp:
@@ -241,6 +255,9 @@ def map_vs_gflops(experiments, path: Path, title: str) -> None:
             segments.append(((x, y), (xs, y)))
     if xs_all:
         _frame_points(ax, xs_all, [i[1] for i in items], (1.2, 1.4), 2.0)
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 0.1, 0.2, 0.5: ticks that never crowd
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("GFLOPs per prediction")
     ax.set_ylabel("val mAP")
     ax.grid(alpha=0.3, which="major")
@@ -254,7 +271,7 @@ def map_vs_gflops(experiments, path: Path, title: str) -> None:
     fig.legend(handles=[Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
                                label="clip (T backbone passes)"),
                         Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="0.3",
-                               label="streaming (1 pass)")],
+                               label="streaming (1 pass; same mAP:\nplotted at the clip mAP)")],
                loc="outside lower center", ncol=2, handletextpad=0.2, columnspacing=1.0)
     _place_labels(ax, items, points, segments)
     _save(fig, path)
@@ -302,8 +319,7 @@ def per_joint_bars(experiments, path: Path, title: str) -> None:
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     if experiments:
-        fig.legend(loc="outside upper center", ncol=min(len(experiments), 6), handlelength=1.0,
-                   columnspacing=1.2, handletextpad=0.4)
+        fig.legend(loc="outside right upper", ncol=1, handlelength=1.0, handletextpad=0.4)
     _save(fig, path)
 
 
@@ -314,9 +330,12 @@ def _na(ax, x, values, top) -> None:
 
 
 @_styled
-def fps_memory_bars(experiments, path: Path, title: str) -> None:
-    """Throughput (clip and streaming) and peak memory (forward pass and training step, each at its own batch);
-    text width. The memory panel says what was measured: resident CPU memory, or CUDA allocations."""
+def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = None) -> None:
+    """Throughput (clip and streaming; every bar from ONE interleaved timing run, with its quartiles over rounds as
+    error bars) and peak memory (forward pass and training step, each at its own batch); text width. The memory
+    panel says what was measured: resident CPU memory, or CUDA allocations."""
+    from reports.results import throughput_batch, timing
+
     done = [e for e in experiments if e.profile]
     names = _names(done)
     fig, (a1, a2) = _figure(TEXT_WIDTH, 2.4, ncols=2)
@@ -325,15 +344,21 @@ def fps_memory_bars(experiments, path: Path, title: str) -> None:
     by_key = _colors(experiments)  # over every run, as the other figures
     colors = [by_key[e.key] for e in done]
     solid = {"edgecolor": "k", "linewidth": 0.3}
-    fps = {m: [e.profile["modes"].get(m, {}).get("throughput", {}).get("fps", np.nan) for e in done]
-           for m in ("clip", "streaming")}
-    a1.bar(x - w / 2, fps["clip"], w, color=colors, **solid)
-    a1.bar(x + w / 2, fps["streaming"], w, color="white", edgecolor=colors, hatch="/////", linewidth=0.8)
-    top1 = np.nanmax([*fps["clip"], *fps["streaming"], 1.0])
+    tb_key = throughput_batch(timings)
+    timed = {m: [timing(timings, e.key, m, tb_key) if m in e.profile["modes"] else None for e in done]
+             for m in ("clip", "streaming")}
+    fps = {m: [t["fps"]["median"] if t else np.nan for t in v] for m, v in timed.items()}
+    err = {m: np.array([[t["fps"]["median"] - t["fps"]["p25"], t["fps"]["p75"] - t["fps"]["median"]] if t
+                        else [np.nan, np.nan] for t in v]).T.reshape(2, -1) for m, v in timed.items()}
+    ebar = {"ecolor": "0.2", "elinewidth": 0.6, "capsize": 1.5}
+    a1.bar(x - w / 2, fps["clip"], w, color=colors, yerr=err["clip"], error_kw=ebar, **solid)
+    a1.bar(x + w / 2, fps["streaming"], w, color="white", edgecolor=colors, hatch="/////", linewidth=0.8,
+           yerr=err["streaming"], error_kw=ebar)
+    top1 = np.nanmax([*fps["clip"], *fps["streaming"], *(fps["clip"] + np.nan_to_num(err["clip"][1])), 1.0])
     _na(a1, x + w / 2, fps["streaming"], top1)
-    batch = {e.profile["modes"]["clip"].get("throughput", {}).get("batch") for e in done} - {None}
-    a1.set_ylabel("predictions / s" + (f" (batch {', '.join(map(str, sorted(batch)))})" if batch else ""))
-    a1.set_title("throughput", loc="left")
+    a1.set_ylabel(f"predictions / s (batch {tb_key})" if tb_key else "predictions / s")
+    a1.set_title("throughput, one interleaved run" if timings else "throughput: no interleaved timing run",
+                 loc="left")
     fwd = [e.profile["modes"]["clip"].get("memory_forward", {}) for e in done]
     train = [e.profile.get("memory_train_step") or {} for e in done]
     mem_f = [m.get("peak_mib") or np.nan for m in fwd]
@@ -368,8 +393,10 @@ def fps_memory_bars(experiments, path: Path, title: str) -> None:
                              ("/".join(map(str, sorted(tb))) if tb else "?"))], loc="upper left")
     for ax, top in ((a1, top1), (a2, np.nanmax([*mem_f, *mem_t, 1.0]))):
         ax.set_ylim(0, top * 1.35)  # head room for the legend
-    fig.suptitle(f"{title}; {env.get('device', '')}" + (f", {env['threads']} threads" if env.get("threads") else ""),
-                 x=0.01, ha="left")
+    tenv = (timings or {}).get("env") or env
+    fig.suptitle(f"{title}; {tenv.get('device', '')}" + (f", {tenv['threads']} threads" if tenv.get("threads") else "")
+                 + (f"; FPS: median and quartiles over {timings['protocol']['rounds']} rounds of one process timing "
+                    f"every model interleaved" if timings else ""), x=0.01, ha="left")
     _save(fig, path)
 
 
@@ -399,15 +426,27 @@ def training_curves(experiments, path: Path, title: str) -> None:
     a2 = fig.add_subplot(grid[1, 0])
     a3 = fig.add_subplot(grid[1, 1])
     losses = {a2: [], a3: []}
-    for e in experiments:
+    # runs whose curves coincide (DSTA T=1/3/5 continue one backbone) stay apart: each its own dash and marker,
+    # hollow markers drawn over the earlier runs' lines
+    epochs: set[int] = set()
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 1)), "P"),
+              ((0, (3, 1, 1, 1)), "X")]
+    for i, e in enumerate(experiments):
         hist = (e.training or {}).get("history") or []
         val = [(h["epoch"] + 1, h["val_mAP"]) for h in hist if "val_mAP" in h]
         loss = [(h["epoch"] + 1, h["loss"]) for h in hist if "loss" in h]
+        ls, marker = styles[i % len(styles)]
         if val:
-            a1.plot(*zip(*val), marker="o", markersize=3, color=colors[e.key], label=names[e.key])
+            a1.plot(*zip(*val), ls=ls, marker=marker, markersize=3, color=colors[e.key], label=names[e.key],
+                    markerfacecolor="white", markeredgewidth=0.8)
         if loss:
             ax = a3 if e.kind == "heatmap" else a2
-            ax.plot(*zip(*loss), marker="o", markersize=2.5, color=colors[e.key])
+            # dodged: each run a little to the side of the epoch, so coinciding curves stay visible
+            dodge = (i - (len(experiments) - 1) / 2) * 0.06
+            epochs.update(x for x, _ in loss)
+            loss = [(x + dodge, v) for x, v in loss]
+            ax.plot(*zip(*loss), ls=ls, marker=marker, markersize=2.8, color=colors[e.key], markerfacecolor="white",
+                    markeredgewidth=0.7)
             losses[ax] += [v for _, v in loss]
     a1.set_xlabel("epochs trained (0 = untrained)")
     a1.set_ylabel("val mAP")
@@ -422,6 +461,9 @@ def training_curves(experiments, path: Path, title: str) -> None:
     for ax in (a1, a2, a3):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+    if epochs and len(epochs) <= 12:  # the dodged loss curves: a tick on every epoch they sit around
+        for ax in (a2, a3):
+            ax.set_xticks(sorted(epochs))
     if not a1.lines:
         _empty(a1, "no training history yet")
     else:
@@ -471,6 +513,18 @@ def _draw_gt_joints(img: np.ndarray, xy: np.ndarray, ok: np.ndarray, radius: int
         cv2.circle(img, tuple(p), radius, _rgb(GT_JOINT_COLOR), 1, cv2.LINE_AA)
 
 
+def _qualitative_models(experiments, most: int = 4) -> list:
+    """The models the qualitative grid shows (a cell must stay over an inch wide): one run per method, T=3 for DSTA,
+    pretrained before scratch, the first seed."""
+    chosen, seen = [], set()
+    for e in sorted(experiments, key=lambda e: (e.model != "dsta", e.num_frames != 3, not e.kwargs.get("pretrained"),
+                                                len(e.key))):
+        if e.model not in seen:
+            seen.add(e.model)
+            chosen.append(e)
+    return chosen[:most]
+
+
 @_styled
 def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, title: str, frames: int = 4,
                       scale: int = 2) -> bool:
@@ -492,7 +546,7 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
     preds = {e.key: _predictions_by_image(evals / e.key / "predictions") for e in experiments}
     names = _names(experiments)
     # a qualifier goes to a second line ("DSTA T=3\n(scratch)"): a cell is under an inch wide
-    columns = [("GT", None)] + [(names[e.key].replace(" (", "\n("), e) for e in experiments]
+    columns = [("GT", None)] + [(names[e.key].replace(" (", "\n("), e) for e in _qualitative_models(experiments)]
     images = []
     for _, frame in chosen:
         img = cv2.imread(str(image_root / frame.file_name))
@@ -534,7 +588,8 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
                 ax.set_title(name, fontsize=7, pad=2)
             if c == 0:
                 state = "corrupted" if frame.flags.get("corrupted") else "clean"
-                ax.set_ylabel(f"{seq.name[:6]} f{frame.index}\n{state}", fontsize=7, labelpad=2)
+                video = list(dict.fromkeys(sq.name for sq, _ in chosen)).index(seq.name) + 1
+                ax.set_ylabel(f"video {video}, frame {frame.index}\n{state}", fontsize=7, labelpad=2)
     boxes = {str((e.evaluation or {}).get("boxes", e.config["data"].get("boxes", "?"))) for e in experiments}
     fig.suptitle(f"{title}; person boxes: {' / '.join(sorted(boxes))}", fontsize=8, x=left / TEXT_WIDTH,
                  y=1 - 0.02 / height, ha="left", va="top")
@@ -551,14 +606,16 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
     return True
 
 
-def experiment_figures(dataset: str, experiments, fig_dir: Path, data_dir: Path, evals: Path) -> dict[str, str]:
+def experiment_figures(dataset: str, experiments, fig_dir: Path, data_dir: Path, evals: Path,
+                       timings: dict | None = None) -> dict[str, str]:
     """Every figure of one dataset page; returns {caption: PNG path relative to the report folder} (a PDF of the same
     name lies beside each)."""
     out = {}
     title = f"{dataset}, val"
     specs = [("mAP vs GFLOPs", f"{dataset}_map_vs_gflops.png", lambda p: map_vs_gflops(experiments, p, title)),
              ("AP per joint group", f"{dataset}_per_joint.png", lambda p: per_joint_bars(experiments, p, title)),
-             ("FPS and memory", f"{dataset}_fps_memory.png", lambda p: fps_memory_bars(experiments, p, title)),
+             ("FPS and memory", f"{dataset}_fps_memory.png",
+              lambda p: fps_memory_bars(experiments, p, title, timings)),
              ("Training curves", f"{dataset}_training.png", lambda p: training_curves(experiments, p, title))]
     for caption, name, draw in specs:
         draw(fig_dir / name)
@@ -574,6 +631,19 @@ def _paper_color(p: dict) -> str:
     kwargs = p.get("kwargs") or {}
     return model_color(p.get("model", ""), int(p.get("num_frames") or num_frames_of(p.get("model", ""), kwargs)),
                        kwargs.get("backbone", ""))
+
+
+def _paper_name(p: dict) -> str:
+    """A paper-size model as the papers name it: ``DSTA ResNet-50 T=3``, ``DCPose HRNet-W48``."""
+    from reports.results import BACKBONE_NAMES, METHOD_NAMES
+
+    kwargs = p.get("kwargs") or {}
+    backbone = str(kwargs.get("backbone", ""))
+    method = METHOD_NAMES.get(p.get("model"), p.get("model", "?"))
+    if p.get("model") == "heatmap_single" and backbone.startswith("hrnet"):
+        method = "HRNet"
+    t = f" T={p.get('num_frames')}" if p.get("model") == "dsta" else ""
+    return f"{method} {BACKBONE_NAMES.get(backbone, backbone)}{t}"
 
 
 @_styled
@@ -597,13 +667,19 @@ def paper_gflops(paper: dict[str, dict], path: Path) -> None:
             for p, b in zip(pos, back):
                 if np.isnan(b):
                     ax.text(0.5, p, "clip only", va="center", fontsize=7, color="0.45")
-    ax.set_yticks(y, keys)
+        for p, b, hd in zip(pos, back, head):
+            if not (np.isnan(b) or np.isnan(hd)):
+                ax.text(b + hd, p, f" head {hd:.2f} GFLOPs" if hd >= 0.01 else f" head {hd * 1e3:.1f} MFLOPs",
+                        va="center", fontsize=6, color="0.15")
+    ax.set_yticks(y, [_paper_name(paper[m]) for m in keys])
+    ax.set_xlim(0, np.nanmax([paper[m]["modes"]["clip"]["gflops"]["total"] for m in keys]) * 1.5)
     ax.set_ylim(-0.65, len(keys) - 0.35)
     ax.tick_params(axis="y", length=0)
     ax.set_xlabel("GFLOPs per prediction\n(1 multiply-add = 1 FLOP)")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
-    fig.suptitle("paper-size models at 256x192, fvcore", x=0.01, ha="left")
+    fig.suptitle("paper-size models at 256x192: GFLOPs per prediction, backbone and head (head value printed)",
+                 x=0.01, ha="left")
     fig.legend(handles=[Patch(facecolor="0.55", edgecolor="k", linewidth=0.3, label="clip: backbone"),
                         Patch(facecolor="white", edgecolor="0.3", hatch="/////", linewidth=0.8,
                               label="streaming: backbone"),
@@ -624,17 +700,27 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
         g = p["modes"][mode]["gflops"]["total"]
         y = row["ap"][-1]
         hrnet = str(row.get("backbone") or "").lower().startswith("hrnet")
+        issue = row.get("cite") == "dsta_issue2" or row.get("tabulated_in") == "dsta_issue2"
         ax.plot([g], [y], "s" if hrnet else "o", color=_paper_color(p), markeredgecolor="k", markeredgewidth=0.4,
-                markersize=5, zorder=3)
+                markersize=5, zorder=3, markerfacecolor="white" if issue else _paper_color(p))
         backbone = {"ResNet-50": "R50"}.get(row.get("backbone"), row.get("backbone") or "")
         t = f" T={row['T']}" if row.get("T") else ""
-        items.append((g, y, f"{row['method']} {backbone}{t}, {p['params']['total'] / 1e6:.0f} M".replace("  ", " ")))
+        items.append((g, y, f"{row['method']} {backbone}{t}\n{p['params']['total'] / 1e6:.0f} M params"
+                      .replace("  ", " ")))
         xs.append(g)
-    _frame_points(ax, xs, [i[1] for i in items], (1.6, 1.6), 1.0)
-    ax.set_xlabel("GFLOPs per frame (streaming where possible)")
-    ax.set_ylabel("PoseTrack17 val mAP (reported)")
-    ax.set_title("reported mAP vs GFLOPs measured here", loc="left")
+    _frame_points(ax, xs, [i[1] for i in items], (1.6, 7.0), 1.5)  # room on the right for the labels
+    ax.set_xlabel("GFLOPs per frame of this project's implementation\n(streaming where possible)")
+    ax.set_ylabel("PoseTrack17 mAP (published)")
+    ax.set_title("published PoseTrack17 mAP of each method against the GFLOPs counted for this project's "
+                 "implementation of its architecture (not the authors' code)", loc="left")
     ax.grid(alpha=0.3)
+    fig.legend(handles=[Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
+                               label="ResNet backbone"),
+                        Line2D([], [], ls="", marker="s", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
+                               label="HRNet backbone"),
+                        Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="k",
+                               markeredgewidth=0.6, label="mAP from a GitHub issue,\nnot a published table")],
+               loc="outside lower center", ncol=3, handletextpad=0.2, columnspacing=0.8, fontsize=6)
     _place_labels(ax, items)
     _save(fig, path)
 
@@ -650,3 +736,58 @@ def paper_figures(paper: dict[str, dict], reference: dict, fig_dir: Path) -> dic
         paper_map_vs_gflops(pts, rows, fig_dir / "paper_map_vs_gflops.png")
         out["Reported PoseTrack17 mAP vs measured GFLOPs"] = f"{fig_dir.name}/paper_map_vs_gflops.png"
     return out
+
+
+CAPTIONS = {
+    "robustness": "Val mAP under each corruption against its severity, with only the key frame of each clip corrupted "
+                  "(solid, filled markers) or every frame (dashed, open markers); the blank-frame control as bars "
+                  "(key frame blank: plain; every frame blank: hatched). A single-frame model's two modes coincide.",
+    "map_vs_gflops": "Val mAP against GFLOPs per prediction (log scale). Filled markers: clip mode ($T$ backbone "
+                     "passes); hollow markers: streaming mode (one pass per new frame, cached features), which "
+                     "predicts the same poses, so it is drawn at the clip mAP.",
+    "per_joint": "AP (PCKh@0.5) per joint group and the mean, one bar per model.",
+    "fps_memory": "Left: predictions per second, clip (filled) and streaming (hatched), every bar from one process "
+                  "that timed all models interleaved, error bars the quartiles over rounds. Right: peak memory of a "
+                  "forward pass and of a training step.",
+    "training": "Top: val mAP after each epoch (0 = untrained). Bottom: training loss per epoch, regression models "
+                "(RLE negative log-likelihood) and heatmap models (MSE) on their own axes; each run has its own "
+                "line style and sits a little to the side of its epoch, since the DSTA curves nearly coincide.",
+    "qualitative": "Val frames (rows: clean and corrupted) with the ground truth and one run per method (DSTA T=3 "
+                   "pretrained, then the single-frame and heatmap baselines). Limbs by body side, white left, yellow "
+                   "right, magenta head and torso, over a dark outline; cyan rings: the ground-truth joints in each "
+                   "model's cell.",
+    "paper_gflops": "GFLOPs per prediction of the paper-size models at 256$\\times$192 (one multiply-add = one FLOP), "
+                    "backbone and head; clip mode filled, streaming hatched.",
+    "paper_map_vs_gflops": "Published PoseTrack17 mAP of each method against the GFLOPs this project counts for its "
+                           "implementation of that architecture: the two axes come from different sources.",
+}
+
+
+def _png_width_in(path: Path) -> float:
+    """A PNG's width in inches at the figures' DPI (from its IHDR header)."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(24)
+    return struct.unpack(">I", head[16:20])[0] / DPI
+
+
+def figures_tex(figures: dict[str, str], label_prefix: str = "") -> str:
+    """``latex/figures.tex``: each figure as a float with ``\\includegraphics`` of its PDF and a caption (the title
+    taken out of the image and what is drawn); a text-width figure is a ``figure*``."""
+    from reports.booktabs import escape
+
+    lines = ["% Generated by python -m reports.build; needs graphicx (reports/latex/preamble.tex). Paths are relative",
+             "% to reports/latex/; set \\graphicspath or copy the PDFs."]
+    for name, rel in figures.items():
+        stem = Path(rel).stem
+        png = Path(__file__).parent / rel
+        wide = png.is_file() and _png_width_in(png) > COLUMN_WIDTH + 0.1
+        kind = next((v for k, v in CAPTIONS.items() if stem.endswith(k)), "")
+        title = TITLES.get(stem, "")
+        caption = (escape(title[:1].upper() + title[1:]) + ". " if title else "") + kind
+        env = "figure*" if wide else "figure"
+        lines += [rf"\begin{{{env}}}[t]", r"\centering",
+                  rf"\includegraphics[width=\{'textwidth' if wide else 'columnwidth'}]{{../figures/{stem}.pdf}}",
+                  rf"\caption{{{caption}}}", rf"\label{{fig:{label_prefix}{stem}}}", rf"\end{{{env}}}", ""]
+    return "\n".join(lines)

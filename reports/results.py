@@ -27,6 +27,9 @@ BACKBONE_NAMES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": 
                   "resnet10t": "ResNet-10-T"}
 METHOD_NAMES = {"dsta": "DSTA", "rle": "RLE", "heatmap_single": "SimpleBaseline", "dcpose": "DCPose"}
 RELEASED = "released"  # a released entry's key is released/NAME; its evaluation eval/released/NAME (dvc.yaml)
+JOINT_NAMES = {"Head": "Head", "Shou": "Shoulder", "Elb": "Elbow", "Wri": "Wrist", "Hip": "Hip", "Knee": "Knee",
+               "Ankl": "Ankle", "Total": "Mean"}  # poseval's column keys -> the names the tables print
+TIMED_CODE = ("dsta/models/dsta.py", "dsta/attention.py", "dsta/layers.py")  # what a DSTA timing depends on
 
 
 def _optional_json(path: Path) -> dict | None:
@@ -109,6 +112,14 @@ class Experiment:
         if self.model == "heatmap_single" and backbone.startswith("hrnet"):
             name = "HRNet"
         return name
+
+    def init(self) -> str:
+        """``pretrained`` (its backbone starts from a file: a pretrain stage's backbone or a checkpoint) or
+        ``scratch``: what tells two runs of one architecture apart."""
+        return "pretrained" if self.kwargs.get("pretrained") else "scratch"
+
+    def frames_group(self) -> str:
+        return "multi" if self.num_frames > 1 else "single"
 
     def backbone(self) -> str:
         b = self.kwargs.get("backbone", "")
@@ -216,7 +227,65 @@ def load_side_by_side(benchmarks: list[dict], profiles: Path) -> list[dict]:
         doc = load_json(path)
         if doc.get("kind") == "side_by_side" and not doc.get("op_tables"):  # a profiler-table run times nothing new
             rows += _side_by_side_rows(doc, str(path.relative_to(profiles.parent)))
+    for r in rows:  # a timing older than the DSTA code it timed says so
+        r["stale"] = stale_timing(str(r["commit"]).split(" ")[0])
     return rows
+
+
+def load_timings(profiles: Path) -> dict[str, dict]:
+    """The interleaved timing runs of whole params sections (``profiles/side_by_side/all_SECTION.json``, the
+    ``side_by_side`` stage), by section: every latency and FPS a report table prints comes from one of these."""
+    out = {}
+    for path in sorted(profiles.glob("side_by_side/all_*.json")):
+        doc = load_json(path)
+        if doc.get("kind") == "side_by_side":
+            out[doc.get("section") or path.stem[len("all_"):]] = {**doc, "_path": str(path)}
+    return out
+
+
+def timing(doc: dict | None, key: str, mode: str, batch: str | None = None) -> dict | None:
+    """One model's timing in one mode from an interleaved run: ``{"batch", "ms": {median, p25, p75, min, max,
+    rounds}, "fps": {median, p25, p75}}`` at batch 1 (``batch=None``) or at the run's other batch."""
+    if not doc:
+        return None
+    batches = sorted(doc.get("batches", {}), key=int)
+    pick = "1" if batch is None else batch
+    if pick not in batches:
+        return None
+    ms = (doc["batches"][pick].get("ms_per_call") or {}).get(f"{key}:{mode}")
+    if not ms:
+        return None
+    b = int(pick)
+    # FPS per round from that round's median time per call; its quartiles mirror those of the time
+    return {"batch": b, "ms": ms, "rounds": len(ms.get("rounds", [])),
+            "fps": {"median": b / ms["median"] * 1e3, "p25": b / ms["p75"] * 1e3, "p75": b / ms["p25"] * 1e3}}
+
+
+def throughput_batch(doc: dict | None) -> str | None:
+    """The run's batch other than 1 (its FPS batch), as the key of ``batches``."""
+    others = [b for b in (doc or {}).get("batches", {}) if b != "1"]
+    return max(others, key=int) if others else None
+
+
+def stale_timing(commit: str | None, paths: tuple[str, ...] = TIMED_CODE) -> str | None:
+    """Whether a timing made at ``commit`` predates the code it timed: the last commit touching ``paths`` is not an
+    ancestor of it. Returns that newer commit (short), or None (up to date, or git cannot tell)."""
+    import subprocess
+
+    from dsta.provenance import REPO
+
+    sha = (commit or "").split("-")[0].split()[0] if commit else ""
+    if not sha or sha == "unknown":
+        return None
+    try:
+        last = subprocess.run(["git", "log", "-1", "--format=%h", "--", *paths], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        if not last:
+            return None
+        r = subprocess.run(["git", "merge-base", "--is-ancestor", last, sha], cwd=REPO, capture_output=True)
+    except OSError:
+        return None
+    return last if r.returncode == 1 else None
 
 
 def dataset_status(data: Path, name: str) -> dict:

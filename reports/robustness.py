@@ -181,6 +181,7 @@ def write(out: Path, experiments: list[Experiment], plots: bool = True) -> list[
             if plots:
                 figure(exps, res, out / "figures" / f"{dataset}-robustness.png", dataset)
                 fig = f"figures/{dataset}-robustness.png"
+                written.append(out / fig)
             text = page(dataset, exps, res, fig)
             written.append(out / "latex" / f"{dataset}-robustness.tex")
             write_text(written[-1], latex(dataset, exps, res))

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
 from dsta.provenance import commit_name, describe, machine_name
-from reports.results import GROUPS, Experiment
+from reports.results import GROUPS, JOINT_NAMES, Experiment
 
 AP_COLUMNS = [*GROUPS, "Mean"]
 DASH = "–"
@@ -42,7 +43,7 @@ def gflops_cell(profile: dict | None, mode: str = "clip") -> str:
     entry = mode_entry(profile, mode).get("gflops")
     if not entry:
         return DASH
-    return f"{entry['total']:.3f} ({entry['backbone']:.3f} + {entry['head']:.4f})"
+    return f"{gflops_text(entry['total'])} ({gflops_text(entry['backbone'])} + {entry['head'] * 1e3:.2f} M)"
 
 
 def params_cell(profile: dict | None) -> str:
@@ -69,8 +70,18 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-# the papers' layout: accuracy only; the efficiency of the reproduced rows has a table of its own
-MAIN_HEADER = ["Method", "Backbone", "T", "Input", *AP_COLUMNS, "Source"]
+# the papers' layout: accuracy only, rows grouped and ordered as the field's tables (see ``main_rows``); the efficiency
+# of the reproduced rows has tables of its own
+AP_NAMES = [JOINT_NAMES[g] for g in GROUPS] + ["Mean"]
+MAIN_HEADER = ["Method", "Backbone", "T", "Input", "Boxes", "Init", *AP_NAMES, "Source"]
+BLOCKS = {("heatmap", "single"): "Heatmap-based, single-frame", ("heatmap", "multi"): "Heatmap-based, multi-frame",
+          ("regression", "single"): "Regression-based, single-frame",
+          ("regression", "multi"): "Regression-based, multi-frame"}
+REPRODUCED_BLOCK = "Reproduced here"  # the suffix of a reproduced group's name
+ORDER_NOTE = ("Rows are grouped as in the DSTA paper (heatmap- then regression-based; single- then multi-frame; "
+              "diffusion methods generate heatmaps and sit with them), ordered by mean AP within each group; the "
+              "best value of each column within a group is in bold. Reproduced rows come last, in the same groups "
+              "(single-frame baselines first, then by T, pretrained before scratch).")
 
 
 @dataclass
@@ -83,6 +94,7 @@ class Page:
     notes: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     released: list[Experiment] = field(default_factory=list)  # released checkpoints evaluated here (no training)
+    title: str = ""
 
 
 def provenance(e: Experiment, commit: str) -> str:
@@ -148,56 +160,169 @@ class Row:
     ref: int | None = None  # footnote of a reproduced row
     cite: str | None = None  # citation key of a reported row (or of the row a Δ compares with)
     mark: str | None = None  # note letter of a reported row
+    boxes: str = DASH
+    init: str = DASH
+    spread: float | None = None  # sample sd of the mean AP over seeds (reproduced rows with several seeds)
+    seeds: int = 1
+    tabulated_in: str | None = None  # the secondary table a reported number was copied from
+    reproduction: bool = False  # a user's reproduction, not a published figure
+
+    def mean_cell(self) -> str:
+        mean = self.ap[-1]
+        if self.seeds > 1 and mean is not None and self.spread is not None:
+            return f"{mean:.1f} ± {self.spread:.1f} ({self.seeds} seeds)"
+        return signed(mean) if self.kind == "delta" else fmt(mean)
 
     def cells(self) -> list[str]:
-        values = [signed(v) for v in self.ap] if self.kind == "delta" else [fmt(v) for v in self.ap]
-        return [self.method, self.backbone, str(self.frames), self.input, *values]
+        values = [signed(v) for v in self.ap[:-1]] if self.kind == "delta" else [fmt(v) for v in self.ap[:-1]]
+        return [self.method, self.backbone, str(self.frames), self.input, self.boxes, self.init, *values,
+                self.mean_cell()]
 
     def source(self) -> str:
         mark = f" ({self.mark})" if self.mark else ""
-        return {"reproduced": f"this run [{self.ref}]", "released": f"released weights, evaluated here [{self.ref}]",
-                "delta": f"Δ vs [{self.cite}]"}.get(self.kind, f"[{self.cite}]{mark}")
+        if self.kind == "reproduced":
+            return f"this run [{self.ref}]"
+        if self.kind == "released":
+            return f"released weights, evaluated here [{self.ref}]"
+        if self.kind == "delta":
+            return f"Δ vs [{self.cite}]"
+        if self.reproduction:
+            return f"a user's reproduction [{self.cite}]{mark}"
+        return f"[{self.cite}]" + (f" as tabulated in [{self.tabulated_in}]" if self.tabulated_in else "") + mark
 
 
-def main_rows(page: Page) -> tuple[list[Row], list[str], list[str]]:
-    """The rows of a page's main table, the footnotes of its reproduced rows and the notes of its reported rows."""
-    rows, footnotes, notes = [], [], []
+def block_of(kind: str | None, frames: str | None) -> str:
+    """The group of a row: heatmap- or regression-based (diffusion methods generate heatmaps), single or multi frame."""
+    return BLOCKS[("regression" if kind == "regression" else "heatmap", "single" if frames == "single" else "multi")]
+
+
+def seed_groups(experiments: list[Experiment]) -> dict[str, list[Experiment]]:
+    """Each experiment with its runs over the seed axis (``dsta_t3``, ``dsta_t3-s1`` -> ``dsta_t3``), in order."""
+    from dsta.config import base_name
+
+    groups: dict[str, list[Experiment]] = {}
+    for e in experiments:
+        groups.setdefault(base_name(e.key), []).append(e)
+    return groups
+
+
+def reproduced_order(e: Experiment) -> tuple:
+    return (e.kind != "heatmap", e.num_frames > 1, e.model not in ("rle", "heatmap_single"), e.num_frames,
+            e.init() != "pretrained", e.key)
+
+
+def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[str]]:
+    """The blocks of a page's main table (name, rows), the footnotes of its reproduced rows and the notes of its
+    reported rows. Several seeds of one experiment give one row: the mean of each column, the mean AP with its
+    sample standard deviation and the number of seeds (the per-seed rows are in ``seed_table``)."""
+    footnotes, notes, blocks = [], [], []
     reported_by_match = {r["match"]: r for r in page.reported if r.get("match")}
     released_by_match: dict[str, tuple[int, list]] = {}  # experiment -> (footnote, AP) of the release beside it
-    for n, e in enumerate([*page.released, *page.experiments], 1):
-        ap = ap_values(e.evaluation)
+    for e in [*page.released, *page.experiments]:
         if e.skipped:
             page.missing.append(f"`{e.key}`: {e.skipped}")
         elif e.evaluation is None:
             page.missing.append(f"`{e.key}`: no evaluation yet (eval/{e.key}/metrics.json)")
         if e.profile is None and not e.released:
             page.missing.append(f"`{e.key}`: no profile yet (profiles/{e.key}.json)")
-        kind = "released" if e.released else "reproduced"
-        rows.append(Row(kind, e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n))
+    reproduced: dict[str, list[Row]] = {}
+    for n, e in enumerate(page.released, 1):  # the authors' checkpoints, evaluated here with no training
+        ap = ap_values(e.evaluation)
+        boxes = (e.evaluation or {}).get("boxes") or e.config["data"].get("boxes") or DASH
+        rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, released weights evaluated here", [])
+        rows_of.append(Row("released", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
+                           boxes={"gt": "GT"}.get(boxes, boxes), init="released"))
         footnotes.append(f"[{n}] {provenance(e, page.commit)}")
-        match = e.config.get("match") if e.released else e.key
+        match = e.config.get("match")
         ref = reported_by_match.get(match)
         if ref is not None:
-            rows.append(Row("delta", "", "", "", "", delta(ap, ref["ap"]), cite=ref["cite"]))
-        if e.released:
-            released_by_match[match] = (n, ap)
-        elif e.key in released_by_match:  # retrained here vs the released weights evaluated here
-            rows.append(Row("delta", "", "", "", "", delta(ap, released_by_match[e.key][1]),
-                            cite=str(released_by_match[e.key][0])))
+            rows_of.append(Row("delta", "", "", "", "", delta(ap, ref["ap"]), cite=ref["cite"], boxes="", init=""))
+        released_by_match[match] = (n, ap)
+    groups = seed_groups(page.experiments)
+    for n, (name, runs) in enumerate(sorted(groups.items(), key=lambda kv: reproduced_order(kv[1][0])),
+                                     len(page.released) + 1):
+        e = runs[0]
+        rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, {REPRODUCED_BLOCK[0].lower()}"
+                                        f"{REPRODUCED_BLOCK[1:]}", [])
+        done = [ap_values(r.evaluation) for r in runs if r.evaluation]
+        ap = ([None if any(v[i] is None for v in done) else statistics.fmean(v[i] for v in done)
+               for i in range(len(AP_COLUMNS))] if done else [None] * len(AP_COLUMNS))
+        spread = statistics.stdev(v[-1] for v in done) if len(done) > 1 and all(v[-1] is not None for v in done) \
+            else None
+        boxes = (e.evaluation or {}).get("boxes") or e.config["data"].get("boxes") or DASH
+        rows_of.append(Row("reproduced", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
+                              boxes={"gt": "GT"}.get(boxes, boxes), init=e.init(), spread=spread,
+                              seeds=max(len(done), 1)))
+        seeds = f" (seeds: {', '.join(f'`{r.key}`' for r in runs)})" if len(runs) > 1 else ""
+        footnotes.append(f"[{n}] {provenance(e, page.commit)}{seeds}")
+        ref = reported_by_match.get(name)
+        if ref is not None:
+            rows_of.append(Row("delta", "", "", "", "", delta(ap, ref["ap"]), cite=ref["cite"], boxes="", init=""))
+        if name in released_by_match:  # retrained here vs the released weights evaluated here
+            m, released_ap = released_by_match[name]
+            rows_of.append(Row("delta", "", "", "", "", delta(ap, released_ap), cite=str(m), boxes="", init=""))
+    by_block: dict[str, list[Row]] = {b: [] for b in BLOCKS.values()}
     for r in page.reported:
         mark = None
         if r.get("note"):
             mark = chr(ord("a") + len(notes))
             notes.append(f"({mark}) {r['method']} {r.get('backbone') or ''} T={r.get('T')}: {r['note']}.")
-        rows.append(Row("reported", r["method"], r.get("backbone") or DASH, r.get("T") or DASH, r.get("input") or DASH,
-                        list(r["ap"]), cite=r["cite"], mark=mark))
-    return rows, footnotes, notes
+        method = f"{r['method']} (user's reproduction)" if r.get("reproduction") else r["method"]
+        by_block[block_of(r.get("kind"), r.get("frames"))].append(
+            Row("reported", method, r.get("backbone") or DASH, r.get("T") or DASH, r.get("input") or DASH,
+                list(r["ap"]), cite=r["cite"], mark=mark, boxes={"gt": "GT"}.get(r.get("boxes"), r.get("boxes"))
+                or DASH, init="paper", tabulated_in=r.get("tabulated_in"), reproduction=bool(r.get("reproduction"))))
+    for name, rows in by_block.items():
+        if rows:
+            rows.sort(key=lambda r: (r.ap[-1] is not None, r.ap[-1] or 0.0))
+            blocks.append((name, rows))
+    blocks += list(reproduced.items())
+    return blocks, footnotes, notes
+
+
+def best_in_block(rows: list[Row]) -> list[set[int]]:
+    """Per row, the AP column indices where it holds the block's best value (only where a block compares >1 row)."""
+    marks: list[set[int]] = [set() for _ in rows]
+    comparable = [i for i, r in enumerate(rows) if r.kind != "delta"]
+    if len(comparable) < 2:
+        return marks
+    for col in range(len(AP_COLUMNS)):
+        values = [(rows[i].ap[col], i) for i in comparable if rows[i].ap[col] is not None]
+        if len(values) < 2:
+            continue
+        top = max(v for v, _ in values)
+        for v, i in values:
+            if round(v, 1) == round(top, 1):
+                marks[i].add(col)
+    return marks
 
 
 def main_table(page: Page) -> tuple[str, list[str]]:
-    """The main table as Markdown, and the footnotes and notes to print beneath it."""
-    rows, footnotes, notes = main_rows(page)
-    return table(MAIN_HEADER, [[*r.cells(), r.source()] for r in rows]), footnotes + notes
+    """The main table as Markdown (a bold group line before each block), and the footnotes and notes beneath it."""
+    blocks, footnotes, notes = main_rows(page)
+    lines = []
+    first_ap = MAIN_HEADER.index(AP_NAMES[0])
+    for name, rows in blocks:
+        lines.append([f"*{name}*"] + [""] * (len(MAIN_HEADER) - 1))
+        for r, best in zip(rows, best_in_block(rows)):
+            cells = r.cells()
+            for col in best:
+                cells[first_ap + col] = f"**{cells[first_ap + col]}**"
+            lines.append([*cells, r.source()])
+    return table(MAIN_HEADER, lines), footnotes + notes
+
+
+def seed_table(experiments: list[Experiment]) -> str | None:
+    """The appendix: one row per seed of every experiment run with several seeds (None when none was)."""
+    rows = []
+    for name, runs in seed_groups(experiments).items():
+        if len(runs) < 2:
+            continue
+        for e in runs:
+            ap = ap_values(e.evaluation)
+            rows.append([name, f"`{e.key}`", (e.config.get("train") or {}).get("seed", 0), e.init(),
+                         *[fmt(v) for v in ap]])
+    return table(["Experiment", "Run", "Seed", "Init", *AP_NAMES], rows) if rows else None
 
 
 def split_table(experiments: list[Experiment]) -> str:
@@ -214,17 +339,33 @@ def split_table(experiments: list[Experiment]) -> str:
                  rows)
 
 
-def ablation_table(experiments: list[Experiment]) -> str:
+def streaming_or_clip(e: Experiment) -> tuple[str, str]:
+    """The mode that costs a new frame (streaming, where the model has it; a T=1 model's clip is its streaming) and
+    how a cell says so."""
+    if mode_entry(e.profile, "streaming"):
+        return "streaming", ""
+    return "clip", " (= clip: T=1)" if e.num_frames == 1 else " (clip: no streaming mode)"
+
+
+def ablation_table(experiments: list[Experiment], timings: dict | None = None) -> str:
+    """DSTA over T: accuracy, cost per prediction and per new frame, and the time per new frame from the
+    interleaved timing run (pretrained runs only: the scratch run is a different experiment)."""
+    from reports.results import timing
+
     rows = []
-    for e in sorted((e for e in experiments if e.model == "dsta"), key=lambda e: e.num_frames):
+    dsta = [runs[0] for runs in seed_groups(experiments).values() if runs[0].model == "dsta"]
+    for e in sorted(dsta, key=lambda e: (e.init() != "pretrained", e.num_frames)):
         split = (e.evaluation or {}).get("split") or {}
-        stream = "streaming" if mode_entry(e.profile, "streaming") else "clip"
-        lat = mode_entry(e.profile, stream).get("latency", {}).get("median_ms")
-        rows.append([e.num_frames, fmt((e.evaluation or {}).get("Total")),
+        stream, note = streaming_or_clip(e)
+        lat = timing(timings, e.key, stream)
+        g = (mode_entry(e.profile, stream).get("gflops") or {}).get("total")
+        rows.append([e.num_frames, e.init(), fmt((e.evaluation or {}).get("Total")),
                      fmt((split.get("false") or {}).get("Total")), fmt((split.get("true") or {}).get("Total")),
-                     gflops_cell(e.profile, "clip"), gflops_cell(e.profile, stream), fmt(lat, 2)])
-    return table(["T", "mAP", "clean", "corrupted", "GFLOPs clip", "GFLOPs per frame, streaming",
-                  "latency per frame, streaming (ms, bs 1)"], rows)
+                     gflops_cell(e.profile, "clip"), gflops_text(g) + (note if g is not None else ""),
+                     (f"{lat['ms']['median']:.1f} [{lat['ms']['p25']:.1f}, {lat['ms']['p75']:.1f}]{note}" if lat
+                      else DASH)])
+    return table(["T", "Init", "mAP", "clean", "corrupted", "GFLOPs clip (backbone + head)",
+                  "GFLOPs per new frame, streaming", "ms per new frame (batch 1), median [p25, p75]"], rows)
 
 
 def training_table(experiments: list[Experiment]) -> str:
@@ -236,51 +377,137 @@ def training_table(experiments: list[Experiment]) -> str:
     return table(["Experiment", "Epochs", "val mAP untrained", "val mAP trained", "train seconds"], rows)
 
 
-def efficiency_rows(profiles: dict[str, dict]) -> list[list[str]]:
+def gflops_text(value: float | None) -> str:
+    """GFLOPs with enough digits: 3 decimals, 4 under 0.1 (a tiny model's 0.0121)."""
+    return DASH if value is None else f"{value:.{3 if value >= 0.1 else 4}f}"
+
+
+def mflops_text(gflops: float | None) -> str:
+    """A head's cost in MFLOPs (0.0057 GFLOPs is 5.70 MFLOPs: never printed as 0.0000)."""
+    return DASH if gflops is None else f"{gflops * 1e3:.2f}"
+
+
+@dataclass
+class Model:
+    """One model of an efficiency table: how a reader names it, and where its numbers are (``key``: its profile and
+    its entries in the interleaved timing run)."""
+
+    method: str
+    backbone: str
+    frames: Any
+    input: str
+    init: str
+    key: str
+    profile: dict | None
+
+
+def experiment_models(experiments: list[Experiment]) -> list[Model]:
+    """The experiments of a page, one per seed group (a model's cost does not depend on its seed), in the main
+    table's order."""
+    firsts = sorted((runs[0] for runs in seed_groups(experiments).values()), key=reproduced_order)
+    return [Model(e.method(), e.backbone(), e.num_frames, e.input_size(), e.init(), e.key, e.profile) for e in firsts]
+
+
+def paper_models(paper: dict[str, dict]) -> list[Model]:
+    """The paper-size profiles, named as the papers name the models; single-frame first, then by T."""
+    from reports.results import BACKBONE_NAMES, METHOD_NAMES
+
+    out = []
+    for key, p in paper.items():
+        kwargs = p.get("kwargs") or {}
+        method = METHOD_NAMES.get(p.get("model"), p.get("model", DASH))
+        if p.get("model") == "heatmap_single" and str(kwargs.get("backbone", "")).startswith("hrnet"):
+            method = "HRNet"
+        w, h = p.get("input_size") or ("?", "?")
+        out.append(Model(method, BACKBONE_NAMES.get(kwargs.get("backbone"), kwargs.get("backbone") or DASH),
+                         p.get("num_frames", 1), f"{h}x{w}", "", key, p))
+    return sorted(out, key=lambda m: (m.frames != 1, m.method != "RLE", m.method, m.backbone != "ResNet-50",
+                                      int(m.frames or 1), m.key))
+
+
+COST_HEADER = ["Method", "Backbone", "T", "Input", "Init", "Mode", "Backbone passes", "GFLOPs", "Backbone GFLOPs",
+               "Head MFLOPs", "Params (M)", "Fwd peak MiB (bs 1)", "Train-step peak MiB", "Fast mode",
+               "Fast / fp32 latency, median [min, max]"]
+
+
+def speedup_text(entry: dict) -> list[str]:
+    """The ``--fast-mode`` speed-up of one profile entry (a per-round ratio measured interleaved with fp32)."""
+    f = entry.get("fast")
+    if not f:
+        return [DASH, DASH]
+    q = f["latency"]["speedup"]
+    return [options_label(f["options"]), f"{q['median']:.2f}x [{q['min']:.2f}, {q['max']:.2f}]"]
+
+
+def cost_rows(models: list[Model]) -> list[tuple[Model, str, list[str]]]:
+    """(model, mode, cells) of the cost table: counted quantities and memory, never a time."""
     rows = []
-    for key, p in profiles.items():
-        for mode, entry in p["modes"].items():
+    for m in models:
+        for mode, entry in ((m.profile or {}).get("modes") or {"clip": {}}).items():
             g = entry.get("gflops") or {}
-            lat, thr = entry.get("latency", {}), entry.get("throughput", {})
-            mem = entry.get("memory_forward", {}).get("peak_mib")
-            rows.append([key, mode, entry["backbone_passes"], fmt(g.get("total"), 3), fmt(g.get("backbone"), 3),
-                         fmt(g.get("head"), 4), f"{p['params']['total'] / 1e6:.2f}",
-                         f"{fmt(lat.get('median_ms'), 1)} [{fmt(lat.get('p25_ms'), 1)}, {fmt(lat.get('p75_ms'), 1)}]",
-                         f"{fmt(thr.get('fps'), 1)} @ {thr.get('batch', DASH)}",
-                         fmt(mem, 0), fmt((p.get("memory_train_step") or {}).get("peak_mib"), 0)])
+            mem = (entry.get("memory_forward") or {}).get("peak_mib")
+            train = ((m.profile or {}).get("memory_train_step") or {}).get("peak_mib")
+            params = (m.profile or {}).get("params", {}).get("total")
+            rows.append((m, mode, [m.method, m.backbone, str(m.frames), m.input, m.init or DASH, mode,
+                                   str(entry.get("backbone_passes", DASH)), gflops_text(g.get("total")),
+                                   gflops_text(g.get("backbone")), mflops_text(g.get("head")),
+                                   DASH if params is None else f"{params / 1e6:.2f}", fmt(mem, 0), fmt(train, 0),
+                                   *speedup_text(entry)]))
     return rows
 
 
-EFFICIENCY_HEADER = ["Model", "Mode", "Backbone passes", "GFLOPs", "backbone", "head", "Params (M)",
-                     "Latency bs1 ms, median [p25, p75]", "FPS @ batch", "Fwd peak MiB", "Train-step peak MiB"]
-FAST_HEADER = ["Fast mode", "its latency bs1 ms", "x fp32, latency [min, max]", "its FPS", "x fp32, FPS [min, max]"]
+def cost_table(models: list[Model]) -> str:
+    return table(COST_HEADER, [cells for _, _, cells in cost_rows(models)])
 
 
-def fast_columns(entry: dict) -> list[str]:
-    """The ``--fast-mode`` timing of a profile entry: that mode's latency and FPS, and its speed-up over fp32 per
-    round of the interleaved measurement (median [min, max])."""
-    f = entry.get("fast")
-    if not f:
-        return [DASH] * len(FAST_HEADER)
-
-    def speedup(key: str) -> str:
-        q = f[key]["speedup"]
-        return f"{q['median']:.2f} [{q['min']:.2f}, {q['max']:.2f}]"
-
-    return [options_label(f["options"]), fmt(f["latency"]["fast_ms"]["median"], 1), speedup("latency"),
-            f"{fmt(f['throughput']['fps'], 1)} @ {f['throughput']['batch']}", speedup("throughput")]
+def timing_modes(m: Model, doc: dict | None) -> list[str]:
+    """The modes a model was timed in (those of its profile, else clip)."""
+    return list(((m.profile or {}).get("modes") or {"clip": {}}).keys())
 
 
-def efficiency_table(profiles: dict[str, dict]) -> str:
-    """Model cost per mode; where the profiles timed a fast mode too (``benchmarks.profile --fast-mode``), its
-    latency, FPS and speed-up over fp32 (measured interleaved with fp32) follow the fp32 columns."""
-    rows = efficiency_rows(profiles)
-    entries = [entry for p in profiles.values() for entry in p["modes"].values()]
-    if not any(e.get("fast") for e in entries):
-        return table(EFFICIENCY_HEADER, rows)
-    at = EFFICIENCY_HEADER.index("Fwd peak MiB")  # the fast-mode columns follow the fp32 timings
-    return table(EFFICIENCY_HEADER[:at] + FAST_HEADER + EFFICIENCY_HEADER[at:],
-                 [row[:at] + fast_columns(e) + row[at:] for row, e in zip(rows, entries)])
+def speed_header(doc: dict | None) -> list[str]:
+    from reports.results import throughput_batch
+
+    batch = throughput_batch(doc)
+    return ["Method", "Backbone", "T", "Init", "Mode", "Latency ms (batch 1), median [p25, p75]",
+            f"FPS (batch {batch or '?'}), median [p25, p75]", "Rounds"]
+
+
+def speed_rows(models: list[Model], doc: dict | None) -> list[tuple[Model, str, list[str]]]:
+    """(model, mode, cells) of the speed table: every time from the one interleaved run ``doc``."""
+    from reports.results import throughput_batch, timing
+
+    rows = []
+    for m in models:
+        for mode in timing_modes(m, doc):
+            lat = timing(doc, m.key, mode)
+            thr = timing(doc, m.key, mode, throughput_batch(doc))
+            lat_text = (f"{lat['ms']['median']:.1f} [{lat['ms']['p25']:.1f}, {lat['ms']['p75']:.1f}]" if lat
+                        else DASH)
+            fps_text = (f"{thr['fps']['median']:.1f} [{thr['fps']['p25']:.1f}, {thr['fps']['p75']:.1f}]" if thr
+                        else DASH)
+            rows.append((m, mode, [m.method, m.backbone, str(m.frames), m.init or DASH, mode, lat_text, fps_text,
+                                   str(lat["rounds"]) if lat else DASH]))
+    return rows
+
+
+def speed_table(models: list[Model], doc: dict | None) -> str:
+    return table(speed_header(doc), [cells for _, _, cells in speed_rows(models, doc)])
+
+
+def timing_where(doc: dict | None) -> str:
+    """What the speed table's numbers are: one interleaved run, its protocol, machine and commit."""
+    if not doc:
+        return ("No interleaved timing run (profiles/side_by_side/all_*.json, the `side_by_side` stage) was found: "
+                "the speed columns are empty rather than filled from separately timed profiles.")
+    env, pr = doc.get("env", {}), doc.get("protocol", {})
+    return (f"All times in this table come from ONE process that timed every model and mode interleaved call by "
+            f"call (ABBA), so they saw the same load and may be compared (`{doc.get('_path', '')}`, "
+            f"`python -m benchmarks.profile --side-by-side-all {doc.get('section', '?')}`, the `side_by_side` stage): "
+            f"{pr.get('rounds')} rounds of {pr.get('iters')} calls per model after {pr.get('warmup')} warm-up calls; "
+            f"a value is the median over rounds of each round's median, with the quartiles over rounds. "
+            f"{env.get('device', '?')}, torch {env.get('torch', '?')}, {env.get('dtype', '?')}, "
+            f"{env.get('threads', '?')} threads, commit {env.get('commit', '?')}.")
 
 
 def env_line(profiles: dict[str, dict]) -> str:
@@ -318,9 +545,13 @@ def side_by_side_table(rows: list[dict]) -> str:
         q = r["ratio"]
         ms = (f"{r['reference_ms']:.2f} / {r['entry_ms']:.2f}" if r.get("reference_ms") and r.get("entry_ms")
               else DASH)
+        n = len(q.get("rounds", []))
+        spread = (f" [{q['p25']:.3f}, {q['p75']:.3f}]", f"{q['min']:.3f}-{q['max']:.3f}") if n != 1 else \
+            ("", "one round: no spread")
+        stale = r.get("stale")
         out.append([r["device"], size(r), r["batch"], options_label(r["options"]),
-                    f"**{q['median']:.3f}** [{q['p25']:.3f}, {q['p75']:.3f}]", f"{q['min']:.3f}-{q['max']:.3f}",
-                    len(q.get("rounds", [])) or DASH, ms, f"{r['commit']}, torch {r['torch']}, {r['threads']} thread{'s' if r['threads'] != 1 else ''}",
-                    r["source"]])
+                    f"**{q['median']:.3f}**{spread[0]}", spread[1], n or DASH, ms,
+                    f"{r['commit']}, torch {r['torch']}, {r['threads']} thread{'s' if r['threads'] != 1 else ''}",
+                    f"**stale**: the timed DSTA code changed at {stale}" if stale else "current", r["source"]])
     return table(["Device", "Input", "Batch", "Mode", "DSTA / RLE per frame, median [p25, p75]", "min-max",
-                  "Rounds", "RLE / DSTA ms per call", "Commit, stack", "Source"], out)
+                  "Rounds", "RLE / DSTA ms per call", "Commit, stack", "Timed code", "Source"], out)

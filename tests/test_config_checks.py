@@ -40,6 +40,7 @@ def compose_error(*overrides: str) -> DataError:
     (["paper_profiles.models.dsta_r50_t5.overrides='num_frames=4'"], "paper_profiles.models.dsta_r50_t5.overrides.num_frames",
      "odd"),
     (["paper_profiles.fast_mode=cl+bf16"], "paper_profiles.fast_mode", "dtype comes first"),
+    (["side_by_side.experiments.rounds=0"], "side_by_side.experiments.rounds", "an integer >= 1"),
     (["paper_profiles.fast_mode=bf16+fast"], "paper_profiles.fast_mode", "at most once"),
 ])
 def test_bad_config_fails_at_compose_naming_the_key(overrides, field, words):

@@ -171,6 +171,28 @@ def test_side_by_side_interleaves_and_gives_ratios_over_the_first(tmp_path):
     assert result["protocol"]["rounds"] == 3
 
 
+def test_side_by_side_all_times_every_model_of_a_section_in_every_mode(tmp_path):
+    """The report's timing run: every paper_profiles model (or experiment) of params.yaml, each in every mode it has,
+    in one interleaved process; single-frame RLE first (the reference)."""
+    import yaml
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"paper_profiles": {"width": 48, "height": 64, "models": {
+        "dsta": {"config": "dsta_tiny", "overrides": "num_frames=3"}, "rle": {"config": "rle_tiny", "overrides": ""}}}}))
+    out = tmp_path / "all.json"
+    pf.main(["--params", str(params), "--side-by-side-all", "paper_profiles", "--batches", "1", "2", "--rounds", "2",
+             "--iters", "1", "--warmup", "1", "--device", "cpu", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["section"] == "paper_profiles" and saved["reference"] == "rle:clip"
+    assert set(saved["batches"]["2"]["ms_per_call"]) == {"rle:clip", "dsta:clip", "dsta:streaming"}
+    assert saved["entries"]["dsta:clip"]["input_size"] == [48, 64]
+    from benchmarks.profiling.specs import section_specs
+
+    params.write_text(yaml.safe_dump({"paper_profiles": {"width": 48, "height": 64}}))
+    with pytest.raises(DataError, match="paper_profiles.models"):
+        section_specs(params, "paper_profiles")
+
+
 def test_interleaved_calls_take_turns_in_abba_order():
     from benchmarks.profiling.side_by_side import interleaved
 

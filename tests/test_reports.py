@@ -54,7 +54,8 @@ def results(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     ref = {"citations": {"dsta": "He & Yang, CVPR 2024", "x": "Someone"}, "columns": [*GROUPS, "Mean"],
            "posetrack18": [
-               {"method": "DSTA", "backbone": "ResNet-50", "T": 3, "input": "256x192",
+               {"method": "DSTA", "backbone": "ResNet-50", "T": 3, "input": "256x192", "kind": "regression",
+                "frames": "multi", "boxes": "detected",
                 "ap": [85.0, 80.0, 75.0, 70.0, 65.0, 60.0, 55.0, 70.0], "cite": "dsta", "match": "dsta_r50_t3"},
                {"method": "Other", "backbone": None, "T": None, "input": None,
                 "ap": [None, None, None, None, None, None, None, 66.6], "cite": "x"}]}
@@ -93,13 +94,14 @@ def _rows(page: str, source: str) -> list[list[str]]:
 def test_tables_show_measured_values_and_deltas(results):
     _build(results)
     synth = (results / "out" / "synthetic.md").read_text()
-    (dsta,) = _rows(synth, "this run [1]")
+    (dsta,) = _rows(synth, "this run [2]")  # RLE (single-frame) comes first in the reproduced block
     header = MAIN_HEADER
     cell = dict(zip(header, dsta))
     assert cell["Method"] == "DSTA" and cell["T"] == "3" and cell["Input"] == "64x48"
+    assert cell["Boxes"] == "GT" and cell["Init"] == "scratch"
     assert cell["Mean"] == "30.0" and cell["Head"] == "30.0"
     assert "GFLOPs" not in " ".join(header)  # the papers' layout; efficiency has its own table
-    assert "| 0.360 (0.324 + 0.0360) |" in synth  # fixed decimals, never 3.7e-05
+    assert "| 0.360 (0.324 + 36.00 M) |" in synth  # the head in MFLOPs, never 0.0000
     assert "Test CPU" in synth and "commit abc1234" in synth
     # the clean/corrupted split and the ablation
     assert "| dsta_t3 | DSTA | 3 | 30.0 | 31.0 (6) | 28.0 (4) | -3.0 |" in synth
@@ -108,10 +110,10 @@ def test_tables_show_measured_values_and_deltas(results):
     (delta,) = _rows(pt18, "Δ vs [dsta]")
     d = dict(zip(header, delta))
     assert d["Head"] == "-5.0"   # 80.0 reproduced vs 85.0 reported
-    assert d["Shou"] == "-1.0" and d["Mean"] == "+2.0"
-    reported = _rows(pt18, "[")
-    assert len(reported) == 2 and dict(zip(header, reported[1]))["Mean"] == "66.6"
-    assert dict(zip(header, reported[1]))["Head"] == DASH
+    assert d["Shoulder"] == "-1.0" and d["Mean"] == "+2.0"
+    reported = {r[0]: dict(zip(header, r)) for r in _rows(pt18, "[")}
+    assert len(reported) == 2 and reported["Other"]["Mean"] == "66.6" and reported["Other"]["Head"] == DASH
+    assert reported["DSTA"]["Boxes"] == "detected" and reported["DSTA"]["Init"] == "paper"
 
 
 def test_released_rows_beside_the_reported_and_retrained_ones(results):
@@ -142,7 +144,7 @@ def test_released_rows_beside_the_reported_and_retrained_ones(results):
 def test_missing_results_are_dashes_and_listed(results):
     out = _build(results)
     synth = (results / "out" / "synthetic.md").read_text()
-    (rle,) = _rows(synth, "this run [2]")
+    (rle,) = _rows(synth, "this run [1]")
     assert dict(zip(MAIN_HEADER, rle))["Mean"] == DASH
     assert "`rle`: no evaluation yet" in synth and "`rle`: no profile yet" in synth
     assert any("rle" in m for m in out["missing"])
@@ -194,7 +196,7 @@ def test_footnotes_name_the_commit_and_machine_of_their_own_numbers(results):
     path.write_text(json.dumps({**json.loads(path.read_text()), "provenance": prov}))
     _build(results)
     synth = (results / "out" / "synthetic.md").read_text()
-    (note,) = [line for line in synth.splitlines() if line.startswith("[1] ")]
+    (note,) = [line for line in synth.splitlines() if line.startswith("[2] ")]
     assert "AP: commit eee5555, on NVIDIA H100" in note  # the evaluation's own provenance
     assert "efficiency: commit abc1234, on Test CPU (2 logical CPUs)" in note  # the profile's
     assert "**Mixed provenance**" in synth and "eee5555" in synth and "abc1234" in synth
@@ -213,17 +215,20 @@ def test_latex_tables_beside_the_markdown(results):
     _build(results)
     latex = results / "out" / "latex"
     assert sorted(p.name for p in latex.glob("*.tex")) == [
-        "paper-efficiency.tex", "posetrack17.tex", "posetrack18.tex", "posetrack21.tex", "synthetic-efficiency.tex",
-        "synthetic.tex"]
+        "paper-efficiency-cost.tex", "paper-efficiency-speed.tex", "posetrack17.tex", "posetrack18.tex",
+        "posetrack21.tex", "synthetic-efficiency-cost.tex", "synthetic-efficiency-speed.tex", "synthetic.tex"]
     pt18 = (latex / "posetrack18.tex").read_text()
-    assert r"\toprule" in pt18 and r"\bottomrule" in pt18 and r"\begin{tabular}{llcccccccccc}" in pt18
-    assert ("Method & Backbone & $T$ & Input & Head & Shou & Elb & Wri & Hip & Knee & Ankl & Mean \\\\"
+    assert r"\toprule" in pt18 and r"\bottomrule" in pt18 and r"\begin{table*}" in pt18
+    assert ("Method & Backbone & $T$ & Boxes & Head & Shoulder & Elbow & Wrist & Hip & Knee & Ankle & Mean \\\\"
             in pt18)
-    assert r"DSTA~\cite{dsta} & ResNet-50 & 3 & 256$\times$192 & 85.0" in pt18
-    assert r"DSTA (reproduced) & ResNet-50 & 3 & 256$\times$192 & 80.0" in pt18
+    assert r"\emph{Regression-based, multi-frame}" in pt18  # the field's groups
+    assert r"DSTA~\cite{dsta} & ResNet-50 & 3 & detected & 85.0" in pt18  # alone in its group: nothing bold
+    assert r"DSTA (repro., scratch) & ResNet-50 & 3 & GT & 80.0" in pt18
     assert "Δ" not in pt18 and "GFLOPs" not in pt18
-    eff = (latex / "synthetic-efficiency.tex").read_text()
-    assert "GFLOPs" in eff and "0.360" in eff
+    eff = (latex / "synthetic-efficiency-cost.tex").read_text()
+    assert "GFLOPs" in eff and "0.360" in eff and "Latency" not in eff  # cost only: no time
+    speed = (latex / "synthetic-efficiency-speed.tex").read_text()
+    assert "No interleaved timing run" in speed and "GFLOPs" not in speed  # never filled from separate profiles
     assert "](latex/synthetic.tex)" in (results / "out" / "synthetic.md").read_text()
 
 
@@ -242,7 +247,7 @@ def test_readme_block_is_generated_between_the_markers(results):
     text = readme.read_text()
     assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{rb.README_END}\nafter\n")
     assert "stale 99.9" not in text
-    assert "| dsta_t3 | 30.0 | 31.0 | 28.0 | 0.360 | 0.121 | 80 |" in text
+    assert "| dsta_t3 | scratch | 30.0 | 31.0 | 28.0 | 0.360 | 0.121 | 80 |" in text
     assert "1.0010x the GFLOPs of single-frame RLE-R50" in text
 
 
@@ -263,7 +268,7 @@ def test_synthetic_page_and_metrics_carry_the_claims(results):
     _build(results)
     page = (results / "out" / "synthetic.md").read_text()
     assert "## The paper's claims on this set" in page and "| DSTA T=3 beats single-frame RLE (val mAP) |" in page
-    assert "## Over seeds" in page
+    assert "One seed per experiment" in page  # no "Over seeds" table promising a spread it cannot show
     claims = json.loads((results / "out" / "metrics.json").read_text())["claims"]
     # the fixture has no rle_ft control: that claim is listed as not measured, never guessed
     assert claims["t3_beats_rle"]["verdict"] == "not measured"
@@ -315,26 +320,24 @@ def test_benchmark_commit_comes_from_the_projects_provenance(tmp_path):
     assert load_benchmarks(path)[0]["commit"] == "abcdef0"
 
 
-def test_efficiency_table_shows_the_fast_mode_beside_fp32():
-    from reports.tables import efficiency_table
+def test_cost_table_shows_the_fast_mode_speedup_and_no_time():
+    from reports.tables import Model, cost_table
 
     def spread(values):
         return {"median": sorted(values)[len(values) // 2], "min": min(values), "max": max(values), "rounds": values}
 
     plain, timed = _profile(4.0), _profile(4.0, streaming=1.0)
-    assert "Fast mode" not in efficiency_table({"a": plain})  # no fast timing: the plain table
     for mode in timed["modes"].values():
         mode["fast"] = {"label": "bf16+cl", "base": "fp32",
                         "options": {"dtype": "bf16", "channels_last": True, "compile": False, "cuda_graphs": False},
                         "latency": {"batch": 1, "fast_ms": spread([2.5, 2.4, 2.6]), "speedup": spread([2.0, 1.9, 2.1])},
                         "throughput": {"batch": 32, "fps": 400.0, "speedup": spread([1.5, 1.4, 1.6])}}
-    lines = efficiency_table({"a": plain, "b": timed}).splitlines()
-    header = "| Fast mode | its latency bs1 ms | x fp32, latency [min, max] | its FPS | x fp32, FPS [min, max] |"
-    assert header in lines[0]
-    a_row, b_clip = lines[2], lines[3]
-    assert "| 200.0 @ 32 | – | – | – | – | – | 42 |" in a_row  # untimed: dashes, the columns still line up
-    assert "| 200.0 @ 32 | bf16 + channels-last | 2.5 | 2.00 [1.90, 2.10] | 400.0 @ 32 | 1.50 [1.40, 1.60] | 42 |" \
-        in b_clip
+    models = [Model("RLE", "ResNet-50", 1, "256x192", "", "a", plain), Model("DSTA", "ResNet-50", 3, "256x192", "",
+                                                                             "b", timed)]
+    lines = cost_table(models).splitlines()
+    assert "Latency" not in lines[0] and "FPS" not in lines[0]  # times live in the speed table only
+    assert lines[2].endswith("| 42 | 100 | – | – |")  # untimed fast mode: dashes, the columns still line up
+    assert lines[3].endswith("| bf16 + channels-last | 2.00x [1.90, 2.10] |")
     assert len({line.count("|") for line in lines}) == 1
 
 
@@ -351,3 +354,66 @@ def test_malformed_metrics_file_is_one_line(results, capsys, where, field):
                  str(results / "data"), "--out", str(results / "out"), "--no-plots"])
     assert capsys.readouterr().err.strip() == f"error: {path}: {field}: expected a number or null, got 'n/a'"
     assert not (results / "out").exists()
+
+
+def _timing_doc(section="experiments"):
+    def ms(values):
+        return {"median": sorted(values)[1], "p25": min(values), "p75": max(values), "min": min(values),
+                "max": max(values), "rounds": values}
+
+    return {"kind": "side_by_side", "section": section, "reference": "rle:clip",
+            "env": {"device": "Test CPU", "torch": "2.15.0", "threads": 2, "commit": "abc1234", "dtype": "float32"},
+            "protocol": {"warmup": 1, "iters": 3, "rounds": 3},
+            "batches": {"1": {"ms_per_call": {"rle:clip": ms([10.0, 11.0, 12.0]),
+                                              "dsta_t3:clip": ms([30.0, 33.0, 36.0]),
+                                              "dsta_t3:streaming": ms([10.0, 12.0, 13.0])}},
+                        "8": {"ms_per_call": {"rle:clip": ms([40.0, 40.0, 40.0]),
+                                              "dsta_t3:clip": ms([100.0, 100.0, 100.0]),
+                                              "dsta_t3:streaming": ms([50.0, 50.0, 50.0])}}}}
+
+
+def test_speed_tables_and_the_streaming_claim_read_one_interleaved_run(results):
+    (results / "profiles" / "side_by_side").mkdir()
+    (results / "profiles" / "side_by_side" / "all_experiments.json").write_text(json.dumps(_timing_doc()))
+    _build(results)
+    page = (results / "out" / "synthetic.md").read_text()
+    assert "| DSTA | ResNet-18 | 3 | scratch | streaming | 12.0 [10.0, 13.0] | 160.0 [160.0, 160.0] | 3 |" in page
+    assert "ONE process" in page and "FPS (batch 8)" in page
+    speed = (results / "out" / "latex" / "synthetic-efficiency-speed.tex").read_text()
+    assert r"12.0 {\scriptsize [10.0, 13.0]}" in speed and "3 rounds of 3 calls" in speed
+    claims = json.loads((results / "out" / "metrics.json").read_text())["claims"]
+    # the fixture's control is "rle", not "rle_ft": no measured ratio, the counted one decides
+    assert "time" not in claims["streaming_cost"]["measured"]
+
+
+def test_streaming_claim_in_measured_time():
+    from reports.claims import measured_ratio, streaming_cost
+
+    doc = _timing_doc()
+    q = measured_ratio(doc, "dsta_t3", "rle")
+    assert q["median"] == pytest.approx(13.0 / 12.0) and q["rounds"] == 3  # the median of the per-round ratios
+    gpu = [{"device_type": "cuda", "batch": 1, "device": "GPU", "commit": "0000000", "ratio": {"median": 1.5},
+            "stale": "1234567"}]
+    c = streaming_cost({}, [], None, gpu)
+    assert "stale" in c.measured and c.verdict == "not measured"  # a stale run is shown, never counted
+
+
+def test_several_seeds_give_one_row_with_mean_and_sd(results):
+    params = yaml.safe_load((results / "params.yaml").read_text())
+    params["experiments"]["dsta_t3-s1"] = {**params["experiments"]["dsta_t3"], "train": {"seed": 1}}
+    (results / "params.yaml").write_text(yaml.safe_dump(params))
+    (results / "eval" / "dsta_t3-s1").mkdir()
+    (results / "eval" / "dsta_t3-s1" / "metrics.json").write_text(json.dumps(_eval(32.0)))
+    _build(results)
+    synth = (results / "out" / "synthetic.md").read_text()
+    (dsta,) = _rows(synth, "this run [2]")
+    assert dict(zip(MAIN_HEADER, dsta))["Mean"] == "31.0 ± 1.4 (2 seeds)"
+    assert "## Appendix: per-seed rows" in synth and "| dsta_t3 | `dsta_t3-s1` | 1 |" in synth
+    assert r"31.0$\pm$1.4" in (results / "out" / "latex" / "synthetic.tex").read_text()
+
+
+def test_stale_timing_compares_with_the_timed_code():
+    from reports.results import stale_timing
+
+    assert stale_timing("unknown") is None and stale_timing(None) is None
+    assert stale_timing("HEAD") is None  # HEAD contains every change to the timed code

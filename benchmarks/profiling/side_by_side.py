@@ -68,6 +68,15 @@ def parse_entry(text: str, input_size: tuple[int, int]) -> Entry:
     return Entry(config, mode, spec_from_model(config, {}, input_size))
 
 
+def every_mode(specs: dict[str, ModelSpec]) -> list[Entry]:
+    """An entry per model and mode: clip for every model, streaming too where its model has that mode (the model is
+    built once here to ask it). Single-frame regression models first (the reference is the first entry)."""
+    entries = []
+    for key, spec in sorted(specs.items(), key=lambda kv: kv[1].name != "rle"):
+        entries += [Entry(key, mode, spec) for mode in modes(spec.build())]
+    return entries
+
+
 def spread(values: list[float]) -> dict[str, Any]:
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
     return {"median": statistics.median(values), "p25": q[0], "p75": q[2], "min": min(values), "max": max(values),
@@ -130,7 +139,8 @@ def op_table(call: Callable[[], Any], device: torch.device, rows: int = 15, call
 
 
 def side_by_side(entries: list[Entry], device: torch.device, batches: list[int], options: InferenceOptions,
-                 warmup: int = 2, iters: int = 5, rounds: int = 9, op_tables: int = 0) -> dict[str, Any]:
+                 warmup: int = 2, iters: int = 5, rounds: int = 9, op_tables: int = 0,
+                 section: str | None = None) -> dict[str, Any]:
     """Time ``entries`` interleaved at every batch; ratios per frame over the first entry (see the module doc)."""
     if len(entries) < 2:
         raise DataError(None, "--side-by-side", "needs at least two entries (the first is the reference)")
@@ -147,8 +157,11 @@ def side_by_side(entries: list[Entry], device: torch.device, batches: list[int],
         "options": options.as_dict(), "env": environment(device, options),
         "protocol": {"warmup": warmup, "iters": iters, "rounds": rounds, "order": "ABBA per call"},
         "entries": {e.label: {"config": e.config, "model": e.spec.name, "mode": e.mode, "kwargs": e.spec.kwargs,
+                              "input_size": list(e.spec.input_size),
                               "num_frames": models[e.label].num_frames, "source": e.spec.source} for e in entries},
         "batches": {}, "op_tables": {}}
+    if section:
+        result["section"] = section  # every model of this params.yaml section (``--side-by-side-all``)
     for batch in batches:
         calls = {e.label: build_call(models[e.label], e.mode, batch, e.spec.input_size, device, options)
                  for e in entries}

@@ -55,3 +55,20 @@ def spec_from_experiment(params: Path, experiment: str) -> ModelSpec:
     w, h = exp["data"]["input_size"]
     return ModelSpec(exp["model"]["name"], dict(exp["model"]["kwargs"]), (int(w), int(h)),
                      f"{params}:experiments.{experiment}")
+
+
+def section_specs(params: Path, section: str) -> dict[str, ModelSpec]:
+    """Every model of a params.yaml section, by key: ``experiments`` (each experiment's model at its input size) or
+    ``paper_profiles`` (each ``models`` entry: its model config with its overrides, at the section's width x height)."""
+    doc = yaml.safe_load(Path(params).read_text()) or {}
+    if section == "experiments":
+        return {key: spec_from_experiment(params, key) for key in doc.get("experiments") or {}}
+    if section == "paper_profiles":
+        sec = doc.get("paper_profiles") or {}
+        for key in ("width", "height", "models"):
+            if key not in sec:
+                raise DataError(params, f"paper_profiles.{key}", "missing")
+        return {key: spec_from_model(m["config"], parse_overrides(str(m.get("overrides") or "").split()),
+                                     (int(sec["width"]), int(sec["height"])))
+                for key, m in sec["models"].items()}
+    raise DataError(params, section, "side by side times the models of 'experiments' or 'paper_profiles'")
