@@ -35,7 +35,7 @@ def test_two_seeds_paired_margin_and_spread():
     # differences 10 and 12: mean 11, sample std sqrt(2)
     assert overall.margin == pytest.approx(11.0) and overall.spread == pytest.approx(2 ** 0.5)
     assert overall.seeds == 2 and overall.verdict == "holds"
-    assert "42.0 ± 2.8" in overall.measured and "31.0 ± 1.4" in overall.measured
+    assert "42.00 ± 2.83" in overall.measured and "31.00 ± 1.41" in overall.measured
     # corrupted: differences 1 and 1 -> spread 0, margin 1 > 0: holds; a difference inside the spread does not
     assert c["t3_beats_rle_corrupted"].margin == pytest.approx(1.0)
     assert c["t3_beats_t1"].verdict == "not measured"

@@ -138,7 +138,7 @@ def test_released_rows_beside_the_reported_and_retrained_ones(results):
     assert "`released.dsta_r50_t3` of params.yaml" in pt18 and "released weights weights/dsta.pth, no training" in pt18
     assert not any("released/dsta_r50_t3" in m and "profile" in m for m in out["missing"])
     latex = (results / "out" / "latex" / "posetrack18.tex").read_text()
-    assert "DSTA (released weights)" in latex
+    assert "DSTA (released weights, evaluated here)" in latex
 
 
 def test_missing_results_are_dashes_and_listed(results):

@@ -42,4 +42,4 @@ def test_pages_latex_and_figure(tmp_path):
     assert (tmp_path / "out" / "figures" / "synthetic-robustness.png").stat().st_size > 0
     # a dataset without results still gets its page, saying so
     assert "No robustness results" in (tmp_path / "out" / "robustness-posetrack18.md").read_text()
-    assert len(written) == 5
+    assert len(written) == 6  # the synthetic page, table and figure, and the three PoseTrack pages
