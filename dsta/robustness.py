@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from dsta import box_prior
+from dsta import keypoints as kp
 from dsta.checks import check_robustness, num_frames_of
 from dsta.config import load_params_section
 from dsta.data.corrupt import FrameCorruptor
@@ -180,9 +181,11 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         result["clean_gt_boxes"] = result["clean"] if with_gt is dataset else float(
             score(predict(model, objective, with_gt, device, a.batch_size), with_gt, Path(tmp) / "gt")["Total"])
-        result["box_prior"] = {
-            "boxes": float(score(box_prior.predict(mean_pose, dataset), dataset, Path(tmp) / "bp")["Total"]),
-            "gt_boxes": float(score(box_prior.predict(mean_pose, with_gt), with_gt, Path(tmp) / "bp_gt")["Total"])}
+        prior = {"boxes": score(box_prior.predict(mean_pose, dataset), dataset, Path(tmp) / "bp"),
+                 "gt_boxes": score(box_prior.predict(mean_pose, with_gt), with_gt, Path(tmp) / "bp_gt")}
+        # the mean of each protocol, and its poseval columns (the reports' box-prior rows)
+        result["box_prior"] = {k: float(m["Total"]) for k, m in prior.items()}
+        result["box_prior"]["columns"] = {k: {c: float(m[c]) for c in kp.POSEVAL_COLUMNS} for k, m in prior.items()}
     result["provenance"] = provenance((cfg.get("train") or {}).get("seed"), cfg)
     write_json(out / "metrics.json", to_json(result), indent=2)
     print(f"clean {result['clean']:.2f} (GT boxes {result['clean_gt_boxes']:.2f}; box prior "

@@ -66,6 +66,8 @@ def _method(r: Row, mark: str | None) -> str:
         return f"{escape(r.method)}~\\cite{{{r.cite}}}{sup}"
     if r.kind == "released":
         return f"{escape(r.method)} (released weights, evaluated here){sup}"
+    if r.kind == "prior":
+        return f"{escape(r.method)} (no image){sup}"
     return f"{escape(r.method)} (repro., {escape(r.init)}){sup}"
 
 

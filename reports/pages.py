@@ -233,7 +233,11 @@ def readme_block(experiments: list, paper: dict[str, dict], timings: dict | None
         streaming = (mode_entry(e.profile, "streaming").get("gflops") or {}).get("total")
         per_frame = (gflops_text(streaming) if streaming is not None else
                      f"{gflops_text(clip)} (= clip)" if clip is not None and e.num_frames == 1 else "–")
-        rows.append([e.key, e.init(), fmt(ev.get("Total")), fmt(clean.get("Total")), fmt(corrupted.get("Total")),
+        rob = e.robustness or {}
+        recovery = rob.get("temporal_recovery")
+        rows.append([e.key, e.init(), fmt(ev.get("Total")), fmt(rob.get("clean_gt_boxes")), fmt(clean.get("Total")),
+                     fmt(corrupted.get("Total")),
+                     "–" if recovery is None else f"{100 * recovery:+.1f}%",
                      gflops_text(clip), per_frame, fmt((e.training or {}).get("train_seconds"), 0)])
     first = synth[0] if synth else None
     frames = ""
@@ -243,8 +247,17 @@ def readme_block(experiments: list, paper: dict[str, dict], timings: dict | None
                   f"{split.get('true', {}).get('num_frames', '?')})")
     out = [f"On the synthetic default{frames}; full tables, footnotes and LaTeX in "
            "[reports/synthetic.md](reports/synthetic.md).", "",
-           table(["experiment", "init", "val mAP", "clean", "corrupted", "GFLOPs clip", "GFLOPs per frame, streaming",
-                  "train s"], rows), ""]
+           table(["experiment", "init", "val mAP", "GT boxes", "clean", "corrupted", "temporal recovery",
+                  "GFLOPs clip", "GFLOPs per frame, streaming", "train s"], rows), ""]
+    prior = next((e.robustness["box_prior"] for e in synth if e.robustness and e.robustness.get("box_prior")), None)
+    boxes = next((e.robustness.get("boxes") for e in synth if e.robustness), None)
+    if prior:
+        out += [f"val mAP, clean and corrupted: {'GT boxes' if boxes in (None, 'gt') else 'detected boxes (' + str(boxes) + ')'}; "
+                f"GT boxes: the same checkpoint with GT boxes. Chance level, the box prior (the mean training pose "
+                f"in each box, no image): {prior['boxes']:.1f} with these boxes, {prior['gt_boxes']:.1f} with GT "
+                f"boxes. Temporal recovery: rPC with only the key frame corrupted minus rPC with every frame "
+                f"corrupted, in % of clean mAP ([reports/robustness-synthetic.md](reports/robustness-synthetic.md)).",
+                ""]
     provs = sorted({describe(e.provenance("evaluation")) for e in synth if e.evaluation})
     if provs:
         out += [f"mAP from: {'; '.join(provs)}.", ""]

@@ -184,6 +184,8 @@ class Row:
             return f"this run [{self.ref}]"
         if self.kind == "released":
             return f"released weights, evaluated here [{self.ref}]"
+        if self.kind == "prior":
+            return f"chance level [{self.ref}]"
         if self.kind == "delta":
             return f"Δ vs [{self.cite}]"
         if self.reproduction:
@@ -277,13 +279,40 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
             rows.sort(key=lambda r: (r.ap[-1] is not None, r.ap[-1] or 0.0))
             blocks.append((name, rows))
     blocks += list(reproduced.items())
+    prior = box_prior_rows(page, len(footnotes) + 1)
+    if prior:
+        rows, note = prior
+        blocks.append((CHANCE_BLOCK, rows))
+        footnotes.append(note)
     return blocks, footnotes, notes
+
+
+CHANCE_BLOCK = "Chance level (no image)"
+
+
+def box_prior_rows(page: Page, n: int) -> tuple[list[Row], str] | None:
+    """The box prior (the training set's mean pose placed in each box: what a model that sees nothing scores), with
+    the boxes the experiments were evaluated with and with GT boxes, from the robustness stage of the page's first
+    experiment that has one (every experiment of a dataset scores the same prior)."""
+    e = next((e for e in page.experiments if e.robustness and "columns" in (e.robustness.get("box_prior") or {})),
+             None)
+    if e is None:
+        return None
+    columns = e.robustness["box_prior"]["columns"]
+    boxes = e.robustness.get("boxes") or "gt"
+    protocols = [("boxes", "GT" if boxes == "gt" else "detected")] + ([("gt_boxes", "GT")] if boxes != "gt" else [])
+    rows = [Row("prior", "Box prior", DASH, DASH, e.input_size(), ap_values(columns[k]), ref=n, boxes=label,
+                init="no image") for k, label in protocols]
+    note = (f"[{n}] box prior: the mean training pose, normalised to the box, placed in every val box and scored "
+            f"like a model (`dsta.box_prior`, from `robustness/{e.key}/metrics.json`; "
+            f"{describe(e.robustness.get('provenance'))}). A row at or below it owes its number to the boxes.")
+    return rows, note
 
 
 def best_in_block(rows: list[Row]) -> list[set[int]]:
     """Per row, the AP column indices where it holds the block's best value (only where a block compares >1 row)."""
     marks: list[set[int]] = [set() for _ in rows]
-    comparable = [i for i, r in enumerate(rows) if r.kind != "delta"]
+    comparable = [i for i, r in enumerate(rows) if r.kind not in ("delta", "prior")]  # the chance level is no entry
     if len(comparable) < 2:
         return marks
     for col in range(len(AP_COLUMNS)):

@@ -247,7 +247,7 @@ def test_readme_block_is_generated_between_the_markers(results):
     text = readme.read_text()
     assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{rb.README_END}\nafter\n")
     assert "stale 99.9" not in text
-    assert "| dsta_t3 | scratch | 30.0 | 31.0 | 28.0 | 0.360 | 0.121 | 80 |" in text
+    assert "| dsta_t3 | scratch | 30.0 | – | 31.0 | 28.0 | – | 0.360 | 0.121 | 80 |" in text  # no robustness run here
     assert "1.0010x the GFLOPs of single-frame RLE-R50" in text
 
 
@@ -417,3 +417,26 @@ def test_stale_timing_compares_with_the_timed_code():
 
     assert stale_timing("unknown") is None and stale_timing(None) is None
     assert stale_timing("HEAD") is None  # HEAD contains every change to the timed code
+
+
+def test_box_prior_rows_are_the_chance_level_of_the_table(results):
+    """The robustness stage's box prior (detected and GT boxes) is a block of its own in the Markdown and the LaTeX
+    main table, with its columns as scored and a footnote that says where it came from."""
+    from tests.test_robustness_report import _metrics
+
+    cols = {g: 10.0 + i for i, g in enumerate(("Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl"))}
+    doc = _metrics(3, 35.0, 31.0)
+    doc["box_prior"] = {"boxes": 12.0, "gt_boxes": 25.0,
+                        "columns": {"boxes": {**cols, "Total": 12.0}, "gt_boxes": {**cols, "Total": 25.0}}}
+    (results / "robustness" / "dsta_t3").mkdir(parents=True)
+    (results / "robustness" / "dsta_t3" / "metrics.json").write_text(json.dumps(doc))
+    rb.build(results / "params.yaml", results / "reference.yaml", results / "runs", results / "eval",
+             results / "profiles", results / "bench.json", results / "data", results / "out", plots=False,
+             robustness=results / "robustness")
+    page = (results / "out" / "synthetic.md").read_text()
+    detected, gt = _rows(page, "chance level")
+    assert dict(zip(MAIN_HEADER, detected))["Mean"] == "12.0" and dict(zip(MAIN_HEADER, gt))["Mean"] == "25.0"
+    assert dict(zip(MAIN_HEADER, detected))["Boxes"] == "detected" and dict(zip(MAIN_HEADER, gt))["Boxes"] == "GT"
+    assert "box prior: the mean training pose" in page and "robustness/dsta_t3/metrics.json" in page
+    latex = (results / "out" / "latex" / "synthetic.tex").read_text()
+    assert "Chance level (no image)" in latex and latex.count("Box prior (no image)") == 2
