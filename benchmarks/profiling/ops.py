@@ -3,13 +3,13 @@
 On a GPU each operator call that computes something launches at least one kernel, and for DSTA's head (tensors of a
 few hundred KB) each of those costs more in launch overhead than in arithmetic. Counted on the CPU, with one rule:
 
-**An operator call counts when** it is an ``aten::`` op with a kernel of its own (a CPU kernel registered in the
-dispatcher for one of its overloads; composites such as ``aten::linear``, ``aten::layer_norm``, ``aten::stack`` or
-``aten::clone`` only call other operators, and those count), it is neither a view (its schema returns an alias of an input without writing it: ``view``,
-``transpose``, ``expand``, ``split``, ...) nor an allocation (``empty``, ``empty_strided``, ``resize_``), and no
-operator around it counts already (``baddbmm``'s internal copy of its input into the output is part of that one
-call). So ``F.linear`` counts as one call (``addmm``), ``torch.stack`` as one (``cat``), and a ``reshape`` that
-has to copy as one (``clone`` / ``copy_``).
+**An operator call counts when** it is an ``aten::`` op that is not a composite (an op whose every overload but
+``out=`` is ``CompositeImplicitAutograd`` in the dispatcher, such as ``aten::linear``, ``aten::layer_norm`` or
+``aten::contiguous``, only calls other operators, and those count), neither a view (its schema returns an alias of
+an input without writing it: ``view``, ``transpose``, ``expand``, ``split``, ...; and ``_unsafe_view``) nor an
+allocation (``empty``, ``empty_like``, ``resize_``, ...), and no operator around it counts already (``baddbmm``'s
+internal copy of its input into the output, ``stack``'s ``cat``, ``clone``'s ``copy_`` are part of that one call).
+So ``F.linear`` counts as one call (``addmm``), ``torch.stack`` as one, and a ``reshape`` that copies as one.
 """
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from typing import Any
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-ALLOCATIONS = frozenset({"aten::empty", "aten::empty_strided", "aten::resize_", "aten::set_"})
+# allocations, and ``_unsafe_view`` (a view whose schema does not say so)
+NO_KERNEL = frozenset({"aten::empty", "aten::empty_strided", "aten::empty_like", "aten::new_empty",
+                       "aten::new_empty_strided", "aten::resize_", "aten::set_", "aten::_unsafe_view"})
 
 
 def _full_name(name: str, overload: str) -> str:
@@ -40,12 +42,13 @@ def _dispatched(name: str, overload: str) -> bool:
 @cache
 def launches_kernel(name: str) -> bool:
     """Whether an ``aten::`` operator (by its profiler name) computes in a kernel of its own (see the module)."""
-    if not name.startswith("aten::") or name in ALLOCATIONS:
+    if not name.startswith("aten::") or name in NO_KERNEL:
         return False
-    schemas = [s for s in torch._C._jit_get_schemas_for_operator(name) if _dispatched(name, s.overload_name)]
-    if not any(torch._C._dispatch_has_kernel_for_dispatch_key(_full_name(name, s.overload_name), "CPU")
-               for s in schemas):  # composites (linear, layer_norm, stack, clone, ...) only call other operators
-        return False
+    schemas = [s for s in torch._C._jit_get_schemas_for_operator(name)
+               if _dispatched(name, s.overload_name) and not s.overload_name.endswith("out")]
+    if schemas and all(torch._C._dispatch_has_kernel_for_dispatch_key(_full_name(name, s.overload_name),
+                                                                      "CompositeImplicitAutograd") for s in schemas):
+        return False  # a composite (linear, layer_norm, contiguous, ...): only calls other operators, which count
     views = [all(r.alias_info is not None and not r.alias_info.is_write for r in s.returns) and len(s.returns) > 0
              for s in schemas]
     return not (schemas and all(views))
