@@ -13,6 +13,10 @@ The result equals ``softmax(q k^T / sqrt(d)) v`` per head up to float rounding (
 ``TokenAttention`` is timm's ``Attention`` (same parameters, same state dict) with that CPU path, plus
 ``forward_query``: the output of one token only, which the last block of a branch needs when only that token is read.
 ``block_query`` runs a timm ``Block`` for one token the same way.
+
+``branch_blocks`` runs several branches of such blocks side by side at inference (DSTA's spatial and temporal
+branches): one batched matmul per projection and depth over the branches' stacked weights, the layer norms' scale
+and shift folded into the projections after them, so that a step launches few kernels (see its comment).
 """
 from __future__ import annotations
 
