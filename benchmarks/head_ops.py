@@ -8,10 +8,11 @@ hundred KB, so the number of calls, not the arithmetic, sets its time. Counted o
 (``benchmarks.profiling.ops``: an ``aten`` operator with a kernel of its own, not a view or an allocation, not
 inside another counted operator), random weights and tokens, eval mode, no gradients:
 
-* ``aggregate_frames``: the whole head as inference runs it;
-* ``branches_batched`` / ``branches_blockwise``: the two branches' blocks and final norms run side by side (the
-  inference path when the group size equals T) and block by block (the training path, which was also the inference
-  path before the side-by-side one);
+* ``aggregate_frames``: the whole head as inference on CUDA runs it (``DSTA.batched_branches``: the two branches
+  side by side when the group size equals T);
+* ``aggregate_frames_blockwise``: the whole head with the blocks run one by one (inference on the CPU, where that is
+  faster, and the head before issue 24);
+* ``branches_batched`` / ``branches_blockwise``: the two branches' blocks and final norms alone, each way;
 * ``compile``: ``torch._dynamo.explain`` of ``aggregate_frames``: graphs and graph breaks (1 and 0: one graph for
   inductor, and for CUDA graphs on a GPU).
 
@@ -39,9 +40,12 @@ def head_ops(backbone: str = "resnet50", num_frames: int = 3, batch: int = 64, s
     torch.manual_seed(seed)
     model = DSTA(backbone, num_frames=num_frames).eval()
     tokens = torch.randn(batch, num_frames, model.num_joints, model.embed_dim)
-    batched = model.groups.group_size == num_frames  # else inference runs the blocks one by one too
-    paths = {"aggregate_frames": model.aggregate_frames, "branches_blockwise": model._branches_blockwise,
-             **({"branches_batched": model._branches_batched} if batched else {})}
+    blockwise = DSTA(backbone, num_frames=num_frames).eval()
+    blockwise.load_state_dict(model.state_dict())
+    model.batched_branches, blockwise.batched_branches = True, False  # what CUDA runs / what the CPU runs
+    paths = {"aggregate_frames": model.aggregate_frames, "aggregate_frames_blockwise": blockwise.aggregate_frames}
+    if model.groups.group_size == num_frames:  # else both run the blocks one by one
+        paths.update(branches_batched=model._branches_batched, branches_blockwise=model._branches_blockwise)
     with torch.no_grad():
         for fn in paths.values():
             fn(tokens)  # warm-up: first calls allocate and initialise
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     result = head_ops(args.backbone, args.num_frames, args.batch)
     write_json(args.out, result, indent=2)
-    names = ["aggregate_frames", "branches_batched", "branches_blockwise"]
+    names = ["aggregate_frames", "aggregate_frames_blockwise", "branches_batched", "branches_blockwise"]
     print(", ".join(f"{k}: {result[k]['calls']} calls" for k in names if k in result),
           f"| compiled: {result['compile']['graphs']} graph(s), {result['compile']['graph_breaks']} break(s)")
 
