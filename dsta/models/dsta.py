@@ -128,8 +128,8 @@ class DSTA(nn.Module):
         b, t, j, c = tokens.shape
         assert t == self.num_frames and j == self.num_joints, f"expected (B, {self.num_frames}, {j}, C) tokens"
         key = tokens[:, t // 2]
-        # training runs the blocks themselves (stochastic depth); inference on CUDA runs both branches' blocks side
-        # by side when they can share one batched call (group size = T: sequences of one length)
+        # training runs the blocks themselves (stochastic depth); inference runs both branches' blocks side by side
+        # (on CUDA, see ``batched_branches``) when they can share one batched call (group size = T: one length)
         side_by_side = tokens.is_cuda if self.batched_branches is None else self.batched_branches
         batched = side_by_side and not self.training and self.groups.group_size == t
         spatial, temporal = (self._branches_batched if batched else self._branches_blockwise)(tokens)
@@ -145,7 +145,7 @@ class DSTA(nn.Module):
         return PoseOutput(coords=coords, sigma=sigma, score=(1 - sigma).mean(dim=2))
 
     def _branches_blockwise(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spatial (B, G S, C) and temporal (B, J, C) outputs, block by block (the training path)."""
+        """Spatial (B, G S, C) and temporal (B, J, C) outputs, block by block (training, and inference on the CPU)."""
         b, t, j, c = tokens.shape
         key = tokens[:, t // 2]
 
