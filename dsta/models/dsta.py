@@ -70,8 +70,9 @@ class DSTA(nn.Module):
 
     #: Inference runs the two branches side by side (``_branches_batched``: about 80 operator calls per head call
     #: instead of 140) when True, block by block when False; None: side by side on CUDA, where each call is a kernel
-    #: launch that costs more than its arithmetic. On the CPU the side-by-side layout made the head slower (its
-    #: larger intermediates: 2.1x the time at batch 32, 1.0x at batch 1, 2-core EPYC, issue 24), so it stays off there.
+    #: launch that costs more than its arithmetic. On the CPU the side-by-side layout made the head slower but at
+    #: batch 1 (its larger intermediates; head time vs block by block, R50 T=3 head, one thread, 2-core EPYC: 0.88x at
+    #: batch 1, 1.27x at batch 8, 1.97x at batch 32), so it stays off there.
     batched_branches: bool | None = None
 
     def __init__(self, backbone: str, num_frames: int, joint_groups: JointGroups | str = "posetrack",
