@@ -13,6 +13,10 @@ The result equals ``softmax(q k^T / sqrt(d)) v`` per head up to float rounding (
 ``TokenAttention`` is timm's ``Attention`` (same parameters, same state dict) with that CPU path, plus
 ``forward_query``: the output of one token only, which the last block of a branch needs when only that token is read.
 ``block_query`` runs a timm ``Block`` for one token the same way.
+
+``branch_blocks`` runs several branches of such blocks side by side at inference (DSTA's spatial and temporal
+branches): one batched matmul per projection and depth over the branches' stacked weights, the layer norms' scale
+and shift folded into the projections after them, so that a step launches few kernels (see its comment).
 """
 from __future__ import annotations
 
@@ -91,3 +95,81 @@ def block_query(block: Block, x: torch.Tensor, index: int) -> torch.Tensor:
     ``block(x)[:, index]`` (the MLP and residuals act per token; attention reads every token's keys and values)."""
     y = x[:, index] + block.drop_path1(block.ls1(block.attn.forward_query(block.norm1(x), index)))
     return y + block.drop_path2(block.ls2(block.mlp(block.norm2(y))))
+
+
+# -- several branches of pre-norm blocks in one pass (DSTA's spatial and temporal branches at inference) -----------
+# A timm Block run module by module costs about 20 operator calls, each a kernel of a few microseconds on the GPU
+# for DSTA's tensors of a few hundred KB: the head was launch-bound. Here P branches of D blocks run as one batched
+# matmul per projection (their weights stacked along a leading branch axis), with the layer norms' scale and shift
+# folded into the projection that follows them, so a depth costs ~15 calls for all branches together.
+
+def _block_parameters(block: Block) -> tuple[torch.Tensor, ...]:
+    attn, mlp = block.attn, block.mlp
+    return (block.norm1.weight, block.norm1.bias, attn.qkv.weight, attn.qkv.bias, attn.proj.weight, attn.proj.bias,
+            block.norm2.weight, block.norm2.bias, mlp.fc1.weight, mlp.fc1.bias, mlp.fc2.weight, mlp.fc2.bias)
+
+
+def stacked_block_parameters(branches: list) -> list[torch.Tensor]:
+    """The twelve parameters of P branches of D blocks each, as (P, D, *shape) tensors: views of one concatenation,
+    so stacking them all is one copy (stacking the parameter tensors one kind at a time would be twelve)."""
+    per_block = [[_block_parameters(blk) for blk in branch] for branch in branches]
+    p, d = len(branches), len(branches[0])
+    kinds = range(len(per_block[0][0]))
+    flat = torch.cat([per_block[i][k][kind].reshape(-1) for kind in kinds for i in range(p) for k in range(d)])
+    shapes = [per_block[0][0][kind].shape for kind in kinds]
+    parts = flat.split([p * d * s.numel() for s in shapes])
+    return [part.view(p, d, *s) for part, s in zip(parts, shapes)]
+
+
+def _fold_norm(norm_weight: torch.Tensor, norm_bias: torch.Tensor, weight: torch.Tensor,
+               bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``Linear(LN(x))`` as ``Linear'(LN0(x))`` (LN0: no scale, no shift): W' = W diag(g), b' = b + W beta.
+    All (P, D, ...) at once; returns W' (P, D, out, in) and b' (P, D, 1, out)."""
+    p, d, out, inp = weight.shape
+    folded_bias = torch.baddbmm(bias.reshape(p * d, out, 1), weight.reshape(p * d, out, inp),
+                                norm_bias.reshape(p * d, inp, 1))
+    return weight * norm_weight.unsqueeze(-2), folded_bias.view(p, d, 1, out)
+
+
+def _is_plain_block(block: Block) -> bool:
+    return (isinstance(block.attn, TokenAttention) and block.attn._plain() and isinstance(block.ls1, torch.nn.Identity)
+            and isinstance(block.ls2, torch.nn.Identity) and isinstance(block.attn.norm, torch.nn.Identity)
+            and isinstance(block.mlp.norm, torch.nn.Identity) and isinstance(block.mlp.act, torch.nn.GELU)
+            and block.mlp.act.approximate == "none" and block.attn.qkv.bias is not None)
+
+
+def branch_blocks(x: torch.Tensor, branches: list) -> torch.Tensor:
+    """Run P branches of D pre-norm timm ``Block``s (``TokenAttention``, eval mode) side by side.
+
+    Args:
+        x: (P, N, L, C): for each branch, N sequences of L tokens; branch p runs ``branches[p][0]``, then
+            ``branches[p][1]``, ... on its own N sequences.
+        branches: P equally deep lists of blocks of one width and head count.
+
+    Returns (P, N, L, C), equal to running each branch's blocks in turn up to float rounding (the layer norms'
+    scale and shift are folded into the projections after them). Stochastic depth and dropout are not applied:
+    this is the inference path (training runs the blocks themselves).
+    """
+    first = branches[0][0]
+    assert all(not blk.training and _is_plain_block(blk) for branch in branches for blk in branch), \
+        "branch_blocks runs plain TokenAttention blocks in eval mode"
+    p, n, seq, c = x.shape
+    attn = first.attn
+    (n1_w, n1_b, qkv_w, qkv_b, proj_w, proj_b, n2_w, n2_b, fc1_w, fc1_b, fc2_w, fc2_b) = stacked_block_parameters(
+        branches)
+    qkv_w, qkv_b = _fold_norm(n1_w, n1_b, qkv_w, qkv_b)
+    fc1_w, fc1_b = _fold_norm(n2_w, n2_b, fc1_w, fc1_b)
+    eps1, eps2 = first.norm1.eps, first.norm2.eps
+    x = x.reshape(p, n * seq, c)
+    for d in range(len(branches[0])):
+        qkv = torch.baddbmm(qkv_b[:, d], F.layer_norm(x, (c,), eps=eps1), qkv_w[:, d].mT)  # (P, N L, 3C)
+        q, k, v = qkv.view(p * n, seq, 3 * c).split(c, dim=-1)
+        if x.is_cuda or seq > MAX_SHORT_SEQUENCE:
+            split = lambda t: t.unflatten(-1, (attn.num_heads, attn.head_dim)).transpose(1, 2)  # noqa: E731
+            out = F.scaled_dot_product_attention(split(q), split(k), split(v)).transpose(1, 2)
+        else:
+            out = short_attention(q, k, v, attn.scores_matrix, attn.spread_matrix)
+        x = torch.baddbmm(x, out.reshape(p, n * seq, c), proj_w[:, d].mT) + proj_b[:, d].unsqueeze(-2)
+        hidden = F.gelu(torch.baddbmm(fc1_b[:, d], F.layer_norm(x, (c,), eps=eps2), fc1_w[:, d].mT))
+        x = torch.baddbmm(x, hidden, fc2_w[:, d].mT) + fc2_b[:, d].unsqueeze(-2)
+    return x.view(p, n, seq, c)

@@ -1,9 +1,13 @@
-"""dsta.attention: the CPU short-sequence path and the one-token block equal timm's attention and block."""
+"""dsta.attention: the CPU short-sequence path, the one-token block and the side-by-side branches equal timm's
+attention and blocks."""
+from functools import partial
+
 import pytest
 import torch
 from timm.models.vision_transformer import Attention, Block
+from torch import nn
 
-from dsta.attention import TokenAttention, block_query
+from dsta.attention import TokenAttention, block_query, branch_blocks, stacked_block_parameters
 
 
 @pytest.mark.parametrize("batch,tokens", [(6, 3), (4, 5), (2, 9), (2, 20)])  # 20: past the short path
@@ -46,3 +50,35 @@ def test_block_query_equals_the_block_at_one_token_with_gradients():
     torch.testing.assert_close(block_query(ours, x, 1), ref(x)[:, 1], atol=1e-6, rtol=1e-5)
     block_query(ours, x, 1).sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad[:, 0].abs().sum() > 0  # keys and values of other tokens count
+
+
+@pytest.mark.parametrize("branches,sequences,tokens", [(2, 6, 3), (1, 4, 5), (3, 2, 9)])
+def test_branch_blocks_equal_each_branch_run_block_by_block(branches, sequences, tokens):
+    torch.manual_seed(0)
+    stacks = [[Block(32, 8, 2.0, qkv_bias=True, attn_layer=TokenAttention, norm_layer=partial(nn.LayerNorm, eps=1e-6))
+               for _ in range(2)] for _ in range(branches)]
+    with torch.no_grad():
+        for blk in (b for stack in stacks for b in stack):
+            for p in blk.parameters():
+                p.add_(0.2 * torch.randn_like(p))  # norms away from (1, 0): their folding is exercised
+            blk.eval()
+    x = torch.randn(branches, sequences, tokens, 32)
+    ref = torch.stack([stack[1](stack[0](x[i])) for i, stack in enumerate(stacks)])
+    torch.testing.assert_close(branch_blocks(x, stacks), ref, atol=2e-5, rtol=1e-5)
+
+
+def test_branch_blocks_under_bf16_autocast():
+    torch.manual_seed(0)
+    stacks = [[Block(32, 8, 2.0, qkv_bias=True, attn_layer=TokenAttention).eval()] for _ in range(2)]
+    x = torch.randn(2, 4, 3, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = branch_blocks(x, stacks)
+    ref = torch.stack([stack[0](x[i]) for i, stack in enumerate(stacks)])
+    torch.testing.assert_close(out.float(), ref, atol=0.1, rtol=0.05)  # bf16 keeps 8 bits of mantissa
+
+
+def test_stacked_block_parameters_are_the_blocks_parameters():
+    stacks = [[Block(16, 4, 2.0, qkv_bias=True, attn_layer=TokenAttention) for _ in range(3)] for _ in range(2)]
+    qkv_w = stacked_block_parameters(stacks)[2]
+    assert qkv_w.shape == (2, 3, 48, 16)
+    assert torch.equal(qkv_w[1, 2], stacks[1][2].attn.qkv.weight)

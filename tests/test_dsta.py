@@ -135,3 +135,56 @@ def test_official_init_as_the_release_initialises():
             assert torch.equal(p, params[name]), name
     with pytest.raises(AssertionError, match="init"):
         DSTA("resnet18", num_frames=3, init="xavier")
+
+
+def _perturbed(model, seed=0):
+    """Random weights everywhere (the zero-initialised position embeddings and norms included)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    return model.eval()
+
+
+@pytest.mark.parametrize("official_readout", [False, True])
+def test_batched_branches_equal_the_blocks_run_one_by_one(official_readout):
+    """Inference runs both branches' blocks side by side (``_branches_batched``); the outputs are those of running
+    the timm blocks one by one (``_branches_blockwise``, the training path), within float rounding, with gradients."""
+    model = _perturbed(DSTA("resnet18", num_frames=3, official_readout=official_readout))
+    tokens = torch.randn(5, 3, 17, 32, requires_grad=True)
+    batched = model._branches_batched(tokens)
+    blockwise = model._branches_blockwise(tokens)
+    for ours, ref in zip(batched, blockwise):
+        assert ref.std() > 0.1  # a meaningful comparison
+        torch.testing.assert_close(ours, ref, atol=2e-5, rtol=1e-5)
+    grad_batched, = torch.autograd.grad(sum(x.square().sum() for x in batched), tokens)
+    grad_blockwise, = torch.autograd.grad(sum(x.square().sum() for x in blockwise), tokens)
+    torch.testing.assert_close(grad_batched, grad_blockwise, atol=1e-4, rtol=1e-4)
+
+    model.batched_branches = True  # the CUDA default, here on the CPU
+    out = model.aggregate_frames(tokens)  # eval: the batched path, to the pose
+    model.train()
+    for m in model.modules():  # training mode without stochastic depth: the blockwise path, deterministic
+        if hasattr(m, "drop_prob"):
+            m.drop_prob = 0.0
+    ref = model.aggregate_frames(tokens)
+    torch.testing.assert_close(out.coords, ref.coords, atol=2e-5, rtol=1e-5)
+    torch.testing.assert_close(out.sigma, ref.sigma, atol=2e-5, rtol=1e-5)
+
+
+def test_aggregate_frames_compiles_to_one_graph():  # inductor's C++ build: about 10 s
+    """``torch.compile(fullgraph=True)`` of the inference head: no graph break (CPU inductor; the side-by-side path,
+    which CUDA takes, so that CUDA graphs can capture the same one graph)."""
+    import shutil
+
+    if not (shutil.which("c++") or shutil.which("g++")):
+        pytest.skip("torch.compile on the CPU needs a C++ compiler")
+    torch._dynamo.reset()
+    model = _perturbed(DSTA("resnet18", num_frames=3, embed_dim=16, depth=2, num_heads=4))
+    model.batched_branches = True  # the path CUDA takes, compiled here by the CPU inductor
+    tokens = torch.randn(2, 3, 17, 16)
+    compiled = torch.compile(model.aggregate_frames, fullgraph=True, backend="inductor")
+    with torch.no_grad():
+        out, ref = compiled(tokens), model.aggregate_frames(tokens)
+    torch.testing.assert_close(out.coords, ref.coords, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.sigma, ref.sigma, atol=1e-5, rtol=1e-5)

@@ -268,3 +268,18 @@ def test_input_size_below_the_backbone_stride_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         pf.main(["--model", "dsta_tiny", "--out", str(tmp_path / "p.json"), "--input-size", "16", "16"])
     assert capsys.readouterr().err.strip().startswith("error: --input-size: 16x16 is smaller than the backbone stride")
+
+
+def test_count_kernel_calls_counts_computing_operators_once():
+    from benchmarks.profiling.ops import count_kernel_calls, launches_kernel
+
+    x, w = torch.randn(2, 3, 8), torch.randn(4, 8)
+
+    def fn():
+        y = F.layer_norm(F.linear(x, w).transpose(0, 1), (4,))  # linear: one mm; the transposed input's copy is
+        # part of layer_norm's call; views and allocations do not count
+        return torch.stack([y, y]).reshape(-1), y.mT.contiguous()  # stack: one call; a copy: one
+
+    counts = count_kernel_calls(fn)
+    assert counts == {"aten::mm": 1, "aten::native_layer_norm": 1, "aten::stack": 1, "aten::clone": 1}, counts
+    assert not launches_kernel("aten::view") and not launches_kernel("aten::empty") and launches_kernel("aten::add")

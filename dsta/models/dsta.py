@@ -35,7 +35,7 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from dsta.attention import TokenAttention, block_query
+from dsta.attention import TokenAttention, block_query, branch_blocks
 from dsta.backbones import create_backbone
 from dsta.checks import DSTA_INITS, check_num_frames
 from dsta.keypoints import JointGroups, joint_groups as named_groups
@@ -69,6 +69,13 @@ class DSTA(nn.Module):
         init: how the new layers start: ``"default"`` (PyTorch's init, the coordinate bias at the crop centre, the
             flow at xavier(0.01)) or ``"official"``, as the released code initialises them (``init_official``).
     """
+
+    #: Inference runs the two branches side by side (``_branches_batched``: about 80 operator calls per head call
+    #: instead of 140) when True, block by block when False; None: side by side on CUDA, where each call is a kernel
+    #: launch that costs more than its arithmetic. On the CPU the side-by-side layout made the head slower but at
+    #: batch 1 (its larger intermediates; head time vs block by block, R50 T=3 head, one thread, 2-core EPYC: 0.88x at
+    #: batch 1, 1.27x at batch 8, 1.97x at batch 32), so it stays off there.
+    batched_branches: bool | None = None
 
     def __init__(self, backbone: str, num_frames: int, joint_groups: JointGroups | str = "posetrack",
                  embed_dim: int = 32, depth: int = 4, num_heads: int = 8, mlp_ratio: float = 2.0,
@@ -147,6 +154,26 @@ class DSTA(nn.Module):
         b, t, j, c = tokens.shape
         assert t == self.num_frames and j == self.num_joints, f"expected (B, {self.num_frames}, {j}, C) tokens"
         key = tokens[:, t // 2]
+        # training runs the blocks themselves (stochastic depth); inference runs both branches' blocks side by side
+        # (on CUDA, see ``batched_branches``) when they can share one batched call (group size = T: one length)
+        side_by_side = tokens.is_cuda if self.batched_branches is None else self.batched_branches
+        batched = side_by_side and not self.training and self.groups.group_size == t
+        spatial, temporal = (self._branches_batched if batched else self._branches_blockwise)(tokens)
+        spatial = torch.cat([spatial, key[:, self.num_grouped:]], dim=1)  # ungrouped tokens skip spatial attention
+
+        # aggregation: a learned weighting of the two views of each joint (the 1x1 convolution over the pair,
+        # written out: a convolution call over 2 channels cost more than the rest of this line)
+        weight = self.aggregate.weight.reshape(2)
+        feat = torch.addcmul(torch.addcmul(self.aggregate.bias, temporal, weight[0]), spatial, weight[1])
+        feat = feat[:, self.readout]
+        coords = self.head_coord(feat)
+        sigma = self.head_sigma(feat).sigmoid()
+        return PoseOutput(coords=coords, sigma=sigma, score=(1 - sigma).mean(dim=2))
+
+    def _branches_blockwise(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spatial (B, G S, C) and temporal (B, J, C) outputs, block by block (training, and inference on the CPU)."""
+        b, t, j, c = tokens.shape
+        key = tokens[:, t // 2]
 
         # spatial: attention inside each group of adjacent joints, on the key frame
         g, s = len(self.groups.groups), self.groups.group_size
@@ -154,7 +181,6 @@ class DSTA(nn.Module):
         for blk in self.spatial_blocks:
             spatial = blk(spatial)
         spatial = self.spatial_norm(spatial).reshape(b, g * s, c)
-        spatial = torch.cat([spatial, key[:, self.num_grouped:]], dim=1)
 
         # temporal: attention across the T frames, per joint; only the key frame's token is read, so the last block
         # runs for that token alone (its keys and values still come from every frame)
@@ -162,16 +188,23 @@ class DSTA(nn.Module):
         for blk in self.temporal_blocks[:-1]:
             temporal = blk(temporal)
         temporal = block_query(self.temporal_blocks[-1], temporal, t // 2)
-        temporal = self.temporal_norm(temporal).reshape(b, j, c)
+        return spatial, self.temporal_norm(temporal).reshape(b, j, c)
 
-        # aggregation: a learned weighting of the two views of each joint (the 1x1 convolution over the pair,
-        # written out: a convolution call over 2 channels cost more than the rest of this line)
-        weight = self.aggregate.weight.reshape(2)
-        feat = temporal * weight[0] + spatial * weight[1] + self.aggregate.bias
-        feat = feat[:, self.readout]
-        coords = self.head_coord(feat)
-        sigma = self.head_sigma(feat).sigmoid()
-        return PoseOutput(coords=coords, sigma=sigma, score=(1 - sigma).mean(dim=2))
+    def _branches_batched(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same outputs as ``_branches_blockwise`` in eval mode when the group size equals T, in few operator
+        calls: both branches run as one (``branch_blocks``), the spatial branch's B G sequences padded to the
+        temporal branch's B J (with copies of a real token, whose outputs are dropped) so that each projection of
+        each depth is one batched matmul over (branch, token)."""
+        b, t, j, c = tokens.shape
+        g = len(self.groups.groups)
+        spatial = tokens[:, t // 2, : self.num_grouped].unflatten(1, (g, t)) + self.spatial_pos_embed  # (B, G, T, C)
+        temporal = tokens.transpose(1, 2) + self.temporal_pos_embed.unsqueeze(1)  # (B, J, T, C)
+        padded = torch.cat([spatial, spatial[:, :1].expand(b, j - g, t, c)], dim=1)
+        both = torch.stack([padded, temporal]).view(2, b * j, t, c)
+        spatial, temporal = branch_blocks(both, [self.spatial_blocks, self.temporal_blocks]).view(2, b, j, t, c)
+        # each norm over its whole (contiguous) branch, then the rows that are read
+        spatial = self.spatial_norm(spatial)[:, :g].reshape(b, g * t, c)
+        return spatial, self.temporal_norm(temporal)[:, :, t // 2]
 
     def forward(self, clip: torch.Tensor) -> PoseOutput:
         """(B, T, 3, H, W), frames in temporal order -> the key frame's pose."""
