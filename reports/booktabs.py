@@ -22,6 +22,15 @@ SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{
            "±": r"$\pm$", "×": r"$\times$"}
 
 
+# reports/latex/preamble.tex, written by the report stage beside the tables (DVC clears that folder before the stage)
+PREAMBLE = r"""% The packages the generated tables and figures.tex need (written by python -m reports.build with the tables).
+% \input it in the preamble of a paper, or copy these lines; the tables cite keys of reports/references.bib
+% (\bibliography{references}).
+\usepackage{booktabs}   % \toprule, \midrule, \bottomrule
+\usepackage{graphicx}   % figures.tex: \includegraphics
+\usepackage{url}        % references.bib: \url
+"""
+
 def escape(text) -> str:
     return re.sub("|".join(re.escape(k) for k in SPECIAL), lambda m: SPECIAL[m.group()], str(text))
 

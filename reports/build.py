@@ -112,7 +112,7 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
             "missing": [m for p in pages for m in p.missing]}
 
 
-KEPT = {"preamble.tex", "figures.tex"}  # in latex/ but not a table: kept in git (preamble) or written separately
+KEPT = {"preamble.tex", "figures.tex"}  # in latex/ but not a table: written beside the tables
 
 
 def write_latex(pages: list[Page], paper: dict[str, dict], folder: Path, timings: dict[str, dict] | None = None,
@@ -141,6 +141,7 @@ def write_latex(pages: list[Page], paper: dict[str, dict], folder: Path, timings
             old.unlink()
     for name, text in files.items():
         write_text(folder / name, text)
+    write_text(folder / "preamble.tex", booktabs.PREAMBLE)
     return [folder / n for n in files]
 
 

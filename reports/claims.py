@@ -113,11 +113,16 @@ def verdict(margin: float, spread: float | None, interval: tuple[float, float] |
     return "holds" if margin > u else "does not hold" if margin < -u else "inconclusive"
 
 
-def bootstrap_interval(groups: dict[str, list[Experiment]], a: str, b: str) -> tuple[float, float] | None:
-    """The 95% paired-bootstrap interval of the first seed's margin a - b over val sequences (overall mAP)."""
+def bootstrap_interval(groups: dict[str, list[Experiment]], a: str, b: str,
+                       subset: str | None = None) -> tuple[float, float] | None:
+    """The 95% paired-bootstrap interval of the first seed's margin a - b over val sequences (the mAP of every frame,
+    or of the frames of ``subset``: ``"true"`` = corrupted; resampling whole sequences either way)."""
     if a not in groups or b not in groups:
         return None
-    ma, mb = groups[a][0].matched, groups[b][0].matched
+    if subset is None:
+        ma, mb = groups[a][0].matched, groups[b][0].matched
+    else:
+        ma, mb = groups[a][0].matched_split.get(subset), groups[b][0].matched_split.get(subset)
     if ma is None or mb is None or ma.num_sequences != mb.num_sequences:
         return None
     p = paired_margin(ma, mb, BOOTSTRAP_RESAMPLES, seed=0)
@@ -158,8 +163,7 @@ def comparison(groups, key: str, claim: str, a: str, b: str, subset: str | None,
     p = paired(groups, a, b, subset)
     if p is None:
         return Claim(key, claim, f"{a} or {b} not evaluated", None, None, 0, "not measured", rule)
-    # the interval resamples whole sequences of the full split, so it is given for the overall mAP only
-    ci = bootstrap_interval(groups, a, b) if subset is None else None
+    ci = bootstrap_interval(groups, a, b, subset)
     # two decimals, as the margin: "54.94 vs 54.26, margin +0.68" reads consistently where one decimal would not
     measured = (f"{label_a} {fmt_ms(*p['a'], digits=2)} vs {label_b} {fmt_ms(*p['b'], digits=2)} mAP"
                 + (box_prior_text(groups, {a: label_a, b: label_b}) if subset is None else ""))

@@ -65,6 +65,7 @@ class Experiment:
     paths: dict[str, Path] = field(default_factory=dict)  # the file each record came from
     robustness: dict | None = None  # the robustness stage's metrics (reports.robustness.attach)
     matched: Any = None  # the evaluator's matched arrays of its val predictions, for the bootstrap (the same)
+    matched_split: dict = field(default_factory=dict)  # the same for the corrupted ("true") and clean ("false") frames
 
     def provenance(self, record: str) -> dict | None:
         """The provenance of the file a number came from (``"evaluation"``, ``"training"`` or ``"profile"``): its

@@ -11,8 +11,30 @@ from pathlib import Path
 
 from dsta.io import load_json, write_text
 from reports import booktabs
-from dsta.evaluate.bootstrap import load_matched
+import numpy as np
+
+from dsta.evaluate import load as load_split
+from dsta.evaluate.bootstrap import Matched, matched
+from dsta.evaluate.read import J15, Loaded, subset
 from reports.results import DATASETS, Experiment
+
+CORRUPTED = "corrupted"  # the synthetic GT images' flag the clean vs corrupted split uses (dsta.predict)
+
+
+def matched_split(data: Loaded, field: str) -> dict[str, Matched]:
+    """The matched arrays of the frames whose GT image has ``field`` true (``"true"``) and false (``"false"``), as
+    ``dsta.evaluate.evaluate(..., split_by=field)`` splits them, for the claims' interval on those frames; sequences
+    keep their indices, so two models' subsets on the same GT resample the same sequences."""
+    values = [fl.get(field) for fl in data.flags]
+    out = {}
+    for flag in (True, False):
+        frames = np.array([i for i, v in enumerate(values) if bool(v) is flag], dtype=np.int64)
+        if len(frames):
+            m = matched(subset(data, frames))
+            n_gt = np.zeros((int(data.sequence.max()) + 1 if len(data.sequence) else 0, J15))
+            n_gt[:len(m.n_gt)] = m.n_gt  # every sequence of the split, those without such frames counting 0
+            out["true" if flag else "false"] = Matched(m.sequence, m.score, m.label, m.has, n_gt)
+    return out
 
 CONTROL = "blank"
 HEADER = ["Experiment", "T", "Boxes", "Clean", "Clean (GT boxes)", "Box prior", "Box prior (GT boxes)",
@@ -105,14 +127,31 @@ def page(dataset: str, experiments: list[Experiment], results: dict[str, dict], 
     return "\n".join(lines) + "\n"
 
 
+LATEX_HEADER = ["Experiment", "$T$", "Clean", "GT boxes", "Prior", "mPC key", "mPC all", "Recovery (\\%)",
+                "Blank key", "Blank all", "Blank gain"]  # the page's columns 0, 1, 3-5, 7, 8, 11-14, named short
+
+
+def _ci_cell(cell: str) -> str:
+    """``+16.3 [+9.7, +21.9]`` -> the interval in small type, so the table fits the text width."""
+    value, _, rest = cell.partition(" [")
+    return booktabs.escape(value) + (rf" {{\scriptsize [{booktabs.escape(rest)}}}" if rest else "")
+
+
 def latex(dataset: str, experiments: list[Experiment], results: dict[str, dict]) -> str:
-    body = [[booktabs.escape(c) for c in row(e, results[e.key])] for e in experiments if e.key in results]
-    cols = [0, 1, 3, 4, 5, 7, 8, 11, 12, 13, 14]  # the paste-ready subset: rPC and boxes are on the page
-    header = [booktabs.escape(HEADER[i]) for i in cols]
-    return booktabs.tabular(header, [[r[i] for i in cols] for r in body], "l" + "r" * (len(cols) - 1),
-                            booktabs.escape(f"Robustness on {dataset}: clean mAP, box prior, mPC with the key frame "
-                                            "or all frames corrupted, temporal recovery (% of clean mAP) and the "
-                                            "blank-frame control."), f"tab:robustness-{dataset}")
+    cols = [0, 1, 3, 4, 5, 7, 8, 11, 12, 13, 14]  # the paste-ready subset: rPC and the prior's GT boxes are on the page
+    body = []
+    for e in experiments:
+        if e.key in results:
+            r = row(e, results[e.key])
+            body.append([_ci_cell(r[i]) if i in (11, 14) else booktabs.escape(r[i]) for i in cols])
+    return booktabs.tabular(LATEX_HEADER, body, "@{}l" + "r" * (len(cols) - 1) + "@{}",
+                            booktabs.escape(f"Robustness on {dataset}: clean mAP (the evaluation's boxes and GT "
+                                            "boxes), the box prior (the mean training pose in each box), mPC with "
+                                            "only the key frame or every frame corrupted, the temporal recovery "
+                                            "(rPC key minus rPC all, % of clean mAP) and the blank-frame control "
+                                            "(mAP with the key frame or every frame blank, and their difference); "
+                                            "95% paired bootstrap intervals over val sequences in brackets."),
+                            f"tab:robustness-{dataset}", colsep="2.5pt")
 
 
 def figure(experiments: list[Experiment], results: dict[str, dict], path: Path, title: str) -> None:
@@ -165,7 +204,9 @@ def attach(experiments: list[Experiment], folder: Path | None, evals: Path, data
         preds = evals / e.key / "predictions"
         gt = data / e.dataset / e.config["data"].get("val_ann", "")
         if e.dataset == "synthetic" and e.evaluation and preds.is_dir() and gt.is_dir():
-            e.matched = load_matched(gt, preds)
+            loaded = load_split(gt, preds)
+            e.matched = matched(loaded)
+            e.matched_split = matched_split(loaded, CORRUPTED)
 
 
 def write(out: Path, experiments: list[Experiment], plots: bool = True) -> list[Path]:

@@ -213,6 +213,13 @@ def reproduced_order(e: Experiment) -> tuple:
             e.init() != "pretrained", e.key)
 
 
+def box_label(boxes: str | None) -> str:
+    """The Boxes cell: ``GT`` for GT boxes, ``detected`` for a detection file (its path is in the footnote)."""
+    if not boxes or boxes == DASH:
+        return DASH
+    return "GT" if boxes == "gt" else "detected"
+
+
 def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[str]]:
     """The blocks of a page's main table (name, rows), the footnotes of its reproduced rows and the notes of its
     reported rows. Several seeds of one experiment give one row: the mean of each column, the mean AP with its
@@ -233,7 +240,7 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
         boxes = (e.evaluation or {}).get("boxes") or e.config["data"].get("boxes") or DASH
         rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, released weights evaluated here", [])
         rows_of.append(Row("released", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
-                           boxes={"gt": "GT"}.get(boxes, boxes), init="released"))
+                           boxes=box_label(boxes), init="released"))
         footnotes.append(f"[{n}] {provenance(e, page.commit)}")
         match = e.config.get("match")
         ref = reported_by_match.get(match)
@@ -253,7 +260,7 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
             else None
         boxes = (e.evaluation or {}).get("boxes") or e.config["data"].get("boxes") or DASH
         rows_of.append(Row("reproduced", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
-                              boxes={"gt": "GT"}.get(boxes, boxes), init=e.init(), spread=spread,
+                              boxes=box_label(boxes), init=e.init(), spread=spread,
                               seeds=max(len(done), 1)))
         seeds = f" (seeds: {', '.join(f'`{r.key}`' for r in runs)})" if len(runs) > 1 else ""
         footnotes.append(f"[{n}] {provenance(e, page.commit)}{seeds}")
@@ -272,7 +279,7 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
         method = f"{r['method']} (user's reproduction)" if r.get("reproduction") else r["method"]
         by_block[block_of(r.get("kind"), r.get("frames"))].append(
             Row("reported", method, r.get("backbone") or DASH, r.get("T") or DASH, r.get("input") or DASH,
-                list(r["ap"]), cite=r["cite"], mark=mark, boxes={"gt": "GT"}.get(r.get("boxes"), r.get("boxes"))
+                list(r["ap"]), cite=r["cite"], mark=mark, boxes=box_label(r.get("boxes"))
                 or DASH, init="paper", tabulated_in=r.get("tabulated_in"), reproduction=bool(r.get("reproduction"))))
     for name, rows in by_block.items():
         if rows:

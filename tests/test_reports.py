@@ -216,7 +216,8 @@ def test_latex_tables_beside_the_markdown(results):
     latex = results / "out" / "latex"
     assert sorted(p.name for p in latex.glob("*.tex")) == [
         "paper-efficiency-cost.tex", "paper-efficiency-speed.tex", "posetrack17.tex", "posetrack18.tex",
-        "posetrack21.tex", "synthetic-efficiency-cost.tex", "synthetic-efficiency-speed.tex", "synthetic.tex"]
+        "posetrack21.tex", "preamble.tex", "synthetic-efficiency-cost.tex", "synthetic-efficiency-speed.tex",
+        "synthetic.tex"]
     pt18 = (latex / "posetrack18.tex").read_text()
     assert r"\toprule" in pt18 and r"\bottomrule" in pt18 and r"\begin{table*}" in pt18
     assert ("Method & Backbone & $T$ & Boxes & Head & Shoulder & Elbow & Wrist & Hip & Knee & Ankle & Mean \\\\"

@@ -1,6 +1,9 @@
 """The robustness page, its LaTeX table and figure, from fixture results of the robustness stage."""
 import json
 
+import numpy as np
+import pytest
+
 from reports import robustness as rb
 from reports.results import Experiment
 
@@ -43,3 +46,33 @@ def test_pages_latex_and_figure(tmp_path):
     # a dataset without results still gets its page, saying so
     assert "No robustness results" in (tmp_path / "out" / "robustness-posetrack18.md").read_text()
     assert len(written) == 6  # the synthetic page, table and figure, and the three PoseTrack pages
+
+
+def test_split_subsets_give_the_evaluators_split_totals(synthetic_tiny, tmp_path):
+    """The corrupted / clean frames' matched arrays (the claims' interval on corrupted frames): all-ones weights over
+    every sequence reproduce dsta.evaluate's split Totals, and both subsets cover the split's sequences."""
+    import json
+    import shutil
+
+    from dsta.evaluate import evaluate, load
+    from dsta.evaluate.bootstrap import weighted_total
+    from reports.robustness import matched_split
+
+    gt = synthetic_tiny / "annotations" / "val"
+    pred = tmp_path / "pred"
+    shutil.copytree(gt, pred)
+    rng = np.random.default_rng(2)
+    for f in pred.glob("*.json"):
+        doc = json.loads(f.read_text())
+        for ann in doc["annotations"]:
+            k = np.array(ann["keypoints"], float).reshape(-1, 3)
+            k[:, :2] += rng.normal(0, 4, (len(k), 2))
+            ann["keypoints"] = k.ravel().tolist()
+            ann["scores"] = rng.random(len(k)).round(2).tolist()
+        f.write_text(json.dumps(doc))
+    split = evaluate(gt, pred, split_by="corrupted")["split"]
+    subsets = matched_split(load(gt, pred), "corrupted")
+    assert set(subsets) == {k for k in ("true", "false") if split[k] is not None} and subsets
+    for key, m in subsets.items():
+        assert m.num_sequences == 2
+        assert weighted_total(m, np.ones((1, 2)))[0] == pytest.approx(split[key]["Total"])
