@@ -155,7 +155,8 @@ def latex(dataset: str, experiments: list[Experiment], results: dict[str, dict])
 
 
 def figure(experiments: list[Experiment], results: dict[str, dict], path: Path, title: str) -> None:
-    """mAP vs severity per model, one panel per corruption (key solid, all dashed), blank as its own panel."""
+    """mAP vs severity per model, one panel per corruption (key frame only: solid line, filled marker; every frame:
+    dashed, open marker), the blank control as bars (key: plain, all: hatched); one legend of the models beside."""
     from reports import plots as pl
 
     plt = pl.plt
@@ -164,33 +165,41 @@ def figure(experiments: list[Experiment], results: dict[str, dict], path: Path, 
         for run in r["runs"]:
             if run["corruption"] not in corruptions:
                 corruptions.append(run["corruption"])
-    fig, axes = plt.subplots(1, len(corruptions), figsize=(3.2 * len(corruptions), 3.0), squeeze=False)
-    colors = pl._colors([e for e in experiments if e.key in results])
+    shown = [e for e in experiments if e.key in results]
+    colors, names = pl._colors(shown), pl._names(shown)
+    fig, axes = plt.subplots(1, len(corruptions), figsize=(2.6 * len(corruptions) + 1.6, 2.8), squeeze=False)
     for ax, corruption in zip(axes[0], corruptions):
-        for i, e in enumerate(e for e in experiments if e.key in results):
+        severities = sorted({run["severity"] for r in results.values() for run in r["runs"]
+                             if run["corruption"] == corruption and run["severity"] is not None})
+        for i, e in enumerate(shown):
             runs = [run for run in results[e.key]["runs"] if run["corruption"] == corruption]
             for mode, style, marker in (("key", "-", "o"), ("all", "--", "s")):
-                pts = [(run["severity"] or 0, run["mAP"]) for run in runs if run["mode"] == mode]
+                pts = sorted((run["severity"] or 0, run["mAP"]) for run in runs if run["mode"] == mode)
                 if corruption == CONTROL:
-                    x = i + (-0.15 if mode == "key" else 0.15)
-                    ax.bar(x, pts[0][1] if pts else 0, width=0.3, color=colors.get(e.key),
-                           hatch=None if mode == "key" else "//", alpha=1.0 if mode == "key" else 0.5)
+                    x = i + (-0.17 if mode == "key" else 0.17)
+                    ax.bar(x, pts[0][1] if pts else 0, width=0.34, color=colors.get(e.key),
+                           hatch=None if mode == "key" else "///", alpha=1.0 if mode == "key" else 0.55)
                 else:
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker=marker, color=colors.get(e.key),
-                            markerfacecolor=colors.get(e.key) if mode == "key" else "none", label=f"{e.key} {mode}")
-        ax.set_title(corruption + (" (key solid, all hatched)" if corruption == CONTROL else ""), fontsize=8)
+                            markerfacecolor=colors.get(e.key) if mode == "key" else "white", markersize=4,
+                            label=names[e.key] if mode == "key" else None)
+        ax.set_title(corruption.replace("_", " ") + (": key frame blank (plain) vs every frame (hatched)"
+                                                     if corruption == CONTROL else ""), fontsize=7)
         if corruption == CONTROL:
-            keys = [e.key for e in experiments if e.key in results]
-            ax.set_xticks(range(len(keys)), keys, rotation=60, fontsize=6)
+            ax.set_xticks(range(len(shown)), [names[e.key] for e in shown], rotation=55, ha="right", fontsize=6)
         else:
             ax.set_xlabel("severity")
-            ax.set_xlim(0.5, 5.5)
-            ax.set_xticks(range(1, 6))
+            ax.set_xticks(severities)
+            ax.set_xlim(min(severities) - 0.6, max(severities) + 0.6)
         ax.set_ylim(bottom=0)
         ax.set_ylabel("val mAP")
-    axes[0][0].legend(fontsize=5, ncol=1)
-    fig.suptitle(title + ": key frame only (solid, filled) vs every frame (dashed, open)", fontsize=9)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles += [pl.plt.Line2D([], [], color="0.3", ls="-", marker="o", markersize=4),
+                pl.plt.Line2D([], [], color="0.3", ls="--", marker="s", markerfacecolor="white", markersize=4)]
+    labels += ["key frame only", "every frame"]
+    fig.legend(handles, labels, loc="center right", fontsize=6, frameon=False)
+    fig.suptitle(f"Robustness on {title}: key frame only vs every frame corrupted")
+    fig.tight_layout(rect=(0, 0, 1 - 1.5 / fig.get_figwidth(), 1))
     pl._save(fig, path)
 
 
