@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -52,26 +54,31 @@ def test_weights_equal_repeated_rows():
         assert weighted_total(m, w[None])[0] == pytest.approx(expected / J15)
 
 
-def test_unit_weights_give_the_evaluators_total(synthetic_tiny, tmp_path):
-    """On a real split, matched once: all-ones weights reproduce dsta.evaluate's Total."""
+def jittered_predictions(gt: Path, out: Path, seed: int = 1, digits: int = 1) -> Path:
+    """GT files as predictions in ``out``: keypoints jittered by 4 px, random joint scores (``digits``: ties)."""
     import json
     import shutil
 
-    from dsta.evaluate import load
-    from dsta.evaluate.bootstrap import matched
-
-    gt = synthetic_tiny / "annotations" / "val"
-    pred = tmp_path / "pred"
-    shutil.copytree(gt, pred)
-    rng = np.random.default_rng(1)
-    for f in pred.glob("*.json"):  # GT as predictions, jittered, with scores
+    shutil.copytree(gt, out)
+    rng = np.random.default_rng(seed)
+    for f in out.glob("*.json"):
         doc = json.loads(f.read_text())
         for ann in doc["annotations"]:
             k = np.array(ann["keypoints"], float).reshape(-1, 3)
             k[:, :2] += rng.normal(0, 4, (len(k), 2))
             ann["keypoints"] = k.ravel().tolist()
-            ann["scores"] = rng.random(len(k)).round(1).tolist()
+            ann["scores"] = rng.random(len(k)).round(digits).tolist()
         f.write_text(json.dumps(doc))
+    return out
+
+
+def test_unit_weights_give_the_evaluators_total(synthetic_tiny, tmp_path):
+    """On a real split, matched once: all-ones weights reproduce dsta.evaluate's Total."""
+    from dsta.evaluate import load
+    from dsta.evaluate.bootstrap import matched
+
+    gt = synthetic_tiny / "annotations" / "val"
+    pred = jittered_predictions(gt, tmp_path / "pred")
     data = load(gt, pred)
     m = matched(data)
     assert m.num_sequences == 2

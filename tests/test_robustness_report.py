@@ -51,25 +51,13 @@ def test_pages_latex_and_figure(tmp_path):
 def test_split_subsets_give_the_evaluators_split_totals(synthetic_tiny, tmp_path):
     """The corrupted / clean frames' matched arrays (the claims' interval on corrupted frames): all-ones weights over
     every sequence reproduce dsta.evaluate's split Totals, and both subsets cover the split's sequences."""
-    import json
-    import shutil
-
     from dsta.evaluate import evaluate, load
     from dsta.evaluate.bootstrap import weighted_total
     from reports.robustness import matched_split
+    from tests.test_bootstrap import jittered_predictions
 
     gt = synthetic_tiny / "annotations" / "val"
-    pred = tmp_path / "pred"
-    shutil.copytree(gt, pred)
-    rng = np.random.default_rng(2)
-    for f in pred.glob("*.json"):
-        doc = json.loads(f.read_text())
-        for ann in doc["annotations"]:
-            k = np.array(ann["keypoints"], float).reshape(-1, 3)
-            k[:, :2] += rng.normal(0, 4, (len(k), 2))
-            ann["keypoints"] = k.ravel().tolist()
-            ann["scores"] = rng.random(len(k)).round(2).tolist()
-        f.write_text(json.dumps(doc))
+    pred = jittered_predictions(gt, tmp_path / "pred", seed=2, digits=2)
     split = evaluate(gt, pred, split_by="corrupted")["split"]
     subsets = matched_split(load(gt, pred), "corrupted")
     assert set(subsets) == {k for k in ("true", "false") if split[k] is not None} and subsets
