@@ -296,9 +296,11 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     cfg = load_experiment(a.params, a.experiment, section=a.section)
     check_experiment(cfg, f"{a.section}.{a.experiment}")  # as `python -m dsta.config` does, for a hand-edited file
-    out = check_out_dir(a.out)
-    if a.export_backbone:
-        check_out_file(a.export_backbone, "--export-backbone")
+    out = Path(a.out)
+    if dist.is_main():  # the writability probes write a file: under torchrun only rank 0 writes
+        check_out_dir(out)
+        if a.export_backbone:
+            check_out_file(a.export_backbone, "--export-backbone")
     created = not out.exists()
     if dist.is_main():  # under torchrun only rank 0 writes
         out.mkdir(parents=True, exist_ok=True)
