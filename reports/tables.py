@@ -220,6 +220,11 @@ def box_label(boxes: str | None) -> str:
     return "GT" if boxes == "gt" else "detected"
 
 
+def evaluated_boxes(e: Experiment) -> str:
+    """The Boxes cell of an experiment: the boxes its evaluation used (else its config's)."""
+    return box_label((e.evaluation or {}).get("boxes") or e.config["data"].get("boxes"))
+
+
 def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[str]]:
     """The blocks of a page's main table (name, rows), the footnotes of its reproduced rows and the notes of its
     reported rows. Several seeds of one experiment give one row: the mean of each column, the mean AP with its
@@ -237,10 +242,9 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
     reproduced: dict[str, list[Row]] = {}
     for n, e in enumerate(page.released, 1):  # the authors' checkpoints, evaluated here with no training
         ap = ap_values(e.evaluation)
-        boxes = (e.evaluation or {}).get("boxes") or e.config["data"].get("boxes") or DASH
         rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, released weights evaluated here", [])
         rows_of.append(Row("released", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
-                           boxes=box_label(boxes), init="released"))
+                           boxes=evaluated_boxes(e), init="released"))
         footnotes.append(f"[{n}] {provenance(e, page.commit)}")
         match = e.config.get("match")
         ref = reported_by_match.get(match)
@@ -258,9 +262,8 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
                for i in range(len(AP_COLUMNS))] if done else [None] * len(AP_COLUMNS))
         spread = statistics.stdev(v[-1] for v in done) if len(done) > 1 and all(v[-1] is not None for v in done) \
             else None
-        boxes = (e.evaluation or {}).get("boxes") or e.config["data"].get("boxes") or DASH
         rows_of.append(Row("reproduced", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
-                              boxes=box_label(boxes), init=e.init(), spread=spread,
+                              boxes=evaluated_boxes(e), init=e.init(), spread=spread,
                               seeds=max(len(done), 1)))
         seeds = f" (seeds: {', '.join(f'`{r.key}`' for r in runs)})" if len(runs) > 1 else ""
         footnotes.append(f"[{n}] {provenance(e, page.commit)}{seeds}")
@@ -279,8 +282,8 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
         method = f"{r['method']} (user's reproduction)" if r.get("reproduction") else r["method"]
         by_block[block_of(r.get("kind"), r.get("frames"))].append(
             Row("reported", method, r.get("backbone") or DASH, r.get("T") or DASH, r.get("input") or DASH,
-                list(r["ap"]), cite=r["cite"], mark=mark, boxes=box_label(r.get("boxes"))
-                or DASH, init="paper", tabulated_in=r.get("tabulated_in"), reproduction=bool(r.get("reproduction"))))
+                list(r["ap"]), cite=r["cite"], mark=mark, boxes=box_label(r.get("boxes")), init="paper",
+                tabulated_in=r.get("tabulated_in"), reproduction=bool(r.get("reproduction"))))
     for name, rows in by_block.items():
         if rows:
             rows.sort(key=lambda r: (r.ap[-1] is not None, r.ap[-1] or 0.0))
@@ -307,7 +310,7 @@ def box_prior_rows(page: Page, n: int) -> tuple[list[Row], str] | None:
         return None
     columns = e.robustness["box_prior"]["columns"]
     boxes = e.robustness.get("boxes") or "gt"
-    protocols = [("boxes", "GT" if boxes == "gt" else "detected")] + ([("gt_boxes", "GT")] if boxes != "gt" else [])
+    protocols = [("boxes", box_label(boxes))] + ([("gt_boxes", "GT")] if boxes != "gt" else [])
     rows = [Row("prior", "Box prior", DASH, DASH, e.input_size(), ap_values(columns[k]), ref=n, boxes=label,
                 init="no image") for k, label in protocols]
     note = (f"[{n}] box prior: the mean training pose, normalised to the box, placed in every val box and scored "
