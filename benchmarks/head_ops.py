@@ -8,11 +8,10 @@ hundred KB, so the number of calls, not the arithmetic, sets its time. Counted o
 (``benchmarks.profiling.ops``: an ``aten`` operator with a kernel of its own, not a view or an allocation, not
 inside another counted operator), random weights and tokens, eval mode, no gradients:
 
-* ``aggregate_frames``: the whole head as inference on CUDA runs it (``DSTA.batched_branches``: the two branches
-  side by side when the group size equals T);
-* ``aggregate_frames_blockwise``: the whole head with the blocks run one by one (inference on the CPU, where that is
-  faster, and the head before issue 24);
-* ``branches_batched`` / ``branches_blockwise``: the two branches' blocks and final norms alone, each way;
+* ``aggregate_frames``: the whole head as inference on CUDA runs it (``DSTA.fused_head``: fused when the group size
+  equals T; its weights fused once, before the count, as repeated calls under ``no_grad`` find them);
+* ``aggregate_frames_blockwise``: the whole head with its modules run one by one (inference on the CPU, where that
+  is faster; training; the head before issue 24 made 140 calls);
 * ``compile``: ``torch._dynamo.explain`` of ``aggregate_frames``: graphs and graph breaks (1 and 0: one graph for
   inductor, and for CUDA graphs on a GPU).
 
@@ -42,10 +41,8 @@ def head_ops(backbone: str = "resnet50", num_frames: int = 3, batch: int = 64, s
     tokens = torch.randn(batch, num_frames, model.num_joints, model.embed_dim)
     blockwise = DSTA(backbone, num_frames=num_frames).eval()
     blockwise.load_state_dict(model.state_dict())
-    model.batched_branches, blockwise.batched_branches = True, False  # what CUDA runs / what the CPU runs
+    model.fused_head, blockwise.fused_head = True, False  # what CUDA runs / what the CPU runs
     paths = {"aggregate_frames": model.aggregate_frames, "aggregate_frames_blockwise": blockwise.aggregate_frames}
-    if model.groups.group_size == num_frames:  # else both run the blocks one by one
-        paths.update(branches_batched=model._branches_batched, branches_blockwise=model._branches_blockwise)
     with torch.no_grad():
         for fn in paths.values():
             fn(tokens)  # warm-up: first calls allocate and initialise
@@ -53,7 +50,8 @@ def head_ops(backbone: str = "resnet50", num_frames: int = 3, batch: int = 64, s
         explained = torch._dynamo.explain(model.aggregate_frames)(tokens)
     config = {"backbone": backbone, "num_frames": num_frames, "embed_dim": model.embed_dim,
               "depth": len(model.spatial_blocks), "num_heads": model.spatial_blocks[0].attn.num_heads,
-              "batch": batch, "mode": "eval, no_grad, fp32, CPU"}
+              "batch": batch, "mode": "eval, no_grad, fp32, CPU",
+              "fused": model.groups.group_size == num_frames}
     return {"kind": "head_ops", "config": config,
             "rule": "aten operators with a CPU kernel of their own, not views or allocations, not inside another "
                     "counted operator (benchmarks/profiling/ops.py)",
@@ -72,8 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     result = head_ops(args.backbone, args.num_frames, args.batch)
     write_json(args.out, result, indent=2)
-    names = ["aggregate_frames", "aggregate_frames_blockwise", "branches_batched", "branches_blockwise"]
-    print(", ".join(f"{k}: {result[k]['calls']} calls" for k in names if k in result),
+    names = ["aggregate_frames", "aggregate_frames_blockwise"]
+    print(", ".join(f"{k}: {result[k]['calls']} calls" for k in names),
           f"| compiled: {result['compile']['graphs']} graph(s), {result['compile']['graph_breaks']} break(s)")
 
 

@@ -14,9 +14,10 @@ The result equals ``softmax(q k^T / sqrt(d)) v`` per head up to float rounding (
 ``forward_query``: the output of one token only, which the last block of a branch needs when only that token is read.
 ``block_query`` runs a timm ``Block`` for one token the same way.
 
-``branch_blocks`` runs several branches of such blocks side by side at inference (DSTA's spatial and temporal
-branches): one batched matmul per projection and depth over the branches' stacked weights, the layer norms' scale
-and shift folded into the projections after them, so that a step launches few kernels (see its comment).
+``fuse_branch_blocks`` and ``fused_blocks`` run several branches of such blocks side by side at inference (DSTA's
+spatial and temporal branches): eight operator calls per depth for all branches together, every projection one
+``addmm`` over block-diagonal weights with the norms' affine maps, the biases and the residuals folded in (see
+their comment), so that a step launches few kernels.
 """
 from __future__ import annotations
 
@@ -99,77 +100,106 @@ def block_query(block: Block, x: torch.Tensor, index: int) -> torch.Tensor:
 
 # -- several branches of pre-norm blocks in one pass (DSTA's spatial and temporal branches at inference) -----------
 # A timm Block run module by module costs about 20 operator calls, each a kernel of a few microseconds on the GPU
-# for DSTA's tensors of a few hundred KB: the head was launch-bound. Here P branches of D blocks run as one batched
-# matmul per projection (their weights stacked along a leading branch axis), with the layer norms' scale and shift
-# folded into the projection that follows them, so a depth costs ~15 calls for all branches together.
+# for DSTA's tensors of a few hundred KB: the head was launch-bound. Here P branches of D blocks run as one stream of
+# rows whose channels are the branches side by side, (M, P C), and each step of a depth is ONE call for all
+# branches: a layer norm over each branch's C channels (one ``layer_norm`` over (M, P, C)), and every projection a
+# single ``addmm`` with a block-diagonal weight (the branches' weights on the diagonal; the zeros cost FLOPs, which
+# the head has to spare, not launches). Everything that would be an extra call is folded into those weights, once:
+#   * each layer norm's scale and shift into the projection after it (W' = W diag(g), b' = b + W beta), exact;
+#   * the attention's heads padded from d to E channels (a multiple of 8, > d): q and k with zeros (the scores do
+#     not change; the scale stays 1/sqrt(d)), v with one channel that is constant 1, so that the attention output
+#     carries a 1 (its softmax weights sum to 1) and the output projection adds its bias through that channel;
+#     E = 8 also suits the GPU kernels (flash and memory-efficient attention want head sizes in multiples of 8);
+#   * the MLP's hidden layer gets one unit with zero weights and bias 8: GELU(8) = 8 exactly in float32 and half
+#     precision, so its row in the second projection, bias / 8, adds that bias exactly;
+#   * the residual additions as the ``input`` of the output projections' ``addmm``.
+# A depth is then 8 calls for all branches together: norm, qkv, attention, projection, norm, fc1, GELU, fc2.
 
-def _block_parameters(block: Block) -> tuple[torch.Tensor, ...]:
-    attn, mlp = block.attn, block.mlp
-    return (block.norm1.weight, block.norm1.bias, attn.qkv.weight, attn.qkv.bias, attn.proj.weight, attn.proj.bias,
-            block.norm2.weight, block.norm2.bias, mlp.fc1.weight, mlp.fc1.bias, mlp.fc2.weight, mlp.fc2.bias)
-
-
-def stacked_block_parameters(branches: list) -> list[torch.Tensor]:
-    """The twelve parameters of P branches of D blocks each, as (P, D, *shape) tensors: views of one concatenation,
-    so stacking them all is one copy (stacking the parameter tensors one kind at a time would be twelve)."""
-    per_block = [[_block_parameters(blk) for blk in branch] for branch in branches]
-    p, d = len(branches), len(branches[0])
-    kinds = range(len(per_block[0][0]))
-    flat = torch.cat([per_block[i][k][kind].reshape(-1) for kind in kinds for i in range(p) for k in range(d)])
-    shapes = [per_block[0][0][kind].shape for kind in kinds]
-    parts = flat.split([p * d * s.numel() for s in shapes])
-    return [part.view(p, d, *s) for part, s in zip(parts, shapes)]
+def _padded_head_size(head_dim: int) -> int:
+    return (head_dim + 1 + 7) // 8 * 8  # room for the constant channel, in a multiple of 8
 
 
-def _fold_norm(norm_weight: torch.Tensor, norm_bias: torch.Tensor, weight: torch.Tensor,
-               bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``Linear(LN(x))`` as ``Linear'(LN0(x))`` (LN0: no scale, no shift): W' = W diag(g), b' = b + W beta.
-    All (P, D, ...) at once; returns W' (P, D, out, in) and b' (P, D, 1, out)."""
-    p, d, out, inp = weight.shape
-    folded_bias = torch.baddbmm(bias.reshape(p * d, out, 1), weight.reshape(p * d, out, inp),
-                                norm_bias.reshape(p * d, inp, 1))
-    return weight * norm_weight.unsqueeze(-2), folded_bias.view(p, d, 1, out)
+def fold_norm(norm: torch.nn.LayerNorm, linear: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+    """``linear(norm(x))`` as ``W' LN0(x) + b'`` (LN0: a layer norm without scale and shift): W' = W diag(g),
+    b' = b + W beta; exact but for float rounding."""
+    return linear.weight * norm.weight, torch.addmv(linear.bias, linear.weight, norm.bias)
 
 
 def _is_plain_block(block: Block) -> bool:
     return (isinstance(block.attn, TokenAttention) and block.attn._plain() and isinstance(block.ls1, torch.nn.Identity)
             and isinstance(block.ls2, torch.nn.Identity) and isinstance(block.attn.norm, torch.nn.Identity)
             and isinstance(block.mlp.norm, torch.nn.Identity) and isinstance(block.mlp.act, torch.nn.GELU)
-            and block.mlp.act.approximate == "none" and block.attn.qkv.bias is not None)
+            and block.mlp.act.approximate == "none" and block.attn.qkv.bias is not None
+            and block.attn.proj.bias is not None and block.mlp.fc2.bias is not None)
 
 
-def branch_blocks(x: torch.Tensor, branches: list) -> torch.Tensor:
-    """Run P branches of D pre-norm timm ``Block``s (``TokenAttention``, eval mode) side by side.
+#: the MLP's constant hidden unit: GELU(8) = 8 exactly (float32, float16, bfloat16), and 1 / 8 scales exactly
+_CONSTANT_UNIT = 8.0
+
+
+def fuse_branch_blocks(branches: list) -> list[tuple[torch.Tensor, ...]]:
+    """The weights ``fused_blocks`` runs P branches of D pre-norm timm ``Block``s with: per depth, (qkv weight, qkv
+    bias, projection weight, fc1 weight, fc1 bias, fc2 weight), each weight (inputs, outputs) for ``addmm``.
+    Differentiable in the blocks' parameters (a fresh build under autograd or ``torch.compile``; a cached one under
+    ``no_grad``, see ``DSTA``)."""
+    p = len(branches)
+    first = branches[0][0].attn
+    c, heads, d = first.qkv.in_features, first.num_heads, first.head_dim
+    e = _padded_head_size(d)
+    assert all(len(branch) == len(branches[0]) and all(_is_plain_block(b) for b in branch) for branch in branches), \
+        "fused blocks need P equally deep branches of plain pre-norm TokenAttention blocks"
+    blocks = [b for branch in branches for b in branch]
+    assert len({b.norm1.eps for b in blocks} | {b.norm2.eps for b in blocks}) == 1, "one layer-norm eps"
+    assert all(b.attn.num_heads == heads and b.attn.qkv.in_features == c for b in blocks), "one width, one head count"
+    fused = []
+    for depth in zip(*branches):
+        eye = torch.eye(p, dtype=depth[0].attn.qkv.weight.dtype, device=depth[0].attn.qkv.weight.device)
+        # qkv: inputs (P, C) -> outputs (q|k|v, P, H, E), each head's d channels padded to E
+        weights, biases = zip(*(fold_norm(blk.norm1, blk.attn.qkv) for blk in depth))
+        qkv_w = F.pad(torch.stack(weights).view(p, 3, heads, d, c).movedim(-1, 1), (0, e - d))  # (P, C, 3, H, E)
+        qkv_w = torch.einsum("pcshe,pq->pcsqhe", qkv_w, eye).reshape(p * c, 3 * p * heads * e)
+        qkv_b = F.pad(torch.stack(biases).view(p, 3, heads, d), (0, e - d))  # (P, 3, H, E)
+        qkv_b = qkv_b + F.pad(torch.ones_like(qkv_b[:, 2:, :, :1]), (d, e - d - 1, 0, 0, 2, 0))  # v's channel d: 1
+        qkv_b = qkv_b.transpose(0, 1).reshape(-1)
+        # output projection: inputs (P, H, E) -> (P, C); head 0's constant channel carries the bias
+        proj = torch.stack([blk.attn.proj.weight for blk in depth]).view(p, c, heads, d).permute(0, 2, 3, 1)
+        proj = F.pad(proj, (0, 0, 0, e - d))  # (P, H, E, C)
+        bias_row = F.pad(torch.stack([blk.attn.proj.bias for blk in depth])[:, None, None],
+                         (0, 0, d, e - d - 1, 0, heads - 1))  # (P, H, E, C), the bias at (head 0, channel d)
+        proj_w = torch.block_diag(*(proj + bias_row).reshape(p, heads * e, c))
+        # MLP: fc1 (P C -> P hidden + 8, the constant unit first of the 8), fc2 back with its bias in that unit's row
+        weights, biases = zip(*(fold_norm(blk.norm2, blk.mlp.fc1) for blk in depth))
+        fc1_w = F.pad(torch.block_diag(*[weight.t() for weight in weights]), (0, 8))
+        fc1_b = torch.cat([*biases, biases[0].new_tensor([_CONSTANT_UNIT] + [0.0] * 7)])
+        fc2_w = torch.block_diag(*[blk.mlp.fc2.weight.t() for blk in depth])
+        fc2_b = torch.cat([blk.mlp.fc2.bias for blk in depth]) / _CONSTANT_UNIT
+        fc2_w = torch.cat([fc2_w, fc2_b[None], fc2_w.new_zeros(7, p * c)])
+        fused.append((qkv_w, qkv_b, proj_w, fc1_w, fc1_b, fc2_w))
+    return fused
+
+
+def fused_blocks(x: torch.Tensor, fused: list[tuple[torch.Tensor, ...]], seq_len: int, num_heads: int,
+                 scale: float, eps: float) -> torch.Tensor:
+    """Run P branches of pre-norm blocks (weights from ``fuse_branch_blocks``) over a stream of rows.
 
     Args:
-        x: (P, N, L, C): for each branch, N sequences of L tokens; branch p runs ``branches[p][0]``, then
-            ``branches[p][1]``, ... on its own N sequences.
-        branches: P equally deep lists of blocks of one width and head count.
+        x: (M, P, C): M = N L rows (N sequences of ``seq_len`` tokens, one after the other), each row the P branches'
+            C channels; branch p's blocks see only its own channels.
+        seq_len: L; attention runs within each sequence, per branch and head.
+        num_heads, scale, eps: the blocks' head count, attention scale (1/sqrt(d)) and layer-norm eps.
 
-    Returns (P, N, L, C), equal to running each branch's blocks in turn up to float rounding (the layer norms'
-    scale and shift are folded into the projections after them). Stochastic depth and dropout are not applied:
-    this is the inference path (training runs the blocks themselves).
+    Returns (M, P, C), equal to running each branch's blocks in turn up to float rounding. Inference only: no
+    stochastic depth, no dropout.
     """
-    first = branches[0][0]
-    assert all(not blk.training and _is_plain_block(blk) for branch in branches for blk in branch), \
-        "branch_blocks runs plain TokenAttention blocks in eval mode"
-    p, n, seq, c = x.shape
-    attn = first.attn
-    (n1_w, n1_b, qkv_w, qkv_b, proj_w, proj_b, n2_w, n2_b, fc1_w, fc1_b, fc2_w, fc2_b) = stacked_block_parameters(
-        branches)
-    qkv_w, qkv_b = _fold_norm(n1_w, n1_b, qkv_w, qkv_b)
-    fc1_w, fc1_b = _fold_norm(n2_w, n2_b, fc1_w, fc1_b)
-    eps1, eps2 = first.norm1.eps, first.norm2.eps
-    x = x.reshape(p, n * seq, c)
-    for d in range(len(branches[0])):
-        qkv = torch.baddbmm(qkv_b[:, d], F.layer_norm(x, (c,), eps=eps1), qkv_w[:, d].mT)  # (P, N L, 3C)
-        q, k, v = qkv.view(p * n, seq, 3 * c).split(c, dim=-1)
-        if x.is_cuda or seq > MAX_SHORT_SEQUENCE:
-            split = lambda t: t.unflatten(-1, (attn.num_heads, attn.head_dim)).transpose(1, 2)  # noqa: E731
-            out = F.scaled_dot_product_attention(split(q), split(k), split(v)).transpose(1, 2)
-        else:
-            out = short_attention(q, k, v, attn.scores_matrix, attn.spread_matrix)
-        x = torch.baddbmm(x, out.reshape(p, n * seq, c), proj_w[:, d].mT) + proj_b[:, d].unsqueeze(-2)
-        hidden = F.gelu(torch.baddbmm(fc1_b[:, d], F.layer_norm(x, (c,), eps=eps2), fc1_w[:, d].mT))
-        x = torch.baddbmm(x, hidden, fc2_w[:, d].mT) + fc2_b[:, d].unsqueeze(-2)
-    return x.view(p, n, seq, c)
+    m, p, c = x.shape
+    heads = p * num_heads  # the attention sees the branches' heads side by side
+    e = fused[0][0].shape[1] // (3 * heads)
+    x = x.reshape(m, p * c)
+    for qkv_w, qkv_b, proj_w, fc1_w, fc1_b, fc2_w in fused:
+        h = F.layer_norm(x.view(m, p, c), (c,), eps=eps).view(m, p * c)
+        q, k, v = (t.transpose(1, 2) for t in torch.addmm(qkv_b, h, qkv_w).view(-1, seq_len, 3, heads, e).unbind(2))
+        out = F.scaled_dot_product_attention(q, k, v, scale=scale)  # (N, P H, L, E), laid out as (N, L, P H, E)
+        x = torch.addmm(x, out.transpose(1, 2).reshape(m, heads * e), proj_w)  # + bias through the constant channel
+        h = F.layer_norm(x.view(m, p, c), (c,), eps=eps).view(m, p * c)
+        x = torch.addmm(x, F.gelu(torch.addmm(fc1_b, h, fc1_w)), fc2_w)  # + bias through the constant unit
+    return x.view(m, p, c)

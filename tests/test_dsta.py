@@ -146,42 +146,90 @@ def _perturbed(model, seed=0):
     return model.eval()
 
 
-@pytest.mark.parametrize("official_readout", [False, True])
-def test_batched_branches_equal_the_blocks_run_one_by_one(official_readout):
-    """Inference runs both branches' blocks side by side (``_branches_batched``); the outputs are those of running
-    the timm blocks one by one (``_branches_blockwise``, the training path), within float rounding, with gradients."""
-    model = _perturbed(DSTA("resnet18", num_frames=3, official_readout=official_readout))
-    tokens = torch.randn(5, 3, 17, 32, requires_grad=True)
-    batched = model._branches_batched(tokens)
-    blockwise = model._branches_blockwise(tokens)
-    for ours, ref in zip(batched, blockwise):
-        assert ref.std() > 0.1  # a meaningful comparison
-        torch.testing.assert_close(ours, ref, atol=2e-5, rtol=1e-5)
-    grad_batched, = torch.autograd.grad(sum(x.square().sum() for x in batched), tokens)
-    grad_blockwise, = torch.autograd.grad(sum(x.square().sum() for x in blockwise), tokens)
-    torch.testing.assert_close(grad_batched, grad_blockwise, atol=1e-4, rtol=1e-4)
-
-    model.batched_branches = True  # the CUDA default, here on the CPU
-    out = model.aggregate_frames(tokens)  # eval: the batched path, to the pose
+def _training_without_drop_path(model):
+    """Training mode (the module-by-module head) without stochastic depth: deterministic."""
     model.train()
-    for m in model.modules():  # training mode without stochastic depth: the blockwise path, deterministic
+    for m in model.modules():
         if hasattr(m, "drop_prob"):
             m.drop_prob = 0.0
+    return model
+
+
+@pytest.mark.parametrize("official_readout", [False, True])
+def test_fused_head_equals_the_modules_run_one_by_one(official_readout):
+    """Inference on CUDA runs the head fused (``_aggregate_fused``, 40 operator calls); its pose is the one of the
+    modules run one by one (the CPU's and training's path) within float rounding, with the same gradients."""
+    model = _perturbed(DSTA("resnet18", num_frames=3, official_readout=official_readout))
+    tokens = torch.randn(5, 3, 17, 32, requires_grad=True)
+    model.fused_head = True  # the CUDA default, here on the CPU
+    fused = model.aggregate_frames(tokens)
+    model.fused_head = False
     ref = model.aggregate_frames(tokens)
-    torch.testing.assert_close(out.coords, ref.coords, atol=2e-5, rtol=1e-5)
-    torch.testing.assert_close(out.sigma, ref.sigma, atol=2e-5, rtol=1e-5)
+    for name in ("coords", "sigma", "score"):
+        assert getattr(ref, name).std() > 0.01  # a meaningful comparison
+        torch.testing.assert_close(getattr(fused, name), getattr(ref, name), atol=2e-5, rtol=1e-5)
+    params = [p for n, p in model.named_parameters() if not n.startswith(("backbone.", "joint_embed.", "flow."))]
+    loss = lambda out: out.coords.square().sum() + out.sigma.log().sum()  # noqa: E731
+    grads = torch.autograd.grad(loss(fused), [tokens, *params])
+    grads_ref = torch.autograd.grad(loss(ref), [tokens, *params])
+    scale = max(g.abs().max().item() for g in grads_ref)  # rounding at the scale of the largest gradient (the
+    for ours, theirs in zip(grads, grads_ref):  # aggregation's bias has none: the norm after it removes a shift)
+        torch.testing.assert_close(ours, theirs, atol=1e-6 * scale, rtol=1e-3)
+
+    model.fused_head = None  # the default: fused on CUDA only; training never fuses
+    assert model._fused_cache is None  # built under no_grad only
+    with torch.no_grad():
+        model.fused_head = True
+        torch.testing.assert_close(model.aggregate_frames(tokens).coords, ref.coords, atol=2e-5, rtol=1e-5)
+    torch.testing.assert_close(_training_without_drop_path(model).aggregate_frames(tokens).coords, ref.coords)
+
+
+def test_fused_head_follows_weight_changes():
+    """Under no_grad the fused weights are kept between calls; an in-place change of any head parameter (an
+    optimizer step, ``load_state_dict``) or a move to another dtype builds them again."""
+    model = _perturbed(DSTA("resnet18", num_frames=3))
+    model.fused_head = True
+    tokens = torch.randn(2, 3, 17, 32)
+    with torch.no_grad():
+        first = model.aggregate_frames(tokens)
+        stamp = model._fused_cache[0]
+        assert torch.equal(model.aggregate_frames(tokens).coords, first.coords) and model._fused_cache[0] == stamp
+        model.temporal_blocks[2].mlp.fc2.bias.add_(torch.randn(32))  # not a constant: a layer norm removes that
+        changed = model.aggregate_frames(tokens)
+        assert not torch.allclose(changed.coords, first.coords)
+        model.fused_head = False
+        torch.testing.assert_close(changed.coords, model.aggregate_frames(tokens).coords, atol=2e-5, rtol=1e-5)
+        model.fused_head = True
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        state["head_coord.1.bias"] += 1.0
+        model.load_state_dict(state)
+        torch.testing.assert_close(model.aggregate_frames(tokens).coords, changed.coords + 1.0)
+        model.double()
+        assert model.aggregate_frames(tokens.double()).coords.dtype == torch.float64
+
+
+def test_fused_head_only_where_the_group_size_equals_t():
+    """T = 5 with groups of 3: two sequence lengths, no fused head; ``fused_head=True`` runs the modules."""
+    model = _perturbed(DSTA("resnet18", num_frames=5))
+    assert model.stream_rows is None
+    model.fused_head = True
+    tokens = torch.randn(2, 5, 17, 32)
+    with torch.no_grad():
+        out = model.aggregate_frames(tokens)
+        model.fused_head = False
+        torch.testing.assert_close(out.coords, model.aggregate_frames(tokens).coords, rtol=0, atol=0)
 
 
 def test_aggregate_frames_compiles_to_one_graph():  # inductor's C++ build: about 10 s
-    """``torch.compile(fullgraph=True)`` of the inference head: no graph break (CPU inductor; the side-by-side path,
-    which CUDA takes, so that CUDA graphs can capture the same one graph)."""
+    """``torch.compile(fullgraph=True)`` of the inference head: no graph break (CPU inductor; the fused head, which
+    CUDA takes, so that CUDA graphs can capture the same one graph; the weights are fused inside the graph)."""
     import shutil
 
     if not (shutil.which("c++") or shutil.which("g++")):
         pytest.skip("torch.compile on the CPU needs a C++ compiler")
     torch._dynamo.reset()
     model = _perturbed(DSTA("resnet18", num_frames=3, embed_dim=16, depth=2, num_heads=4))
-    model.batched_branches = True  # the path CUDA takes, compiled here by the CPU inductor
+    model.fused_head = True  # the path CUDA takes, compiled here by the CPU inductor
     tokens = torch.randn(2, 3, 17, 16)
     compiled = torch.compile(model.aggregate_frames, fullgraph=True, backend="inductor")
     with torch.no_grad():

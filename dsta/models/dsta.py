@@ -32,10 +32,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from dsta.attention import TokenAttention, block_query, branch_blocks
+from dsta.attention import TokenAttention, block_query, fold_norm, fuse_branch_blocks, fused_blocks
 from dsta.backbones import create_backbone
 from dsta.checks import DSTA_INITS, check_num_frames
 from dsta.keypoints import JointGroups, joint_groups as named_groups
@@ -70,12 +71,11 @@ class DSTA(nn.Module):
             flow at xavier(0.01)) or ``"official"``, as the released code initialises them (``init_official``).
     """
 
-    #: Inference runs the two branches side by side (``_branches_batched``: about 80 operator calls per head call
-    #: instead of 140) when True, block by block when False; None: side by side on CUDA, where each call is a kernel
-    #: launch that costs more than its arithmetic. On the CPU the side-by-side layout made the head slower but at
-    #: batch 1 (its larger intermediates; head time vs block by block, R50 T=3 head, one thread, 2-core EPYC: 0.88x at
-    #: batch 1, 1.27x at batch 8, 1.97x at batch 32), so it stays off there.
-    batched_branches: bool | None = None
+    #: Inference runs the whole head fused (``_aggregate_fused``: 40 operator calls per head call instead of 138
+    #: with the blocks run one by one) when True, module by module when False; None: fused on CUDA, where each call
+    #: is a kernel launch that costs more than its arithmetic. On the CPU the module-by-module head is the faster one
+    #: (README, "DSTA's head and its kernel launches"), so it stays the CPU's path.
+    fused_head: bool | None = None
 
     def __init__(self, backbone: str, num_frames: int, joint_groups: JointGroups | str = "posetrack",
                  embed_dim: int = 32, depth: int = 4, num_heads: int = 8, mlp_ratio: float = 2.0,
@@ -119,6 +119,8 @@ class DSTA(nn.Module):
         if official_readout:
             readout = [0 if j in groups.ungrouped else t for j, t in enumerate(readout)]
         self.register_buffer("readout", torch.tensor(readout), persistent=False)
+        self._fused_rows(readout)
+        self._fused_cache: tuple | None = None
         if init == "official":
             self.init_official()
 
@@ -153,13 +155,26 @@ class DSTA(nn.Module):
         """(B, T, J, C) tokens of a clip -> the key frame's pose."""
         b, t, j, c = tokens.shape
         assert t == self.num_frames and j == self.num_joints, f"expected (B, {self.num_frames}, {j}, C) tokens"
+        fused = tokens.is_cuda if self.fused_head is None else self.fused_head
+        if fused and not self.training and self.groups.group_size == t:  # one sequence length: one stream of rows
+            return self._aggregate_fused(tokens)
         key = tokens[:, t // 2]
-        # training runs the blocks themselves (stochastic depth); inference runs both branches' blocks side by side
-        # (on CUDA, see ``batched_branches``) when they can share one batched call (group size = T: one length)
-        side_by_side = tokens.is_cuda if self.batched_branches is None else self.batched_branches
-        batched = side_by_side and not self.training and self.groups.group_size == t
-        spatial, temporal = (self._branches_batched if batched else self._branches_blockwise)(tokens)
+
+        # spatial: attention inside each group of adjacent joints, on the key frame
+        g, s = len(self.groups.groups), self.groups.group_size
+        spatial = key[:, : self.num_grouped].reshape(b * g, s, c) + self.spatial_pos_embed
+        for blk in self.spatial_blocks:
+            spatial = blk(spatial)
+        spatial = self.spatial_norm(spatial).reshape(b, g * s, c)
         spatial = torch.cat([spatial, key[:, self.num_grouped:]], dim=1)  # ungrouped tokens skip spatial attention
+
+        # temporal: attention across the T frames, per joint; only the key frame's token is read, so the last block
+        # runs for that token alone (its keys and values still come from every frame)
+        temporal = tokens.transpose(1, 2).reshape(b * j, t, c) + self.temporal_pos_embed
+        for blk in self.temporal_blocks[:-1]:
+            temporal = blk(temporal)
+        temporal = block_query(self.temporal_blocks[-1], temporal, t // 2)
+        temporal = self.temporal_norm(temporal).reshape(b, j, c)
 
         # aggregation: a learned weighting of the two views of each joint (the 1x1 convolution over the pair,
         # written out: a convolution call over 2 channels cost more than the rest of this line)
@@ -170,41 +185,88 @@ class DSTA(nn.Module):
         sigma = self.head_sigma(feat).sigmoid()
         return PoseOutput(coords=coords, sigma=sigma, score=(1 - sigma).mean(dim=2))
 
-    def _branches_blockwise(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spatial (B, G S, C) and temporal (B, J, C) outputs, block by block (training, and inference on the CPU)."""
+    # -- the same head in 40 operator calls (inference on CUDA) -----------------------------------------------------
+    # Both branches run as one stream of B J T rows, each row the spatial and the temporal branch's C channels side
+    # by side (``dsta.attention.fused_blocks``: 8 calls per depth). The spatial branch's B G groups of S = T tokens
+    # fill its first G sequences; its other J - G sequences are padding (copies of real tokens, whose outputs are
+    # never read). Every gather is a product with a fixed 0/1 matrix, so that it is one call that adds something
+    # as well: the clip's tokens to the stream (with the position embeddings), and the normed rows to the joints'
+    # features (with the aggregation's bias). The final norms run as one group norm (one group per branch) whose
+    # scale and shift hold the aggregation's two weights; the two output heads share one norm and one matmul, which
+    # also gives -logit(sigma), so that one sigmoid gives sigma and 1 - sigma.
+
+    def _fused_rows(self, readout: list[int]) -> None:
+        """The fixed 0/1 matrices of the fused head (buffers, rebuilt from the joint groups, not saved)."""
+        t, j, g, s = self.num_frames, self.num_joints, len(self.groups.groups), self.groups.group_size
+        if s != t:  # no fused head
+            for name in ("stream_rows", "joint_rows", "raw_rows"):
+                self.register_buffer(name, None, persistent=False)
+            return
+        key = t // 2
+        token = torch.arange(t * j).view(t, j)  # row of (frame, token) in the clip's (T J) tokens
+        spatial = token[key, : self.num_grouped].view(g, s)
+        spatial = torch.cat([spatial, token.t()[g:]])  # (J, T): the padding sequences copy the temporal ones
+        stream = torch.stack([spatial, token.t()], dim=2).reshape(-1)  # stream row (sequence, token, branch)
+        self.register_buffer("stream_rows", F.one_hot(stream, t * j).float(), persistent=False)
+        joint_rows = torch.zeros(j, j * t * 2)  # keypoint -> its temporal row and (grouped tokens) its spatial row
+        raw_rows = torch.zeros(j, t * j)  # keypoint -> the key frame's token (ungrouped tokens skip spatial attention)
+        for k, tok in enumerate(readout):
+            joint_rows[k, (tok * t + key) * 2 + 1] = 1
+            if tok < self.num_grouped:
+                joint_rows[k, ((tok // s) * t + tok % s) * 2] = 1
+            else:
+                raw_rows[k, token[key, tok]] = 1
+        self.register_buffer("joint_rows", joint_rows, persistent=False)
+        self.register_buffer("raw_rows", raw_rows, persistent=False)
+
+    def _fuse(self) -> dict[str, object]:
+        """The fused head's weights, from the modules' parameters (differentiable)."""
+        t, j, c, g = self.num_frames, self.num_joints, self.embed_dim, len(self.groups.groups)
+        assert self.spatial_norm.eps == self.temporal_norm.eps and self.head_coord[0].eps == self.head_sigma[0].eps
+        pos = torch.stack([F.pad(self.spatial_pos_embed.expand(g, t, c), (0, 0, 0, 0, 0, j - g)),
+                           self.temporal_pos_embed.expand(j, t, c)], dim=2).reshape(j * t * 2, c)
+        w_temporal, w_spatial = self.aggregate.weight.reshape(2)
+        scale = torch.stack([w_spatial.expand(c), w_temporal.expand(c)])
+        coord_w, coord_b = fold_norm(self.head_coord[0], self.head_coord[1])
+        sigma_w, sigma_b = fold_norm(self.head_sigma[0], self.head_sigma[1])
+        attn = self.spatial_blocks[0].attn
+        return {
+            "pos": pos, "stream_rows": self.stream_rows,
+            "blocks": fuse_branch_blocks([self.spatial_blocks, self.temporal_blocks]),
+            "attention": (attn.num_heads, attn.scale, self.spatial_blocks[0].norm1.eps),
+            "norm_w": (scale * torch.stack([self.spatial_norm.weight, self.temporal_norm.weight])).reshape(-1),
+            "norm_b": (scale * torch.stack([self.spatial_norm.bias, self.temporal_norm.bias])).reshape(-1),
+            "raw_rows": self.raw_rows * w_spatial, "bias": self.aggregate.bias.view(1, 1),
+            "joint_rows": self.joint_rows,
+            "head_w": torch.cat([coord_w, sigma_w, -sigma_w]).t(), "head_b": torch.cat([coord_b, sigma_b, -sigma_b]),
+        }
+
+    def _fused_weights(self) -> dict[str, object]:
+        """``_fuse()``, kept while no parameter changes when it cannot be differentiated (``no_grad``), else fresh
+        (under autograd, and inside ``torch.compile``, whose graph holds the fusing as well)."""
+        if torch.compiler.is_compiling() or torch.is_grad_enabled():
+            return self._fuse()
+        params = [p for name, p in self.named_parameters() if not name.startswith(("backbone.", "joint_embed.",
+                                                                                   "flow."))]
+        stamp = tuple((p.data_ptr(), p._version) for p in params)
+        if self._fused_cache is None or self._fused_cache[0] != stamp:
+            self._fused_cache = (stamp, self._fuse())
+        return self._fused_cache[1]
+
+    def _aggregate_fused(self, tokens: torch.Tensor) -> PoseOutput:
+        """``aggregate_frames`` in eval mode when the group size equals T: the same outputs up to float rounding."""
         b, t, j, c = tokens.shape
-        key = tokens[:, t // 2]
-
-        # spatial: attention inside each group of adjacent joints, on the key frame
-        g, s = len(self.groups.groups), self.groups.group_size
-        spatial = key[:, : self.num_grouped].reshape(b * g, s, c) + self.spatial_pos_embed
-        for blk in self.spatial_blocks:
-            spatial = blk(spatial)
-        spatial = self.spatial_norm(spatial).reshape(b, g * s, c)
-
-        # temporal: attention across the T frames, per joint; only the key frame's token is read, so the last block
-        # runs for that token alone (its keys and values still come from every frame)
-        temporal = tokens.transpose(1, 2).reshape(b * j, t, c) + self.temporal_pos_embed
-        for blk in self.temporal_blocks[:-1]:
-            temporal = blk(temporal)
-        temporal = block_query(self.temporal_blocks[-1], temporal, t // 2)
-        return spatial, self.temporal_norm(temporal).reshape(b, j, c)
-
-    def _branches_batched(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The same outputs as ``_branches_blockwise`` in eval mode when the group size equals T, in few operator
-        calls: both branches run as one (``branch_blocks``), the spatial branch's B G sequences padded to the
-        temporal branch's B J (with copies of a real token, whose outputs are dropped) so that each projection of
-        each depth is one batched matmul over (branch, token)."""
-        b, t, j, c = tokens.shape
-        g = len(self.groups.groups)
-        spatial = tokens[:, t // 2, : self.num_grouped].unflatten(1, (g, t)) + self.spatial_pos_embed  # (B, G, T, C)
-        temporal = tokens.transpose(1, 2) + self.temporal_pos_embed.unsqueeze(1)  # (B, J, T, C)
-        padded = torch.cat([spatial, spatial[:, :1].expand(b, j - g, t, c)], dim=1)
-        both = torch.stack([padded, temporal]).view(2, b * j, t, c)
-        spatial, temporal = branch_blocks(both, [self.spatial_blocks, self.temporal_blocks]).view(2, b, j, t, c)
-        # each norm over its whole (contiguous) branch, then the rows that are read
-        spatial = self.spatial_norm(spatial)[:, :g].reshape(b, g * t, c)
-        return spatial, self.temporal_norm(temporal)[:, :, t // 2]
+        w = self._fused_weights()
+        clip = tokens.reshape(b, t * j, c)
+        stream = torch.baddbmm(w["pos"], w["stream_rows"].expand(b, -1, -1), clip)  # (B, J T 2, C)
+        stream = fused_blocks(stream.view(b * j * t, 2, c), w["blocks"], t, *w["attention"])
+        normed = F.group_norm(stream.view(b * j * t, 2 * c), 2, w["norm_w"], w["norm_b"], self.spatial_norm.eps)
+        raw = torch.baddbmm(w["bias"], w["raw_rows"].expand(b, -1, -1), clip)  # ungrouped: the key frame's token
+        feat = torch.baddbmm(raw, w["joint_rows"].expand(b, -1, -1), normed.view(b, j * t * 2, c))  # (B, J, C)
+        feat = F.layer_norm(feat, (c,), eps=self.head_coord[0].eps).view(b * j, c)
+        out = torch.addmm(w["head_b"], feat, w["head_w"]).view(b, j, 6)
+        sigmas = out[..., 2:].sigmoid()  # sigma, then 1 - sigma
+        return PoseOutput(coords=out[..., :2], sigma=sigmas[..., :2], score=sigmas[..., 2:].mean(dim=2))
 
     def forward(self, clip: torch.Tensor) -> PoseOutput:
         """(B, T, 3, H, W), frames in temporal order -> the key frame's pose."""
