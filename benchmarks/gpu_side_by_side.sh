@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Side-by-side GPU timings at paper size: DSTA-R50 T=3 streaming vs RLE-R50, per frame, in one process each.
+# Side-by-side GPU timings at paper size, in one process each: DSTA-R50 T=3 streaming vs RLE-R50 per frame, then our
+# DSTA-R50 clip forward vs the released network's (official_dsta_r50, benchmarks/profiling/official_dsta.py) in fp32
+# and fp16 autocast (AMP).
 #
 #   OUT=DIR bash benchmarks/gpu_side_by_side.sh            # on a CUDA machine, from the repository root
 #   OUT=DIR DEVICE=cpu TINY=1 PYTHON=.venv/bin/python bash benchmarks/gpu_side_by_side.sh   # the script's own logic, on the CPU
@@ -37,7 +39,7 @@ export DSTA_BENCH_COMMIT=${COMMIT:-${DSTA_BENCH_COMMIT:-}}
 run() {  # name, then profile flags
     local name=$1; shift
     local start=$SECONDS
-    if timeout "${STEP_TIMEOUT:-150}" "$PY" -m benchmarks.profile --side-by-side "${PAIR[@]}" --input-size "${SIZE[@]}" \
+    if timeout "${STEP_TIMEOUT:-150}" "$PY" -m benchmarks.profile --side-by-side "${ENTRIES[@]}" --input-size "${SIZE[@]}" \
             --device "$DEVICE" --warmup 3 --out "$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; then
         echo "ok     $name $((SECONDS - start)) s: $*" >> "$OUT/manifest.txt"
         tail -n 2 "$OUT/$name.log"
@@ -47,7 +49,8 @@ run() {  # name, then profile flags
     fi
 }
 
-# latency, batch 1
+# DSTA streaming / RLE; latency, batch 1
+ENTRIES=("${PAIR[@]}")
 B1=(--batches 1 --rounds "$R1" --iters "$I1")
 run b1_fp32 "${B1[@]}"
 run b1_fp32_graphs "${B1[@]}" $GRAPHS
@@ -60,4 +63,10 @@ run b${BIG}_fp32 "${BB[@]}"
 run b${BIG}_bf16_cl "${BB[@]}" --dtype bf16 --channels-last
 run b${BIG}_fp16_cl_graphs "${BB[@]}" --dtype fp16 --channels-last $GRAPHS
 run b${BIG}_fp16_cl_compile_graphs "${BB[@]}" --dtype fp16 --channels-last --compile $GRAPHS
+# ours / the release's forward, clip mode, the same weights (the reference first: ratios are ours / release)
+ENTRIES=(official_dsta_r50 dsta_r50)
+run release_b1_fp32 "${B1[@]}"
+run release_b1_fp16 "${B1[@]}" --dtype fp16
+run release_b${BIG}_fp32 "${BB[@]}"
+run release_b${BIG}_fp16 "${BB[@]}" --dtype fp16
 cat "$OUT/manifest.txt"

@@ -9,6 +9,7 @@ match the release, which reads them from the head-top token.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import torch
@@ -38,6 +39,14 @@ RENAMES = (
 
 def rename_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return rename_keys(state, RENAMES)
+
+
+def to_official_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The inverse of ``rename_official``: our state dict in the released names (the release's side of a
+    comparison, ``benchmarks.profiling.official_dsta``, runs on the same weights as ours)."""
+    inverse = tuple((rf"^{re.escape(ours)}{'$' if official.endswith('$') else ''}",
+                     official.strip("^$").replace("\\.", ".")) for official, ours in RENAMES)
+    return rename_keys(state, inverse)
 
 
 def official_config(data: str = "posetrack18") -> dict:

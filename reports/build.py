@@ -102,7 +102,8 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
     links = [f"Also: [{d.name}/]({d.name}/README.md), {load_yaml(d / 'about.yaml').get('title', d.name)}"
              for d in sorted(out.glob("*/")) if (d / "about.yaml").is_file()]
     write_text(out / "README.md", index_page(pages, paper, bench, reference, commit, index_figures, side_by_side,
-                                             timings.get("paper_profiles"), links))
+                                             timings.get("paper_profiles"), links,
+                                             load_side_by_side(bench, profiles, "ours_over_release")))
     metrics = flat_metrics(experiments)
     metrics["claims"] = {c.key: c.as_json() for c in claims(experiments, paper, timings.get("experiments"),
                                                             side_by_side)}

@@ -145,7 +145,7 @@ def detail(value) -> str | None:
 
 def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict], reference: dict, commit: str,
                figures: dict[str, str], side_by_side: list[dict] | None = None, paper_timings: dict | None = None,
-               links: list[str] | None = None) -> str:
+               links: list[str] | None = None, release_side_by_side: list[dict] | None = None) -> str:
     out = ["# dsta-bench reports", "",
            f"Built by `python -m reports.build` (the `report` stage of `dvc repro`) at commit {commit}, on "
            f"{cpu_model()}. Regenerate with `make repro`; never edit by hand.", "",
@@ -198,6 +198,16 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
                 "committed device runs in `profiles/side_by_side/gpu_*` (`benchmarks/gpu_side_by_side.sh`), each "
                 "with its own commit. Goals (issue 16): CPU <= 1.05; GPU batch 1 with CUDA graphs <= 1.25; GPU "
                 "batch 64 FPS >= 0.95x RLE's, i.e. a time ratio <= 1.053.", "", side_by_side_table(side_by_side), ""]
+    if release_side_by_side:
+        out += ["## Time per clip: our DSTA-R50 / the released forward, measured side by side", "",
+                "Our DSTA-R50 T=3 (`configs/model/dsta_r50.yaml`, clip mode: three backbone passes and the head per "
+                "prediction) and the released network's forward (`official_dsta_r50`: zgspose/DSTA "
+                "`DSTA_STD_ResNet50` restated in `benchmarks/profiling/official_dsta.py`, the reference of our "
+                "parity test; a torchvision ResNet-50, attention written out as the release's timm blocks) on the "
+                "same weights, interleaved in one process as above. A ratio <= 1 says ours is at least as fast as "
+                "the release. CPU rows: the `benchmark` stage (`benchmarks/bm_side_by_side.py`); GPU rows: "
+                "`benchmarks/gpu_side_by_side.sh` runs.", "",
+                side_by_side_table(release_side_by_side, "ours / release per clip", "release / ours ms per call"), ""]
     if benchmarks:
         out += ["## Benchmarks (`pytest benchmarks --benchmark-only`)", "",
                 f"pytest-benchmark on {benchmarks[0]['machine']} at commit {benchmarks[0]['commit']}; median and "

@@ -208,14 +208,22 @@ def _side_by_side_rows(doc: dict, source: str) -> list[dict]:
     return rows
 
 
-def load_side_by_side(benchmarks: list[dict], profiles: Path) -> list[dict]:
-    """Every DSTA / RLE time ratio the report may print, each measured side by side (interleaved in one process):
-    the benchmark stage's ``test_dsta_streaming_over_rle_per_frame`` entries (this pipeline's machine), then the
-    committed device runs in ``profiles/side_by_side/gpu_*/`` (e.g. ``benchmarks/gpu_side_by_side.sh``)."""
+#: the ratios measured side by side, by comparison: (benchmark test name, reference entries' config prefix)
+COMPARISONS = {"streaming_over_rle": ("test_dsta_streaming_over_rle_per_frame", "rle"),
+               "ours_over_release": ("test_dsta_over_the_release_forward", "official_")}
+
+
+def load_side_by_side(benchmarks: list[dict], profiles: Path, comparison: str = "streaming_over_rle") -> list[dict]:
+    """Every time ratio of one comparison the report may print, each measured side by side (interleaved in one
+    process): ``streaming_over_rle`` (DSTA streaming / RLE per frame) or ``ours_over_release`` (our DSTA-R50 clip
+    forward / the release's, ``benchmarks.profiling.official_dsta``). Rows from the benchmark stage's entries of that
+    comparison's test (this pipeline's machine), then from the committed device runs in
+    ``profiles/side_by_side/gpu_*/`` (e.g. ``benchmarks/gpu_side_by_side.sh``) whose reference is that comparison's."""
+    test, reference = COMPARISONS[comparison]
     rows = []
     for b in benchmarks:
         x = b["extra"]
-        if not b["name"].startswith("test_dsta_streaming_over_rle_per_frame") or "ratio" not in x:
+        if not b["name"].startswith(test) or "ratio" not in x:
             continue
         env = x.get("env", {})
         rows.append({"device": env.get("device", "?"), "device_type": env.get("device_type", "?"),
@@ -226,7 +234,8 @@ def load_side_by_side(benchmarks: list[dict], profiles: Path) -> list[dict]:
                      "torch": env.get("torch"), "commit": b["commit"], "source": "benchmark stage"})
     for path in sorted(profiles.glob("side_by_side/gpu_*/*.json")):
         doc = load_json(path)
-        if doc.get("kind") == "side_by_side" and not doc.get("op_tables"):  # a profiler-table run times nothing new
+        if (doc.get("kind") == "side_by_side" and not doc.get("op_tables")  # a profiler-table run times nothing new
+                and str(doc.get("reference", "")).startswith(reference)):
             rows += _side_by_side_rows(doc, str(path.relative_to(profiles.parent)))
     for r in rows:  # a timing older than the DSTA code it timed says so
         r["stale"] = stale_timing(str(r["commit"]).split(" ")[0])

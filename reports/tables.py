@@ -572,8 +572,9 @@ def options_label(options: dict) -> str:
     return " + ".join(parts)
 
 
-def side_by_side_table(rows: list[dict]) -> str:
-    """DSTA streaming / RLE time per frame, each row measured side by side, with its spread over rounds."""
+def side_by_side_table(rows: list[dict], ratio: str = "DSTA / RLE per frame", ms: str = "RLE / DSTA ms per call") -> str:
+    """Time ratios (DSTA streaming / RLE per frame by default), each row measured side by side, with its spread over
+    rounds; ``ratio`` and ``ms`` name the ratio and the two times (reference first)."""
     def size(row: dict) -> str:
         w, h = row["input_size"] or ("?", "?")
         return f"{h}x{w}"
@@ -592,5 +593,5 @@ def side_by_side_table(rows: list[dict]) -> str:
                     f"**{q['median']:.3f}**{spread[0]}", spread[1], n or DASH, ms,
                     f"{r['commit']}, torch {r['torch']}, {r['threads']} thread{'s' if r['threads'] != 1 else ''}",
                     f"**stale**: the timed DSTA code changed at {stale}" if stale else "current", r["source"]])
-    return table(["Device", "Input", "Batch", "Mode", "DSTA / RLE per frame, median [p25, p75]", "min-max",
-                  "Rounds", "RLE / DSTA ms per call", "Commit, stack", "Timed code", "Source"], out)
+    return table(["Device", "Input", "Batch", "Mode", f"{ratio}, median [p25, p75]", "min-max",
+                  "Rounds", ms, "Commit, stack", "Timed code", "Source"], out)

@@ -6,7 +6,7 @@ from dsta import keypoints as kp
 from dsta.convert_official import convert
 from dsta.models import create_model, load_checkpoint, read_checkpoint, save_checkpoint
 from dsta.models.dsta import DSTA
-from tests.official_dsta_reference import official_forward
+from benchmarks.profiling.official_dsta import official_forward
 from tests.release_layouts import DSTA_LAYOUT
 from tests.release_layouts import dsta_release_state_dict as _official_state_dict
 

@@ -307,6 +307,41 @@ def test_side_by_side_ratios_come_from_interleaved_runs_only(tmp_path):
     assert "def5678" in text and "abc1234" in text
 
 
+def test_ours_over_the_release_rows_are_their_own_comparison(tmp_path):
+    """The ours / release ratios (benchmark stage and device runs whose reference is the release's forward) load
+    apart from the DSTA / RLE ones, and the index page prints them in a table of their own."""
+    from reports.pages import index_page
+    from reports.results import load_side_by_side
+    from reports.tables import side_by_side_table
+
+    ratio = {"median": 0.98, "p25": 0.96, "p75": 1.01, "min": 0.95, "max": 1.04}
+    env = {"device": "Test CPU", "device_type": "cpu", "threads": 2, "torch": "2.x"}
+    bench = [{"name": "test_dsta_over_the_release_forward[bs8-fp32]", "commit": "abc1234",
+              "extra": {"ratio": ratio, "ratio_rounds": [0.96, 0.98, 1.01], "batch": 8, "input_size": [192, 256],
+                        "options": {}, "reference": "official_dsta_r50:clip", "entry": "dsta_r50:clip", "env": env}},
+             {"name": "test_dsta_streaming_over_rle_per_frame[x]", "commit": "abc1234",
+              "extra": {"ratio": ratio, "ratio_rounds": [1.0], "batch": 1, "input_size": [192, 256], "options": {},
+                        "reference": "rle_r50:clip", "entry": "dsta_r50:streaming", "env": env}}]
+    folder = tmp_path / "profiles" / "side_by_side" / "gpu_test"
+    folder.mkdir(parents=True)
+    for name, ref, entry in (("release", "official_dsta_r50:clip", "dsta_r50:clip"),
+                             ("rle", "rle_r50:clip", "dsta_r50:streaming")):
+        doc = {"kind": "side_by_side", "reference": ref, "input_size": [192, 256], "options": {"dtype": "fp16"},
+               "env": {**env, "device": "Test GPU", "device_type": "cuda", "commit": "def5678"},
+               "batches": {"64": {"ratio": {entry: {**ratio, "median": 0.9, "rounds": [0.9, 0.9]}},
+                                  "ms_per_call": {ref: {"median": 10.0}, entry: {"median": 9.0}}}}}
+        (folder / f"{name}.json").write_text(json.dumps(doc))
+    release = load_side_by_side(bench, tmp_path / "profiles", "ours_over_release")
+    rle = load_side_by_side(bench, tmp_path / "profiles")
+    assert [(r["device"], r["batch"], r["entry"]) for r in release] == [("Test CPU", 8, "dsta_r50:clip"),
+                                                                        ("Test GPU", 64, "dsta_r50:clip")]
+    assert [r["entry"] for r in rle] == ["dsta_r50:streaming", "dsta_r50:streaming"]
+    text = side_by_side_table(release, "ours / release per clip", "release / ours ms per call")
+    assert "ours / release per clip, median [p25, p75]" in text and "| Test GPU | 256x192 | 64 | fp16 | **0.900**" in text
+    page = index_page([], {}, [], {"citations": {}}, "abc1234", {}, rle, None, None, release)
+    assert "our DSTA-R50 / the released forward" in page and "**0.980** [0.960, 1.010]" in page
+
+
 def test_benchmark_commit_comes_from_the_projects_provenance(tmp_path):
     """pytest-benchmark's commit_info calls a tree dirty when pipeline outputs changed; the block that
     benchmarks/conftest.py adds looks at the source only, and wins where present."""

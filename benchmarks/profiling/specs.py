@@ -1,4 +1,6 @@
-"""What to profile: a model config of ``configs/model`` (or a registered name) with overrides, or an experiment."""
+"""What to profile: a model config of ``configs/model`` (or a registered name) with overrides, an experiment, or
+``official_dsta_r50``: the released DSTA forward (``benchmarks.profiling.official_dsta``), the release's side of a
+speed comparison with ours."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +10,9 @@ from typing import Any
 import yaml
 from torch import nn
 
+from benchmarks.profiling.official_dsta import OfficialDSTA
 from dsta.config import load_experiment
+from dsta.convert_official import OFFICIAL_KWARGS, to_official_names
 from dsta.errors import DataError
 from dsta.models import create_model
 
@@ -27,6 +31,20 @@ class ModelSpec:
         return create_model(self.name, **{**self.kwargs, "pretrained": None}).eval()
 
 
+@dataclass
+class ReleaseSpec(ModelSpec):
+    """The released DSTA forward on the weights of our model built with the release's arguments."""
+
+    def build(self) -> nn.Module:
+        ours = create_model(self.name, **{**self.kwargs, "pretrained": None})
+        return OfficialDSTA(to_official_names(ours.state_dict())).eval()
+
+
+#: entries that time a release's own forward, by name
+RELEASE_FORWARDS = {"official_dsta_r50": "the released DSTA-R50 T=3 forward, restated in "
+                                         "benchmarks/profiling/official_dsta.py"}
+
+
 def model_configs() -> dict[str, dict]:
     """Every model config in ``configs/model`` by file stem."""
     return {p.stem: yaml.safe_load(p.read_text()) for p in sorted(MODEL_CONFIGS.glob("*.yaml"))}
@@ -43,6 +61,8 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def spec_from_model(model: str, overrides: dict, input_size: tuple[int, int]) -> ModelSpec:
+    if model in RELEASE_FORWARDS:
+        return ReleaseSpec("dsta", {**OFFICIAL_KWARGS, **overrides}, input_size, RELEASE_FORWARDS[model])
     configs = model_configs()
     if model in configs:
         cfg = configs[model]
