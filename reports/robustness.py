@@ -9,33 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dsta.evaluate import load as load_split
+from dsta.evaluate.bootstrap import matched, matched_split
 from dsta.io import load_json, write_text
 from reports import booktabs
-import numpy as np
-
-from dsta.evaluate import load as load_split
-from dsta.evaluate.bootstrap import Matched, matched
-from dsta.evaluate.read import J15, Loaded, subset
 from reports.results import DATASETS, Experiment
 
 CORRUPTED = "corrupted"  # the synthetic GT images' flag the clean vs corrupted split uses (dsta.predict)
-
-
-def matched_split(data: Loaded, field: str) -> dict[str, Matched]:
-    """The matched arrays of the frames whose GT image has ``field`` true (``"true"``) and false (``"false"``), as
-    ``dsta.evaluate.evaluate(..., split_by=field)`` splits them, for the claims' interval on those frames; sequences
-    keep their indices, so two models' subsets on the same GT resample the same sequences."""
-    values = [fl.get(field) for fl in data.flags]
-    out = {}
-    for flag in (True, False):
-        frames = np.array([i for i, v in enumerate(values) if bool(v) is flag], dtype=np.int64)
-        if len(frames):
-            m = matched(subset(data, frames))
-            n_gt = np.zeros((int(data.sequence.max()) + 1 if len(data.sequence) else 0, J15))
-            n_gt[:len(m.n_gt)] = m.n_gt  # every sequence of the split, those without such frames counting 0
-            out["true" if flag else "false"] = Matched(m.sequence, m.score, m.label, m.has, n_gt)
-    return out
-
 CONTROL = "blank"
 HEADER = ["Experiment", "T", "Boxes", "Clean", "Clean (GT boxes)", "Box prior", "Box prior (GT boxes)",
           "mPC key", "mPC all", "rPC key", "rPC all", "Temporal recovery [95% CI]", "Blank key", "Blank all",

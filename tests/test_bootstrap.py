@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from dsta.evaluate import compute, voc_ap
-from dsta.evaluate.bootstrap import (Matched, bootstrap_totals, interval, paired_margin, resample_weights,
-                                     weighted_total)
+from dsta.evaluate.bootstrap import (Matched, bootstrap_totals, interval, matched_split, paired_margin,
+                                     resample_weights, weighted_total)
 from dsta.evaluate.read import J15
 
 
@@ -99,3 +99,18 @@ def test_paired_margin_of_a_model_with_itself_is_zero_and_intervals_are_seeded()
     assert interval(totals["a"] - totals["b"]) == (diff["low"], diff["high"])
     with pytest.raises(ValueError):
         bootstrap_totals({"a": a, "c": _one_joint([0], [0.5], [1], [1.0])})
+
+
+def test_split_subsets_give_the_evaluators_split_totals(synthetic_tiny, tmp_path):
+    """The corrupted / clean frames' matched arrays (the claims' interval on corrupted frames): all-ones weights over
+    every sequence reproduce dsta.evaluate's split Totals, and both subsets cover the split's sequences."""
+    from dsta.evaluate import evaluate, load
+
+    gt = synthetic_tiny / "annotations" / "val"
+    pred = jittered_predictions(gt, tmp_path / "pred", seed=2, digits=2)
+    split = evaluate(gt, pred, split_by="corrupted")["split"]
+    subsets = matched_split(load(gt, pred), "corrupted")
+    assert set(subsets) == {k for k in ("true", "false") if split[k] is not None} and subsets
+    for key, m in subsets.items():
+        assert m.num_sequences == 2
+        assert weighted_total(m, np.ones((1, 2)))[0] == pytest.approx(split[key]["Total"])

@@ -432,6 +432,13 @@ def test_streaming_claim_in_measured_time():
             "stale": "1234567"}]
     c = streaming_cost({}, [], None, gpu)
     assert "stale" in c.measured and c.verdict == "not measured"  # a stale run is shown, never counted
+    cpu = {"device_type": "cpu", "batch": 1, "device": "Test CPU", "input_size": [192, 256], "options": {},
+           "ratio": {"median": 1.02, "p25": 1.01, "p75": 1.04, "rounds": [1.0, 1.02, 1.04, 1.05]}}
+    c = streaming_cost({}, [], None, [cpu, {**cpu, "batch": 32}, {**cpu, "options": {"dtype": "bf16"}}])
+    assert c.verdict == "holds" and c.measured.count("ResNet-50 256x192 on Test CPU") == 1  # fp32 batch 1 only
+    assert "1.02x [1.01, 1.04] over 4 rounds (holds)" in c.measured
+    c = streaming_cost({}, [], None, [{**cpu, "ratio": {**cpu["ratio"], "p25": 1.2, "p75": 1.3}}])
+    assert c.verdict == "does not hold"
 
 
 def test_several_seeds_give_one_row_with_mean_and_sd(results):

@@ -1,9 +1,6 @@
 """The robustness page, its LaTeX table and figure, from fixture results of the robustness stage."""
 import json
 
-import numpy as np
-import pytest
-
 from reports import robustness as rb
 from reports.results import Experiment
 
@@ -46,21 +43,3 @@ def test_pages_latex_and_figure(tmp_path):
     # a dataset without results still gets its page, saying so
     assert "No robustness results" in (tmp_path / "out" / "robustness-posetrack18.md").read_text()
     assert len(written) == 6  # the synthetic page, table and figure, and the three PoseTrack pages
-
-
-def test_split_subsets_give_the_evaluators_split_totals(synthetic_tiny, tmp_path):
-    """The corrupted / clean frames' matched arrays (the claims' interval on corrupted frames): all-ones weights over
-    every sequence reproduce dsta.evaluate's split Totals, and both subsets cover the split's sequences."""
-    from dsta.evaluate import evaluate, load
-    from dsta.evaluate.bootstrap import weighted_total
-    from reports.robustness import matched_split
-    from tests.test_bootstrap import jittered_predictions
-
-    gt = synthetic_tiny / "annotations" / "val"
-    pred = jittered_predictions(gt, tmp_path / "pred", seed=2, digits=2)
-    split = evaluate(gt, pred, split_by="corrupted")["split"]
-    subsets = matched_split(load(gt, pred), "corrupted")
-    assert set(subsets) == {k for k in ("true", "false") if split[k] is not None} and subsets
-    for key, m in subsets.items():
-        assert m.num_sequences == 2
-        assert weighted_total(m, np.ones((1, 2)))[0] == pytest.approx(split[key]["Total"])

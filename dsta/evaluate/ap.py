@@ -8,7 +8,7 @@ import numpy as np
 from dsta import keypoints as kp
 from dsta.errors import DataError
 from dsta.evaluate.match import match_frames
-from dsta.evaluate.read import J15, Loaded, load, subset
+from dsta.evaluate.read import J15, Loaded, load, split_frames, subset
 
 
 def voc_ap(scores: np.ndarray, labels: np.ndarray, n_pos: float) -> tuple[float, float, float]:
@@ -81,10 +81,9 @@ def evaluate(gt_dir: str | Path, pred_dir: str | Path, split_by: str | None = No
         if all(v is None for v in values):
             raise DataError(gt_dir, f"images[].{split_by}", "no GT image has this boolean field")
         result["split"] = {"field": split_by}
-        for flag in (True, False):
-            frames = np.array([i for i, v in enumerate(values) if bool(v) is flag], dtype=np.int64)
+        for name, frames in split_frames(data, split_by).items():
             sub = compute(subset(data, frames)) if len(frames) else None
             if sub is not None:
                 sub["num_frames"] = int(len(frames))
-            result["split"]["true" if flag else "false"] = sub
+            result["split"][name] = sub
     return result

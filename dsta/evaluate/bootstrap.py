@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from dsta.evaluate.match import match_frames
-from dsta.evaluate.read import J15, Loaded, load
+from dsta.evaluate.read import J15, Loaded, load, split_frames, subset
 
 
 @dataclass
@@ -44,6 +44,20 @@ def matched(data: Loaded) -> Matched:
     n_gt = np.zeros((n_seq, J15))
     np.add.at(n_gt, data.sequence[data.gt.frame], data.gt.has.astype(np.float64))
     return Matched(data.sequence[data.pr.frame], data.pr.score, labels, data.pr.has, n_gt)
+
+
+def matched_split(data: Loaded, field: str) -> dict[str, Matched]:
+    """``matched`` on the frames whose GT image has ``field`` true (``"true"``) and false (``"false"``), the split of
+    ``evaluate(..., split_by=field)``; each keeps every sequence of ``data`` (those without such frames count 0 GT
+    joints), so two models' subsets on the same GT resample the same sequences."""
+    out = {}
+    for name, frames in split_frames(data, field).items():
+        if len(frames):
+            m = matched(subset(data, frames))
+            n_gt = np.zeros((int(data.sequence.max()) + 1 if len(data.sequence) else 0, J15))
+            n_gt[:len(m.n_gt)] = m.n_gt
+            out[name] = Matched(m.sequence, m.score, m.label, m.has, n_gt)
+    return out
 
 
 def load_matched(gt_dir: str | Path, pred_dir: str | Path) -> Matched:

@@ -153,6 +153,13 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
                   sequence=np.concatenate(sequence))
 
 
+def split_frames(data: Loaded, field: str) -> dict[str, np.ndarray]:
+    """The frames whose GT image has the boolean ``field`` true (``"true"``) and false or missing (``"false"``), in
+    frame order: the split of ``evaluate(..., split_by=field)`` and of the claims' intervals on those frames."""
+    values = np.array([bool(fl.get(field)) for fl in data.flags], dtype=bool)
+    return {"true": np.flatnonzero(values), "false": np.flatnonzero(~values)}
+
+
 def subset(data: Loaded, frames: np.ndarray) -> Loaded:
     """The same split restricted to ``frames`` (renumbered in that order)."""
     new = np.full(data.n_frames, -1)
