@@ -572,9 +572,10 @@ def options_label(options: dict) -> str:
     return " + ".join(parts)
 
 
-def side_by_side_table(rows: list[dict], ratio: str = "DSTA / RLE per frame", ms: str = "RLE / DSTA ms per call") -> str:
+def side_by_side_table(rows: list[dict], ratio: str = "DSTA / RLE per frame",
+                       times: str = "RLE / DSTA ms per call") -> str:
     """Time ratios (DSTA streaming / RLE per frame by default), each row measured side by side, with its spread over
-    rounds; ``ratio`` and ``ms`` name the ratio and the two times (reference first)."""
+    rounds; ``ratio`` and ``times`` name the ratio and the two times (reference first)."""
     def size(row: dict) -> str:
         w, h = row["input_size"] or ("?", "?")
         return f"{h}x{w}"
@@ -594,4 +595,4 @@ def side_by_side_table(rows: list[dict], ratio: str = "DSTA / RLE per frame", ms
                     f"{r['commit']}, torch {r['torch']}, {r['threads']} thread{'s' if r['threads'] != 1 else ''}",
                     f"**stale**: the timed DSTA code changed at {stale}" if stale else "current", r["source"]])
     return table(["Device", "Input", "Batch", "Mode", f"{ratio}, median [p25, p75]", "min-max",
-                  "Rounds", ms, "Commit, stack", "Timed code", "Source"], out)
+                  "Rounds", times, "Commit, stack", "Timed code", "Source"], out)

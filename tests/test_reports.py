@@ -304,7 +304,7 @@ def test_side_by_side_ratios_come_from_interleaved_runs_only(tmp_path):
     text = side_by_side_table(rows)
     assert "| Test CPU | 64x48 | 32 | bf16 + channels-last | **1.020** [1.010, 1.030] | 0.990-1.050 | 3 |" in text
     assert "| Test GPU | 256x192 | 1 | fp16 + CUDA graphs | **1.600**" in text and "0.90 / 1.44" in text
-    assert "def5678" in text and "abc1234" in text
+    assert "def5678" in text and "abc1234" in text and "| Rounds | RLE / DSTA ms per call |" in text
 
 
 def test_ours_over_the_release_rows_are_their_own_comparison(tmp_path):
@@ -337,7 +337,7 @@ def test_ours_over_the_release_rows_are_their_own_comparison(tmp_path):
                                                                         ("Test GPU", 64, "dsta_r50:clip")]
     assert [r["entry"] for r in rle] == ["dsta_r50:streaming", "dsta_r50:streaming"]
     text = side_by_side_table(release, "ours / release per clip", "release / ours ms per call")
-    assert "ours / release per clip, median [p25, p75]" in text and "| Test GPU | 256x192 | 64 | fp16 | **0.900**" in text
+    assert "ours / release per clip, median [p25, p75]" in text and "| release / ours ms per call |" in text and "| Test GPU | 256x192 | 64 | fp16 | **0.900**" in text
     page = index_page([], {}, [], {"citations": {}}, "abc1234", {}, rle, None, None, release)
     assert "our DSTA-R50 / the released forward" in page and "**0.980** [0.960, 1.010]" in page
 
