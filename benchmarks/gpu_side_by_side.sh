@@ -49,6 +49,14 @@ run() {  # name, then profile flags
     fi
 }
 
+# DSTA's head: operator calls and the GPU kernels behind them, fused vs module by module, and their times
+if [ "$DEVICE" = cuda ]; then
+    if "$PY" -m benchmarks.head_ops --device cuda --time-batches 1 64 --out "$OUT/head_ops_cuda.json" \
+            > "$OUT/head_ops_cuda.log" 2>&1; then echo "ok     head_ops_cuda" >> "$OUT/manifest.txt"
+    else echo "FAILED head_ops_cuda" >> "$OUT/manifest.txt"; fi
+    tail -n 3 "$OUT/head_ops_cuda.log"
+fi
+
 # DSTA streaming / RLE; latency, batch 1
 ENTRIES=("${PAIR[@]}")
 B1=(--batches 1 --rounds "$R1" --iters "$I1")

@@ -126,15 +126,22 @@ def fold_norm(norm: torch.nn.LayerNorm, linear: torch.nn.Linear) -> tuple[torch.
 
 
 def _is_plain_block(block: Block) -> bool:
-    return (isinstance(block.attn, TokenAttention) and block.attn._plain() and isinstance(block.ls1, torch.nn.Identity)
-            and isinstance(block.ls2, torch.nn.Identity) and isinstance(block.attn.norm, torch.nn.Identity)
-            and isinstance(block.mlp.norm, torch.nn.Identity) and isinstance(block.mlp.act, torch.nn.GELU)
-            and block.mlp.act.approximate == "none" and block.attn.qkv.bias is not None
-            and block.attn.proj.bias is not None and block.mlp.fc2.bias is not None)
+    """A pre-norm timm ``Block`` that ``fuse_branch_blocks`` can fold: affine layer norms with shifts, attention
+    and MLP with biases, exact GELU, no layer scale, no extra norms, no gate."""
+    norms_ok = all(type(n) is torch.nn.LayerNorm and n.weight is not None and n.bias is not None
+                   for n in (block.norm1, block.norm2))
+    attn, mlp = block.attn, block.mlp
+    return (norms_ok and isinstance(attn, TokenAttention) and attn._plain() and attn.qkv.bias is not None
+            and attn.proj.bias is not None and isinstance(attn.norm, torch.nn.Identity)
+            and isinstance(block.ls1, torch.nn.Identity) and isinstance(block.ls2, torch.nn.Identity)
+            and isinstance(mlp.norm, torch.nn.Identity) and isinstance(mlp.act, torch.nn.GELU)
+            and mlp.act.approximate == "none" and mlp.fc2.bias is not None)
 
 
 #: the MLP's constant hidden unit: GELU(8) = 8 exactly (float32, float16, bfloat16), and 1 / 8 scales exactly
 _CONSTANT_UNIT = 8.0
+#: hidden units added to the MLP: the constant one, then zeros up to a multiple of 8 (the GPU's matmuls prefer it)
+_HIDDEN_PAD = 8
 
 
 def fuse_branch_blocks(branches: list) -> list[tuple[torch.Tensor, ...]]:
@@ -167,13 +174,14 @@ def fuse_branch_blocks(branches: list) -> list[tuple[torch.Tensor, ...]]:
         bias_row = F.pad(torch.stack([blk.attn.proj.bias for blk in depth])[:, None, None],
                          (0, 0, d, e - d - 1, 0, heads - 1))  # (P, H, E, C), the bias at (head 0, channel d)
         proj_w = torch.block_diag(*(proj + bias_row).reshape(p, heads * e, c))
-        # MLP: fc1 (P C -> P hidden + 8, the constant unit first of the 8), fc2 back with its bias in that unit's row
+        # MLP: fc1 (P C -> P hidden + pad, the constant unit first), fc2 back with its bias in that unit's row
         weights, biases = zip(*(fold_norm(blk.norm2, blk.mlp.fc1) for blk in depth))
-        fc1_w = F.pad(torch.block_diag(*[weight.t() for weight in weights]), (0, 8))
-        fc1_b = torch.cat([*biases, biases[0].new_tensor([_CONSTANT_UNIT] + [0.0] * 7)])
+        fc1_w = F.pad(torch.block_diag(*[weight.t() for weight in weights]), (0, _HIDDEN_PAD))
+        unit = F.pad(biases[0].new_full((1,), _CONSTANT_UNIT), (0, _HIDDEN_PAD - 1))  # on the device: no host copy
+        fc1_b = torch.cat([*biases, unit])
         fc2_w = torch.block_diag(*[blk.mlp.fc2.weight.t() for blk in depth])
         fc2_b = torch.cat([blk.mlp.fc2.bias for blk in depth]) / _CONSTANT_UNIT
-        fc2_w = torch.cat([fc2_w, fc2_b[None], fc2_w.new_zeros(7, p * c)])
+        fc2_w = torch.cat([fc2_w, fc2_b[None], fc2_w.new_zeros(_HIDDEN_PAD - 1, p * c)])
         fused.append((qkv_w, qkv_b, proj_w, fc1_w, fc1_b, fc2_w))
     return fused
 

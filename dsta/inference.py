@@ -77,13 +77,14 @@ class InferenceOptions:
 
     def wrap(self, fn: Callable[..., Any], example: tuple[torch.Tensor, ...], device: torch.device | str
              ) -> Callable[..., Any]:
-        """``fn`` (a model or step taking tensors) with autocast, compile and CUDA graphs applied; fp32 outputs.
+        """``fn`` (a model or step taking tensors) with autocast, compile and CUDA graphs applied, without autograd;
+        fp32 outputs.
         ``example``: inputs of the fixed shapes that CUDA graphs capture (ignored otherwise)."""
         self.check(device)
         body = torch.compile(fn, dynamic=False) if self.compile else fn
 
-        def run(*inputs):
-            with self.autocast(device):
+        def run(*inputs):  # inference: no autograd (also while CUDA graphs warm up and capture it)
+            with torch.no_grad(), self.autocast(device):
                 return _to_fp32(body(*inputs))
 
         if not self.cuda_graphs:

@@ -122,3 +122,10 @@ def test_fused_blocks_refuse_blocks_they_cannot_fold():
     stacks[1][0].mlp.act = nn.GELU(approximate="tanh")
     with pytest.raises(AssertionError, match="plain"):
         fuse_branch_blocks(stacks)
+    stacks = _stacks(2, 1)
+    stacks[0][0].norm2 = nn.LayerNorm(32, bias=False)  # no shift to fold
+    with pytest.raises(AssertionError, match="plain"):
+        fuse_branch_blocks(stacks)
+    stacks[0][0].norm2 = nn.RMSNorm(32)
+    with pytest.raises(AssertionError, match="plain"):
+        fuse_branch_blocks(stacks)

@@ -2,11 +2,11 @@
 import pytest
 import torch
 
+from benchmarks.profiling.official_dsta import official_forward
 from dsta import keypoints as kp
 from dsta.convert_official import convert
 from dsta.models import create_model, load_checkpoint, read_checkpoint, save_checkpoint
 from dsta.models.dsta import DSTA
-from benchmarks.profiling.official_dsta import official_forward
 from tests.release_layouts import DSTA_LAYOUT
 from tests.release_layouts import dsta_release_state_dict as _official_state_dict
 
@@ -155,12 +155,24 @@ def _training_without_drop_path(model):
     return model
 
 
-@pytest.mark.parametrize("official_readout", [False, True])
-def test_fused_head_equals_the_modules_run_one_by_one(official_readout):
+FUSED_CASES = {  # (model kwargs): the PoseTrack grouping both ways, other groupings, widths and depths
+    "posetrack": dict(num_frames=3),
+    "posetrack-official-readout": dict(num_frames=3, official_readout=True),
+    "t5-groups-of-5": dict(num_frames=5, joint_groups=kp.JointGroups(
+        names=("a", "b", "c"), groups=((4, 0, 7, 1, 9), (2, 12, 5, 3, 14), (6, 8, 10, 11, 13)), ungrouped=(15, 16))),
+    "t1-groups-of-1": dict(num_frames=1, joint_groups=kp.JointGroups(names=("a", "b"), groups=((1,), (0,)),
+                                                                     ungrouped=(2, 3))),
+    "c48-4-heads-depth-1-mlp3": dict(num_frames=3, embed_dim=48, num_heads=4, depth=1, mlp_ratio=3.0),
+}
+
+
+@pytest.mark.parametrize("kwargs", FUSED_CASES.values(), ids=FUSED_CASES.keys())
+def test_fused_head_equals_the_modules_run_one_by_one(kwargs):
     """Inference on CUDA runs the head fused (``_aggregate_fused``, 40 operator calls); its pose is the one of the
     modules run one by one (the CPU's and training's path) within float rounding, with the same gradients."""
-    model = _perturbed(DSTA("resnet18", num_frames=3, official_readout=official_readout))
-    tokens = torch.randn(5, 3, 17, 32, requires_grad=True)
+    model = _perturbed(DSTA("resnet18", **kwargs))
+    t, j, c = model.num_frames, model.num_joints, model.embed_dim
+    tokens = torch.randn(5, t, j, c, requires_grad=True)
     model.fused_head = True  # the CUDA default, here on the CPU
     fused = model.aggregate_frames(tokens)
     model.fused_head = False
@@ -176,17 +188,27 @@ def test_fused_head_equals_the_modules_run_one_by_one(official_readout):
     for ours, theirs in zip(grads, grads_ref):  # aggregation's bias has none: the norm after it removes a shift)
         torch.testing.assert_close(ours, theirs, atol=1e-6 * scale, rtol=1e-3)
 
-    model.fused_head = None  # the default: fused on CUDA only; training never fuses
-    assert model._fused_cache is None  # built under no_grad only
+    assert model._fused_cache is None  # built per call under autograd, kept only where nothing needs its gradient
     with torch.no_grad():
         model.fused_head = True
         torch.testing.assert_close(model.aggregate_frames(tokens).coords, ref.coords, atol=2e-5, rtol=1e-5)
+    assert model._fused_cache is not None
+    model.fused_head = None  # the default: fused on CUDA only; training never fuses
     torch.testing.assert_close(_training_without_drop_path(model).aggregate_frames(tokens).coords, ref.coords)
+
+
+def _module_coords(model, tokens):
+    fused, model.fused_head = model.fused_head, False
+    try:
+        return model.aggregate_frames(tokens).coords
+    finally:
+        model.fused_head = fused
 
 
 def test_fused_head_follows_weight_changes():
     """Under no_grad the fused weights are kept between calls; an in-place change of any head parameter (an
-    optimizer step, ``load_state_dict``) or a move to another dtype builds them again."""
+    optimizer step, ``load_state_dict``), a replaced parameter (``assign=True``), a move to another dtype, and
+    ``eval()`` after a change that version counters do not see (``p.data``) build them again."""
     model = _perturbed(DSTA("resnet18", num_frames=3))
     model.fused_head = True
     tokens = torch.randn(2, 3, 17, 32)
@@ -197,15 +219,41 @@ def test_fused_head_follows_weight_changes():
         model.temporal_blocks[2].mlp.fc2.bias.add_(torch.randn(32))  # not a constant: a layer norm removes that
         changed = model.aggregate_frames(tokens)
         assert not torch.allclose(changed.coords, first.coords)
-        model.fused_head = False
-        torch.testing.assert_close(changed.coords, model.aggregate_frames(tokens).coords, atol=2e-5, rtol=1e-5)
-        model.fused_head = True
+        torch.testing.assert_close(changed.coords, _module_coords(model, tokens), atol=2e-5, rtol=1e-5)
         state = {k: v.clone() for k, v in model.state_dict().items()}
         state["head_coord.1.bias"] += 1.0
         model.load_state_dict(state)
         torch.testing.assert_close(model.aggregate_frames(tokens).coords, changed.coords + 1.0)
+        state["head_coord.1.bias"] += 1.0
+        model.load_state_dict(state, assign=True)  # new parameter objects
+        torch.testing.assert_close(model.aggregate_frames(tokens).coords, changed.coords + 2.0)
+        model.spatial_blocks[0].attn.qkv.weight.data.mul_(1.5)  # behind the version counter's back ...
+        model.eval()  # ... so eval() again, as the docstring asks
+        torch.testing.assert_close(model.aggregate_frames(tokens).coords, _module_coords(model, tokens),
+                                   atol=2e-5, rtol=1e-5)
         model.double()
-        assert model.aggregate_frames(tokens.double()).coords.dtype == torch.float64
+        out = model.aggregate_frames(tokens.double())
+        assert out.coords.dtype == torch.float64
+        torch.testing.assert_close(out.coords, _module_coords(model, tokens.double()), atol=1e-10, rtol=1e-10)
+
+
+def test_fused_head_under_autocast_keeps_its_weights_in_autocasts_dtype():
+    """Under autocast the kept weights are folded in float32 and kept cast to autocast's dtype (its casts then copy
+    nothing); a later float32 call builds float32 ones (autocast's dtype is part of the stamp)."""
+    model = _perturbed(DSTA("resnet18", num_frames=3))
+    model.fused_head = True
+    tokens = torch.randn(3, 3, 17, 32)
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model.aggregate_frames(tokens)
+        weights = model._fused_cache[1]
+        assert weights.head_w.dtype == weights.blocks[0][0].dtype == torch.bfloat16
+        assert weights.norm_w.dtype == torch.float32  # group norms run in float32 under autocast
+        ref = _module_coords(model, tokens)
+        torch.testing.assert_close(low.coords.float(), ref, atol=0.1, rtol=0.05)  # bf16: 8 bits of mantissa
+        out = model.aggregate_frames(tokens)
+        assert model._fused_cache[1].head_w.dtype == torch.float32
+        torch.testing.assert_close(out.coords, ref, atol=2e-5, rtol=1e-5)
 
 
 def test_flop_counts_trace_the_modules_not_the_fused_layout():

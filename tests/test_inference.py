@@ -94,3 +94,15 @@ def test_predict_refuses_cuda_graphs_on_the_cpu(model):
 
     with pytest.raises(DataError, match="--cuda-graphs"):
         predict(model, None, None, torch.device("cpu"), options=InferenceOptions(cuda_graphs=True))
+
+
+def test_wrapped_calls_run_without_autograd(model):
+    """``wrap`` is inference: no autograd even when the caller has it on (CUDA graphs warm up and capture the call
+    so; DSTA's fused head then keeps its weights instead of fusing them into every captured step)."""
+    seen = []
+    hook = model.register_forward_hook(lambda m, i, o: seen.append(torch.is_grad_enabled()))
+    try:
+        out = InferenceOptions().wrap(model, (), "cpu")(torch.randn(1, 3, 3, 64, 48))
+    finally:
+        hook.remove()
+    assert seen == [False] and not out.coords.requires_grad

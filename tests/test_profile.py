@@ -291,7 +291,7 @@ def test_head_ops_counts_the_fused_head_within_its_goal(tmp_path):
     the module-by-module head over three times as many; one graph, no break under ``torch.compile``."""
     from benchmarks.head_ops import main
 
-    main(["--out", str(tmp_path / "ops.json"), "--backbone", "resnet18", "--batch", "4"])
+    main(["--out", str(tmp_path / "ops.json"), "--backbone", "resnet18", "--batch", "4", "--time-batches", "2"])
     result = json.loads((tmp_path / "ops.json").read_text())
     fused, blockwise = result["aggregate_frames"], result["aggregate_frames_blockwise"]
     assert fused["calls"] <= 40 and blockwise["calls"] > 3 * fused["calls"]
@@ -300,3 +300,5 @@ def test_head_ops_counts_the_fused_head_within_its_goal(tmp_path):
     assert sum(v for k, v in by_op.items() if "scaled_dot_product" in k) == 4  # one attention call per depth
     assert result["compile"] == {"graphs": 1, "graph_breaks": 0, "break_reasons": []}
     assert result["config"]["fused"] and result["provenance"]["commit"]
+    timed = result["time"]["2"]  # fused / modules, interleaved: a ratio with its rounds, no verdict
+    assert len(timed["fused_over_modules"]["rounds"]) == 7 and timed["fused_over_modules"]["median"] > 0

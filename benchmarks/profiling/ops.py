@@ -10,6 +10,8 @@ an input without writing it: ``view``, ``transpose``, ``expand``, ``split``, ...
 allocation (``empty``, ``empty_like``, ``resize_``, ...), and no operator around it counts already (``baddbmm``'s
 internal copy of its input into the output, ``stack``'s ``cat``, ``clone``'s ``copy_`` are part of that one call).
 So ``F.linear`` counts as one call (``addmm``), ``torch.stack`` as one, and a ``reshape`` that copies as one.
+
+On a CUDA device ``count_cuda_kernels`` counts what the rule stands for: the GPU kernels themselves.
 """
 from __future__ import annotations
 
@@ -71,3 +73,12 @@ def count_kernel_calls(fn: Callable[..., Any], *args: Any) -> Counter:
         if event.cpu_parent is None:
             visit(event, False)
     return counts
+
+
+def count_cuda_kernels(fn: Callable[..., Any], *args: Any) -> int:
+    """Run ``fn(*args)`` once under the profiler on a CUDA device; the GPU kernels it launched (memory copies and
+    sets included: each is a launch too)."""
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        fn(*args)
+        torch.cuda.synchronize()
+    return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)

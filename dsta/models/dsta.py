@@ -34,6 +34,7 @@ token) and never uses the two ear tokens. PoseTrack has no ear annotations, so m
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,31 @@ def _blocks(dim: int, depth: int, num_heads: int, mlp_ratio: float, drop_path_ra
                                 attn_layer=TokenAttention) for r in rates])
 
 
+class FusedHead(NamedTuple):
+    """The fused head's weights (``DSTA._fuse``), each the operand of one call of ``DSTA._aggregate_fused``."""
+
+    pos: torch.Tensor  # (J T 2, C): position embeddings of the stream's rows
+    stream_rows: torch.Tensor  # (J T 2, T J): 0/1, stream row <- clip token
+    blocks: list[tuple[torch.Tensor, ...]]  # per depth (``dsta.attention.fuse_branch_blocks``)
+    norm_w: torch.Tensor  # (2 C): the final norms' scales times the aggregation's weights (spatial, temporal)
+    norm_b: torch.Tensor  # (2 C): their shifts, likewise
+    raw_rows: torch.Tensor  # (J, T J): keypoint <- the key frame's token, times the spatial weight (ungrouped tokens)
+    bias: torch.Tensor  # (1, 1): the aggregation's bias
+    joint_rows: torch.Tensor  # (J, J T 2): 0/1, keypoint <- its normed temporal and spatial rows
+    head_w: torch.Tensor  # (C, 6): coordinates, sigma logits, minus sigma logits (the norms' affine maps folded in)
+    head_b: torch.Tensor  # (6,)
+
+    def cast(self, dtype: torch.dtype) -> FusedHead:
+        """The matmul operands in ``dtype`` (autocast's, whose casts then find them cast and copy nothing); the final
+        norm's scale and shift stay float32, as autocast runs group norms."""
+        def c(t):
+            return t.to(dtype)
+
+        return self._replace(pos=c(self.pos), stream_rows=c(self.stream_rows), raw_rows=c(self.raw_rows),
+                             blocks=[tuple(map(c, depth)) for depth in self.blocks], bias=c(self.bias),
+                             joint_rows=c(self.joint_rows), head_w=c(self.head_w), head_b=c(self.head_b))
+
+
 class DSTA(nn.Module):
     """Decoupled space-time aggregation over per-joint tokens.
 
@@ -75,10 +101,10 @@ class DSTA(nn.Module):
             flow at xavier(0.01)) or ``"official"``, as the released code initialises them (``init_official``).
     """
 
-    #: Inference runs the whole head fused (``_aggregate_fused``: 40 operator calls per head call instead of 138
-    #: with the blocks run one by one) when True, module by module when False; None: fused on CUDA, where each call
-    #: is a kernel launch that costs more than its arithmetic. On the CPU the module-by-module head is the faster one
-    #: (README, "DSTA's head and its kernel launches"), so it stays the CPU's path.
+    #: Inference runs the whole head fused (``_aggregate_fused``: 40 operator calls per head call in float32 instead
+    #: of 138 with the blocks run one by one) when True, module by module when False; None: fused on CUDA, where each
+    #: call is a kernel launch that costs more than its arithmetic. On the CPU the module-by-module head is the faster
+    #: one from batch 8 on (``benchmarks/head_ops.json``), so it stays the CPU's path.
     fused_head: bool | None = None
 
     def __init__(self, backbone: str, num_frames: int, joint_groups: JointGroups | str = "posetrack",
@@ -124,6 +150,13 @@ class DSTA(nn.Module):
             readout = [0 if j in groups.ungrouped else t for j, t in enumerate(readout)]
         self.register_buffer("readout", torch.tensor(readout), persistent=False)
         self._fused_rows(readout)
+        # where the fused head's parameters live (looked up per call: a parameter may be replaced, e.g. by
+        # ``load_state_dict(assign=True)``), and the fused weights with the stamp they were built at
+        self._fused_sources = [(module, name) for part in (self.spatial_blocks, self.temporal_blocks, self.spatial_norm,
+                                                          self.temporal_norm, self.aggregate, self.head_coord,
+                                                          self.head_sigma)
+                               for module in part.modules() for name, _ in module.named_parameters(recurse=False)]
+        self._fused_sources += [(self, "spatial_pos_embed"), (self, "temporal_pos_embed")]
         self._fused_cache: tuple | None = None
         if init == "official":
             self.init_official()
@@ -224,7 +257,7 @@ class DSTA(nn.Module):
         self.register_buffer("joint_rows", joint_rows, persistent=False)
         self.register_buffer("raw_rows", raw_rows, persistent=False)
 
-    def _fuse(self) -> dict[str, object]:
+    def _fuse(self) -> FusedHead:
         """The fused head's weights, from the modules' parameters (differentiable)."""
         t, j, c, g = self.num_frames, self.num_joints, self.embed_dim, len(self.groups.groups)
         assert self.spatial_norm.eps == self.temporal_norm.eps and self.head_coord[0].eps == self.head_sigma[0].eps
@@ -234,42 +267,53 @@ class DSTA(nn.Module):
         scale = torch.stack([w_spatial.expand(c), w_temporal.expand(c)])
         coord_w, coord_b = fold_norm(self.head_coord[0], self.head_coord[1])
         sigma_w, sigma_b = fold_norm(self.head_sigma[0], self.head_sigma[1])
-        attn = self.spatial_blocks[0].attn
-        return {
-            "pos": pos, "stream_rows": self.stream_rows,
-            "blocks": fuse_branch_blocks([self.spatial_blocks, self.temporal_blocks]),
-            "attention": (attn.num_heads, attn.scale, self.spatial_blocks[0].norm1.eps),
-            "norm_w": (scale * torch.stack([self.spatial_norm.weight, self.temporal_norm.weight])).reshape(-1),
-            "norm_b": (scale * torch.stack([self.spatial_norm.bias, self.temporal_norm.bias])).reshape(-1),
-            "raw_rows": self.raw_rows * w_spatial, "bias": self.aggregate.bias.view(1, 1),
-            "joint_rows": self.joint_rows,
-            "head_w": torch.cat([coord_w, sigma_w, -sigma_w]).t(), "head_b": torch.cat([coord_b, sigma_b, -sigma_b]),
-        }
+        blocks = fuse_branch_blocks([self.spatial_blocks, self.temporal_blocks])
+        return FusedHead(
+            pos=pos, stream_rows=self.stream_rows, blocks=blocks,
+            norm_w=(scale * torch.stack([self.spatial_norm.weight, self.temporal_norm.weight])).reshape(-1),
+            norm_b=(scale * torch.stack([self.spatial_norm.bias, self.temporal_norm.bias])).reshape(-1),
+            raw_rows=self.raw_rows * w_spatial, bias=self.aggregate.bias.view(1, 1), joint_rows=self.joint_rows,
+            head_w=torch.cat([coord_w, sigma_w, -sigma_w]).t(), head_b=torch.cat([coord_b, sigma_b, -sigma_b]))
 
-    def _fused_weights(self) -> dict[str, object]:
-        """``_fuse()``, kept while no parameter changes when it cannot be differentiated (``no_grad``), else fresh
-        (under autograd, and inside ``torch.compile``, whose graph holds the fusing as well)."""
-        if torch.compiler.is_compiling() or torch.is_grad_enabled():
+    def _fused_weights(self) -> FusedHead:
+        """``_fuse()``: inside ``torch.compile`` (whose graph then holds the fusing too) and where autograd needs it
+        (grad mode and parameters that require grad), built per call; else kept, and built again when a parameter's
+        storage or version counter changes (an optimizer step, ``load_state_dict``, ``.to()``), when autocast's dtype
+        changes (the weights are kept in it), and on ``train()`` / ``eval()``: call ``eval()`` after changing weights
+        behind autograd's back (``p.data``, a fused optimizer), which version counters do not see."""
+        if torch.compiler.is_compiling():
             return self._fuse()
-        params = [p for name, p in self.named_parameters() if not name.startswith(("backbone.", "joint_embed.",
-                                                                                   "flow."))]
-        stamp = tuple((p.data_ptr(), p._version) for p in params)
+        params = [getattr(module, name) for module, name in self._fused_sources]
+        if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+            return self._fuse()
+        device = params[0].device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+        stamp = (dtype, *((p.data_ptr(), p._version) for p in params))
         if self._fused_cache is None or self._fused_cache[0] != stamp:
-            self._fused_cache = (stamp, self._fuse())
+            with torch.autocast(device, enabled=False):  # fold in the parameters' precision
+                fused = self._fuse()
+            self._fused_cache = (stamp, fused if dtype is None else fused.cast(dtype))
         return self._fused_cache[1]
 
+    def train(self, mode: bool = True) -> DSTA:
+        self._fused_cache = None
+        return super().train(mode)
+
     def _aggregate_fused(self, tokens: torch.Tensor) -> PoseOutput:
-        """``aggregate_frames`` in eval mode when the group size equals T: the same outputs up to float rounding."""
+        """``aggregate_frames`` in eval mode when the group size equals T: the same outputs up to float rounding
+        (``coords`` and ``sigma`` are views of one (B, J, 6) and one (B, J, 4) tensor)."""
         b, t, j, c = tokens.shape
         w = self._fused_weights()
+        block = self.spatial_blocks[0]
         clip = tokens.reshape(b, t * j, c)
-        stream = torch.baddbmm(w["pos"], w["stream_rows"].expand(b, -1, -1), clip)  # (B, J T 2, C)
-        stream = fused_blocks(stream.view(b * j * t, 2, c), w["blocks"], t, *w["attention"])
-        normed = F.group_norm(stream.view(b * j * t, 2 * c), 2, w["norm_w"], w["norm_b"], self.spatial_norm.eps)
-        raw = torch.baddbmm(w["bias"], w["raw_rows"].expand(b, -1, -1), clip)  # ungrouped: the key frame's token
-        feat = torch.baddbmm(raw, w["joint_rows"].expand(b, -1, -1), normed.view(b, j * t * 2, c))  # (B, J, C)
+        stream = torch.baddbmm(w.pos, w.stream_rows.expand(b, -1, -1), clip)  # (B, J T 2, C)
+        stream = fused_blocks(stream.view(b * j * t, 2, c), w.blocks, t, block.attn.num_heads, block.attn.scale,
+                              block.norm1.eps)
+        normed = F.group_norm(stream.view(b * j * t, 2 * c), 2, w.norm_w, w.norm_b, self.spatial_norm.eps)
+        raw = torch.baddbmm(w.bias, w.raw_rows.expand(b, -1, -1), clip)  # ungrouped: the key frame's token
+        feat = torch.baddbmm(raw, w.joint_rows.expand(b, -1, -1), normed.view(b, j * t * 2, c))  # (B, J, C)
         feat = F.layer_norm(feat, (c,), eps=self.head_coord[0].eps).view(b * j, c)
-        out = torch.addmm(w["head_b"], feat, w["head_w"]).view(b, j, 6)
+        out = torch.addmm(w.head_b, feat, w.head_w).view(b, j, 6)
         sigmas = out[..., 2:].sigmoid()  # sigma, then 1 - sigma
         return PoseOutput(coords=out[..., :2], sigma=sigmas[..., :2], score=sigmas[..., 2:].mean(dim=2))
 
