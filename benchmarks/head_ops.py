@@ -18,7 +18,7 @@ inside another counted operator), random weights and tokens, eval mode, no gradi
 * on CUDA (``--device cuda``) also ``cuda_kernels``: the GPU kernels the profiler saw per head call, each way (what
   the operator count stands for: a backend falling back to several kernels, or a hidden copy, shows here);
 * ``time``: the fused head's time over the module-by-module head's at each of ``--time-batches``, timed interleaved
-  in one process (``benchmarks.profiling.side_by_side.interleaved``: median and range of the per-round ratios), on
+  in one process (``benchmarks.profiling.side_by_side``: median, quartiles and range of the per-round ratios), on
   this device: why the CPU keeps the modules. The counts do not depend on the machine's load; the times do, which is
   why only their ratios are given.
 
@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from benchmarks.profiling.ops import count_cuda_kernels, count_kernel_calls
-from benchmarks.profiling.side_by_side import interleaved
+from benchmarks.profiling.side_by_side import interleaved, spread
 from dsta.io import write_json
 from dsta.models.dsta import DSTA
 from dsta.provenance import provenance
@@ -52,9 +52,7 @@ def _time(fused: DSTA, modules: DSTA, shape: tuple[int, ...], device: torch.devi
         with torch.no_grad():
             times = interleaved({"fused": lambda: fused.aggregate_frames(tokens),
                                  "modules": lambda: modules.aggregate_frames(tokens)}, device, 10, iters, rounds)
-        ratios = [f / m for f, m in zip(times["fused"], times["modules"])]
-        out[str(batch)] = {"fused_over_modules": {"median": statistics.median(ratios), "min": min(ratios),
-                                                  "max": max(ratios), "rounds": ratios},
+        out[str(batch)] = {"fused_over_modules": spread([f / m for f, m in zip(times["fused"], times["modules"])]),
                            "ms": {k: statistics.median(v) * 1e3 for k, v in times.items()}}
     return out
 
