@@ -276,6 +276,7 @@ TRAIN_CHECKS = {
     "eval_every": lambda v, f: check_int(v, f, 1),
     "backbone_lr_mult": lambda v, f: check_number(v, f, 0),
     "freeze_backbone_epochs": lambda v, f: check_int(v, f, 0),
+    "warmup_steps": lambda v, f: check_int(v, f, 0),
 }
 
 
@@ -288,6 +289,9 @@ def check_train_section(train, where: str = "train") -> None:
             check(train[key], f"{where}.{key}")
     if "lr_drop" in train:
         check_choice(train["lr_drop"], f"{where}.lr_drop", LR_DROPS)
+    if "schedule" in train:
+        check_choice(train["schedule"], f"{where}.schedule", SCHEDULES)
+    check_schedule_keys(train, where)
     if "amp" in train and not isinstance(train["amp"], bool):
         raise DataError(None, f"{where}.amp", f"must be true or false, got {train['amp']!r}")
     if "milestones" in train:
@@ -305,6 +309,19 @@ AUGMENT_PROBABILITIES = ("flip_prob", "rotate_prob", "half_body_prob")
 # (dsta.train), which half-body rule augments (dsta.data.transforms), which box an annotated person trains with
 # (dsta.data.dataset)
 LR_DROPS = ("at_milestone", "after_milestone")
+SCHEDULES = ("multistep", "cosine")
+MULTISTEP_ONLY = ("milestones", "gamma", "lr_drop")  # what only the multi-step schedule reads (dsta.train)
+
+
+def check_schedule_keys(train: dict, where: str = "train") -> None:
+    """No key the section's ``schedule`` does not read: the multi-step keys under ``cosine``, a warm-up under the
+    multi-step schedule (the default)."""
+    if train.get("schedule") == "cosine":
+        for key in MULTISTEP_ONLY:
+            if key in train:
+                raise DataError(None, f"{where}.{key}", "not read by schedule: cosine (remove it)")
+    elif train.get("warmup_steps"):
+        raise DataError(None, f"{where}.warmup_steps", "only schedule: cosine warms up")
 HALF_BODY_RULES = ("mmpose", "official")
 GT_BOXES = ("given", "clipped")
 

@@ -41,7 +41,54 @@ def compose(overrides: list[str] | None = None, config_dir: Path = CONFIG_DIR) -
             cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
     except HydraException as err:
         raise DataError(config_dir, "overrides", str(err).splitlines()[0]) from None
-    return expand_seeds(OmegaConf.to_container(cfg, resolve=True))
+    return derive_box_priors(expand_seeds(OmegaConf.to_container(cfg, resolve=True)))
+
+
+# -- the box prior: one per dataset ---------------------------------------------------------------------------------
+# the data keys that do not change where the box prior puts its pose (dsta.box_prior): clip sampling and training
+# augmentation; every other key is shared by all experiments on one dataset, and ``input_size`` up to its scale
+PRIOR_FREE_KEYS = ("frame_distance", "max_frame_distance", "augment")
+
+
+def derive_box_priors(params: dict) -> dict:
+    """``box_prior``: for each dataset the experiments train on, the data section its box prior is computed from (the
+    ``box_prior`` stage, once per dataset rather than once per experiment): the first experiment's on that dataset,
+    without the keys that do not move the prior. Derived, never written by hand; ``check_box_priors`` (run by
+    ``check_params``) makes sure that every experiment on the dataset crops alike."""
+    priors: dict[str, dict] = {}
+    for cfg in (params.get("experiments") or {}).values():
+        data = (cfg or {}).get("data") if isinstance(cfg, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("name"), str) and data["name"] not in priors:
+            priors[data["name"]] = deepcopy({k: v for k, v in data.items() if k not in PRIOR_FREE_KEYS})
+    params["box_prior"] = priors
+    return params
+
+
+def check_box_priors(params: dict) -> None:
+    """Experiments on one dataset share its box prior, the chance level of their table, so they must crop alike: the
+    same data keys but the free ones (``PRIOR_FREE_KEYS``), and one aspect ratio of ``input_size``. A difference is
+    an error naming the key of the experiment that differs."""
+    first: dict[str, str] = {}
+    for key, cfg in (params.get("experiments") or {}).items():
+        data = cfg["data"]
+        name = data["name"]
+        if name not in first:
+            first[name] = key
+            continue
+        ref = params["experiments"][first[name]]["data"]
+        for k in sorted((set(data) | set(ref)) - set(PRIOR_FREE_KEYS)):
+            a, b = ref.get(k), data.get(k)
+            if (_aspect(a) != _aspect(b)) if k == "input_size" else a != b:
+                raise DataError(None, f"experiments.{key}.data.{k}",
+                                f"{b!r} differs from experiments.{first[name]}.data.{k} ({a!r}): experiments on one "
+                                f"dataset share its box prior (the chance level), so they must crop alike")
+
+
+def _aspect(size) -> float | None:
+    try:
+        return round(float(size[0]) / float(size[1]), 6)
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        return None
 
 
 # -- the seed axis -------------------------------------------------------------------------------------------------
@@ -120,6 +167,7 @@ def check_params(params: dict, config_dir: Path = CONFIG_DIR) -> None:
         for key, cfg in (params.get(section) or {}).items():
             check_experiment(cfg or {}, f"{section}.{key}")
     check_released(params)
+    check_box_priors(params)
     if "robustness" in params:  # the robustness stage's grid: known corruptions, severities 1-5, modes key/all
         check_robustness(params["robustness"])
     paper = params.get("paper_profiles") or {}

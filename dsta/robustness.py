@@ -37,10 +37,10 @@ from dsta.config import load_params_section
 from dsta.data.corrupt import FrameCorruptor
 from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
-from dsta.errors import main_guard
+from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.evaluate.bootstrap import Matched, bootstrap_totals, interval, load_matched
-from dsta.io import write_json
+from dsta.io import load_json, write_json
 from dsta.models import load_checkpoint, model_target, read_checkpoint
 from dsta.objectives import objective_for
 from dsta.predict import predict, score
@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--split", default="val")
     p.add_argument("--boxes", default=None, help="'gt' or a detection file (default: the checkpoint config's)")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--box-prior", help="the box_prior stage's file for this dataset (default: computed here)")
     a = p.parse_args(argv)
     section = check_robustness(load_params_section(a.params, "robustness"))
     out = Path(a.out)
@@ -169,6 +170,17 @@ def main(argv: list[str] | None = None) -> dict:
                            heatmap=cfg["model"].get("heatmap"))
     objective = objective_for(target, dataset.input_size, cfg["model"])
     boxes = a.boxes or cfg["data"].get("boxes", "gt")
+    # the chance level: the box_prior stage's file for this dataset (checked before any work), or computed here after
+    # the grid (a run outside the pipeline)
+    prior = None
+    if a.box_prior:
+        prior = load_json(a.box_prior)
+        if "skipped" in prior or "boxes" not in prior or "gt_boxes" not in prior:
+            raise DataError(a.box_prior, "boxes", "no box prior in this file (its dataset was not configured?)")
+        if prior.get("boxes_file") != boxes or prior.get("split") != a.split:
+            raise DataError(a.box_prior, "boxes_file", f"the prior of boxes {prior.get('boxes_file')!r} on "
+                                                       f"{prior.get('split')!r}, not of {boxes!r} on {a.split!r} "
+                                                       f"(leave out --box-prior to compute it here)")
     print(f"{ckpt['model']} (T={num_frames}) on {cfg['data']['name']} {a.split}, boxes {boxes}:")
     result = run_grid(model, objective, dataset, device, section, num_frames, a.batch_size)
     result.update(checkpoint=str(a.checkpoint), num_frames=num_frames, model=ckpt["model"],
@@ -177,15 +189,12 @@ def main(argv: list[str] | None = None) -> dict:
     # clean mAP with GT boxes where these are detections
     with_gt = dataset if boxes == "gt" else make_dataset(cfg["data"], num_frames, target, a.data_root, a.split,
                                                          train=False, boxes="gt", heatmap=cfg["model"].get("heatmap"))
-    mean_pose = box_prior.fit(cfg["data"], a.data_root)
     with tempfile.TemporaryDirectory() as tmp:
         result["clean_gt_boxes"] = result["clean"] if with_gt is dataset else float(
             score(predict(model, objective, with_gt, device, a.batch_size), with_gt, Path(tmp) / "gt")["Total"])
-        prior = {"boxes": score(box_prior.predict(mean_pose, dataset), dataset, Path(tmp) / "bp"),
-                 "gt_boxes": score(box_prior.predict(mean_pose, with_gt), with_gt, Path(tmp) / "bp_gt")}
-        # the mean of each protocol, and its poseval columns (the reports' box-prior rows)
-        result["box_prior"] = {k: float(m["Total"]) for k, m in prior.items()}
-        result["box_prior"]["columns"] = {k: {c: float(m[c]) for c in kp.POSEVAL_COLUMNS} for k, m in prior.items()}
+    if prior is None:
+        prior = box_prior.compute({**cfg["data"], "boxes": boxes}, a.data_root, a.split)
+    result["box_prior"] = {k: prior[k] for k in ("boxes", "gt_boxes", "columns")}
     result["provenance"] = provenance((cfg.get("train") or {}).get("seed"), cfg)
     write_json(out / "metrics.json", to_json(result), indent=2)
     print(f"clean {result['clean']:.2f} (GT boxes {result['clean_gt_boxes']:.2f}; box prior "

@@ -13,6 +13,8 @@ Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in ``OUT/live``; t
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import os
 import random
 import shutil
@@ -26,25 +28,29 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from dsta import distributed as dist
-from dsta.checks import LR_DROPS, num_frames_of
+from dsta.checks import LR_DROPS, SCHEDULES, check_schedule_keys, num_frames_of
 from dsta.config import check_experiment, load_experiment
 from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
 from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.fetch import require_weights
-from dsta.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_json
+from dsta.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_bytes, write_json
 from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
 from dsta.objectives import objective_for, pck
 from dsta.predict import predict, score
 from dsta.provenance import provenance
 
-TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "milestones", "gamma", "grad_clip", "workers", "seed",
-              "amp", "eval_every"}
+TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "grad_clip", "workers", "seed", "amp", "eval_every"}
 # Fine-tuning keys, optional (a pretrained backbone under a new head): the backbone's lr is ``lr * backbone_lr_mult``,
 # and for the first ``freeze_backbone_epochs`` epochs the backbone is frozen (no gradient, BatchNorm statistics kept),
 # so the new head gets cheap steps on fixed features before everything is trained together (LP-FT).
-TRAIN_DEFAULTS = {"backbone_lr_mult": 1.0, "freeze_backbone_epochs": 0, "lr_drop": "at_milestone"}
+TRAIN_DEFAULTS = {"backbone_lr_mult": 1.0, "freeze_backbone_epochs": 0, "lr_drop": "at_milestone",
+                  "schedule": "multistep", "milestones": [], "gamma": 0.1, "warmup_steps": 0}
+# The LR schedule (optional key ``schedule``). ``multistep``: ``lr`` times ``gamma`` at each of ``milestones`` (epochs;
+# the paper recipes). ``cosine``: a linear warm-up over ``warmup_steps`` optimizer steps from ~0 to ``lr``, then a half
+# cosine from ``lr`` to 0 at the last step, updated every step (the short synthetic schedules: with a few hundred steps
+# a schedule that decays smoothly to 0 uses them better than one drop); it has no milestones, gamma or lr_drop.
 # When the LR drops (optional key ``lr_drop``). ``at_milestone``: epoch m of ``milestones`` is the first at the lower
 # LR (torch's MultiStepLR stepped once after each epoch). ``after_milestone``: epoch m still trains at the higher LR
 # and the drop comes at m + 1, as zgspose/DSTA and DCPose train: their trainer (engine/defaults/trainer.py) calls
@@ -64,9 +70,12 @@ def check_train_config(train: dict) -> dict:
             raise DataError(None, f"train.{key}", f"must be a positive integer, got {train[key]!r}")
     if not train["lr"] > 0:
         raise DataError(None, "train.lr", f"must be > 0, got {train['lr']}")
+    if train.get("schedule", "multistep") not in SCHEDULES:
+        raise DataError(None, "train.schedule", f"must be one of {list(SCHEDULES)}, got {train['schedule']!r}")
+    check_schedule_keys(train)  # before the defaults fill in the keys it looks for
+    train = {**TRAIN_DEFAULTS, **train}
     if list(train["milestones"]) != sorted(train["milestones"]):
         raise DataError(None, "train.milestones", f"must be increasing, got {train['milestones']}")
-    train = {**TRAIN_DEFAULTS, **train}
     if not train["backbone_lr_mult"] >= 0:
         raise DataError(None, "train.backbone_lr_mult", f"must be >= 0, got {train['backbone_lr_mult']}")
     if not isinstance(train["freeze_backbone_epochs"], int) or train["freeze_backbone_epochs"] < 0:
@@ -77,16 +86,48 @@ def check_train_config(train: dict) -> dict:
     return train
 
 
-def lr_scheduler(optimizer, train: dict) -> torch.optim.lr_scheduler.MultiStepLR:
-    """The multi-step schedule, stepped once after each epoch; ``after_milestone`` is the same schedule with every
-    milestone one epoch later (see ``LR_DROPS``)."""
+def lr_scheduler(optimizer, train: dict, steps_per_epoch: int = 1) -> torch.optim.lr_scheduler.LRScheduler:
+    """The LR schedule (``TRAIN_DEFAULTS``). ``multistep`` is stepped once after each epoch; ``after_milestone`` is the
+    same schedule with every milestone one epoch later (see ``LR_DROPS``). ``cosine`` is stepped after every optimizer
+    step (``per_step``), over ``epochs * steps_per_epoch`` steps."""
+    if train["schedule"] == "cosine":
+        total, warmup = train["epochs"] * steps_per_epoch, train["warmup_steps"]
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            return 0.5 * (1 + math.cos(math.pi * min(step - warmup, total - warmup) / max(1, total - warmup)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     shift = 1 if train["lr_drop"] == "after_milestone" else 0
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, [m + shift for m in train["milestones"]], train["gamma"])
 
 
+def per_step(train: dict) -> bool:
+    """Whether the schedule is stepped after every optimizer step (else after every epoch)."""
+    return train["schedule"] == "cosine"
+
+
+def steps_per_epoch(num_samples: int, batch_size: int, world: int) -> int:
+    """Optimizer steps in one epoch: the loader's length (``drop_last`` when there is a full batch; DDP splits the
+    samples evenly over the ``world`` ranks, padding the last)."""
+    per_rank = math.ceil(num_samples / world)
+    return max(1, per_rank // batch_size if num_samples >= batch_size else math.ceil(per_rank / batch_size))
+
+
+def backbone_of(model) -> torch.nn.Module | None:
+    """The per-frame backbone, at the model's ``backbone_path`` (``"backbone"`` unless its class says otherwise, as
+    DCPose's ``rough.backbone``; see ``dsta.models``), or None."""
+    model = getattr(model, "module", model)
+    try:
+        return model.get_submodule(getattr(model, "backbone_path", "backbone"))
+    except AttributeError:
+        return None
+
+
 def param_groups(model, train: dict) -> list[dict]:
     """AdamW's parameter groups: the backbone at ``lr * backbone_lr_mult``, everything else at ``lr``."""
-    backbone = getattr(model, "backbone", None)
+    backbone = backbone_of(model)
     if backbone is None:
         if train["backbone_lr_mult"] != 1 or train["freeze_backbone_epochs"]:
             raise DataError(None, "train.backbone_lr_mult", f"{type(model).__name__} has no `backbone` to treat apart")
@@ -98,7 +139,7 @@ def param_groups(model, train: dict) -> list[dict]:
 
 def set_backbone_frozen(model, frozen: bool) -> None:
     """Freeze (no gradient; BatchNorm in eval mode, so its statistics stay the pretrained ones) or unfreeze."""
-    backbone = getattr(getattr(model, "module", model), "backbone", None)
+    backbone = backbone_of(model)
     if backbone is None:
         return
     backbone.requires_grad_(not frozen)
@@ -123,9 +164,9 @@ def seed_everything(seed: int) -> None:
 
 
 def train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch: int, grad_clip: float,
-                    amp: bool, freeze_epochs: int = 0) -> dict:
-    """One pass over the training set (the backbone frozen while ``epoch < freeze_epochs``); returns the mean loss
-    and PCK@0.05."""
+                    amp: bool, freeze_epochs: int = 0, step_scheduler=None) -> dict:
+    """One pass over the training set (the backbone frozen while ``epoch < freeze_epochs``; ``step_scheduler``, if
+    given, stepped after every optimizer step); returns the mean loss and PCK@0.05."""
     model.train()
     set_backbone_frozen(model, epoch < freeze_epochs)
     losses, pcks = [], []
@@ -144,6 +185,8 @@ def train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch: 
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         scaler.step(optimizer)
         scaler.update()
+        if step_scheduler is not None:
+            step_scheduler.step()
         losses.append(loss.item())
         coords, _ = objective.decode(output)
         pcks.append(pck(coords, batch["coords"].cpu().numpy(), batch["coord_weight"].cpu().numpy(),
@@ -185,7 +228,8 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     model = create_model(name, **kwargs).to(device)
     optimizer = torch.optim.AdamW(param_groups(model, train_cfg), lr=train_cfg["lr"],
                                   weight_decay=train_cfg["weight_decay"])
-    scheduler = lr_scheduler(optimizer, train_cfg)
+    steps = steps_per_epoch(len(train_set), train_cfg["batch_size"], world)
+    scheduler = lr_scheduler(optimizer, train_cfg, steps)
     amp = bool(train_cfg["amp"]) and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
 
@@ -243,10 +287,12 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
                             persistent_workers=False, pin_memory=device.type == "cuda")
         t0 = time.time()
         stats = train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch, train_cfg["grad_clip"],
-                                amp, train_cfg["freeze_backbone_epochs"])
+                                amp, train_cfg["freeze_backbone_epochs"],
+                                step_scheduler=scheduler if per_step(train_cfg) else None)
         stats["lr"] = optimizer.param_groups[-1]["lr"]  # the head's (the only group of a model without a backbone)
         stats["seconds"] = time.time() - t0
-        scheduler.step()
+        if not per_step(train_cfg):
+            scheduler.step()
         last_epoch = epoch == train_cfg["epochs"] - 1
         if dist.is_main() and (last_epoch or (epoch + 1) % train_cfg["eval_every"] == 0):
             last_metrics = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
@@ -373,9 +419,11 @@ def export_backbone(checkpoint: Path, dst: Path) -> None:
     backbone = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
     if not backbone:
         raise DataError(checkpoint, "state_dict", "no backbone.* weights to export")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(dst) as tmp:
-        torch.save(backbone, tmp)
+    # saved through a buffer: torch.save names the archive's folder after a file's name, and the atomic write's
+    # temporary name is random, so the same weights would give other bytes (and another hash in dvc.lock) every run
+    buffer = io.BytesIO()
+    torch.save(backbone, buffer)
+    write_bytes(dst, buffer.getvalue())
 
 
 def skip_run(out: Path, cfg: dict, marker: dict) -> dict:

@@ -95,7 +95,7 @@ def page(dataset: str, experiments: list[Experiment], results: dict[str, dict], 
              "key frame). Blank: the frame replaced by its mean colour; with every frame blank a model scores what "
              "its box gives it; **blank gain** = blank key − blank all (mAP points) is what its neighbours gave it. "
              "Box prior: the training set's mean pose, normalised to the box, placed in each box (no image; "
-             "`dsta/box_prior.py`), the chance level of the table.", "",
+             "`dsta/box_prior.py`, the `box_prior` stage: one per dataset), the chance level of the table.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for e in experiments:
         if e.key in results:

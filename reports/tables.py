@@ -314,7 +314,8 @@ def box_prior_rows(page: Page, n: int) -> tuple[list[Row], str] | None:
     rows = [Row("prior", "Box prior", DASH, DASH, e.input_size(), ap_values(columns[k]), ref=n, boxes=label,
                 init="no image") for k, label in protocols]
     note = (f"[{n}] box prior: the mean training pose, normalised to the box, placed in every val box and scored "
-            f"like a model (`dsta.box_prior`, from `robustness/{e.key}/metrics.json`; "
+            f"like a model (the `box_prior` stage, once per dataset: `box_prior/{e.dataset}.json`, as "
+            f"`robustness/{e.key}/metrics.json` carries it; "
             f"{describe(e.robustness.get('provenance'))}). A row at or below it owes its number to the boxes.")
     return rows, note
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The synthetic_gpu schedule (configs/experiments/synthetic_gpu.yaml: 64 train videos, 8 epochs, two seeds) on one
-# offline GPU machine with Python 3.12 and torch (../shared/GPU-NOTES.md), side by side, without dvc.
+# The synthetic_gpu schedule (configs/experiments/synthetic_gpu.yaml: 128 train videos, a 20-epoch pretraining and
+# 4-epoch frozen-backbone fine-tunes, two seeds) on one offline GPU machine with Python 3.12 and torch
+# (../shared/GPU-NOTES.md), side by side, without dvc.
 #
 #   scripts/gpu_synthetic.sh wheels                 # here, connected: the missing packages as wheels in .gpu/wheels
 #   COMMIT=SHA OUT=DIR scripts/gpu_synthetic.sh run [OVERRIDE ...]   # there, in the checkout (with .gpu/wheels

@@ -217,3 +217,30 @@ def test_model_config_sections_match_the_registered_kind(path):
     cfg = yaml.safe_load(path.read_text())
     expected = "heatmap" if model_target(cfg["name"]) == "heatmap" else "loss"
     assert {"heatmap", "loss"} & set(cfg) == {expected}
+
+
+@pytest.mark.parametrize("matrix", ["synthetic_tiny", "synthetic_gpu", "paper_posetrack17", "paper_posetrack18",
+                                    "paper_posetrack21"])
+def test_box_prior_is_derived_once_per_dataset(matrix):
+    params = compose([f"experiments={matrix}"])
+    datasets = {cfg["data"]["name"] for cfg in params["experiments"].values()}
+    assert set(params["box_prior"]) == datasets
+    for name, data in params["box_prior"].items():
+        assert data["name"] == name and "augment" not in data and "frame_distance" not in data
+
+
+def test_experiments_that_crop_differently_share_no_box_prior():
+    from dsta.config import check_box_priors, derive_box_priors
+
+    data = {"name": "synthetic", "boxes": "gt", "box_enlarge": 1.25, "input_size": [48, 64], "frame_distance": 1}
+    params = {"experiments": {"a": {"data": data}, "b": {"data": {**data, "input_size": [96, 128],
+                                                                    "frame_distance": 3}}}}
+    check_box_priors(params)  # one aspect ratio, another clip spacing: one prior
+    assert derive_box_priors(params)["box_prior"]["synthetic"] == {k: v for k, v in data.items()
+                                                                    if k != "frame_distance"}
+    params["experiments"]["b"]["data"]["box_enlarge"] = 1.5
+    with pytest.raises(DataError, match=r"experiments\.b\.data\.box_enlarge"):
+        check_box_priors(params)
+    params["experiments"]["b"]["data"].update(box_enlarge=1.25, input_size=[64, 64])
+    with pytest.raises(DataError, match=r"experiments\.b\.data\.input_size"):
+        check_box_priors(params)

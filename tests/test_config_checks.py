@@ -119,9 +119,9 @@ def test_train_failing_on_bad_data_leaves_nothing(tmp_path):
     import yaml
 
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(compose()))
-    out = tmp_path / "runs" / "heatmap_single"
+    out = tmp_path / "runs" / "dsta_t3_scratch"
     r = subprocess.run([sys.executable, "-m", "dsta.train", "--params", str(tmp_path / "params.yaml"), "--experiment",
-                        "heatmap_single", "--data-root", str(tmp_path / "no_data"), "--out", str(out)], cwd=ROOT,
+                        "dsta_t3_scratch", "--data-root", str(tmp_path / "no_data"), "--out", str(out)], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 2 and "annotation directory not found" in r.stderr
     assert not out.exists()
@@ -135,7 +135,9 @@ def test_train_failing_on_bad_data_leaves_nothing(tmp_path):
     ("experiments.dsta_t3.train.lr='1e-3'", "experiments.dsta_t3.train.lr", "write it as 0.001"),
     ("experiments.dsta_t3.train.batch_size=0", "experiments.dsta_t3.train.batch_size", ">= 1"),
     ("experiments.dsta_t3.train.weight_decay=-1", "experiments.dsta_t3.train.weight_decay", ">= 0"),
-    ("experiments.dsta_t3.train.milestones=[3,1]", "experiments.dsta_t3.train.milestones", "increasing"),
+    ("+experiments.dsta_t3.train.milestones=[3,1]", "experiments.dsta_t3.train.milestones", "not read by"),
+    ("experiments.dsta_t3.train.schedule=step", "experiments.dsta_t3.train.schedule", "one of"),
+    ("experiments.dsta_t3.train.warmup_steps=-1", "experiments.dsta_t3.train.warmup_steps", ">= 0"),
     ("experiments.dsta_t3.train.amp=yes_please", "experiments.dsta_t3.train.amp", "true or false"),
     ("experiments.dsta_t3.train.workers=-1", "experiments.dsta_t3.train.workers", ">= 0"),
     ("experiments.dsta_t3.data.frame_distance=0", "experiments.dsta_t3.data.frame_distance", ">= 1"),

@@ -64,6 +64,23 @@ def test_stage_writes_every_run_and_the_summaries(tmp_path, synthetic_tiny):
     # GT boxes here: the GT-box column is the clean run; the box prior scored with them too
     assert written["clean_gt_boxes"] == written["clean"]
     assert 0 < written["box_prior"]["boxes"] == written["box_prior"]["gt_boxes"] < 100
+    # the box_prior stage computes the same chance level once per dataset; the stage reads it from there
+    from dsta import box_prior
+
+    params = tmp_path / "bp_params.yaml"
+    params.write_text(yaml.safe_dump({"box_prior": {"synthetic": {k: v for k, v in DATA.items() if k != "augment"}}}))
+    prior = box_prior.main(["--params", str(params), "--dataset", "synthetic", "--data-root", str(synthetic_tiny),
+                            "--out", str(tmp_path / "box_prior" / "synthetic.json")])
+    assert {k: prior[k] for k in ("boxes", "gt_boxes", "columns")} == written["box_prior"]
+    assert prior["boxes_file"] == "gt" and prior["split"] == "val" and len(prior["mean_pose"]) == 17
+    # a prior of other boxes is refused before any work, naming the file and field
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**prior, "boxes_file": "boxes/val_detections.json"}))
+    with pytest.raises(DataError, match="boxes_file") as err:
+        robustness.main.__wrapped__(["--params", str(_params(tmp_path)), "--checkpoint", str(_checkpoint(tmp_path, 3)),
+                                     "--data-root", str(synthetic_tiny), "--box-prior", str(other),
+                                     "--out", str(tmp_path / "refused")])
+    assert err.value.path == str(other) and not (tmp_path / "refused").exists()
 
 
 @pytest.mark.slow

@@ -30,14 +30,23 @@ def _params(tmp_path, epochs=2, num_frames=3):
     return path
 
 
-def _run(params, data, out):
+def _run(params, data, out, *extra):
     return train_mod.main(["--params", str(params), "--experiment", "tiny", "--data-root", str(data),
-                           "--out", str(out)])
+                           "--out", str(out), *extra])
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path, synthetic_tiny, monkeypatch):
+    """A killed run resumes to the same weights, metrics and (byte for byte) exported backbone as an uninterrupted one:
+    with the per-step cosine schedule of the synthetic recipes, this is also the pretrain stage's regeneration."""
+    import hashlib
+
     params = _params(tmp_path)
-    full = _run(params, synthetic_tiny, tmp_path / "full")
+    doc = yaml.safe_load(params.read_text())
+    train = doc["experiments"]["tiny"]["train"]
+    del train["milestones"], train["gamma"]
+    train.update(schedule="cosine", warmup_steps=1)
+    params.write_text(yaml.safe_dump(doc))
+    full = _run(params, synthetic_tiny, tmp_path / "full", "--export-backbone", str(tmp_path / "full.pt"))
 
     real = train_mod.train_one_epoch
 
@@ -51,7 +60,9 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, synthetic_tiny, monkeyp
         _run(params, synthetic_tiny, tmp_path / "resumed")
     assert read_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 0
     monkeypatch.setattr(train_mod, "train_one_epoch", real)
-    resumed = _run(params, synthetic_tiny, tmp_path / "resumed")
+    resumed = _run(params, synthetic_tiny, tmp_path / "resumed", "--export-backbone", str(tmp_path / "resumed.pt"))
+    digest = [hashlib.sha256((tmp_path / f"{n}.pt").read_bytes()).hexdigest() for n in ("full", "resumed")]
+    assert digest[0] == digest[1]
 
     a = read_checkpoint(tmp_path / "full" / "last.pt")["state_dict"]
     b = read_checkpoint(tmp_path / "resumed" / "last.pt")["state_dict"]
@@ -227,3 +238,78 @@ def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
         _run(params, tmp_path / "data", out)
     assert capsys.readouterr().err.strip() == f"error: {out}: --out: exists and is not a directory"
     assert out.read_text() == "not a directory"
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_every_step():
+    base = {k: 1 for k in train_mod.TRAIN_KEYS} | {"lr": 1e-3, "epochs": 2, "schedule": "cosine", "warmup_steps": 4}
+    train = train_mod.check_train_config(base)
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    scheduler = train_mod.lr_scheduler(optimizer, train, steps_per_epoch=10)
+    assert train_mod.per_step(train)
+    lrs = []
+    for _ in range(20):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[:5] == pytest.approx([2e-4, 4e-4, 6e-4, 8e-4, 1e-3])  # linear warm-up to lr
+    assert all(a > b for a, b in zip(lrs[4:], lrs[5:]))  # then strictly down
+    assert lrs[12] == pytest.approx(0.5e-3, rel=0.15) and lrs[-1] < 2e-5  # half way, then near 0 at the end
+    for key in ("milestones", "gamma", "lr_drop"):  # multistep's keys are dead under cosine: refused
+        with pytest.raises(DataError, match=f"train.{key}"):
+            train_mod.check_train_config(base | {key: {"milestones": [1], "gamma": 0.1, "lr_drop": "at_milestone"}[key]})
+    with pytest.raises(DataError, match="train.warmup_steps"):
+        train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"warmup_steps": 3})
+    with pytest.raises(DataError, match="train.schedule"):
+        train_mod.check_train_config(base | {"schedule": "linear"})
+
+
+@pytest.mark.parametrize("n, batch, world, steps", [(100, 32, 1, 3), (10, 32, 1, 1), (100, 32, 2, 1), (64, 32, 1, 2)])
+def test_steps_per_epoch_is_the_loaders_length(n, batch, world, steps):
+    assert train_mod.steps_per_epoch(n, batch, world) == steps
+    if world == 1:
+        loader = torch.utils.data.DataLoader(list(range(n)), batch_size=batch, drop_last=n >= batch)
+        assert len(loader) == steps
+
+
+def test_freezing_finds_each_models_backbone():
+    """The fine-tune recipes freeze the backbone at the model's ``backbone_path`` (DCPose's is ``rough.backbone``)."""
+    from dsta.models import create_model
+
+    model = create_model("dcpose", backbone="resnet18", deconv_channels=16, prf_channels=17, combine_channels=16,
+                         dilations=(1,))
+    assert train_mod.backbone_of(model) is model.rough.backbone
+    model.train()
+    train_mod.set_backbone_frozen(model, True)
+    assert not any(p.requires_grad for p in model.rough.backbone.parameters())
+    assert all(p.requires_grad for p in model.prf.parameters()) and not model.rough.backbone.training
+    groups = train_mod.param_groups(model, train_mod.check_train_config(
+        {k: 1 for k in train_mod.TRAIN_KEYS} | {"lr": 1e-3, "backbone_lr_mult": 0.1}))
+    assert len(groups[0]["params"]) == len(list(model.rough.backbone.parameters()))
+
+
+def test_gpu_schedule_runs_at_a_tiny_size(tmp_path, synthetic_tiny):
+    """experiments=synthetic_gpu on the CPU at a tiny size: its pretraining exports a backbone, and a fine-tune of
+    the matrix starts from it with the backbone frozen (the recipe the GPU runs, one code path)."""
+    from dsta.config import compose
+
+    params = compose(["experiments=synthetic_gpu", "seeds=[0]"])
+    for section, name in (("pretrain", "rle"), ("experiments", "dsta_t3")):
+        cfg = params[section][name]
+        cfg["data"]["input_size"] = [32, 48]
+        cfg["train"].update(epochs=1, batch_size=16, workers=0, warmup_steps=1)
+        if "freeze_backbone_epochs" in cfg["train"]:
+            cfg["train"]["freeze_backbone_epochs"] = 1
+    params["experiments"] = {"dsta_t3": params["experiments"]["dsta_t3"]}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    backbone = tmp_path / "pretrain" / "rle" / "backbone.pt"
+    train_mod.main(["--params", str(tmp_path / "params.yaml"), "--section", "pretrain", "--experiment", "rle",
+                    "--data-root", str(synthetic_tiny), "--out", str(tmp_path / "runs" / "pre"),
+                    "--export-backbone", str(backbone)])
+    params["experiments"]["dsta_t3"]["model"]["kwargs"]["pretrained"] = str(backbone)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = train_mod.main(["--params", str(tmp_path / "params.yaml"), "--experiment", "dsta_t3",
+                             "--data-root", str(synthetic_tiny), "--out", str(tmp_path / "runs" / "t3")])
+    assert [h["epoch"] for h in result["history"]] == [-1, 0] and result["val"]["Total"] >= 0
+    state = read_checkpoint(tmp_path / "runs" / "t3" / "last.pt")["state_dict"]
+    exported = torch.load(backbone, weights_only=True)
+    assert all(torch.equal(state[f"backbone.{k}"], v) for k, v in exported.items())  # frozen: still the pretraining's

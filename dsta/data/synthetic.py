@@ -51,8 +51,8 @@ class SyntheticConfig:
     """
 
     seed: int = 0
-    train_sequences: int = 24
-    val_sequences: int = 8
+    train_sequences: int = 64
+    val_sequences: int = 16
     frames: int = 24
     width: int = 160
     height: int = 128
