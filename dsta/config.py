@@ -79,9 +79,10 @@ def check_box_priors(params: dict) -> None:
         for k in sorted((set(data) | set(ref)) - set(PRIOR_FREE_KEYS)):
             a, b = ref.get(k), data.get(k)
             if (_aspect(a) != _aspect(b)) if k == "input_size" else a != b:
+                what = "the aspect ratio of " if k == "input_size" else ""
                 raise DataError(None, f"experiments.{key}.data.{k}",
-                                f"{b!r} differs from experiments.{first[name]}.data.{k} ({a!r}): experiments on one "
-                                f"dataset share its box prior (the chance level), so they must crop alike")
+                                f"{what}{b!r} differs from experiments.{first[name]}.data.{k} ({a!r}): experiments on "
+                                f"one dataset share its box prior (the chance level), so they must crop alike")
 
 
 def _aspect(size) -> float | None:

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from dsta import box_prior
-from dsta import keypoints as kp
 from dsta.checks import check_robustness, num_frames_of
 from dsta.config import load_params_section
 from dsta.data.corrupt import FrameCorruptor
@@ -177,6 +176,13 @@ def main(argv: list[str] | None = None) -> dict:
         prior = load_json(a.box_prior)
         if "skipped" in prior or "boxes" not in prior or "gt_boxes" not in prior:
             raise DataError(a.box_prior, "boxes", "no box prior in this file (its dataset was not configured?)")
+        if prior.get("dataset") != cfg["data"]["name"]:
+            raise DataError(a.box_prior, "dataset", f"the prior of {prior.get('dataset')!r}, not of the checkpoint's "
+                                                    f"{cfg['data']['name']!r}")
+        for key, value in (prior.get("data") or {}).items():
+            if key not in ("boxes", "input_size") and cfg["data"].get(key) != value:
+                raise DataError(a.box_prior, f"data.{key}", f"{value!r}, the checkpoint's data.{key} is "
+                                                            f"{cfg['data'].get(key)!r}: another crop, another prior")
         if prior.get("boxes_file") != boxes or prior.get("split") != a.split:
             raise DataError(a.box_prior, "boxes_file", f"the prior of boxes {prior.get('boxes_file')!r} on "
                                                        f"{prior.get('split')!r}, not of {boxes!r} on {a.split!r} "

@@ -3,8 +3,8 @@
 ``python -m dsta.train --params params.yaml --experiment NAME --data-root DIR --out DIR``
 
 The experiment's section of params.yaml (``experiments.NAME``: ``data``, ``model``, ``train``) says everything else.
-AdamW, the multi-step LR schedule, gradient clipping, AMP on CUDA (fp32 on CPU), DDP when launched by ``torchrun``
-(rank 0 logs and saves). Seeded: on CPU a run is bit-for-bit repeatable. A checkpoint is written atomically after
+AdamW, the LR schedule (multi-step per epoch, or a per-step cosine with warm-up), gradient clipping, AMP on CUDA
+(fp32 on CPU), DDP when launched by ``torchrun`` (rank 0 logs and saves). Seeded: on CPU a run is bit-for-bit repeatable. A checkpoint is written atomically after
 every epoch (``OUT/last.pt``); started again with the same command, an interrupted run resumes from it and ends
 with the same weights and metrics as an uninterrupted one (a finished run, or one with another config, starts over;
 a finished run's outputs wait in ``OUT/.previous-run`` until the new run finishes, and come back if it fails).
@@ -138,11 +138,21 @@ def param_groups(model, train: dict) -> list[dict]:
 
 
 def set_backbone_frozen(model, frozen: bool) -> None:
-    """Freeze (no gradient; BatchNorm in eval mode, so its statistics stay the pretrained ones) or unfreeze."""
+    """Freeze (no gradient; BatchNorm in eval mode, so its statistics stay the pretrained ones) or unfreeze. Unfreezing
+    gives the gradient back only to the parameters that freezing took it from: what the model froze itself stays
+    frozen (DCPose's ``freeze_rough``, the official recipe's frozen HRNet)."""
     backbone = backbone_of(model)
     if backbone is None:
         return
-    backbone.requires_grad_(not frozen)
+    if frozen:
+        held = getattr(backbone, "frozen_by_training", None) or [p for p in backbone.parameters() if p.requires_grad]
+        for p in held:
+            p.requires_grad_(False)
+    else:
+        for p in getattr(backbone, "frozen_by_training", None) or []:
+            p.requires_grad_(True)
+        held = []
+    backbone.frozen_by_training = held
     backbone.train(not frozen and model.training)
 
 
@@ -229,6 +239,9 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     optimizer = torch.optim.AdamW(param_groups(model, train_cfg), lr=train_cfg["lr"],
                                   weight_decay=train_cfg["weight_decay"])
     steps = steps_per_epoch(len(train_set), train_cfg["batch_size"], world)
+    if per_step(train_cfg) and train_cfg["warmup_steps"] >= train_cfg["epochs"] * steps:
+        raise DataError(None, "train.warmup_steps", f"{train_cfg['warmup_steps']} >= the schedule's "
+                                                    f"{train_cfg['epochs'] * steps} steps ({steps} per epoch)")
     scheduler = lr_scheduler(optimizer, train_cfg, steps)
     amp = bool(train_cfg["amp"]) and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
@@ -236,10 +249,12 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     start, history = 0, []
     last = out / "last.pt"
     ckpt = read_checkpoint(last) if last.is_file() else None
-    if ckpt is not None and (ckpt.get("config") != cfg or ckpt["epoch"] + 1 >= train_cfg["epochs"]):
+    # the per-step schedule's length depends on the data size and world size too, which the config does not hold
+    same = ckpt is not None and ckpt.get("config") == cfg and ckpt.get("steps_per_epoch", steps) == steps
+    if ckpt is not None and (not same or ckpt["epoch"] + 1 >= train_cfg["epochs"]):
         # another config, or a finished run (the code may have changed since): train again from scratch
         if dist.is_main():
-            print(f"{last}: {'finished run' if ckpt.get('config') == cfg else 'another config'}; starting over",
+            print(f"{last}: {'finished run' if same else 'another config or data size'}; starting over",
                   file=sys.stderr)
         finished = ckpt["epoch"] + 1 >= ((ckpt.get("config") or {}).get("train") or {}).get("epochs", 0)
         ckpt = None
@@ -289,7 +304,9 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
         stats = train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch, train_cfg["grad_clip"],
                                 amp, train_cfg["freeze_backbone_epochs"],
                                 step_scheduler=scheduler if per_step(train_cfg) else None)
-        stats["lr"] = optimizer.param_groups[-1]["lr"]  # the head's (the only group of a model without a backbone)
+        # the head's LR (the only group of a model without a backbone) after the epoch: the next epoch's under the
+        # multi-step schedule, the last step's under cosine
+        stats["lr"] = optimizer.param_groups[-1]["lr"]
         stats["seconds"] = time.time() - t0
         if not per_step(train_cfg):
             scheduler.step()
@@ -301,6 +318,7 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
         if dist.is_main():
             save_checkpoint(last, name, kwargs, model, config=cfg, epoch=epoch, optimizer=optimizer.state_dict(),
                             scheduler=scheduler.state_dict(), scaler=scaler.state_dict(), history=history,
+                            steps_per_epoch=steps,
                             rng={"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                                  "python": random.getstate()})
             if live is not None:

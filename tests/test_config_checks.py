@@ -136,6 +136,9 @@ def test_train_failing_on_bad_data_leaves_nothing(tmp_path):
     ("experiments.dsta_t3.train.batch_size=0", "experiments.dsta_t3.train.batch_size", ">= 1"),
     ("experiments.dsta_t3.train.weight_decay=-1", "experiments.dsta_t3.train.weight_decay", ">= 0"),
     ("+experiments.dsta_t3.train.milestones=[3,1]", "experiments.dsta_t3.train.milestones", "not read by"),
+    ("experiments.dsta_t3.train.schedule=multistep", "experiments.dsta_t3.train.warmup_steps", "only schedule: cosine"),
+    ("experiments=paper_posetrack17 experiments.dsta_r50_t3.train.milestones=[3,1]",
+     "experiments.dsta_r50_t3.train.milestones", "increasing"),
     ("experiments.dsta_t3.train.schedule=step", "experiments.dsta_t3.train.schedule", "one of"),
     ("experiments.dsta_t3.train.warmup_steps=-1", "experiments.dsta_t3.train.warmup_steps", ">= 0"),
     ("experiments.dsta_t3.train.amp=yes_please", "experiments.dsta_t3.train.amp", "true or false"),
@@ -149,7 +152,7 @@ def test_train_failing_on_bad_data_leaves_nothing(tmp_path):
     ("pretrain.rle.train.lr=0", "pretrain.rle.train.lr", "must be > 0"),
 ])
 def test_bad_train_or_data_value_fails_at_compose_naming_the_key(override, field, words):
-    err = compose_error(override)
+    err = compose_error(*override.split())
     assert err.field == field
     assert words in err.message
 

@@ -81,6 +81,16 @@ def test_stage_writes_every_run_and_the_summaries(tmp_path, synthetic_tiny):
                                      "--data-root", str(synthetic_tiny), "--box-prior", str(other),
                                      "--out", str(tmp_path / "refused")])
     assert err.value.path == str(other) and not (tmp_path / "refused").exists()
+    other.write_text(json.dumps({**prior, "dataset": "posetrack18"}))  # another dataset's prior
+    with pytest.raises(DataError, match="dataset"):
+        robustness.main.__wrapped__(["--params", str(_params(tmp_path)), "--checkpoint", str(_checkpoint(tmp_path, 3)),
+                                     "--data-root", str(synthetic_tiny), "--box-prior", str(other),
+                                     "--out", str(tmp_path / "refused")])
+    other.write_text(json.dumps({**prior, "data": {**prior["data"], "box_enlarge": 1.5}}))  # another crop's
+    with pytest.raises(DataError, match="data.box_enlarge"):
+        robustness.main.__wrapped__(["--params", str(_params(tmp_path)), "--checkpoint", str(_checkpoint(tmp_path, 3)),
+                                     "--data-root", str(synthetic_tiny), "--box-prior", str(other),
+                                     "--out", str(tmp_path / "refused")])
 
 
 @pytest.mark.slow

@@ -285,6 +285,15 @@ def test_freezing_finds_each_models_backbone():
     groups = train_mod.param_groups(model, train_mod.check_train_config(
         {k: 1 for k in train_mod.TRAIN_KEYS} | {"lr": 1e-3, "backbone_lr_mult": 0.1}))
     assert len(groups[0]["params"]) == len(list(model.rough.backbone.parameters()))
+    train_mod.set_backbone_frozen(model, False)  # thawed again: what the loop froze
+    assert all(p.requires_grad for p in model.rough.backbone.parameters()) and model.rough.backbone.training
+    # what the model froze itself (the official recipe's frozen HRNet: freeze_rough) no loop epoch thaws
+    own = create_model("dcpose", backbone="resnet18", deconv_channels=16, prf_channels=17, combine_channels=16,
+                       dilations=(1,), freeze_rough=True)
+    own.train()
+    for frozen in (False, True, False):
+        train_mod.set_backbone_frozen(own, frozen)
+        assert not any(p.requires_grad for p in own.rough.parameters())
 
 
 def test_gpu_schedule_runs_at_a_tiny_size(tmp_path, synthetic_tiny):
@@ -313,3 +322,16 @@ def test_gpu_schedule_runs_at_a_tiny_size(tmp_path, synthetic_tiny):
     state = read_checkpoint(tmp_path / "runs" / "t3" / "last.pt")["state_dict"]
     exported = torch.load(backbone, weights_only=True)
     assert all(torch.equal(state[f"backbone.{k}"], v) for k, v in exported.items())  # frozen: still the pretraining's
+
+
+def test_a_warm_up_as_long_as_the_schedule_is_refused(tmp_path, synthetic_tiny, capsys):
+    params = _params(tmp_path, epochs=1, num_frames=1)
+    doc = yaml.safe_load(params.read_text())
+    train = doc["experiments"]["tiny"]["train"]
+    del train["milestones"], train["gamma"]
+    train.update(schedule="cosine", warmup_steps=50)
+    params.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SystemExit):
+        _run(params, synthetic_tiny, tmp_path / "run")
+    assert "train.warmup_steps: 50 >= the schedule's" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
