@@ -436,19 +436,26 @@ def training_curves(experiments, path: Path, title: str) -> None:
         val = [(h["epoch"] + 1, h["val_mAP"]) for h in hist if "val_mAP" in h]
         loss = [(h["epoch"] + 1, h["loss"]) for h in hist if "loss" in h]
         ls, marker = styles[i % len(styles)]
+        # dodged: each run a little to the side of the epoch, so coinciding curves stay visible
+        dodge = (i - (len(experiments) - 1) / 2) * 0.06
         if val:
-            a1.plot(*zip(*val), ls=ls, marker=marker, markersize=3, color=colors[e.key], label=names[e.key],
-                    markerfacecolor="white", markeredgewidth=0.8)
+            a1.plot(*zip(*[(x + dodge, v) for x, v in val]), ls=ls, marker=marker, markersize=3, color=colors[e.key],
+                    label=names[e.key], markerfacecolor="white", markeredgewidth=0.8)
         if loss:
             ax = a3 if e.kind == "heatmap" else a2
-            # dodged: each run a little to the side of the epoch, so coinciding curves stay visible
-            dodge = (i - (len(experiments) - 1) / 2) * 0.06
             epochs.update(x for x, _ in loss)
             loss = [(x + dodge, v) for x, v in loss]
             ax.plot(*zip(*loss), ls=ls, marker=marker, markersize=2.8, color=colors[e.key], markerfacecolor="white",
                     markeredgewidth=0.7)
             losses[ax] += [v for _, v in loss]
-    a1.set_xlabel("epochs trained (0 = untrained)")
+    # the chance level: the box prior of these boxes (the robustness stage carries it), which a curve must clear
+    prior = next((r["box_prior"]["boxes"] for r in (getattr(e, "robustness", None) for e in experiments)
+                  if r and "boxes" in (r.get("box_prior") or {})), None)
+    if prior is not None:
+        a1.axhline(prior, color="0.45", lw=0.8, ls=(0, (4, 3)), zorder=0)
+        a1.annotate(f"box prior {prior:.1f}", (0.995, prior), xycoords=("axes fraction", "data"),
+                    xytext=(0, -1.5), textcoords="offset points", ha="right", va="top", fontsize=6.5, color="0.35")
+    a1.set_xlabel("epochs trained (0: before the first step)")
     a1.set_ylabel("val mAP")
     a1.set_title(title, loc="left")
     a2.set_ylabel("training loss\n(epoch mean)")
@@ -749,9 +756,11 @@ CAPTIONS = {
     "fps_memory": "Left: predictions per second, clip (filled) and streaming (hatched), every bar from one process "
                   "that timed all models interleaved, error bars the quartiles over rounds. Right: peak memory of a "
                   "forward pass and of a training step.",
-    "training": "Top: val mAP after each epoch (0 = untrained). Bottom: training loss per epoch, regression models "
-                "(RLE negative log-likelihood) and heatmap models (MSE) on their own axes; each run has its own "
-                "line style and sits a little to the side of its epoch, since the DSTA curves nearly coincide.",
+    "training": "Top: val mAP after each epoch of the run (0 = before its first step: the pretrained backbone with "
+                "a new head, or random init for a run from scratch), with the box prior, the score without the "
+                "image, dashed. Bottom: training loss per epoch, regression models (RLE negative log-likelihood) and "
+                "heatmap models (MSE) on their own axes; each run has its own line style and sits a little to the "
+                "side of its epoch, since several curves nearly coincide.",
     "qualitative": "Val frames (rows: clean and corrupted) with the ground truth and one run per method (DSTA T=3 "
                    "pretrained, then the single-frame and heatmap baselines). Limbs by body side, white left, yellow "
                    "right, magenta head and torso, over a dark outline; cyan rings: the ground-truth joints in each "

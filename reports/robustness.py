@@ -92,8 +92,9 @@ def page(dataset: str, experiments: list[Experiment], results: dict[str, dict], 
              "mPC: mean mAP over the corruptions and severities (blank left out); rPC = mPC / clean (%). "
              "**Temporal recovery** = rPC(key) − rPC(all), in % of clean mAP: a model that uses its neighbour frames "
              "loses less when only the key frame is corrupted; a single-frame model's is 0 exactly (its clip is the "
-             "key frame). Blank: the frame replaced by its mean colour; with every frame blank a model scores what "
-             "its box gives it; **blank gain** = blank key − blank all (mAP points) is what its neighbours gave it. "
+             "key frame). Blank: the frame replaced by its mean colour; with every frame blank a model has only its "
+             "box, and one that learned the image scores far below the box prior (it never saw a blank frame in "
+             "training); **blank gain** = blank key − blank all (mAP points) is what its neighbours gave it. "
              "Box prior: the training set's mean pose, normalised to the box, placed in each box (no image; "
              "`dsta/box_prior.py`, the `box_prior` stage: one per dataset), the chance level of the table.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]

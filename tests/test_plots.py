@@ -227,3 +227,16 @@ def test_qualitative_grid(tmp_path):
     blank_rows = (rgb.min(axis=(1, 2)) > 245).mean()
     assert blank_rows < 0.35  # cells fill the figure: no empty band
     assert not pl.qualitative_strip(exps, tmp_path / "missing", tmp_path / "eval", png, "t")
+
+
+def test_training_curves_draw_the_box_prior(experiments, tmp_path, monkeypatch):
+    """The chance level a curve must clear: the box prior of the evaluated boxes, a dashed line on the mAP panel."""
+    import copy
+
+    runs = copy.deepcopy(experiments)
+    runs[0].robustness = {"box_prior": {"boxes": 15.25, "gt_boxes": 31.0}}
+    figures = _capture(monkeypatch)
+    pl.training_curves(runs, tmp_path / "t.png", "t")
+    top = figures[0].axes[0]
+    assert any(list(line.get_ydata()) == [15.25, 15.25] for line in top.lines)
+    assert any(t.get_text() in ("box prior 15.2", "box prior 15.3") for t in top.texts)
