@@ -3,11 +3,12 @@
 ``python -m dsta.train --params params.yaml --experiment NAME --data-root DIR --out DIR``
 
 The experiment's section of params.yaml (``experiments.NAME``: ``data``, ``model``, ``train``) says everything else.
-AdamW, the LR schedule (multi-step per epoch, or a per-step cosine with warm-up), gradient clipping, AMP on CUDA
-(fp32 on CPU), DDP when launched by ``torchrun`` (rank 0 logs and saves). Seeded: on CPU a run is bit-for-bit repeatable. A checkpoint is written atomically after
-every epoch (``OUT/last.pt``); started again with the same command, an interrupted run resumes from it and ends
-with the same weights and metrics as an uninterrupted one (a finished run, or one with another config, starts over;
-a finished run's outputs wait in ``OUT/.previous-run`` until the new run finishes, and come back if it fails).
+AdamW, the LR schedule (multi-step per epoch, or a per-step cosine with warm-up), gradient clipping, AMP on CUDA (fp32
+on CPU), DDP when launched by ``torchrun`` (rank 0 logs and saves). Seeded: on CPU a run is bit-for-bit repeatable. A
+checkpoint is written atomically after every epoch (``OUT/last.pt``); started again with the same command, an
+interrupted run resumes from it and ends with the same weights and metrics as an uninterrupted one (a finished run, or
+one with another config, starts over; a finished run's outputs wait in ``OUT/.previous-run`` until the new run
+finishes, and come back if it fails).
 Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in ``OUT/live``; the final ones to ``OUT/metrics.json``.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.fetch import require_weights
 from dsta.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_bytes, write_json
-from dsta.models import create_model, model_target, read_checkpoint, save_checkpoint
+from dsta.models import backbone_path, create_model, model_target, read_checkpoint, save_checkpoint
 from dsta.objectives import objective_for, pck
 from dsta.predict import predict, score
 from dsta.provenance import provenance
@@ -120,7 +121,7 @@ def backbone_of(model) -> torch.nn.Module | None:
     DCPose's ``rough.backbone``; see ``dsta.models``), or None."""
     model = getattr(model, "module", model)
     try:
-        return model.get_submodule(getattr(model, "backbone_path", "backbone"))
+        return model.get_submodule(backbone_path(model))
     except AttributeError:
         return None
 

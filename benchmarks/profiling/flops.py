@@ -15,11 +15,9 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from dsta.models import backbone_path
+
 FLOP_CONVENTION = "one multiply-add = one FLOP (fvcore); element-wise ops not counted"
-
-
-def backbone_path(model: nn.Module) -> str:
-    return getattr(model, "backbone_path", "backbone")
 
 
 def count_params(model: nn.Module) -> dict[str, int]:

@@ -30,8 +30,13 @@ from dsta.errors import DataError
 from dsta.models import dsta  # noqa: F401  (registers DSTA)
 from dsta.registry import create_model, list_models, model_target
 
-__all__ = ["create_model", "list_models", "load_checkpoint", "model_target", "read_checkpoint",
+__all__ = ["backbone_path", "create_model", "list_models", "load_checkpoint", "model_target", "read_checkpoint",
            "read_foreign_state_dict", "save_checkpoint", "save_converted"]
+
+
+def backbone_path(model: nn.Module) -> str:
+    """The submodule path of a model's per-frame backbone (see the module docstring)."""
+    return getattr(model, "backbone_path", "backbone")
 
 
 def load_checkpoint(path: str | Path, **overrides: Any) -> nn.Module:
