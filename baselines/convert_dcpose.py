@@ -1,7 +1,11 @@
 """Turn a checkpoint of the released DCPose code (Pose-Group/DCPose ``DcPose_RSN``, HRNet-W48, e.g. the PoseTrack17
 model of its ``DcPose_supp_files``) into a dsta-bench ``dcpose`` checkpoint.
 
-``python -m baselines.convert_dcpose SRC.pth DST.pt``
+``python -m baselines.convert_dcpose SRC.pth DST.pt [--data posetrack17]``
+
+The converted checkpoint carries the data and model config that ``dsta.predict`` and ``dsta.demo`` read, as the DSTA
+converter's does: ``configs/data/DATA.yaml`` at the release's 384x288 input and ``configs/model/dcpose_hrnet_w48.yaml``
+(its 96x72 heatmaps) with the release's constructor arguments.
 
 The released network and ``baselines.dcpose.DCPose`` compute the same function (``tests/test_convert_dcpose.py``
 checks the converted model against a restatement of the released forward); only the names differ, and the five
@@ -29,13 +33,15 @@ from pathlib import Path
 
 import torch
 
-from dsta.checkpoint import read_foreign_state_dict, rename_keys, save_converted
+from dsta.checkpoint import add_trust_argument, read_foreign_state_dict, release_config, rename_keys, save_converted
 from dsta.errors import DataError, main_guard
+from dsta.io import check_out_file
 
 # the release's PoseTrack17/18 model (configs/posetimation/DcPose/posetrack1{7,8}/model_RSN.yaml)
 OFFICIAL_KWARGS = dict(backbone="hrnet_w48", num_frames=3, num_joints=17, dilations=[3, 6, 9, 12, 15],
                        prf_channels=34, prf_blocks=2, ptm_blocks=1, combine_channels=64, combine_blocks=2,
                        deconv_channels=256, pretrained=None, freeze_rough=True)
+OFFICIAL_INPUT_SIZE = [288, 384]  # the release's IMAGE_SIZE (width, height), as configs/released/dcpose_*.yaml has it
 
 # official module -> ours
 MODULES = (
@@ -78,10 +84,19 @@ def from_release(state: dict[str, torch.Tensor], num_dilations: int, src: str | 
     return {**rename_keys(rename_keys(state, MODULES), BLOCK), **stacked}
 
 
-def convert(src: str | Path, dst: str | Path, kwargs: dict | None = None, **extra) -> None:
-    """``kwargs``: the network to load (the release's, ``OFFICIAL_KWARGS``, by default); ``extra``: saved with it."""
+def official_config(data: str = "posetrack17") -> dict:
+    """The ``config`` a converted checkpoint carries (``dsta.checkpoint.release_config``)."""
+    return release_config("dcpose_hrnet_w48", OFFICIAL_KWARGS, data, input_size=OFFICIAL_INPUT_SIZE)
+
+
+def convert(src: str | Path, dst: str | Path, kwargs: dict | None = None, data: str = "posetrack17",
+            trust: bool = False, **extra) -> None:
+    """``kwargs``: the network to load (the release's, ``OFFICIAL_KWARGS``, by default); ``extra``: saved with it (a
+    ``config`` given there, as the pipeline's released entries give one, replaces ``official_config(data)``)."""
     kwargs = OFFICIAL_KWARGS if kwargs is None else kwargs
-    state = read_foreign_state_dict(src, "modulated_deform_conv_list.0.deform_conv.weight", "DCPose DcPose_RSN")
+    extra.setdefault("config", official_config(data))
+    state = read_foreign_state_dict(src, "modulated_deform_conv_list.0.deform_conv.weight", "DCPose DcPose_RSN",
+                                    trust)
     mapped = from_release(state, len(kwargs["dilations"]), src)
     # "dcpose" is registered: importing this module ran baselines/__init__.py, which imports baselines.dcpose
     save_converted(src, dst, "dcpose", kwargs, mapped, **extra)
@@ -92,8 +107,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("src", help="official checkpoint (.pth)")
     p.add_argument("dst", help="dsta-bench checkpoint to write")
+    p.add_argument("--data", default="posetrack17", help="configs/data entry recorded as its data config "
+                                                         "(what dsta.predict reads: splits, boxes)")
+    add_trust_argument(p)
     a = p.parse_args(argv)
-    convert(a.src, a.dst)
+    check_out_file(a.dst, "dst")
+    convert(a.src, a.dst, data=a.data, trust=a.trust_checkpoint)
     print(f"wrote {a.dst}")
 
 

@@ -13,12 +13,12 @@ import argparse
 from pathlib import Path
 
 from baselines.rle import from_release
-from dsta.checkpoint import read_foreign_state_dict, save_converted
+from dsta.checkpoint import add_trust_argument, read_foreign_state_dict, save_converted
 from dsta.errors import main_guard
 
 
-def convert(src: str | Path, dst: str | Path, backbone: str = "resnet50") -> None:
-    state = read_foreign_state_dict(src, "fc_sigma.linear.weight", "RLE RegressFlow")
+def convert(src: str | Path, dst: str | Path, backbone: str = "resnet50", trust: bool = False) -> None:
+    state = read_foreign_state_dict(src, "fc_sigma.linear.weight", "RLE RegressFlow", trust)
     mapped = from_release(state)
     num_joints = mapped["fc_coord.linear.weight"].shape[0] // 2
     # "rle" is registered: importing this module ran baselines/__init__.py, which imports baselines.rle
@@ -31,8 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("src")
     p.add_argument("dst")
     p.add_argument("--backbone", default="resnet50")
+    add_trust_argument(p)
     a = p.parse_args(argv)
-    convert(a.src, a.dst, a.backbone)
+    convert(a.src, a.dst, a.backbone, a.trust_checkpoint)
     print(f"wrote {a.dst}")
 
 

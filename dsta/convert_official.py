@@ -14,11 +14,10 @@ from pathlib import Path
 
 import torch
 
-from dsta.checkpoint import rename_keys
-from dsta.config import CONFIG_DIR
-from dsta.errors import DataError, main_guard
-from dsta.io import check_out_file, load_yaml
-from dsta.models import read_foreign_state_dict, save_converted
+from dsta.checkpoint import add_trust_argument, read_foreign_state_dict, release_config, rename_keys, save_converted
+from dsta.errors import main_guard
+from dsta.io import check_out_file
+import dsta.models  # noqa: F401  (registers every model: save_converted builds "dsta")
 
 OFFICIAL_KWARGS = dict(backbone="resnet50", num_frames=3, joint_groups="posetrack", embed_dim=32, depth=4,
                        num_heads=8, mlp_ratio=2.0, drop_path_rate=0.1, official_readout=True, flow_prior_mean=0.5)
@@ -50,22 +49,18 @@ def to_official_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 
 def official_config(data: str = "posetrack18") -> dict:
-    """The ``config`` a converted checkpoint carries, so that ``dsta.predict`` and ``dsta.demo`` read it like a trained
-    one: the data section of ``configs/data/DATA.yaml`` (the release's 256x192 input and box settings) and the model
-    section of ``configs/model/dsta_r50.yaml`` (its RLE loss) with the official constructor arguments."""
-    for group, name in (("data", data), ("model", "dsta_r50")):
-        if not (CONFIG_DIR / group / f"{name}.yaml").is_file():
-            raise DataError(CONFIG_DIR / group / f"{name}.yaml", "--data", "no such config")
-    model = load_yaml(CONFIG_DIR / "model" / "dsta_r50.yaml")
-    return {"data": load_yaml(CONFIG_DIR / "data" / f"{data}.yaml"),
-            "model": {"name": "dsta", "kwargs": dict(OFFICIAL_KWARGS), "loss": model["loss"]}}
+    """The ``config`` a converted checkpoint carries (``dsta.checkpoint.release_config``): ``configs/data/DATA.yaml``
+    (the release's 256x192 input and box settings) and ``configs/model/dsta_r50.yaml`` (its RLE loss) with the
+    official constructor arguments."""
+    return release_config("dsta_r50", OFFICIAL_KWARGS, data)
 
 
-def convert(src: str | Path, dst: str | Path, kwargs: dict | None = None, data: str = "posetrack18", **extra) -> None:
+def convert(src: str | Path, dst: str | Path, kwargs: dict | None = None, data: str = "posetrack18",
+            trust: bool = False, **extra) -> None:
     """``kwargs``: the network to load (the release's, ``OFFICIAL_KWARGS``, by default); ``extra``: saved with it (a
     ``config`` given there, as the pipeline's released entries give one, replaces ``official_config(data)``)."""
     extra.setdefault("config", official_config(data))
-    state = read_foreign_state_dict(src, "fc_coord.linear.weight", "DSTA_STD_ResNet50")
+    state = read_foreign_state_dict(src, "fc_coord.linear.weight", "DSTA_STD_ResNet50", trust)
     save_converted(src, dst, "dsta", OFFICIAL_KWARGS if kwargs is None else kwargs, rename_official(state), **extra)
 
 
@@ -76,9 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("dst", help="dsta-bench checkpoint to write")
     p.add_argument("--data", default="posetrack18", help="configs/data entry recorded as its data config "
                                                          "(what dsta.predict reads: input size, splits, boxes)")
+    add_trust_argument(p)
     a = p.parse_args(argv)
     check_out_file(a.dst, "dst")
-    convert(a.src, a.dst, data=a.data)
+    convert(a.src, a.dst, data=a.data, trust=a.trust_checkpoint)
     print(f"wrote {a.dst}")
 
 

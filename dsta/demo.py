@@ -22,6 +22,7 @@ from dsta.data.dataset import read_image
 from dsta.draw import draw_pose, track_color
 from dsta.errors import DataError, main_guard
 from dsta.io import atomic_path, check_out_file, load_json
+from dsta.checkpoint import add_trust_argument
 from dsta.models import load_checkpoint, read_checkpoint
 from dsta.streaming import StreamingPose
 
@@ -123,13 +124,14 @@ def write_animation(frames: list[np.ndarray], out: str | Path, fps: float = 10.0
             raise DataError(out, None, "output must end in .gif or .mp4")
 
 
-def run(frames: list[np.ndarray], boxes: dict, checkpoint: str | Path, threshold: float = 0.0) -> list[np.ndarray]:
-    ckpt = read_checkpoint(checkpoint)
+def run(frames: list[np.ndarray], boxes: dict, checkpoint: str | Path, threshold: float = 0.0, trust: bool = False
+        ) -> list[np.ndarray]:
+    ckpt = read_checkpoint(checkpoint, trust)
     if ckpt["model"] != "dsta":
         raise DataError(checkpoint, "model", f"the demo streams DSTA checkpoints, got {ckpt['model']!r}")
     data = ckpt.get("config", {}).get("data", {})
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    stream = StreamingPose(load_checkpoint(checkpoint), tuple(data.get("input_size", DEFAULT_INPUT_SIZE)),
+    stream = StreamingPose(load_checkpoint(checkpoint, trust), tuple(data.get("input_size", DEFAULT_INPUT_SIZE)),
                            frame_distance=int(data.get("frame_distance", 1)),
                            box_enlarge=float(data.get("box_enlarge", 1.25)), device=device)
     poses = []
@@ -152,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="output .gif or .mp4")
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--threshold", type=float, default=0.0, help="hide joints scoring below this")
+    add_trust_argument(p)
     a = p.parse_args(argv)
     if Path(a.out).suffix.lower() not in (".gif", ".mp4"):
         raise DataError(a.out, None, "output must end in .gif or .mp4")
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     frames = read_frames(a.frames)
     boxes = read_boxes(a.boxes)
     check_boxes(boxes, frames, a.boxes)
-    drawn = run(frames, boxes, a.checkpoint, a.threshold)
+    drawn = run(frames, boxes, a.checkpoint, a.threshold, a.trust_checkpoint)
     write_animation(drawn, a.out, a.fps)
     print(f"wrote {a.out} ({len(drawn)} frames)")
 

@@ -34,7 +34,6 @@ depends on.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import lzma
 import os
@@ -49,20 +48,12 @@ from pathlib import Path
 from dsta.config import load_params_section
 from dsta.data.marker import NOT_CONFIGURED
 from dsta.errors import DataError, main_guard
-from dsta.io import atomic_dir, atomic_path, check_out_dir, load_yaml, write_json
+from dsta.io import atomic_dir, atomic_path, check_out_dir, load_yaml, sha256_of, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = "MANIFEST.json"
 RELEASED = "released"  # the manifests of the released entries: OUT/released/NAME.json
 CHUNK = 1 << 20
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 URL_SCHEMES = ("http", "https", "file")

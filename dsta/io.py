@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -11,6 +12,8 @@ from typing import Any, Iterator
 import orjson
 
 from dsta.errors import DataError
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"  # the Hydra config groups (dsta.config composes them)
 
 
 def load_json(path: str | Path) -> Any:
@@ -171,3 +174,12 @@ def _is_atomic_dir_name(name: str) -> bool:
     """``atomic_dir`` names its folder ``.NAME.XXXXXXXX`` (``tempfile.mkdtemp``: 8 random characters)."""
     stem, dot, suffix = name[1:].rpartition(".")
     return bool(stem) and bool(dot) and len(suffix) == 8 and suffix.replace("_", "").isalnum()
+
+
+def sha256_of(path: str | Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -24,6 +24,7 @@ from dsta.errors import DataError, main_guard
 from dsta.evaluate import PosePrediction, evaluate, to_json, write_predictions
 from dsta.inference import InferenceOptions, batch_runner
 from dsta.io import check_out_dir, remove_stale_temps, write_json
+from dsta.checkpoint import add_trust_argument
 from dsta.models import load_checkpoint, model_target, read_checkpoint
 from dsta.objectives import flip_back, objective_for
 from dsta.provenance import provenance
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-size", type=int_at_least(1), default=64)
     p.add_argument("--workers", type=int_at_least(0), default=0)
     inference.add_arguments(p)
+    add_trust_argument(p)
     a = p.parse_args(argv)
     out = check_out_dir(a.out)  # before the work: a file or read-only --out fails now, not after predicting
     remove_stale_temps(out)
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
         write_json(out / "metrics.json", result, indent=2)
         print(result["skipped"])
         return result
-    ckpt = read_checkpoint(a.checkpoint)
+    ckpt = read_checkpoint(a.checkpoint, a.trust_checkpoint)
     cfg = ckpt.get("config")
     if not isinstance(cfg, dict) or not isinstance(cfg.get("data"), dict) or not isinstance(cfg.get("model"), dict):
         raise DataError(a.checkpoint, "config", "no data and model config in this checkpoint (from an older "
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise DataError(a.checkpoint, "--split", f"unknown split {a.split!r}; the checkpoint's data config has "
                                                  f"{', '.join(known)}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_checkpoint(a.checkpoint).to(device)
+    model = load_checkpoint(a.checkpoint, a.trust_checkpoint).to(device)
     target = model_target(ckpt["model"])
     dataset = make_dataset(cfg["data"], num_frames_of(ckpt["model"], ckpt["kwargs"]), target, a.data_root, a.split,
                            train=False, boxes=a.boxes, heatmap=cfg["model"].get("heatmap"))
@@ -162,6 +164,8 @@ def main(argv: list[str] | None = None) -> dict:
                    boxes=a.boxes or
                    cfg["data"].get("boxes", "gt"), dataset=cfg["data"]["name"], model=ckpt["model"])
     metrics["provenance"] = provenance((cfg.get("train") or {}).get("seed"), cfg)
+    if ckpt.get("source_sha256"):  # a converted release: which file it was (no release publishes a checksum)
+        metrics["provenance"]["weights_sha256"] = ckpt["source_sha256"]
     write_json(out / "metrics.json", to_json(metrics), indent=2)
     print(f"{ckpt['model']} on {cfg['data']['name']} {a.split}: mAP {metrics['Total']:.2f}")
     return metrics

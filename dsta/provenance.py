@@ -126,6 +126,8 @@ def describe(prov: dict | None) -> str:
     parts = [f"commit {commit_name(prov) or 'unknown'}", f"on {machine_name(prov) or 'unknown machine'}"]
     if prov.get("torch"):
         parts.append(f"torch {prov['torch']}")
+    if prov.get("weights_sha256"):  # a converted release, evaluated here
+        parts.append(f"weights sha256 {prov['weights_sha256'][:16]}")
     return ", ".join(parts)
 
 

@@ -40,6 +40,7 @@ from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.evaluate.bootstrap import Matched, bootstrap_totals, interval, load_matched
 from dsta.io import load_json, write_json
+from dsta.checkpoint import add_trust_argument
 from dsta.models import load_checkpoint, model_target, read_checkpoint
 from dsta.objectives import objective_for
 from dsta.predict import predict, score
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--boxes", default=None, help="'gt' or a detection file (default: the checkpoint config's)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--box-prior", help="the box_prior stage's file for this dataset (default: computed here)")
+    add_trust_argument(p)
     a = p.parse_args(argv)
     section = check_robustness(load_params_section(a.params, "robustness"))
     out = Path(a.out)
@@ -159,10 +161,10 @@ def main(argv: list[str] | None = None) -> dict:
         write_json(out / "metrics.json", result, indent=2)
         print(result["skipped"])
         return result
-    ckpt = read_checkpoint(a.checkpoint)
+    ckpt = read_checkpoint(a.checkpoint, a.trust_checkpoint)
     cfg = ckpt["config"]
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_checkpoint(a.checkpoint).to(device)
+    model = load_checkpoint(a.checkpoint, a.trust_checkpoint).to(device)
     target = model_target(ckpt["model"])
     num_frames = num_frames_of(ckpt["model"], ckpt["kwargs"])
     dataset = make_dataset(cfg["data"], num_frames, target, a.data_root, a.split, train=False, boxes=a.boxes,

@@ -8,6 +8,9 @@ import torch
 from torchvision.ops import deform_conv2d
 
 from baselines.convert_dcpose import OFFICIAL_KWARGS, convert, from_release
+from baselines.convert_dcpose import main as convert_main
+from dsta.checkpoint import release_config
+from dsta.io import sha256_of
 from dsta.errors import DataError
 from dsta.models import create_model, load_checkpoint, read_checkpoint
 from tests.official_dcpose_reference import modulated_deform_conv, official_forward
@@ -63,6 +66,28 @@ def test_converted_network_computes_the_released_forward(released, tmp_path):
     assert out.shape == ref.shape == (2, 17, 16, 24)
     assert ref.std() > 1e-2  # a meaningful comparison, not two constants
     assert (out - ref).abs().max() <= 1e-4 * ref.abs().max()
+
+
+@pytest.mark.slow
+def test_converted_release_predicts(released, tmp_path):
+    """The command's output carries the data and model config that ``dsta.predict`` reads (as the DSTA converter's
+    does: the release's 384x288 input, its 96x72 heatmaps) and the sha256 of the converted file, and runs through it,
+    on a small synthetic video (one person: the 384x288 HRNet-W48 is slow on a CPU). ``dsta.demo`` streams DSTA
+    checkpoints only (issue 30)."""
+    from dsta.data.synthetic import SyntheticConfig, generate
+    from dsta.predict import main as predict_main
+
+    src, dst = tmp_path / "PoseTrack17_DCPose.pth", tmp_path / "dcpose.pt"
+    save_as_released(released, src)
+    convert_main([str(src), str(dst), "--data", "posetrack18"])
+    ckpt = read_checkpoint(dst)
+    assert ckpt["config"] == release_config("dcpose_hrnet_w48", OFFICIAL_KWARGS, "posetrack18", input_size=[288, 384])
+    assert ckpt["config"]["model"]["heatmap"]["size"] == [72, 96] and ckpt["source_sha256"] == sha256_of(src)
+    data = tmp_path / "ds"
+    generate(data, SyntheticConfig(train_sequences=1, val_sequences=1, frames=4, max_persons=1, seed=3))
+    metrics = predict_main(["--checkpoint", str(dst), "--data-root", str(data), "--out", str(tmp_path / "eval"),
+                            "--boxes", "gt"])
+    assert 0 <= metrics["Total"] <= 100 and metrics["model"] == "dcpose" and metrics["dataset"] == "posetrack18"
 
 
 def test_conversion_rejects_other_checkpoints(tmp_path):

@@ -89,8 +89,12 @@ def test_checkpoint_that_does_not_fit_is_one_line(tmp_path, synthetic_tiny, chec
     bad = tmp_path / "bad.pt"
     torch.save(ckpt, bad)
     err = _error(capsys, bad, synthetic_tiny, earlier)
-    field = {"other_model": "state_dict", "other_kwargs": "state_dict", "no_config": "config"}[kind]
-    assert err.startswith(f"error: {bad}: {field}: ")
+    field = {"other_model": "state_dict", "other_kwargs": "state_dict.spatial_pos_embed", "no_config": "config"}[kind]
+    assert err.startswith(f"error: {bad}: {field}: ") and "\n" not in err
+    if kind == "other_kwargs":  # the first tensor of another shape, both shapes, and how many differ
+        assert "shape [3, 16] in the checkpoint, but dsta(" in err and "has [3, 32] (" in err
+    if kind == "other_model":
+        assert "keys missing" in err and "(first: missing " in err
     assert (earlier / "metrics.json").read_text() == '{"Total": 42.0}\n'
 
 

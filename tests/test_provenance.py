@@ -22,6 +22,7 @@ def test_describe():
              "torch": "2.15.0"}
     assert pv.describe(block) == "commit abc1234 (dirty tree), on NVIDIA H100, torch 2.15.0"
     assert "not recorded" in pv.describe(None)
+    assert pv.describe({**block, "weights_sha256": "0123456789abcdef" * 4}).endswith(", weights sha256 0123456789abcdef")
 
 
 def test_torch_free():

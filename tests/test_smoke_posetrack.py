@@ -63,6 +63,8 @@ def _run_release(tmp: Path, version: int) -> dict:
                                 "--out", f"eval/released/{key}", *(["--flip"] if entry["test"]["flip"] else [])])
         assert metrics["boxes"] == "boxes/val_detections.json" and 0 <= metrics["Total"] <= 100, key
         assert metrics["epoch"] is None and metrics["flip"] is entry["test"]["flip"], key
+        # which file was converted, in the row's provenance (no release publishes a checksum)
+        assert metrics["provenance"]["weights_sha256"] == fetch.sha256_of(Path(entry["weights"])), key
         preds = [json.loads(p.read_text()) for p in sorted(Path(f"eval/released/{key}/predictions").glob("*.json"))]
         assert sum(len(p["annotations"]) for p in preds) == 3, key
         results[f"released/{key}"] = metrics["Total"]

@@ -25,7 +25,8 @@ from typing import Any
 from torch import nn
 
 import baselines  # noqa: F401  (registers the baselines)
-from dsta.checkpoint import read_checkpoint, read_foreign_state_dict, save_checkpoint, save_converted
+from dsta.checkpoint import (load_state, read_checkpoint, read_foreign_state_dict, save_checkpoint,
+                             save_converted)
 from dsta.errors import DataError
 from dsta.models import dsta  # noqa: F401  (registers DSTA)
 from dsta.registry import create_model, list_models, model_target
@@ -39,10 +40,11 @@ def backbone_path(model: nn.Module) -> str:
     return getattr(model, "backbone_path", "backbone")
 
 
-def load_checkpoint(path: str | Path, **overrides: Any) -> nn.Module:
-    """Rebuild the model described by a checkpoint and load its weights (strictly). ``overrides`` replace
-    constructor arguments that do not change the weights (e.g. ``pretrained=None``)."""
-    ckpt = read_checkpoint(path)
+def load_checkpoint(path: str | Path, trust: bool = False, **overrides: Any) -> nn.Module:
+    """Rebuild the model described by a checkpoint and load its weights (strictly; read safely unless ``trust``,
+    ``dsta.checkpoint.load_file``). ``overrides`` replace constructor arguments that do not change the weights (e.g.
+    ``pretrained=None``)."""
+    ckpt = read_checkpoint(path, trust)
     if not isinstance(ckpt["kwargs"], dict):
         raise DataError(path, "kwargs", f"expected the model's constructor arguments, got {ckpt['kwargs']!r}")
     kwargs = {**ckpt["kwargs"], "pretrained": None, **overrides}
@@ -52,10 +54,7 @@ def load_checkpoint(path: str | Path, **overrides: Any) -> nn.Module:
         raise DataError(path, err.field, err.message) from None
     except (TypeError, ValueError, AssertionError) as err:  # arguments this model's constructor does not take
         raise DataError(path, "kwargs", f"{ckpt['model']}({kwargs}) cannot be built: {err}") from None
-    try:
-        model.load_state_dict(ckpt["state_dict"], strict=True)
-    except RuntimeError as err:  # missing/unexpected keys or shape mismatches: say the first, not all 78 lines
-        lines = [ln.strip() for ln in str(err).splitlines()[1:] if ln.strip()]
-        raise DataError(path, "state_dict", f"does not fit {ckpt['model']}({ckpt['kwargs']}) "
-                                            f"({len(lines)} problems; first: {lines[0] if lines else err})") from None
+    if not isinstance(ckpt["state_dict"], dict):
+        raise DataError(path, "state_dict", f"expected a mapping of tensors, got {type(ckpt['state_dict']).__name__}")
+    load_state(path, model, ckpt["state_dict"], f"{ckpt['model']}({ckpt['kwargs']}) of its kwargs")
     return model
