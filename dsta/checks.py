@@ -10,6 +10,7 @@ import numpy as np
 
 from dsta.errors import DataError
 from dsta.keypoints import JOINT_GROUPINGS
+from dsta.registry import load_error, plugin, plugins
 
 
 def check_num_frames(num_frames: int, field: str = "num_frames") -> int:
@@ -149,22 +150,39 @@ MODEL_CONFIGS: dict[str, type[ModelConfig]] = {"dsta": DSTAConfig, "rle": RLECon
                                                "heatmap_single": HeatmapSingleConfig, "dcpose": DCPoseConfig}
 
 
+def model_config_class(name: str, where: str = "model") -> type[ModelConfig] | None:
+    """The typed config of model ``name``: ours, or the one its plugin declares (``dsta.registry.ModelPlugin``);
+    None for an unknown name. A plugin whose config is not a ``ModelConfig`` dataclass is one error naming it."""
+    if name in MODEL_CONFIGS:
+        return MODEL_CONFIGS[name]
+    found = plugin(name)
+    if found is None:
+        return None
+    cls = found.config
+    if not (isinstance(cls, type) and issubclass(cls, ModelConfig)):
+        raise DataError(None, f"{where}.name", f"plugin {name}: its config must be a dsta.checks.ModelConfig "
+                                               f"dataclass, got {cls!r}")
+    return cls
+
+
 def num_frames_of(name: str, kwargs: dict) -> int:
     """T of model ``name`` built with ``kwargs``: the argument, else the default of its typed config (1 for a
     single-frame model). The one place a stage or the report learns a model's T."""
     if kwargs.get("num_frames") is not None:
         return int(kwargs["num_frames"])
-    cls = MODEL_CONFIGS.get(name)
+    cls = model_config_class(name)
     return int(next((f.default for f in fields(cls) if f.name == "num_frames"), 1)) if cls else 1
 
 
 def check_model_kwargs(name: str, kwargs: dict, where: str = "model.kwargs") -> ModelConfig:
     """The typed config of model ``name`` built from ``kwargs`` and checked; a DataError names ``where.KEY`` for an
     unknown, missing or bad argument."""
-    if name not in MODEL_CONFIGS:
+    cls = model_config_class(name, where.rsplit(".", 1)[0])
+    if cls is None:
+        if load_error(name):  # a plugin of that name failed to load: say why
+            raise DataError(None, where.rsplit(".", 1)[0] + ".name", load_error(name))
         raise DataError(None, where.rsplit(".", 1)[0] + ".name",
-                        f"unknown model {name!r}; registered: {', '.join(sorted(MODEL_CONFIGS))}")
-    cls = MODEL_CONFIGS[name]
+                        f"unknown model {name!r}; registered: {', '.join(sorted({*MODEL_CONFIGS, *plugins()}))}")
     if not isinstance(kwargs, dict):
         raise DataError(None, where, f"expected a mapping of constructor arguments, got {kwargs!r}")
     known = {f.name: f for f in fields(cls)}

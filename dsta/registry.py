@@ -1,20 +1,38 @@
-"""The model registry: a name maps to a factory function, one hop deep (as timm's ``_registry``).
+"""The model registry: a name maps to a factory function, one hop deep (as timm's ``_registry``), and outside
+packages join it by entry point.
 
 A leaf, free of torch and of every model: each model file imports it and registers its factory with
 ``@register_model(kind)``, so no model file imports the module that lists them all (``dsta.models``), and importing
 that module (which imports every model file) fills the registry. Ask ``dsta.models`` for the complete set; this module
-knows only the model files imported so far.
+knows only the model files imported so far, and the plugins.
 
 A model's kind says how it is trained and decoded (``dsta.objectives``): ``"regression"`` (coords + sigma, RLE loss)
 or ``"heatmap"`` (heatmaps, MSE loss).
+
+**Plugins.** An installed package benchmarks its own model by declaring an entry point in the group
+``dsta_bench.models`` whose object is a ``ModelPlugin``::
+
+    [project.entry-points."dsta_bench.models"]
+    tavg = "dsta_tavg.plugin:PLUGIN"
+
+The module the entry point names must be torch-free (the config composer and the reports read it); the factory,
+which builds the network, is imported only when a model is built. The entry points are read once, on the first
+question about a name this process has not registered; a plugin that fails to load (import error, not a
+``ModelPlugin``, unknown kind, a name of ours) is one line naming the entry point and its error, on stderr once and
+in the error of every use of its name, and the other models work as before. Nothing of this project imports a
+plugin by name.
 """
 from __future__ import annotations
 
+import importlib
+import sys
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from dsta.errors import DataError
 
 KINDS = ("regression", "heatmap")
+ENTRY_POINT_GROUP = "dsta_bench.models"  # the name plugins are written against: never rename it
 
 _factories: dict[str, Callable[..., Any]] = {}
 _kinds: dict[str, str] = {}
@@ -33,21 +51,114 @@ def register_model(kind: str) -> Callable[[Callable[..., Any]], Callable[..., An
     return wrap
 
 
+@dataclass(frozen=True)
+class ModelPlugin:
+    """What an outside package declares to join the benchmark (see the module docstring).
+
+    Args:
+        name: the registry name (``model.name`` in its config); must equal the entry point's name.
+        kind: ``"regression"`` or ``"heatmap"``: how it is trained and decoded, and its block in the report tables.
+        factory: ``"package.module:function"``, the function that builds the network from the config's ``kwargs``;
+            imported only when a model is built.
+        config: its typed config, a ``dsta.checks.ModelConfig`` subclass (constructor arguments, defaults, checks):
+            ``python -m dsta.config`` checks the plugin's experiments with it, as it checks ours.
+        label: the method's name in the report's tables and figures.
+        configs: a folder of Hydra config groups that ``python -m dsta.config`` adds to its search path (its
+            ``model/NAME.yaml``, an ``extra/NAME.yaml`` that adds its experiment to a matrix); None for none.
+        bibtex: its BibTeX entry; the report's LaTeX cites it (``reports/latex/plugins.bib``).
+    """
+
+    name: str
+    kind: str
+    factory: str
+    config: type
+    label: str
+    configs: str | None = None
+    bibtex: str | None = None
+
+
+_plugins: dict[str, ModelPlugin] | None = None  # None until the entry points are read
+_broken: dict[str, str] = {}  # entry point name -> why it did not load
+
+
+def _check_plugin(ep: Any, obj: Any) -> ModelPlugin:
+    if not isinstance(obj, ModelPlugin):
+        raise TypeError(f"expected a dsta.registry.ModelPlugin, got {type(obj).__name__}")
+    if obj.name != ep.name:
+        raise ValueError(f"its ModelPlugin is named {obj.name!r}, not {ep.name!r}")
+    if obj.kind not in KINDS:
+        raise ValueError(f"unknown kind {obj.kind!r}; known: {', '.join(KINDS)}")
+    if ":" not in obj.factory:
+        raise ValueError(f"factory must be 'module:function', got {obj.factory!r}")
+    if obj.name in _factories:
+        raise ValueError(f"{obj.name!r} is a model of dsta-bench itself")
+    return obj
+
+
+def plugins() -> dict[str, ModelPlugin]:
+    """The plugins of the installed packages (entry point group ``dsta_bench.models``), read once."""
+    global _plugins
+    if _plugins is None:
+        from importlib.metadata import entry_points
+
+        _plugins = {}
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                _plugins[ep.name] = _check_plugin(ep, ep.load())
+            except Exception as err:  # any failure of an outside package: one line, the others still load
+                _broken[ep.name] = (f"plugin entry point {ep.name} = {ep.value} ({ENTRY_POINT_GROUP}) failed to "
+                                    f"load: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+                print(f"warning: {_broken[ep.name]}", file=sys.stderr)
+    return _plugins
+
+
+def reload_plugins() -> dict[str, ModelPlugin]:
+    """Read the entry points again (after installing a package in this process, e.g. in a test)."""
+    global _plugins
+    _plugins = None
+    _broken.clear()
+    importlib.invalidate_caches()
+    return plugins()
+
+
+def plugin(name: str) -> ModelPlugin | None:
+    """The plugin that provides model ``name`` (None for a model of ours or an unknown one)."""
+    return None if name in _factories else plugins().get(name)
+
+
+def load_error(name: str) -> str | None:
+    """Why the plugin entry point ``name`` failed to load (one line), or None."""
+    plugins()
+    return _broken.get(name)
+
+
 def list_models() -> list[str]:
-    return sorted(_factories)
+    return sorted({*_factories, *plugins()})
 
 
 def _check_known(name: str) -> None:
-    if name not in _factories:
-        raise DataError(None, "model.name", f"unknown model {name!r}; registered: {', '.join(list_models())}")
+    if name in _factories or name in plugins():
+        return
+    if name in _broken:
+        raise DataError(None, "model.name", _broken[name])
+    raise DataError(None, "model.name", f"unknown model {name!r}; registered: {', '.join(list_models())}")
 
 
 def create_model(name: str, **kwargs: Any) -> Any:
     _check_known(name)
-    return _factories[name](**kwargs)
+    if name in _factories:
+        return _factories[name](**kwargs)
+    spec = plugins()[name].factory
+    module, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), attr)
+    except Exception as err:
+        raise DataError(None, "model.name", f"plugin {name}: cannot import its factory {spec} "
+                                            f"({type(err).__name__}: {err})") from None
+    return factory(**kwargs)
 
 
 def model_target(name: str) -> str:
     """The kind of output model ``name`` returns: ``"regression"`` or ``"heatmap"``."""
     _check_known(name)
-    return _kinds[name]
+    return _kinds[name] if name in _factories else plugins()[name].kind

@@ -25,7 +25,7 @@ SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{
 # reports/latex/preamble.tex, written by the report stage beside the tables (DVC clears that folder before the stage)
 PREAMBLE = r"""% The packages the generated tables and figures.tex need (written by python -m reports.build with the tables).
 % \input it in the preamble of a paper, or copy these lines; the tables cite keys of reports/references.bib
-% (\bibliography{references}).
+% (\bibliography{references}), and a model plugin's row its entry in plugins.bib (\bibliography{references,plugins}).
 \usepackage{booktabs}   % \toprule, \midrule, \bottomrule
 \usepackage{graphicx}   % figures.tex: \includegraphics
 \usepackage{url}        % references.bib: \url
@@ -77,7 +77,8 @@ def _method(r: Row, mark: str | None) -> str:
         return f"{escape(r.method)} (released weights, evaluated here){sup}"
     if r.kind == "prior":
         return f"{escape(r.method)} (no image){sup}"
-    return f"{escape(r.method)} (repro., {escape(r.init)}){sup}"
+    cite = f"~\\cite{{{r.cite}}}" if r.cite else ""  # a plugin's model: its own BibTeX entry (plugins.bib)
+    return f"{escape(r.method)}{cite} (repro., {escape(r.init)}){sup}"
 
 
 def _mean(r: Row) -> str:

@@ -26,7 +26,8 @@ from reports import robustness as rb
 from reports.claims import claims
 from reports.pages import dataset_page, index_page, readme_block
 from reports.results import (DATASETS, dataset_status, flat_metrics, load_benchmarks, load_experiments,
-                             load_paper_profiles, load_released, load_side_by_side, load_timings, per_joint_csv)
+                             load_paper_profiles, load_released, load_side_by_side, load_timings, per_joint_csv,
+                             plugin_bibtex)
 from reports.tables import Page
 
 
@@ -143,6 +144,11 @@ def write_latex(pages: list[Page], paper: dict[str, dict], folder: Path, timings
     for name, text in files.items():
         write_text(folder / name, text)
     write_text(folder / "preamble.tex", booktabs.PREAMBLE)
+    bib = plugin_bibtex([e for p in pages for e in p.experiments])
+    if bib:  # the BibTeX entries the plugins' rows cite
+        write_text(folder / "plugins.bib", bib)
+    elif (folder / "plugins.bib").exists():
+        (folder / "plugins.bib").unlink()
     return [folder / n for n in files]
 
 

@@ -10,6 +10,10 @@ The claims (He & Yang, CVPR 2024):
 - DSTA's head costs a small fraction of the backbone's FLOPs (from the profiles: counted, so no spread).
 - Streaming DSTA costs about one single-frame model per frame.
 
+- A model plugin's experiment (an outside package's model, ``dsta.registry.ModelPlugin``) gets the claims that apply
+  to any new model beside this matrix: it beats the RLE control and DSTA T=3 (val mAP; and on corrupted frames), and,
+  multi-frame, it recovers a corrupted key frame as DSTA's claim says.
+
 - DSTA recovers a corrupted key frame from its neighbours: its temporal recovery (the robustness stage: rPC with only
   the key frame corrupted minus rPC with every frame corrupted) is above T=1's and RLE's, which are 0 exactly (a
   single-frame clip is its key frame); and the same with a blank key frame (mAP with the key frame blank minus mAP with
@@ -35,7 +39,7 @@ import numpy as np
 
 from dsta.config import base_name
 from dsta.evaluate.bootstrap import paired_margin
-from reports.results import Experiment
+from reports.results import METHOD_NAMES, Experiment
 
 ONE_SEED_FLOOR = 1.5  # mAP points: with one seed, a smaller difference could be the machine, not the model
 HEAD_FRACTION_MAX = 0.01  # "a small fraction": under 1% of the backbone's GFLOPs (the paper: ~0.02 of ~12 GFLOPs)
@@ -171,33 +175,57 @@ def comparison(groups, key: str, claim: str, a: str, b: str, subset: str | None,
                  rule, interval=ci)
 
 
-def recovery(groups: dict[str, list[Experiment]], key: str, claim: str, field: str, scale: float) -> Claim:
-    """DSTA T=3's temporal recovery (``field``: ``temporal_recovery`` in rPC, ``blank_neighbour_gain`` in mAP) against
-    T=1's and RLE's: the margin is T=3's minus the larger of theirs, its interval T=3's bootstrap interval minus that
-    (the single-frame values are 0 exactly, a property of their clips, tested)."""
-    rule = ("the 95% bootstrap interval over val sequences of DSTA T=3's value, less the single-frame models', "
+def recovery(groups: dict[str, list[Experiment]], key: str, claim: str, field: str, scale: float,
+             subject: str = DSTA[3], label: str = "DSTA T=3") -> Claim:
+    """DSTA T=3's (or ``subject``'s) temporal recovery (``field``: ``temporal_recovery`` in rPC,
+    ``blank_neighbour_gain`` in mAP) against T=1's and RLE's: the margin is the subject's minus the larger of theirs,
+    its interval the subject's bootstrap interval minus that (the single-frame values are 0 exactly, a property of
+    their clips, tested)."""
+    rule = (f"the 95% bootstrap interval over val sequences of {label}'s value, less the single-frame models', "
             "above 0 (several seeds: margin > spread)")
     unit = "% of clean mAP" if scale == 100 else "mAP"
     values: dict[str, list[float]] = {}
-    for name in (DSTA[3], DSTA[1], RLE_CONTROL):
+    for name in (subject, DSTA[1], RLE_CONTROL):
         values[name] = [e.robustness[field] * scale for e in groups.get(name, [])
                         if e.robustness and e.robustness.get(field) is not None]
-    if not values[DSTA[3]] or not (values[DSTA[1]] or values[RLE_CONTROL]):
-        return Claim(key, claim, "robustness results missing for DSTA T=3, T=1 or RLE", None, None, 0,
+    if not values[subject] or not (values[DSTA[1]] or values[RLE_CONTROL]):
+        return Claim(key, claim, f"robustness results missing for {label}, T=1 or RLE", None, None, 0,
                      "not measured", rule)
     others = [name for name in (DSTA[1], RLE_CONTROL) if values[name]]
     best_other = max(statistics.fmean(values[n]) for n in others)
-    t3, spread = mean_spread(values[DSTA[3]])
+    t3, spread = mean_spread(values[subject])
     margin = t3 - best_other
-    first = groups[DSTA[3]][0].robustness or {}
+    first = groups[subject][0].robustness or {}
     bounds = first.get(f"{field}_interval")
     ci = None
     if bounds and None not in bounds and not np.isnan(bounds).any():
         ci = (bounds[0] * scale - best_other, bounds[1] * scale - best_other)
-    measured = (f"DSTA T=3 {fmt_ms(t3, spread)} vs " + ", ".join(
+    measured = (f"{label} {fmt_ms(t3, spread)} vs " + ", ".join(
         f"{'T=1' if n == DSTA[1] else 'RLE'} {statistics.fmean(values[n]):.1f}" for n in others) + f" ({unit})")
-    return Claim(key, claim, measured, margin, spread, len(values[DSTA[3]]), verdict(margin, spread, ci), rule,
+    return Claim(key, claim, measured, margin, spread, len(values[subject]), verdict(margin, spread, ci), rule,
                  interval=ci)
+
+
+def plugin_claims(groups: dict[str, list[Experiment]]) -> list[Claim]:
+    """The claims that apply to each experiment of an outside model (a plugin's): beside the RLE control and DSTA T=3
+    (overall and on corrupted frames) and, for a multi-frame model, the temporal recovery of DSTA's claim."""
+    out = []
+    for name, runs in groups.items():
+        e = runs[0]
+        if e.model in METHOD_NAMES:
+            continue
+        label = e.method() + (f" T={e.num_frames}" if e.num_frames > 1 else "")
+        for other, other_label in ((RLE_CONTROL, "RLE"), (DSTA[3], "DSTA T=3")):
+            if other in groups:
+                out.append(comparison(groups, f"{name}_beats_{other}", f"{label} beats {other_label} (val mAP)",
+                                      name, other, None, label, other_label))
+                out.append(comparison(groups, f"{name}_beats_{other}_corrupted", "... and on corrupted frames", name,
+                                      other, "true", label, other_label))
+        if e.num_frames > 1:
+            out.append(recovery(groups, f"{name}_recovers_key_frame", f"{label} recovers a corrupted key frame from "
+                                f"its neighbours (temporal recovery > T=1 and RLE)", "temporal_recovery", 100.0,
+                                name, label))
+    return out
 
 
 def gflops(profile: dict | None, mode: str, part: str = "total") -> float | None:
@@ -318,6 +346,7 @@ def claims(experiments: list[Experiment], paper: dict[str, dict], timings: dict 
                  "blank_neighbour_gain", 1.0),
         head_fraction(paper, experiments),
         streaming_cost(paper, experiments, timings, side_by_side),
+        *plugin_claims(groups),
     ]
 
 

@@ -642,11 +642,11 @@ def _paper_color(p: dict) -> str:
 
 def _paper_name(p: dict) -> str:
     """A paper-size model as the papers name it: ``DSTA ResNet-50 T=3``, ``DCPose HRNet-W48``."""
-    from reports.results import BACKBONE_NAMES, METHOD_NAMES
+    from reports.results import BACKBONE_NAMES, method_name
 
     kwargs = p.get("kwargs") or {}
     backbone = str(kwargs.get("backbone", ""))
-    method = METHOD_NAMES.get(p.get("model"), p.get("model", "?"))
+    method = method_name(p.get("model", "?"))
     if p.get("model") == "heatmap_single" and backbone.startswith("hrnet"):
         method = "HRNet"
     t = f" T={p.get('num_frames')}" if p.get("model") == "dsta" else ""

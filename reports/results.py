@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from dsta.data.marker import not_configured
 from dsta.errors import DataError
 from dsta.io import load_json, load_yaml
 from dsta.provenance import from_env, legacy
+from dsta.registry import plugin
 
 DATASETS = ("synthetic", "posetrack17", "posetrack18", "posetrack21")
 GROUPS = [c for c in kp.POSEVAL_COLUMNS if c != "Total"]  # Head, Shou, Elb, Wri, Hip, Knee, Ankl
@@ -108,11 +110,17 @@ class Experiment:
         return num_frames_of(self.model, self.kwargs)
 
     def method(self) -> str:
+        """The method's name in tables and figures: ours, or the label its plugin declares (``ModelPlugin.label``)."""
         backbone = self.kwargs.get("backbone", "")
-        name = METHOD_NAMES.get(self.model, self.model)
+        name = method_name(self.model)
         if self.model == "heatmap_single" and backbone.startswith("hrnet"):
             name = "HRNet"
         return name
+
+    def cite(self) -> str | None:
+        """The BibTeX key a plugin's model ships (``ModelPlugin.bibtex``; ``reports/latex/plugins.bib``), else None."""
+        found = plugin(self.model) if self.model not in METHOD_NAMES else None
+        return bibtex_key(found.bibtex) if found and found.bibtex else None
 
     def init(self) -> str:
         """``pretrained`` (its backbone starts from a file: a pretrain stage's backbone or a checkpoint) or
@@ -129,6 +137,28 @@ class Experiment:
     def input_size(self) -> str:
         w, h = self.config["data"]["input_size"]
         return f"{h}x{w}"
+
+
+def method_name(model: str) -> str:
+    """A registry name's method name: ours (``METHOD_NAMES``), a plugin's label, else the name itself."""
+    found = plugin(model) if model not in METHOD_NAMES else None
+    return METHOD_NAMES.get(model, found.label if found else model)
+
+
+def bibtex_key(entry: str) -> str | None:
+    """``@misc{KEY, ...}`` -> ``KEY``."""
+    match = re.match(r"\s*@\w+\s*\{\s*([^,\s]+)\s*,", entry)
+    return match.group(1) if match else None
+
+
+def plugin_bibtex(experiments: list[Experiment]) -> str:
+    """The BibTeX entries of the plugins whose models the experiments train (``reports/latex/plugins.bib``)."""
+    entries = {}
+    for e in experiments:
+        found = plugin(e.model) if e.model not in METHOD_NAMES else None
+        if found and found.bibtex and bibtex_key(found.bibtex):
+            entries[bibtex_key(found.bibtex)] = found.bibtex.strip()
+    return "".join(f"{text}\n" for _, text in sorted(entries.items()))
 
 
 def load_experiments(params: Path, runs: Path, evals: Path, profiles: Path) -> list[Experiment]:

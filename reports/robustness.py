@@ -13,7 +13,7 @@ from dsta.evaluate import load as load_split
 from dsta.evaluate.bootstrap import matched, matched_split
 from dsta.io import load_json, write_text
 from reports import booktabs
-from reports.results import DATASETS, Experiment
+from reports.results import DATASETS, METHOD_NAMES, Experiment
 
 CORRUPTED = "corrupted"  # the synthetic GT images' flag the clean vs corrupted split uses (dsta.predict)
 CONTROL = "blank"
@@ -46,7 +46,8 @@ def row(e: Experiment, r: dict) -> list[str]:
     rpc = r.get("rPC") or {}
     blank = r.get("blank") or {}
     prior = r.get("box_prior") or {}
-    return [e.key, str(r.get("num_frames", e.num_frames)), "GT" if r.get("boxes") == "gt" else "detected",
+    name = e.key if e.model in METHOD_NAMES else f"{e.key} ({e.method()})"  # an outside model: its plugin's label
+    return [name, str(r.get("num_frames", e.num_frames)), "GT" if r.get("boxes") == "gt" else "detected",
             _f(r.get("clean")), _f(r.get("clean_gt_boxes")), _f(prior.get("boxes")), _f(prior.get("gt_boxes")),
             _f((r.get("mPC") or {}).get("key")), _f((r.get("mPC") or {}).get("all")), _f(pct(rpc.get("key"))),
             _f(pct(rpc.get("all"))), _ci(pct(r.get("temporal_recovery")), r.get("temporal_recovery_interval"), pct),

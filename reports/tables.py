@@ -158,7 +158,7 @@ class Row:
     input: str
     ap: list[float | None]
     ref: int | None = None  # footnote of a reproduced row
-    cite: str | None = None  # citation key of a reported row (or of the row a Δ compares with)
+    cite: str | None = None  # citation key of a reported row (or of the row a Δ compares with; a plugin's model)
     mark: str | None = None  # note letter of a reported row
     boxes: str = DASH
     init: str = DASH
@@ -175,7 +175,8 @@ class Row:
 
     def cells(self) -> list[str]:
         values = [signed(v) for v in self.ap[:-1]] if self.kind == "delta" else [fmt(v) for v in self.ap[:-1]]
-        return [self.method, self.backbone, str(self.frames), self.input, self.boxes, self.init, *values,
+        method = f"{self.method} [{self.cite}]" if self.kind == "reproduced" and self.cite else self.method
+        return [method, self.backbone, str(self.frames), self.input, self.boxes, self.init, *values,
                 self.mean_cell()]
 
     def source(self) -> str:
@@ -264,7 +265,7 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
             else None
         rows_of.append(Row("reproduced", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
                               boxes=evaluated_boxes(e), init=e.init(), spread=spread,
-                              seeds=max(len(done), 1)))
+                              seeds=max(len(done), 1), cite=e.cite()))
         seeds = f" (seeds: {', '.join(f'`{r.key}`' for r in runs)})" if len(runs) > 1 else ""
         footnotes.append(f"[{n}] {provenance(e, page.commit)}{seeds}")
         ref = reported_by_match.get(name)
@@ -450,12 +451,12 @@ def experiment_models(experiments: list[Experiment]) -> list[Model]:
 
 def paper_models(paper: dict[str, dict]) -> list[Model]:
     """The paper-size profiles, named as the papers name the models; single-frame first, then by T."""
-    from reports.results import BACKBONE_NAMES, METHOD_NAMES
+    from reports.results import BACKBONE_NAMES, method_name
 
     out = []
     for key, p in paper.items():
         kwargs = p.get("kwargs") or {}
-        method = METHOD_NAMES.get(p.get("model"), p.get("model", DASH))
+        method = method_name(p.get("model", DASH))
         if p.get("model") == "heatmap_single" and str(kwargs.get("backbone", "")).startswith("hrnet"):
             method = "HRNet"
         w, h = p.get("input_size") or ("?", "?")
