@@ -93,7 +93,8 @@ def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles:
         write_text(out / f"{p.dataset}.md", dataset_page(p, figures[p.dataset], paper, timings.get("experiments"),
                                                          side_by_side))
     write_latex(pages, paper, out / "latex", timings, label_prefix)
-    robustness_files = rb.write(out, experiments, plots)  # after write_latex, which removes tables it did not write
+    # the outside models scored from prediction files (dsta.robustness_files) join the robustness pages only
+    robustness_files = rb.write(out, experiments + rb.outside(robustness, experiments), plots)  # after write_latex, which removes tables it did not write
     if plots:
         figures_tex = {**{n: f for p in pages for n, f in figures[p.dataset].items()}, **index_figures}
         figures_tex.update({f.stem: str(f.relative_to(out)) for f in robustness_files if f.suffix == ".png"})

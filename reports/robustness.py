@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dsta.evaluate import load as load_split
 from dsta.evaluate.bootstrap import matched, matched_split
+from dsta.errors import DataError
 from dsta.io import load_json, write_text
 from reports import booktabs
 from reports.results import DATASETS, METHOD_NAMES, Experiment
@@ -31,6 +32,27 @@ def load(folder: Path, experiments: list[Experiment]) -> dict[str, dict]:
             doc = load_json(path)
             if not doc.get("skipped"):
                 out[e.key] = doc
+    return out
+
+
+def outside(folder: Path | None, experiments: list[Experiment]) -> list[Experiment]:
+    """The outside models of ``folder``: a ``NAME/metrics.json`` that no experiment of params.yaml wrote, scored from
+    prediction files (``python -m dsta.robustness_files score``: ``source: predictions``), as an experiment with its
+    robustness metrics, named by its ``label``."""
+    keys = {e.key for e in experiments}
+    out = []
+    for path in sorted(folder.glob("*/metrics.json")) if folder is not None else []:
+        if path.parent.name in keys:
+            continue
+        doc = load_json(path)
+        if doc.get("source") != "predictions":
+            continue
+        for field in ("label", "dataset", "num_frames"):
+            if field not in doc:
+                raise DataError(path, field, "missing (write it with python -m dsta.robustness_files score)")
+        config = {"data": {"name": doc["dataset"]}, "model": {"name": doc["label"],
+                                                              "kwargs": {"num_frames": doc["num_frames"]}}}
+        out.append(Experiment(path.parent.name, config, robustness=doc, paths={"robustness": path}))
     return out
 
 

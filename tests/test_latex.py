@@ -23,25 +23,28 @@ DOCUMENT = r"""\documentclass[10pt,twocolumn]{article}
 %s
 \nocite{*}  %% every entry of references.bib is typeset too (and bibtex always has a citation to work on)
 \bibliographystyle{plain}
-\bibliography{references}
+\bibliography{%s}
 \end{document}
 """
 
 
-def compile_tables(folder: Path, tables: list[Path], figures: Path | None = None) -> str:
+def compile_tables(folder: Path, tables: list[Path], figures: Path | None = None, bibs: tuple[Path, ...] = ()) -> str:
     """Compile ``tables`` (each followed by a page break, so floats never pile up) in one two-column document built
-    in ``folder``; returns the pdflatex log of the last pass."""
+    in ``folder``, citing reports/references.bib and ``bibs`` (a plugin's plugins.bib); returns the pdflatex log of
+    the last pass."""
     latex = folder / "latex"
     latex.mkdir(parents=True)
     (latex / "preamble.tex").write_text(PREAMBLE)  # as the report stage writes it
     shutil.copy(REPORTS / "references.bib", latex)
+    for bib in bibs:
+        shutil.copy(bib, latex)
     if figures is not None:
         shutil.copytree(figures, folder / "figures")
     body = []
     for i, t in enumerate(tables):
         shutil.copy(t, latex / f"t{i}.tex")
         body.append(rf"\input{{t{i}}}\clearpage")
-    (latex / "doc.tex").write_text(DOCUMENT % "\n".join(body))
+    (latex / "doc.tex").write_text(DOCUMENT % ("\n".join(body), ",".join(["references", *(b.stem for b in bibs)])))
 
     def run(*cmd):
         return subprocess.run(cmd, cwd=latex, capture_output=True, text=True, timeout=120)

@@ -162,3 +162,9 @@ def test_example_plugin_runs_through_the_pipeline_into_the_report(example, tmp_p
     assert r"TempAvg~\cite{dsta_tavg}" in Path("reports/latex/synthetic.tex").read_text()
     assert Path("reports/latex/plugins.bib").read_text().startswith("@misc{dsta_tavg,")
     assert not (REPO / "examples" / "dsta_tavg" / "build").exists()
+    if shutil.which("pdflatex") and shutil.which("bibtex"):  # CI: the tables with the plugin's row compile, cited
+        from tests.test_latex import compile_tables, problems
+
+        tables = [t for t in sorted(Path("reports/latex").glob("*.tex")) if t.name != "preamble.tex"]
+        log = compile_tables(tmp_path / "doc", tables, bibs=(Path("reports/latex/plugins.bib"),))
+        assert problems(log) == []
