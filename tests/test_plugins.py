@@ -166,5 +166,6 @@ def test_example_plugin_runs_through_the_pipeline_into_the_report(example, tmp_p
         from tests.test_latex import compile_tables, problems
 
         tables = [t for t in sorted(Path("reports/latex").glob("*.tex")) if t.name != "preamble.tex"]
-        log = compile_tables(tmp_path / "doc", tables, bibs=(Path("reports/latex/plugins.bib"),))
+        log = compile_tables(tmp_path / "doc", tables, Path("reports/figures"),
+                             bibs=(Path("reports/latex/plugins.bib"),))
         assert problems(log) == []
