@@ -12,7 +12,7 @@ from benchmarks.profiling.specs import model_configs, spec_from_model
 from benchmarks.profiling.steps import make_step, step_inputs
 from dsta.checks import DEFAULT_INPUT_SIZE
 from dsta.config import compose
-from dsta.models import list_models
+from dsta.models import own_models
 
 CONFIGS = model_configs()
 TINY = sorted(k for k in CONFIGS if k.endswith("_tiny"))
@@ -42,8 +42,8 @@ def run_step(benchmark, config: str, mode: str, rounds: int):
 
 
 def test_every_registered_model_has_a_tiny_and_a_paper_config():
-    assert {CONFIGS[k]["name"] for k in TINY} == set(list_models())
-    assert {CONFIGS[k]["name"] for k in PAPER} == set(list_models())
+    assert {CONFIGS[k]["name"] for k in TINY} == set(own_models())
+    assert {CONFIGS[k]["name"] for k in PAPER} == set(own_models())
 
 
 @pytest.mark.parametrize("config", TINY + PAPER)

@@ -133,7 +133,14 @@ def load_error(name: str) -> str | None:
 
 
 def list_models() -> list[str]:
+    """Every registered name: this project's models (those imported so far) and the installed plugins'."""
     return sorted({*_factories, *plugins()})
+
+
+def own_models() -> list[str]:
+    """This project's models only (imported so far): what tests of our own model set compare with, whatever
+    plugins the environment has."""
+    return sorted(_factories)
 
 
 def _check_known(name: str) -> None:

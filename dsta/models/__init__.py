@@ -29,10 +29,10 @@ from dsta.checkpoint import (load_state, read_checkpoint, read_foreign_state_dic
                              save_converted)
 from dsta.errors import DataError
 from dsta.models import dsta  # noqa: F401  (registers DSTA)
-from dsta.registry import create_model, list_models, model_target
+from dsta.registry import create_model, list_models, model_target, own_models
 
-__all__ = ["backbone_path", "create_model", "list_models", "load_checkpoint", "model_target", "read_checkpoint",
-           "read_foreign_state_dict", "save_checkpoint", "save_converted"]
+__all__ = ["backbone_path", "create_model", "list_models", "load_checkpoint", "model_target", "own_models",
+           "read_checkpoint", "read_foreign_state_dict", "save_checkpoint", "save_converted"]
 
 
 def backbone_path(model: nn.Module) -> str:
