@@ -39,8 +39,9 @@ def fake_plugins(tmp_path, capsys):
     dist = tmp_path / "fake_plugins-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-plugins\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[dsta_bench.models]\ngood = fake_good:PLUGIN\nmissing = fake_missing:PLUGIN\n"
-                                           "badkind = fake_kind:PLUGIN\nnotaplugin = fake_obj:PLUGIN\n")
+    (dist / "entry_points.txt").write_text("[dsta_bench.models]\ngood = fake_good:PLUGIN\n"
+                                           "missing = fake_missing:PLUGIN\nbadkind = fake_kind:PLUGIN\n"
+                                           "notaplugin = fake_obj:PLUGIN\n")
     plugin = ("from dsta.checks import RLEConfig\nfrom dsta.registry import ModelPlugin\n"
               "PLUGIN = ModelPlugin(name={name!r}, kind={kind!r}, factory='fake_good:build', config=RLEConfig, "
               "label='Good')\n")
