@@ -15,6 +15,7 @@ from pathlib import Path
 from baselines.rle import from_release
 from dsta.checkpoint import add_trust_argument, read_foreign_state_dict, save_converted
 from dsta.errors import main_guard
+from dsta.io import check_out_file
 
 
 def convert(src: str | Path, dst: str | Path, backbone: str = "resnet50", trust: bool = False) -> None:
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--backbone", default="resnet50")
     add_trust_argument(p)
     a = p.parse_args(argv)
+    check_out_file(a.dst, "dst")
     convert(a.src, a.dst, a.backbone, a.trust_checkpoint)
     print(f"wrote {a.dst}")
 

@@ -61,11 +61,12 @@ from benchmarks.profiling.specs import (ModelSpec, model_configs, parse_override
 from benchmarks.profiling.steps import make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
 from dsta import inference
-from dsta.checks import DEFAULT_INPUT_SIZE, MODEL_CONFIGS, check_input_size, check_model_kwargs, int_at_least
+from dsta.checks import DEFAULT_INPUT_SIZE, check_input_size, check_model_kwargs, int_at_least, model_config_class
 from dsta.errors import DataError, main_guard
 from dsta.inference import InferenceOptions
 from dsta.io import check_out_file, write_json
 from dsta.provenance import provenance
+from dsta.registry import list_models
 
 
 class Progress:
@@ -246,9 +247,9 @@ def main(argv: list[str] | None = None) -> dict:
         spec = spec_from_model(a.model, overrides, tuple(a.input_size or DEFAULT_INPUT_SIZE))
     # the typed config checks the arguments before a network is built (a DataError naming the key, no traceback);
     # a bare registered name takes its typed config's defaults for what it was not given
-    if spec.source.startswith("registered") and spec.name not in MODEL_CONFIGS:
+    if spec.source.startswith("registered") and model_config_class(spec.name) is None:
         raise DataError(None, "--model", f"{a.model!r} is neither a configs/model entry ({', '.join(model_configs())})"
-                                         f" nor a registered model ({', '.join(MODEL_CONFIGS)})")
+                                         f" nor a registered model ({', '.join(list_models())})")
     where = (f"experiments.{a.experiment}.model.kwargs" if a.experiment else
              f"{spec.source}: kwargs" if spec.source.startswith("configs/") else "overrides")
     typed = check_model_kwargs(spec.name, spec.kwargs, where)

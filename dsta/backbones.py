@@ -81,7 +81,12 @@ def read_state_dict(path: str | Path, field: str = "model.pretrained") -> dict[s
     if not path.is_file():
         raise DataError(path, field, "pretrained weights not found (see configs/weights for where each file comes "
                                      "from; `python -m dsta.fetch --weights NAME` fetches and verifies it)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # PyTorch's safe unpickler, as dsta.checkpoint reads checkpoints: a weights file never needs more
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise DataError(path, field, f"cannot read these weights safely ({type(err).__name__}: "
+                                     f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}); convert or "
+                                     f"re-save the file as a plain state dict") from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):

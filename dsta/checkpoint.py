@@ -71,11 +71,21 @@ def load_file(path: str | Path, what: str = "checkpoint", trust: bool = False) -
             unsafe = [g for g in torch.serialization.get_unsafe_globals_in_checkpoint(path) if g not in allowed]
         except Exception:  # not a zip archive (the legacy format): torch's message names the global
             unsafe = []
-        found = ", ".join(unsafe) if unsafe else str(err).split("\n")[0]
+        found = ", ".join(unsafe) if unsafe else _unpickler_reason(str(err))
         raise DataError(path, None, f"refused: loading this {what} would call {found}, which a checkpoint of weights "
                                     f"never needs (it may run code); {TRUST_HINT}") from None
     except Exception as err:
         raise DataError(path, None, f"cannot read {what} ({type(err).__name__}: {err})") from None
+
+
+def _unpickler_reason(message: str) -> str:
+    """The global torch's refusal names (``Unsupported global: GLOBAL x.y``, ``... but got <class 'x.y'>``), else
+    the first line of its message."""
+    found = re.search(r"GLOBAL ([\w.]+)", message) or re.search(r"got <class '([^']+)'>", message)
+    if found:
+        return found.group(1)
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    return lines[0] if lines else message
 
 
 def read_checkpoint(path: str | Path, trust: bool = False) -> dict:

@@ -50,7 +50,7 @@ def compose(overrides: list[str] | None = None, config_dir: Path = CONFIG_DIR) -
     except HydraException as err:
         message = str(err).splitlines()[0]
         if "extra/" in message:
-            have = sorted({p.stem for d in [config_dir, *(s.removeprefix("file://") for s in searchpath)]
+            have = sorted({p.stem for d in [config_dir, *(s.strip("'").removeprefix("file://") for s in searchpath)]
                            for p in (Path(d) / "extra").glob("*.yaml")})
             message += (f" (installed plugins' extra configs: {', '.join(have) or 'none'}; a plugin's configs join "
                         f"once its package is installed, e.g. pip install -e examples/dsta_tavg)")
@@ -66,10 +66,12 @@ def plugin_searchpath() -> list[str]:
         if found.configs is None:
             continue
         folder = Path(found.configs)
-        if not folder.is_dir():
-            raise DataError(folder, f"plugin {name}.configs", "no such folder (the plugin declares its Hydra config "
-                                                              "groups there)")
-        out.append(f"file://{folder.resolve()}")
+        if not folder.is_dir():  # this plugin's configs are missing; the other plugins' and ours still compose
+            print(f"warning: {folder}: plugin {name}.configs: no such folder (the plugin declares its Hydra config "
+                  f"groups there); its configs are not on the search path", file=sys.stderr)
+            continue
+        uri = f"file://{folder.resolve()}".replace("\\", "\\\\").replace("'", "\\'")
+        out.append(f"'{uri}'")  # quoted: a path with a comma or a bracket stays one entry
     return out
 
 

@@ -32,6 +32,9 @@ from typing import Any, Callable
 from dsta.errors import DataError
 
 KINDS = ("regression", "heatmap")
+# this project's model names (tests/test_registry.py: what importing dsta.models registers): a plugin cannot take one,
+# even in a process that never imports the models (the composer, the reports)
+OWN_MODELS = ("dcpose", "dsta", "heatmap_single", "rle")
 ENTRY_POINT_GROUP = "dsta_bench.models"  # the name plugins are written against: never rename it
 
 _factories: dict[str, Callable[..., Any]] = {}
@@ -90,7 +93,7 @@ def _check_plugin(ep: Any, obj: Any) -> ModelPlugin:
         raise ValueError(f"unknown kind {obj.kind!r}; known: {', '.join(KINDS)}")
     if ":" not in obj.factory:
         raise ValueError(f"factory must be 'module:function', got {obj.factory!r}")
-    if obj.name in _factories:
+    if obj.name in _factories or obj.name in OWN_MODELS:
         raise ValueError(f"{obj.name!r} is a model of dsta-bench itself")
     return obj
 
@@ -123,7 +126,7 @@ def reload_plugins() -> dict[str, ModelPlugin]:
 
 def plugin(name: str) -> ModelPlugin | None:
     """The plugin that provides model ``name`` (None for a model of ours or an unknown one)."""
-    return None if name in _factories else plugins().get(name)
+    return None if name in _factories or name in OWN_MODELS else plugins().get(name)
 
 
 def load_error(name: str) -> str | None:

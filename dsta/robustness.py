@@ -140,6 +140,25 @@ def intervals(matched: dict[tuple, Matched], runs: list[dict], resamples: int = 
     return out
 
 
+def check_box_prior(path: str | Path, dataset: str, boxes: str, split: str, data: dict | None = None) -> dict:
+    """The box_prior stage's file, checked to be the prior of ``dataset``'s ``split`` with these ``boxes`` (and, given
+    the ``data`` section, the same crop): one error naming the file and the field that differs."""
+    prior = load_json(path)
+    if "skipped" in prior or "boxes" not in prior or "gt_boxes" not in prior or "columns" not in prior:
+        raise DataError(path, "boxes", "no box prior in this file (its dataset was not configured?)")
+    if prior.get("dataset") != dataset:
+        raise DataError(path, "dataset", f"the prior of {prior.get('dataset')!r}, not of {dataset!r}")
+    for key, value in (prior.get("data") or {}).items() if data is not None else ():
+        if key not in ("boxes", "input_size") and data.get(key) != value:
+            raise DataError(path, f"data.{key}", f"{value!r}, the checkpoint's data.{key} is {data.get(key)!r}: "
+                                                 f"another crop, another prior")
+    if prior.get("boxes_file") != boxes or prior.get("split") != split:
+        raise DataError(path, "boxes_file", f"the prior of boxes {prior.get('boxes_file')!r} on "
+                                            f"{prior.get('split')!r}, not of {boxes!r} on {split!r} "
+                                            f"(leave out --box-prior to compute it here)")
+    return prior
+
+
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -173,22 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
     boxes = a.boxes or cfg["data"].get("boxes", "gt")
     # the chance level: the box_prior stage's file for this dataset (checked before any work), or computed here after
     # the grid (a run outside the pipeline)
-    prior = None
-    if a.box_prior:
-        prior = load_json(a.box_prior)
-        if "skipped" in prior or "boxes" not in prior or "gt_boxes" not in prior:
-            raise DataError(a.box_prior, "boxes", "no box prior in this file (its dataset was not configured?)")
-        if prior.get("dataset") != cfg["data"]["name"]:
-            raise DataError(a.box_prior, "dataset", f"the prior of {prior.get('dataset')!r}, not of the checkpoint's "
-                                                    f"{cfg['data']['name']!r}")
-        for key, value in (prior.get("data") or {}).items():
-            if key not in ("boxes", "input_size") and cfg["data"].get(key) != value:
-                raise DataError(a.box_prior, f"data.{key}", f"{value!r}, the checkpoint's data.{key} is "
-                                                            f"{cfg['data'].get(key)!r}: another crop, another prior")
-        if prior.get("boxes_file") != boxes or prior.get("split") != a.split:
-            raise DataError(a.box_prior, "boxes_file", f"the prior of boxes {prior.get('boxes_file')!r} on "
-                                                       f"{prior.get('split')!r}, not of {boxes!r} on {a.split!r} "
-                                                       f"(leave out --box-prior to compute it here)")
+    prior = check_box_prior(a.box_prior, cfg["data"]["name"], boxes, a.split, cfg["data"]) if a.box_prior else None
     print(f"{ckpt['model']} (T={num_frames}) on {cfg['data']['name']} {a.split}, boxes {boxes}:")
     result = run_grid(model, objective, dataset, device, section, num_frames, a.batch_size)
     result.update(checkpoint=str(a.checkpoint), num_frames=num_frames, model=ckpt["model"],

@@ -43,7 +43,7 @@ from dsta.evaluate import evaluate, to_json
 from dsta.evaluate.bootstrap import load_matched
 from dsta.io import atomic_dir, check_out_dir, load_json, write_json
 from dsta.provenance import provenance
-from dsta.robustness import grid, intervals, summarize
+from dsta.robustness import check_box_prior, grid, intervals, summarize
 
 CLEAN = "clean"
 
@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     if a.command == "export":
         check_num_frames(a.num_frames, "--num-frames")
+        out = Path(a.out).resolve()
+        if Path(a.data_root).resolve() in (out, *out.parents):  # the export replaces --out: never over the data
+            raise DataError(a.out, "--out", f"contains the data root {a.data_root}; write the export elsewhere")
+        check_out_dir(out.parent)
         section = check_robustness(load_params_section(a.params, "robustness"))
         data = {**load_params_section(a.params, f"box_prior.{a.dataset}"), "frame_distance": a.frame_distance}
         dataset = make_dataset(data, a.num_frames, "regression", a.data_root, "val", train=False, boxes=a.boxes)
@@ -162,16 +166,16 @@ def main(argv: list[str] | None = None) -> dict:
     out = check_out_dir(a.out)
     export_dir = Path(a.export)
     doc = load_json(export_dir / "runs.json")
+    for field in ("runs", "grid", "gt_dir", "dataset", "boxes", "num_frames"):
+        if field not in doc:
+            raise DataError(export_dir / "runs.json", field, "missing (write it with python -m dsta.robustness_files "
+                                                             "export)")
     gt_dir = Path(a.data_root) / doc["gt_dir"]
     result = score(export_dir, Path(a.predictions), gt_dir)
     result.update(model=a.label, label=a.label, source="predictions", num_frames=doc["num_frames"],
                   dataset=doc["dataset"], boxes=doc["boxes"], grid=doc["grid"])
     if a.box_prior:
-        prior = load_json(a.box_prior)
-        if prior.get("dataset") != doc["dataset"] or prior.get("boxes_file") != doc["boxes"]:
-            raise DataError(a.box_prior, "boxes_file", f"the prior of {prior.get('dataset')!r} with boxes "
-                                                       f"{prior.get('boxes_file')!r}, not of the export's "
-                                                       f"{doc['dataset']!r} with {doc['boxes']!r}")
+        prior = check_box_prior(a.box_prior, doc["dataset"], doc["boxes"], "val")
         result["box_prior"] = {k: prior[k] for k in ("boxes", "gt_boxes", "columns")}
     result["provenance"] = provenance(None, doc)
     write_json(out / "metrics.json", to_json(result), indent=2)

@@ -98,6 +98,22 @@ def test_trust_flag_unpickles_what_the_safe_loader_refuses(tmp_path):
     assert load_file(path, trust=True)["args"].lr == 0.1
 
 
+def test_refusals_name_what_the_file_needs_and_pretrained_files_are_read_safely_too(tmp_path):
+    """A numpy float array (its dtype class is not allow-listed) is refused naming that class; a crafted file given as
+    a model's ``pretrained`` weights (dsta.backbones) is one line too, and runs nothing."""
+    import numpy as np
+
+    from dsta.backbones import read_state_dict
+
+    torch.save({"x": np.zeros(2, np.float32)}, tmp_path / "f32.pt")
+    with pytest.raises(DataError, match=r"refused: loading this checkpoint would call numpy.dtypes.Float32DType,"):
+        load_file(tmp_path / "f32.pt")
+    path, marker = _crafted(tmp_path)
+    with pytest.raises(DataError, match=r"crafted.pth: model.pretrained: cannot read these weights safely"):
+        read_state_dict(path)
+    assert not marker.exists()
+
+
 def test_our_training_checkpoint_and_the_release_layouts_load_safely(tmp_path, synthetic_tiny):
     """What the allow-list is for: dsta.train's checkpoint (its numpy RNG state); and each release layout as its
     code base saves it (tests/release_layouts.py) needs nothing beyond tensors and containers."""

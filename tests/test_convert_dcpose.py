@@ -9,7 +9,6 @@ from torchvision.ops import deform_conv2d
 
 from baselines.convert_dcpose import OFFICIAL_KWARGS, convert, from_release
 from baselines.convert_dcpose import main as convert_main
-from dsta.checkpoint import release_config
 from dsta.io import sha256_of
 from dsta.errors import DataError
 from dsta.models import create_model, load_checkpoint, read_checkpoint
@@ -81,8 +80,10 @@ def test_converted_release_predicts(released, tmp_path):
     save_as_released(released, src)
     convert_main([str(src), str(dst), "--data", "posetrack18"])
     ckpt = read_checkpoint(dst)
-    assert ckpt["config"] == release_config("dcpose_hrnet_w48", OFFICIAL_KWARGS, "posetrack18", input_size=[288, 384])
-    assert ckpt["config"]["model"]["heatmap"]["size"] == [72, 96] and ckpt["source_sha256"] == sha256_of(src)
+    data, model = ckpt["config"]["data"], ckpt["config"]["model"]
+    assert data["name"] == "posetrack18" and data["input_size"] == [288, 384] and data["val_ann"] == "annotations/val"
+    assert model["name"] == "dcpose" and model["kwargs"] == OFFICIAL_KWARGS and model["heatmap"]["size"] == [72, 96]
+    assert ckpt["source_sha256"] == sha256_of(src)
     data = tmp_path / "ds"
     generate(data, SyntheticConfig(train_sequences=1, val_sequences=1, frames=4, max_persons=1, seed=3))
     metrics = predict_main(["--checkpoint", str(dst), "--data-root", str(data), "--out", str(tmp_path / "eval"),

@@ -41,13 +41,15 @@ def fake_plugins(tmp_path, capsys):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-plugins\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[dsta_bench.models]\ngood = fake_good:PLUGIN\n"
                                            "missing = fake_missing:PLUGIN\nbadkind = fake_kind:PLUGIN\n"
-                                           "notaplugin = fake_obj:PLUGIN\n")
+                                           "notaplugin = fake_obj:PLUGIN\ndsta = fake_good:CLASH\n")
     plugin = ("from dsta.checks import RLEConfig\nfrom dsta.registry import ModelPlugin\n"
               "PLUGIN = ModelPlugin(name={name!r}, kind={kind!r}, factory='fake_good:build', config=RLEConfig, "
-              "label='Good')\n")
-    (tmp_path / "fake_good.py").write_text(plugin.format(name="good", kind="regression") + (
-        "def build(**kwargs):\n    from baselines.rle import RegressFlow\n    return RegressFlow(**kwargs)\n"))
-    (tmp_path / "fake_kind.py").write_text(plugin.format(name="badkind", kind="keypoints"))
+              "label='Good', configs={configs!r})\n")
+    (tmp_path / "fake_good.py").write_text(plugin.format(name="good", kind="regression",
+                                                         configs=str(tmp_path / "no_configs")) + (
+        "def build(**kwargs):\n    from baselines.rle import RegressFlow\n    return RegressFlow(**kwargs)\n"
+        "CLASH = ModelPlugin(name='dsta', kind='heatmap', factory='fake_good:build', config=RLEConfig, label='X')\n"))
+    (tmp_path / "fake_kind.py").write_text(plugin.format(name="badkind", kind="keypoints", configs=None))
     (tmp_path / "fake_obj.py").write_text("PLUGIN = object()\n")
     capsys.readouterr()
     undo = _on_path(tmp_path)
@@ -57,7 +59,9 @@ def fake_plugins(tmp_path, capsys):
 
 def test_failing_plugins_are_one_line_each_and_the_others_work(fake_plugins):
     warnings = fake_plugins.strip().splitlines()
-    assert len(warnings) == 3 and all(w.startswith("warning: plugin entry point ") for w in warnings), warnings
+    assert len(warnings) == 4 and all(w.startswith("warning: plugin entry point ") for w in warnings), warnings
+    assert "dsta = fake_good:CLASH" in fake_plugins and "'dsta' is a model of dsta-bench itself" in fake_plugins
+    assert registry.plugin("dsta") is None and registry.load_error("dsta")  # ours, never the plugin's
     assert "missing = fake_missing:PLUGIN (dsta_bench.models) failed to load: ModuleNotFoundError" in fake_plugins
     assert "badkind = fake_kind:PLUGIN" in fake_plugins and "unknown kind 'keypoints'" in fake_plugins
     assert "notaplugin = fake_obj:PLUGIN" in fake_plugins and "expected a dsta.registry.ModelPlugin" in fake_plugins
@@ -77,10 +81,13 @@ def test_failing_plugins_are_one_line_each_and_the_others_work(fake_plugins):
     check_model_kwargs("good", {"backbone": "resnet18"})  # the plugin's typed config, as ours
 
 
-def test_a_plugin_config_of_the_other_kind_and_a_missing_extra_config_are_one_line(fake_plugins):
-    from dsta.config import check_experiment, compose
+def test_a_plugin_config_of_the_other_kind_and_a_missing_extra_config_are_one_line(fake_plugins, capsys):
+    from dsta.config import check_experiment, check_params, compose
 
-    cfg = compose(["experiments=synthetic_tiny"])["experiments"]["rle_ft"]
+    params = compose(["experiments=synthetic_tiny"])  # good's configs folder is missing: a warning, nothing breaks
+    assert "plugin good.configs: no such folder" in capsys.readouterr().err
+    check_params(params)
+    cfg = params["experiments"]["rle_ft"]
     cfg["model"]["name"] = "good"
     check_experiment(cfg, "experiments.good")
     cfg["model"]["heatmap"] = {"size": [12, 16], "sigma": 2.0}

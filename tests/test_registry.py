@@ -7,7 +7,7 @@ from dsta.errors import DataError
 def test_every_model_file_registers_itself_with_its_kind():
     import dsta.models  # noqa: F401  (imports every model file)
 
-    assert registry.own_models() == ["dcpose", "dsta", "heatmap_single", "rle"]
+    assert registry.own_models() == ["dcpose", "dsta", "heatmap_single", "rle"] == list(registry.OWN_MODELS)
     assert {n: registry.model_target(n) for n in registry.own_models()} == {
         "dcpose": "heatmap", "dsta": "regression", "heatmap_single": "heatmap", "rle": "regression"}
 
