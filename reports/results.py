@@ -119,7 +119,7 @@ class Experiment:
 
     def cite(self) -> str | None:
         """The BibTeX key a plugin's model ships (``ModelPlugin.bibtex``; ``reports/latex/plugins.bib``), else None."""
-        found = plugin(self.model) if self.model not in METHOD_NAMES else None
+        found = plugin(self.model)
         return bibtex_key(found.bibtex) if found and found.bibtex else None
 
     def init(self) -> str:
@@ -141,7 +141,7 @@ class Experiment:
 
 def method_name(model: str) -> str:
     """A registry name's method name: ours (``METHOD_NAMES``), a plugin's label, else the name itself."""
-    found = plugin(model) if model not in METHOD_NAMES else None
+    found = plugin(model)
     return METHOD_NAMES.get(model, found.label if found else model)
 
 
@@ -155,7 +155,7 @@ def plugin_bibtex(experiments: list[Experiment]) -> str:
     """The BibTeX entries of the plugins whose models the experiments train (``reports/latex/plugins.bib``)."""
     entries = {}
     for e in experiments:
-        found = plugin(e.model) if e.model not in METHOD_NAMES else None
+        found = plugin(e.model)
         if found and found.bibtex and bibtex_key(found.bibtex):
             entries[bibtex_key(found.bibtex)] = found.bibtex.strip()
     return "".join(f"{text}\n" for _, text in sorted(entries.items()))
