@@ -22,6 +22,7 @@ from torch import nn
 
 from dsta.checks import INFERENCE_DTYPES, INFERENCE_FLAGS, parse_inference_label
 from dsta.errors import DataError
+from dsta.models.dsta_fused import fuse_head
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 assert tuple(DTYPES) == INFERENCE_DTYPES, "the dtype names live in dsta.checks"
@@ -61,14 +62,16 @@ class InferenceOptions:
         return torch.autocast(torch.device(device).type, dtype=DTYPES[self.dtype])
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
-        """Channels-last: every 4-D parameter and buffer (the 2-D convolutions') in NHWC, in place. Not
+        """The model's inference form (``dsta.models.dsta_fused.fuse_head``: DSTA's head fused where that is faster;
+        other models as they are), in eval mode, its weights read now (fuse again after changing them).
+        Channels-last: every 4-D parameter and buffer (the 2-D convolutions') in NHWC, in place. Not
         ``model.to(memory_format=...)``, which refuses a model holding any 5-D weight (DCPose's 3-D convolutions)."""
         if self.channels_last:
             with torch.no_grad():
                 for t in [*model.parameters(), *model.buffers()]:
                     if t.dim() == 4:
                         t.data = t.data.contiguous(memory_format=torch.channels_last)
-        return model
+        return fuse_head(model.eval())
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last and x.dim() == 4:

@@ -21,6 +21,7 @@ import torch
 
 from dsta.data import transforms as tf
 from dsta.models.dsta import DSTA
+from dsta.models.dsta_fused import fuse_head
 
 
 @dataclass
@@ -44,7 +45,7 @@ class StreamingPose:
     """Frame-by-frame DSTA inference with per-track token caches.
 
     Args:
-        model: a DSTA (eval mode is set here).
+        model: a DSTA (run in its inference form, ``fuse_head``: its head fused where that is faster).
         input_size: (width, height) the model was trained with.
         frame_distance: d between the frames of a clip.
         box_enlarge: box padding, as in training.
@@ -53,7 +54,7 @@ class StreamingPose:
 
     def __init__(self, model: DSTA, input_size: tuple[int, int], frame_distance: int = 1, box_enlarge: float = 1.25,
                  device: torch.device | str = "cpu") -> None:
-        self.model = model.eval().to(device)
+        self.model = fuse_head(model.eval().to(device))
         self.device = torch.device(device)
         self.input_size = tuple(int(v) for v in input_size)
         self.distance = int(frame_distance)
@@ -119,11 +120,12 @@ class StreamingPose:
             clips.append(torch.stack([self._neighbour(track, i).tokens for i in idx]))
         out = self.model.aggregate_frames(torch.stack(clips))
         coords = out.coords.double().cpu().numpy() * np.array(self.input_size, dtype=np.float64)
+        scores = out.score.cpu().numpy()
         poses = []
         for n, track in enumerate(tracks):
             c = self.cache[track][key]
             xy = tf.crop_to_image(coords[n], c.center, c.scale, 0.0, self.input_size)
-            poses.append(TrackPose(frame=key, track_id=track, keypoints=xy, scores=out.score[n].cpu().numpy(),
+            poses.append(TrackPose(frame=key, track_id=track, keypoints=xy, scores=scores[n],
                                    box=c.box))
         return poses
 

@@ -21,9 +21,8 @@ joints are regressed from those tokens:
 Training uses the RLE loss (``dsta.rle``) with the flow kept in the model (``self.flow``), as in the released code,
 so the released checkpoint (24,745,407 parameters at ResNet-50, T=3, 17 joints, C=32) loads one to one.
 
-Inference on CUDA computes the same function in 40 operator calls instead of 138 (``_aggregate_fused``: both
-branches as one stream of rows, every projection one matmul with the norms, biases and residuals folded in), since
-there each call is a kernel launch that costs more than the head's arithmetic; training and the CPU run the modules.
+Inference may run the head in its fused form (``dsta.models.dsta_fused.fuse_head``: the same function in fewer
+operator calls); this file is the paper's path, the one training and FLOP counts see.
 
 Differences from the released file, none of which changes its numbers: T, the joint groups, C, depth and heads are
 constructor arguments (the release hard-codes ``num_frame = 3``, ``g=5`` and ``split(3)``); the input is
@@ -34,14 +33,12 @@ token) and never uses the two ear tokens. PoseTrack has no ear annotations, so m
 from __future__ import annotations
 
 from functools import partial
-from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from dsta.attention import TokenAttention, block_query, fold_norm, fuse_branch_blocks, fused_blocks
+from dsta.attention import TokenAttention, block_query
 from dsta.backbones import create_backbone
 from dsta.checks import DSTA_INITS, check_num_frames
 from dsta.keypoints import JointGroups, joint_groups as named_groups
@@ -55,31 +52,6 @@ def _blocks(dim: int, depth: int, num_heads: int, mlp_ratio: float, drop_path_ra
     norm = partial(nn.LayerNorm, eps=1e-6)
     return nn.ModuleList([Block(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, drop_path=r, norm_layer=norm,
                                 attn_layer=TokenAttention) for r in rates])
-
-
-class FusedHead(NamedTuple):
-    """The fused head's weights (``DSTA._fuse``), each the operand of one call of ``DSTA._aggregate_fused``."""
-
-    pos: torch.Tensor  # (J T 2, C): position embeddings of the stream's rows
-    stream_rows: torch.Tensor  # (J T 2, T J): 0/1, stream row <- clip token
-    blocks: list[tuple[torch.Tensor, ...]]  # per depth (``dsta.attention.fuse_branch_blocks``)
-    norm_w: torch.Tensor  # (2 C): the final norms' scales times the aggregation's weights (spatial, temporal)
-    norm_b: torch.Tensor  # (2 C): their shifts, likewise
-    raw_rows: torch.Tensor  # (J, T J): keypoint <- the key frame's token, times the spatial weight (ungrouped tokens)
-    bias: torch.Tensor  # (1, 1): the aggregation's bias
-    joint_rows: torch.Tensor  # (J, J T 2): 0/1, keypoint <- its normed temporal and spatial rows
-    head_w: torch.Tensor  # (C, 6): coordinates, sigma logits, minus sigma logits (the norms' affine maps folded in)
-    head_b: torch.Tensor  # (6,)
-
-    def cast(self, dtype: torch.dtype) -> FusedHead:
-        """The matmul operands in ``dtype`` (autocast's, whose casts then find them cast and copy nothing); the final
-        norm's scale and shift stay float32, as autocast runs group norms."""
-        def c(t):
-            return t.to(dtype)
-
-        return self._replace(pos=c(self.pos), stream_rows=c(self.stream_rows), raw_rows=c(self.raw_rows),
-                             blocks=[tuple(map(c, depth)) for depth in self.blocks], bias=c(self.bias),
-                             joint_rows=c(self.joint_rows), head_w=c(self.head_w), head_b=c(self.head_b))
 
 
 class DSTA(nn.Module):
@@ -100,12 +72,6 @@ class DSTA(nn.Module):
         init: how the new layers start: ``"default"`` (PyTorch's init, the coordinate bias at the crop centre, the
             flow at xavier(0.01)) or ``"official"``, as the released code initialises them (``init_official``).
     """
-
-    #: Inference runs the whole head fused (``_aggregate_fused``: 40 operator calls per head call in float32 instead
-    #: of 138 with the blocks run one by one) when True, module by module when False; None: fused on CUDA, where each
-    #: call is a kernel launch that costs more than its arithmetic. On the CPU the module-by-module head is the faster
-    #: one from batch 8 on (``benchmarks/head_ops.json``), so it stays the CPU's path.
-    fused_head: bool | None = None
 
     def __init__(self, backbone: str, num_frames: int, joint_groups: JointGroups | str = "posetrack",
                  embed_dim: int = 32, depth: int = 4, num_heads: int = 8, mlp_ratio: float = 2.0,
@@ -149,15 +115,6 @@ class DSTA(nn.Module):
         if official_readout:
             readout = [0 if j in groups.ungrouped else t for j, t in enumerate(readout)]
         self.register_buffer("readout", torch.tensor(readout), persistent=False)
-        self._fused_rows(readout)
-        # where the fused head's parameters live (looked up per call: a parameter may be replaced, e.g. by
-        # ``load_state_dict(assign=True)``), and the fused weights with the stamp they were built at
-        self._fused_sources = [(module, name) for part in (self.spatial_blocks, self.temporal_blocks, self.spatial_norm,
-                                                          self.temporal_norm, self.aggregate, self.head_coord,
-                                                          self.head_sigma)
-                               for module in part.modules() for name, _ in module.named_parameters(recurse=False)]
-        self._fused_sources += [(self, "spatial_pos_embed"), (self, "temporal_pos_embed")]
-        self._fused_cache: tuple | None = None
         if init == "official":
             self.init_official()
 
@@ -192,10 +149,6 @@ class DSTA(nn.Module):
         """(B, T, J, C) tokens of a clip -> the key frame's pose."""
         b, t, j, c = tokens.shape
         assert t == self.num_frames and j == self.num_joints, f"expected (B, {self.num_frames}, {j}, C) tokens"
-        fused = tokens.is_cuda if self.fused_head is None else self.fused_head
-        # fvcore's FLOP counts trace the modules: they count the algorithm, not the fused layout's padding
-        if fused and not self.training and self.groups.group_size == t and not torch.jit.is_tracing():
-            return self._aggregate_fused(tokens)
         key = tokens[:, t // 2]
 
         # spatial: attention inside each group of adjacent joints, on the key frame
@@ -222,100 +175,6 @@ class DSTA(nn.Module):
         coords = self.head_coord(feat)
         sigma = self.head_sigma(feat).sigmoid()
         return PoseOutput(coords=coords, sigma=sigma, score=(1 - sigma).mean(dim=2))
-
-    # -- the same head in 40 operator calls (inference on CUDA) -----------------------------------------------------
-    # Both branches run as one stream of B J T rows, each row the spatial and the temporal branch's C channels side
-    # by side (``dsta.attention.fused_blocks``: 8 calls per depth). The spatial branch's B G groups of S = T tokens
-    # fill its first G sequences; its other J - G sequences are padding (copies of real tokens, whose outputs are
-    # never read). Every gather is a product with a fixed 0/1 matrix, so that it is one call that adds something
-    # as well: the clip's tokens to the stream (with the position embeddings), and the normed rows to the joints'
-    # features (with the aggregation's bias). The final norms run as one group norm (one group per branch) whose
-    # scale and shift hold the aggregation's two weights; the two output heads share one norm and one matmul, which
-    # also gives -logit(sigma), so that one sigmoid gives sigma and 1 - sigma.
-
-    def _fused_rows(self, readout: list[int]) -> None:
-        """The fixed 0/1 matrices of the fused head (buffers, rebuilt from the joint groups, not saved)."""
-        t, j, g, s = self.num_frames, self.num_joints, len(self.groups.groups), self.groups.group_size
-        if s != t:  # no fused head
-            for name in ("stream_rows", "joint_rows", "raw_rows"):
-                self.register_buffer(name, None, persistent=False)
-            return
-        key = t // 2
-        token = torch.arange(t * j).view(t, j)  # row of (frame, token) in the clip's (T J) tokens
-        spatial = token[key, : self.num_grouped].view(g, s)
-        spatial = torch.cat([spatial, token.t()[g:]])  # (J, T): the padding sequences copy the temporal ones
-        stream = torch.stack([spatial, token.t()], dim=2).reshape(-1)  # stream row (sequence, token, branch)
-        self.register_buffer("stream_rows", F.one_hot(stream, t * j).float(), persistent=False)
-        joint_rows = torch.zeros(j, j * t * 2)  # keypoint -> its temporal row and (grouped tokens) its spatial row
-        raw_rows = torch.zeros(j, t * j)  # keypoint -> the key frame's token (ungrouped tokens skip spatial attention)
-        for k, tok in enumerate(readout):
-            joint_rows[k, (tok * t + key) * 2 + 1] = 1
-            if tok < self.num_grouped:
-                joint_rows[k, ((tok // s) * t + tok % s) * 2] = 1
-            else:
-                raw_rows[k, token[key, tok]] = 1
-        self.register_buffer("joint_rows", joint_rows, persistent=False)
-        self.register_buffer("raw_rows", raw_rows, persistent=False)
-
-    def _fuse(self) -> FusedHead:
-        """The fused head's weights, from the modules' parameters (differentiable)."""
-        t, j, c, g = self.num_frames, self.num_joints, self.embed_dim, len(self.groups.groups)
-        assert self.spatial_norm.eps == self.temporal_norm.eps and self.head_coord[0].eps == self.head_sigma[0].eps
-        pos = torch.stack([F.pad(self.spatial_pos_embed.expand(g, t, c), (0, 0, 0, 0, 0, j - g)),
-                           self.temporal_pos_embed.expand(j, t, c)], dim=2).reshape(j * t * 2, c)
-        w_temporal, w_spatial = self.aggregate.weight.reshape(2)
-        scale = torch.stack([w_spatial.expand(c), w_temporal.expand(c)])
-        coord_w, coord_b = fold_norm(self.head_coord[0], self.head_coord[1])
-        sigma_w, sigma_b = fold_norm(self.head_sigma[0], self.head_sigma[1])
-        blocks = fuse_branch_blocks([self.spatial_blocks, self.temporal_blocks])
-        return FusedHead(
-            pos=pos, stream_rows=self.stream_rows, blocks=blocks,
-            norm_w=(scale * torch.stack([self.spatial_norm.weight, self.temporal_norm.weight])).reshape(-1),
-            norm_b=(scale * torch.stack([self.spatial_norm.bias, self.temporal_norm.bias])).reshape(-1),
-            raw_rows=self.raw_rows * w_spatial, bias=self.aggregate.bias.view(1, 1), joint_rows=self.joint_rows,
-            head_w=torch.cat([coord_w, sigma_w, -sigma_w]).t(), head_b=torch.cat([coord_b, sigma_b, -sigma_b]))
-
-    def _fused_weights(self) -> FusedHead:
-        """``_fuse()``: inside ``torch.compile`` (whose graph then holds the fusing too) and where autograd needs it
-        (grad mode and parameters that require grad), built per call; else kept, and built again when a parameter's
-        storage or version counter changes (an optimizer step, ``load_state_dict``, ``.to()``), when autocast's dtype
-        changes (the weights are kept in it), and on ``train()`` / ``eval()``: call ``eval()`` after changing weights
-        behind autograd's back (``p.data``, a fused optimizer), which version counters do not see."""
-        if torch.compiler.is_compiling():
-            return self._fuse()
-        params = [getattr(module, name) for module, name in self._fused_sources]
-        if torch.is_grad_enabled() and any(p.requires_grad for p in params):
-            return self._fuse()
-        device = params[0].device.type
-        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
-        stamp = (dtype, *((p.data_ptr(), p._version) for p in params))
-        if self._fused_cache is None or self._fused_cache[0] != stamp:
-            with torch.autocast(device, enabled=False):  # fold in the parameters' precision
-                fused = self._fuse()
-            self._fused_cache = (stamp, fused if dtype is None else fused.cast(dtype))
-        return self._fused_cache[1]
-
-    def train(self, mode: bool = True) -> DSTA:
-        self._fused_cache = None
-        return super().train(mode)
-
-    def _aggregate_fused(self, tokens: torch.Tensor) -> PoseOutput:
-        """``aggregate_frames`` in eval mode when the group size equals T: the same outputs up to float rounding
-        (``coords`` and ``sigma`` are views of one (B, J, 6) and one (B, J, 4) tensor)."""
-        b, t, j, c = tokens.shape
-        w = self._fused_weights()
-        block = self.spatial_blocks[0]
-        clip = tokens.reshape(b, t * j, c)
-        stream = torch.baddbmm(w.pos, w.stream_rows.expand(b, -1, -1), clip)  # (B, J T 2, C)
-        stream = fused_blocks(stream.view(b * j * t, 2, c), w.blocks, t, block.attn.num_heads, block.attn.scale,
-                              block.norm1.eps)
-        normed = F.group_norm(stream.view(b * j * t, 2 * c), 2, w.norm_w, w.norm_b, self.spatial_norm.eps)
-        raw = torch.baddbmm(w.bias, w.raw_rows.expand(b, -1, -1), clip)  # ungrouped: the key frame's token
-        feat = torch.baddbmm(raw, w.joint_rows.expand(b, -1, -1), normed.view(b, j * t * 2, c))  # (B, J, C)
-        feat = F.layer_norm(feat, (c,), eps=self.head_coord[0].eps).view(b * j, c)
-        out = torch.addmm(w.head_b, feat, w.head_w).view(b, j, 6)
-        sigmas = out[..., 2:].sigmoid()  # sigma, then 1 - sigma
-        return PoseOutput(coords=out[..., :2], sigma=sigmas[..., :2], score=sigmas[..., 2:].mean(dim=2))
 
     def forward(self, clip: torch.Tensor) -> PoseOutput:
         """(B, T, 3, H, W), frames in temporal order -> the key frame's pose."""
