@@ -138,7 +138,7 @@ def profile(spec: ModelSpec, device: torch.device, batch: int = 32, train_batch:
 def fast_mode(model: torch.nn.Module, mode: str, input_size: tuple[int, int], device: torch.device,
               base: InferenceOptions, fast: InferenceOptions, batch: int, warmup: int, iters: int) -> dict[str, Any]:
     """Latency (batch 1) and throughput (``batch``) of ``model`` in ``fast`` and ``base`` options, interleaved call by
-    call (ABBA) in ``max(3, iters)`` rounds of one call each, on two copies of the model."""
+    call (ABBA) in ``max(5, iters)`` rounds of one call each, on two copies of the model."""
     out: dict[str, Any] = {"options": fast.as_dict(), "label": fast.label, "base": base.label}
     sides = {"base": base, "fast": fast}
     # each side on its own copy in the default layout (the caller may have made ``model`` channels-last)
@@ -146,7 +146,7 @@ def fast_mode(model: torch.nn.Module, mode: str, input_size: tuple[int, int], de
               for label, opts in sides.items()}
     for key, b in (("latency", 1), ("throughput", batch)):
         calls = {label: build_call(copies[label], mode, b, input_size, device, opts) for label, opts in sides.items()}
-        secs = interleaved(calls, device, warmup, 1, max(3, iters))
+        secs = interleaved(calls, device, warmup, 1, max(5, iters))
         out[key] = {"batch": b, "base_ms": spread([t * 1e3 for t in secs["base"]]),
                     "fast_ms": spread([t * 1e3 for t in secs["fast"]]),
                     "speedup": spread([a / f for a, f in zip(secs["base"], secs["fast"])])}

@@ -49,11 +49,11 @@ from dsta.models.dsta import DSTA
 #: launch bound; not timed here, no GPU at hand). Measured on the CPU with ``python -m benchmarks.head_ops
 #: --time-batches 1 2 4 8 16 --time-dtypes fp32 bf16 fp16 --time-depths 2 4`` (``benchmarks/head_ops.json``,
 #: ``dispatch``): the fused head's time over the paper head's, median of 7 interleaved rounds, at depth 2 (the
-#: default's tiny config) / depth 4 (the paper's), 2-core AMD EPYC, 2026-12-08; the rule is the largest timed batch
-#: up to which both are below 1:
-#:   fp32  batch 1 0.50 / 0.45, 2 0.55 / 0.53, 4 0.70 / 0.66, 8 0.89 / 0.89, 16 1.25 / 1.11
-#:   bf16  batch 1 0.48 / 0.40, 2 0.52 / 0.44, 4 0.58 / 0.55, 8 0.78 / 0.81, 16 1.03 / 1.23
-#:   fp16  batch 1 1.72 / 1.97 and worse beyond (half-precision matmuls of these shapes are slow on this CPU)
+#: default's tiny config) / depth 4 (the paper's), 2-core AMD EPYC, 2 threads, commit c4f5243; the rule is the
+#: largest timed batch up to which both are below 1:
+#:   fp32  batch 1 0.45 / 0.44, 2 0.55 / 0.54, 4 0.69 / 0.65, 8 0.93 / 0.88, 16 1.19 / 1.18
+#:   bf16  batch 1 0.43 / 0.40, 2 0.49 / 0.44, 4 0.58 / 0.55, 8 0.77 / 0.78, 16 1.06 / 1.06
+#:   fp16  batch 1 2.13 / 1.69 and worse beyond (half-precision matmuls of these shapes are slow on this CPU)
 #: Compiled calls follow the same table (inductor compiles the path the shape selects; not timed compiled).
 FUSED_UP_TO_BATCH: dict[tuple[str, torch.dtype | None], int] = {
     ("cpu", None): 8,
@@ -163,7 +163,8 @@ def fuse_branch_blocks(branches: list) -> list[tuple[torch.Tensor, ...]]:
 def _short_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Attention over a few tokens as broadcast products, q, k, v (N, L, H, E) -> (N, L, H, E), the scale already in
     q. On the CPU ``scaled_dot_product_attention``'s flash kernel spends per (sequence, head) block more than the
-    products cost at L = 3 (2.3x this at batch 1, 3.2x at batch 8: ``benchmarks/head_ops.json``)."""
+    products cost at L = 3 (the tiny config's attention, timed alone with ``torch.utils.benchmark``: 115 vs 51 us
+    at batch 1, 890 vs 279 us at batch 8)."""
     weights = (q.unsqueeze(2) * k.unsqueeze(1)).sum(-1).softmax(dim=2)  # (N, L, L, H)
     return (weights.unsqueeze(-1) * v.unsqueeze(1)).sum(2)
 
