@@ -154,13 +154,13 @@ def test_cli_errors_name_the_field(tmp_path):
 
 def test_side_by_side_interleaves_and_gives_ratios_over_the_first(tmp_path):
     out = tmp_path / "sbs.json"
-    result = pf.main(["--side-by-side", "rle_tiny", "dsta_tiny:streaming", "--input-size", "48", "64",
-                      "--batches", "1", "2", "--rounds", "3", "--iters", "2", "--warmup", "1", "--out", str(out)])
+    result = pf.main(["--side-by-side", "rle_tiny", "dsta_tiny:streaming", "dsta_tiny:features", "--input-size", "48",
+                      "64", "--batches", "1", "2", "--rounds", "3", "--iters", "2", "--warmup", "1", "--out", str(out)])
     saved = json.loads(out.read_text())
     assert saved["reference"] == "rle_tiny:clip" and saved["kind"] == "side_by_side"
     assert set(saved["batches"]) == {"1", "2"}
     b = saved["batches"]["2"]
-    assert set(b["ratio"]) == {"dsta_tiny:streaming"}
+    assert set(b["ratio"]) == {"dsta_tiny:streaming", "dsta_tiny:features"}  # features: streaming without its head
     r = b["ratio"]["dsta_tiny:streaming"]
     assert len(r["rounds"]) == 3 and r["min"] <= r["median"] <= r["max"]
     ms = b["ms_per_call"]
@@ -169,6 +169,8 @@ def test_side_by_side_interleaves_and_gives_ratios_over_the_first(tmp_path):
     assert saved["entries"]["dsta_tiny:streaming"]["num_frames"] == 3
     assert {"device", "torch", "threads", "commit", "options"} <= set(saved["env"])
     assert result["protocol"]["rounds"] == 3
+    with pytest.raises(SystemExit):  # a single-frame model has no features step (it does not stream)
+        pf.main(["--side-by-side", "rle_tiny", "rle_tiny:features", "--input-size", "48", "64", "--out", str(out)])
 
 
 def test_side_by_side_all_times_every_model_of_a_section_in_every_mode(tmp_path):

@@ -9,8 +9,9 @@ max over the rounds.
 
 ``python -m benchmarks.profile --side-by-side rle_r50 dsta_r50:streaming --batches 1 32 --rounds 9 --out X.json``
 
-An entry is ``CONFIG[:MODE]`` (a ``configs/model`` entry or registered name; MODE ``clip`` or ``streaming``,
-default clip). All entries share the input size, batch, device and inference options.
+An entry is ``CONFIG[:MODE]`` (a ``configs/model`` entry or registered name; MODE ``clip``, ``streaming`` or
+``features``, default clip; ``features`` is streaming without its head, so that ``rle_tiny dsta_tiny:streaming
+dsta_tiny:features`` splits streaming's extra cost over RLE into features and head). All entries share the input size, batch, device and inference options.
 
 Result schema (``write_json`` of ``side_by_side(...)``; read by the report)::
 
@@ -44,7 +45,7 @@ from torch import nn
 
 from benchmarks.profiling.env import environment
 from benchmarks.profiling.specs import ModelSpec, spec_from_model
-from benchmarks.profiling.steps import make_step, modes, step_inputs
+from benchmarks.profiling.steps import STEPS, make_step, modes, step_inputs
 from dsta.errors import DataError
 from dsta.inference import InferenceOptions
 
@@ -63,8 +64,8 @@ class Entry:
 def parse_entry(text: str, input_size: tuple[int, int]) -> Entry:
     config, _, mode = text.partition(":")
     mode = mode or "clip"
-    if mode not in ("clip", "streaming"):
-        raise DataError(None, text, "an entry is CONFIG[:MODE] with MODE clip or streaming")
+    if mode not in STEPS:
+        raise DataError(None, text, f"an entry is CONFIG[:MODE] with MODE one of {', '.join(STEPS)}")
     return Entry(config, mode, spec_from_model(config, {}, input_size))
 
 
@@ -148,7 +149,7 @@ def side_by_side(entries: list[Entry], device: torch.device, batches: list[int],
     models = {}
     for e in entries:
         model = options.prepare_model(e.spec.build().to(device))
-        if e.mode not in modes(model):
+        if e.mode not in modes(model, breakdown=True):
             raise DataError(None, e.label, f"{e.spec.name} has no {e.mode} mode (it has {', '.join(modes(model))})")
         models[e.label] = model
     ref = entries[0].label

@@ -2,7 +2,9 @@
 
 **clip**: the T frames go through the backbone for each prediction. **streaming**: the tokens of the T - 1 earlier
 frames are cached, so a new frame costs one backbone pass plus the aggregation over T frames (what
-``dsta.streaming.StreamingPose`` does per frame). Single-frame models have only the clip mode.
+``dsta.streaming.StreamingPose`` does per frame). Single-frame models have only the clip mode. **features** (asked for
+by name, never part of a model's report rows): the streaming step without its aggregation, the new frame's features
+and the clip's assembly only, so that a side-by-side run splits streaming's cost into features and head.
 """
 from __future__ import annotations
 
@@ -41,6 +43,20 @@ class StreamingStep(nn.Module):
         return _plain(self.model.aggregate_frames(torch.cat([cached, new], dim=1)))
 
 
+class FeaturesStep(nn.Module):
+    """The streaming step without the aggregation: the new frame's features joined to the cached ones."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frame: torch.Tensor, cached: torch.Tensor) -> Any:
+        return torch.cat([cached, self.model.frame_features(frame).unsqueeze(1)], dim=1)
+
+
+STEPS = {"clip": ClipStep, "streaming": StreamingStep, "features": FeaturesStep}
+
+
 def supports_streaming(model: nn.Module) -> bool:
     return model.num_frames > 1 and hasattr(model, "frame_features") and hasattr(model, "aggregate_frames")
 
@@ -59,8 +75,10 @@ def step_inputs(model: nn.Module, mode: str, batch: int, input_size: tuple[int, 
 
 
 def make_step(model: nn.Module, mode: str) -> nn.Module:
-    return ClipStep(model) if mode == "clip" else StreamingStep(model)
+    return STEPS[mode](model)
 
 
-def modes(model: nn.Module) -> list[str]:
-    return ["clip", "streaming"] if supports_streaming(model) else ["clip"]
+def modes(model: nn.Module, breakdown: bool = False) -> list[str]:
+    """The prediction modes of ``model`` (with ``breakdown``, also ``features`` where it streams)."""
+    streams = ["streaming", "features"] if breakdown else ["streaming"]
+    return ["clip", *streams] if supports_streaming(model) else ["clip"]

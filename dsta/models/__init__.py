@@ -16,6 +16,10 @@ Multi-frame models whose per-frame work does not depend on the other frames also
 ``frame_features(frames)`` ((N, 3, H, W) -> per-frame features) and ``aggregate_frames(features)`` ((B, T, ...) ->
 the key frame's output), with ``forward(clip) == aggregate_frames(frame_features(frames))``: streaming inference
 caches the per-frame features, so each new frame costs one backbone pass.
+
+Inference runs a model's inference form where it has one (``dsta.models.dsta_fused.fuse_head``: DSTA's head fused into
+fewer operator calls where that is measured faster), applied by ``dsta.inference.InferenceOptions.prepare_model`` and
+``dsta.streaming.StreamingPose``; the model files hold the paper's path only.
 """
 from __future__ import annotations
 
