@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 
+from dsta.provenance import commit_name, machine_name
 from reports.tables import (AP_NAMES, DASH, REPRODUCED_BLOCK, Model, Page, Row, best_in_block, cost_rows, main_rows,
-                            speed_rows)
+                            evaluated_boxes, seed_groups, speed_rows)
 
 SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
            "~": r"\textasciitilde{}",
@@ -58,6 +59,28 @@ def tabular(header: list[str], body: list[list[str] | str | None], align: str, c
         lines += [r"\par\smallskip", r"{\footnotesize\raggedright " + " ".join(notes) + r"\par}"]
     lines += [rf"\end{{{env}}}", ""]
     return "\n".join(lines)
+
+
+#: the paper that introduced each dataset a table reports on (reports/references.bib)
+DATASET_CITES = {"posetrack17": "posetrack", "posetrack18": "posetrack", "posetrack21": "posetrack21"}
+
+
+def repro_facts(page: Page) -> str:
+    """What a reader of the LaTeX alone needs of the reproduced rows, short: who ran them, on what, for how long,
+    with how many seeds (full provenance: the Markdown page's footnotes and metrics.json)."""
+    exps = [e for e in page.experiments if e.evaluation and not e.released]
+    if not exps:
+        return "this project's pipeline"
+    epochs = sorted({str((e.config.get("train") or {}).get("epochs")) for e in exps})
+    seeds = sorted({len(g) for g in seed_groups(exps).values()})
+    commits = sorted({commit_name(e.provenance("evaluation") or {}) or "unknown" for e in exps})
+    machines = sorted({machine_name(e.provenance("evaluation") or {}) or "unknown machine" for e in exps})
+    size = exps[0].input_size()
+    boxes = sorted({evaluated_boxes(e) for e in exps})
+    return (f"this project's pipeline, trained here ({'/'.join(epochs)} epochs, input {size}, "
+            f"evaluated with {' and '.join(boxes)} boxes, "
+            f"{'/'.join(map(str, seeds))} seed{'s' if seeds != [1] else ''} per row, pretrained or from scratch as "
+            f"its Init says), evaluated at commit {', '.join(commits)} on {', '.join(machines)}")
 
 
 def _cell(value: str) -> str:
@@ -122,12 +145,14 @@ def main_table(page: Page, title: str) -> str:
         note_lines.append(f"Mean$\\pm$sd: over {counts} seeds (sample standard deviation); per-seed rows in the "
                           f"report's appendix.")
     reproduced = any(name.endswith(REPRODUCED_BLOCK.lower()) for name, _ in blocks)
-    caption = (f"{escape(title)}: AP (PCKh@0.5) per joint on the val split. Boxes: the person boxes of the "
+    dataset = DATASET_CITES.get(page.dataset)
+    caption = (f"{escape(title)}" + (rf"~\cite{{{dataset}}}" if dataset else "") +
+               f": AP (PCKh@0.5) per joint on the val split. Boxes: the person boxes of the "
                f"evaluation (GT or detected; rows with different boxes are not comparable). Grouped heatmap- then "
                f"regression-based, single- then multi-frame; ordered by mean AP within a group; best of each column "
-               f"in a group in bold."
-               + (" Repro.: this project's pipeline (the report's footnotes give commit and machine), pretrained or "
-                  "trained from scratch." if reproduced else ""))
+               f"in a group in bold (in the Mean column also every value within one seed standard deviation of it)."
+               + (" Repro.: " + escape(repro_facts(page)) + "." if reproduced else
+                  " Every row is copied from the cited paper (none was reproduced here)."))
     header = ["Method", "Backbone", "$T$", "Boxes", *AP_NAMES]
     return tabular(header, body, "@{}lllc" + "c" * len(AP_NAMES) + "@{}", caption, f"tab:{page.dataset}",
                    notes=note_lines, colsep="3.5pt")
@@ -166,7 +191,21 @@ def cost_table(models: list[Model], caption: str, label: str) -> str:
     header = [*_model_header(backbone, size), "Mode", "GFLOPs", "Backbone", "Head (M)", "Params (M)", "Fwd MiB",
               "Train MiB"]
     align = "@{}l" + "l" * (len(header) - 7) + "r" * 6 + "@{}"
-    return tabular(header, body, align, caption + shared, label, colsep="4pt")
+    return tabular(header, body, align, caption + shared + " " + memory_note(models), label, colsep="4pt")
+
+
+#: what "peak memory" counts on each device type (benchmarks/profiling/memory.py)
+MEMORY_COUNTERS = {"cpu": "the peak resident-memory rise over the call plus the resident tensors",
+                   "cuda": "torch.cuda.max_memory_allocated"}
+
+
+def memory_note(models: list[Model]) -> str:
+    """What the two memory columns count, on which device, and the training step's batch."""
+    types = sorted({(m.profile or {}).get("env", {}).get("device_type", "cpu") for m in models})
+    batches = sorted({str(((m.profile or {}).get("memory_train_step") or {}).get("batch", "?")) for m in models})
+    counters = "; ".join(f"{t.upper() if t == 'cpu' else 'CUDA'}: {MEMORY_COUNTERS.get(t, t)}" for t in types)
+    return escape(f"Fwd MiB: peak memory of a forward pass at batch 1; Train MiB: of a training step (forward, "
+                  f"backward, optimizer) at batch {'/'.join(batches)}; memory counted as {counters}.")
 
 
 def speed_table(models: list[Model], doc: dict | None, caption: str, label: str) -> str:
@@ -214,10 +253,11 @@ def experiment_efficiency(page: Page, title: str, env: str, timings: dict | None
         return {}
     base = (f"{escape(title)}: one key-frame prediction (clip: $T$ backbone passes; streaming: one, per-frame "
             f"features cached).")
-    return {"efficiency-cost": cost_table(models, base + f" One multiply-add = one FLOP; head cost in MFLOPs; peak "
-                                                   f"memory of a forward pass at batch 1 and of a training step. "
-                                                   f"Counted on {escape(env)}.", f"tab:{page.dataset}-cost"),
-            "efficiency-speed": speed_table(models, timings, base, f"tab:{page.dataset}-speed")}
+    out = {"efficiency-cost": cost_table(models, base + f" One multiply-add = one FLOP; head cost in MFLOPs. "
+                                                    f"Counted on {escape(env)}.", f"tab:{page.dataset}-cost")}
+    if timings:  # no interleaved timing run: no speed table (never one filled from separately timed profiles)
+        out["efficiency-speed"] = speed_table(models, timings, base, f"tab:{page.dataset}-speed")
+    return out
 
 
 def paper_efficiency(paper: dict[str, dict], env: str, timings: dict | None) -> dict[str, str]:
@@ -228,7 +268,9 @@ def paper_efficiency(paper: dict[str, dict], env: str, timings: dict | None) -> 
     if not models:
         return {}
     base = "Paper-size models (256$\\times$192 input), one key-frame prediction."
-    return {"efficiency-cost": cost_table(models, base + f" One multiply-add = one FLOP; head cost in MFLOPs "
-                                                   f"(everything after the backbone). Counted on {escape(env)}.",
-                                          "tab:paper-cost"),
-            "efficiency-speed": speed_table(models, timings, base, "tab:paper-speed")}
+    out = {"efficiency-cost": cost_table(models, base + f" One multiply-add = one FLOP; head cost in MFLOPs "
+                                                    f"(everything after the backbone). Counted on {escape(env)}.",
+                                         "tab:paper-cost")}
+    if timings:
+        out["efficiency-speed"] = speed_table(models, timings, base, "tab:paper-speed")
+    return out

@@ -14,7 +14,7 @@ from dsta.evaluate.bootstrap import matched, matched_split
 from dsta.errors import DataError
 from dsta.io import load_json, write_text
 from reports import booktabs
-from reports.results import DATASETS, METHOD_NAMES, Experiment
+from reports.results import DATASETS, Experiment
 
 CORRUPTED = "corrupted"  # the synthetic GT images' flag the clean vs corrupted split uses (dsta.predict)
 CONTROL = "blank"
@@ -68,13 +68,28 @@ def row(e: Experiment, r: dict) -> list[str]:
     rpc = r.get("rPC") or {}
     blank = r.get("blank") or {}
     prior = r.get("box_prior") or {}
-    name = e.key if e.model in METHOD_NAMES else f"{e.key} ({e.method()})"  # an outside model: its plugin's label
+    name = f"{method_label(e)} ({e.key})"  # the method as the tables name it, and the experiment it ran
     return [name, str(r.get("num_frames", e.num_frames)), "GT" if r.get("boxes") == "gt" else "detected",
             _f(r.get("clean")), _f(r.get("clean_gt_boxes")), _f(prior.get("boxes")), _f(prior.get("gt_boxes")),
             _f((r.get("mPC") or {}).get("key")), _f((r.get("mPC") or {}).get("all")), _f(pct(rpc.get("key"))),
             _f(pct(rpc.get("all"))), _ci(pct(r.get("temporal_recovery")), r.get("temporal_recovery_interval"), pct),
             _f(blank.get("key")), _f(blank.get("all")),
             _ci(r.get("blank_neighbour_gain"), r.get("blank_neighbour_gain_interval"))]
+
+
+def method_label(e: Experiment) -> str:
+    """The method's name (ours, or an outside model's label), ``, scratch`` for a run without a pretrained start."""
+    return e.method() + (", scratch" if e.init() == "scratch" else "")
+
+
+def grid_text(results: dict[str, dict]) -> str:
+    """The corruptions and severities the mPC averages over, as run: ``occlusion at severity 4``."""
+    grids = [r.get("grid") or {} for r in results.values()]
+    corruptions = [c for c in (grids[0].get("corruptions") or []) if c != CONTROL] if grids else []
+    severities = grids[0].get("severities") or [] if grids else []
+    sev = (f"severity {severities[0]}" if len(severities) == 1 else
+           f"severities {', '.join(map(str, severities))}" if severities else "its severities")
+    return f"{' and '.join(c.replace('_', ' ') for c in corruptions) or 'no corruption'} at {sev}"
 
 
 def _ci(value, bounds, scale=lambda v: v) -> str:
@@ -131,8 +146,8 @@ def page(dataset: str, experiments: list[Experiment], results: dict[str, dict], 
     return "\n".join(lines) + "\n"
 
 
-LATEX_HEADER = ["Experiment", "$T$", "Clean", "GT boxes", "Prior", "mPC key", "mPC all", "Recovery (\\%)",
-                "Blank key", "Blank all", "Blank gain"]  # the page's columns 0, 1, 3-5, 7, 8, 11-14, named short
+LATEX_HEADER = {0: "Method", 1: "$T$", 3: "Clean", 4: "GT boxes", 5: "Prior", 6: "Prior (GT)", 7: "mPC key",
+                8: "mPC all", 11: "Recovery (\\%)", 12: "Blank key", 13: "Blank all", 14: "Blank gain"}  # page column
 
 
 def _ci_cell(cell: str) -> str:
@@ -142,25 +157,44 @@ def _ci_cell(cell: str) -> str:
 
 
 def latex(dataset: str, experiments: list[Experiment], results: dict[str, dict]) -> str:
-    cols = [0, 1, 3, 4, 5, 7, 8, 11, 12, 13, 14]  # the paste-ready subset: rPC and the prior's GT boxes are on the page
+    rows = [row(e, results[e.key]) for e in experiments if e.key in results]
+    priors = {(r[5], r[6]) for r in rows}
+    one_prior = len(priors) == 1  # one val set, one prior: said once, in the caption, not in two columns
+    cols = [c for c in LATEX_HEADER if not (one_prior and c in (5, 6))]  # the paste-ready subset: rPC is on the page
+    prior = (f"the box prior (the chance level: the mean training pose in each box) is {rows[0][5]} with the "
+             f"evaluation's boxes and {rows[0][6]} with GT boxes" if one_prior and rows else
+             "the box prior with either boxes (the chance level: the mean training pose in each box)")
     body = []
     for e in experiments:
         if e.key in results:
             r = row(e, results[e.key])
+            r[0] = method_label(e)  # the experiment's key stays on the Markdown page
             body.append([_ci_cell(r[i]) if i in (11, 14) else booktabs.escape(r[i]) for i in cols])
-    return booktabs.tabular(LATEX_HEADER, body, "@{}l" + "r" * (len(cols) - 1) + "@{}",
+    return booktabs.tabular([LATEX_HEADER[c] for c in cols], body, "@{}l" + "r" * (len(cols) - 1) + "@{}",
                             booktabs.escape(f"Robustness on {dataset}: clean mAP (the evaluation's boxes and GT "
-                                            "boxes), the box prior (the mean training pose in each box), mPC with "
-                                            "only the key frame or every frame corrupted, the temporal recovery "
-                                            "(rPC key minus rPC all, % of clean mAP) and the blank-frame control "
-                                            "(mAP with the key frame or every frame blank, and their difference); "
-                                            "95% paired bootstrap intervals over val sequences in brackets."),
+                                            f"boxes; {prior}), mPC") + r"~\cite{michaelis2019}" +
+                            booktabs.escape(f" over {grid_text(results)} of ImageNet-C-style corruptions") +
+                            r"~\cite{hendrycks2019}" +
+                            booktabs.escape(", with only the key frame or every frame corrupted, the temporal "
+                                            "recovery (rPC key minus rPC all, % of clean mAP) and the blank-frame "
+                                            "control (mAP with the key frame or every frame blank, and their "
+                                            "difference); 95% paired bootstrap intervals over val sequences in "
+                                            "brackets."),
                             f"tab:robustness-{dataset}", colsep="2.5pt")
 
 
 def figure(experiments: list[Experiment], results: dict[str, dict], path: Path, title: str) -> None:
-    """mAP vs severity per model, one panel per corruption (key frame only: solid line, filled marker; every frame:
-    dashed, open marker), the blank control as bars (key: plain, all: hatched); one legend of the models beside."""
+    """One panel per corruption: mAP vs severity per model where the grid has several severities (key frame only:
+    solid line, filled marker; every frame: dashed, open marker), the models side by side where it has one (no
+    severity axis for a single value: the severity is in the panel's title), the blank control as bars (key: plain,
+    all: hatched); the box prior of the same boxes as the chance line; one legend of the models beside."""
+    from reports import plots as pl
+
+    with pl.plt.rc_context(pl.STYLE):  # the report's style: TrueType fonts in the PDF, its sizes
+        _figure(experiments, results, path, title)
+
+
+def _figure(experiments: list[Experiment], results: dict[str, dict], path: Path, title: str) -> None:
     from reports import plots as pl
 
     plt = pl.plt
@@ -171,35 +205,56 @@ def figure(experiments: list[Experiment], results: dict[str, dict], path: Path, 
                 corruptions.append(run["corruption"])
     shown = [e for e in experiments if e.key in results]
     colors, names = pl._colors(shown), pl._names(shown)
+    prior = pl.box_prior(shown)
     fig, axes = plt.subplots(1, len(corruptions), figsize=(2.6 * len(corruptions) + 1.6, 2.8), squeeze=False)
     for ax, corruption in zip(axes[0], corruptions):
         severities = sorted({run["severity"] for r in results.values() for run in r["runs"]
                              if run["corruption"] == corruption and run["severity"] is not None})
+        by_model = corruption == CONTROL or len(severities) <= 1  # one value per model and mode: side by side
         for i, e in enumerate(shown):
             runs = [run for run in results[e.key]["runs"] if run["corruption"] == corruption]
             for mode, style, marker in (("key", "-", "o"), ("all", "--", "s")):
                 pts = sorted((run["severity"] or 0, run["mAP"]) for run in runs if run["mode"] == mode)
+                x = i + (-0.17 if mode == "key" else 0.17)
                 if corruption == CONTROL:
-                    x = i + (-0.17 if mode == "key" else 0.17)
                     ax.bar(x, pts[0][1] if pts else 0, width=0.34, color=colors.get(e.key),
                            hatch=None if mode == "key" else "///", alpha=1.0 if mode == "key" else 0.55)
+                elif by_model:
+                    if pts:
+                        ax.plot([x], [pts[0][1]], ls="", marker=marker, color=colors.get(e.key), markersize=4.5,
+                                markerfacecolor=colors.get(e.key) if mode == "key" else "white",
+                                label=names[e.key] if mode == "key" else None)
                 else:
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker=marker, color=colors.get(e.key),
                             markerfacecolor=colors.get(e.key) if mode == "key" else "white", markersize=4,
                             label=names[e.key] if mode == "key" else None)
-        ax.set_title(corruption.replace("_", " ") + (": key frame blank (plain) vs every frame (hatched)"
-                                                     if corruption == CONTROL else ""), fontsize=7)
+        name = corruption.replace("_", " ")
         if corruption == CONTROL:
-            ax.set_xticks(range(len(shown)), [names[e.key] for e in shown], rotation=55, ha="right", fontsize=6)
+            ax.set_title(name + ": key frame blank (plain) vs every frame (hatched)", fontsize=7)
+        elif by_model:
+            ax.set_title(f"{name}, severity {severities[0]}" if severities else name, fontsize=7)
         else:
+            ax.set_title(name, fontsize=7)
             ax.set_xlabel("severity")
             ax.set_xticks(severities)
             ax.set_xlim(min(severities) - 0.6, max(severities) + 0.6)
+        if by_model:
+            ax.set_xticks(range(len(shown)), [names[e.key] for e in shown], rotation=55, ha="right", fontsize=6)
+            ax.set_xlim(-0.6, len(shown) - 0.4)
+        if prior is not None:
+            pl.chance_line(ax, prior["mAP"], "box prior")
         ax.set_ylim(bottom=0)
         ax.set_ylabel("val mAP")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    handles += [pl.plt.Line2D([], [], color="0.3", ls="-", marker="o", markersize=4),
-                pl.plt.Line2D([], [], color="0.3", ls="--", marker="s", markerfacecolor="white", markersize=4)]
+    handles, labels = [], []
+    for ax in axes[0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(h)
+                labels.append(label)
+    lines = any(ax.get_xlabel() == "severity" for ax in axes[0])  # a panel with lines over severities
+    handles += [pl.plt.Line2D([], [], color="0.3", ls="-" if lines else "", marker="o", markersize=4),
+                pl.plt.Line2D([], [], color="0.3", ls="--" if lines else "", marker="s", markerfacecolor="white",
+                              markersize=4)]
     labels += ["key frame only", "every frame"]
     fig.legend(handles, labels, loc="center right", fontsize=6, frameon=False)
     fig.suptitle(f"Robustness on {title}: key frame only vs every frame corrupted")

@@ -80,7 +80,8 @@ BLOCKS = {("heatmap", "single"): "Heatmap-based, single-frame", ("heatmap", "mul
 REPRODUCED_BLOCK = "Reproduced here"  # the suffix of a reproduced group's name
 ORDER_NOTE = ("Rows are grouped as in the DSTA paper (heatmap- then regression-based; single- then multi-frame; "
               "diffusion methods generate heatmaps and sit with them), ordered by mean AP within each group; the "
-              "best value of each column within a group is in bold. Reproduced rows come last, in the same groups "
+              "best value of each column within a group is in bold (in the Mean column also every value within one seed "
+              "standard deviation of it). Reproduced rows come last, in the same groups "
               "(single-frame baselines first, then by T, pretrained before scratch).")
 
 
@@ -331,9 +332,11 @@ def best_in_block(rows: list[Row]) -> list[set[int]]:
         values = [(rows[i].ap[col], i) for i in comparable if rows[i].ap[col] is not None]
         if len(values) < 2:
             continue
-        top = max(v for v, _ in values)
+        top, best = max(values)
         for v, i in values:
-            if round(v, 1) == round(top, 1):
+            # the mean of several seeds has a spread: a value within either row's sd of the best ties with it
+            sd = max(rows[j].spread or 0.0 for j in (i, best)) if col == len(AP_COLUMNS) - 1 else 0.0
+            if round(v, 1) == round(top, 1) or top - v <= sd:
                 marks[i].add(col)
     return marks
 

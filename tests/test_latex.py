@@ -38,8 +38,8 @@ def compile_tables(folder: Path, tables: list[Path], figures: Path | None = None
     shutil.copy(REPORTS / "references.bib", latex)
     for bib in bibs:
         shutil.copy(bib, latex)
-    if figures is not None:
-        shutil.copytree(figures, folder / "figures")
+    if figures is not None:  # where figures.tex says: figures/ beside the paper's .tex
+        shutil.copytree(figures, latex / "figures")
     body = []
     for i, t in enumerate(tables):
         shutil.copy(t, latex / f"t{i}.tex")

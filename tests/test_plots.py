@@ -240,3 +240,37 @@ def test_training_curves_draw_the_box_prior(experiments, tmp_path, monkeypatch):
     top = figures[0].axes[0]
     assert any(list(line.get_ydata()) == [15.25, 15.25] for line in top.lines)
     assert any(t.get_text() in ("box prior 15.2", "box prior 15.3") for t in top.texts)
+
+
+def test_accuracy_figures_draw_the_chance_level(experiments, tmp_path, monkeypatch):
+    """Where accuracy is plotted, the box prior is drawn: a dashed line at its mAP on mAP vs GFLOPs, a dashed bar at
+    its AP across each joint group's bars (the prior's own per-group AP)."""
+    import copy
+
+    runs = copy.deepcopy(experiments)
+    prior_eval = _evaluation(9.0)
+    runs[0].robustness = {"box_prior": {"boxes": 9.0, "gt_boxes": 20.0, "columns": {"boxes": prior_eval}}}
+    figures = _capture(monkeypatch)
+    pl.map_vs_gflops(runs, tmp_path / "m.png", "t")
+    pl.per_joint_bars(runs, tmp_path / "g.png", "t")
+    map_ax, group_ax = figures[0].axes[0], figures[1].axes[0]
+    assert any(list(line.get_ydata()) == [9.0, 9.0] for line in map_ax.lines)
+    assert any(t.get_text() == "box prior (chance) 9.0" for t in map_ax.texts)
+    assert map_ax.get_ylim()[0] < 9.0
+    dashes = [c for c in group_ax.collections if c.get_label() == "box prior (chance)"]
+    assert len(dashes) == 1
+    heights = sorted({round(seg[0][1], 6) for seg in dashes[0].get_segments()})
+    assert heights == sorted({round(v, 6) for v in pl._group_ap(prior_eval)})
+    figures.clear()
+    pl.map_vs_gflops(experiments, tmp_path / "m.png", "t")  # no prior in the run: no line, no label
+    assert not any(t.get_text().startswith("box prior") for t in figures[0].axes[0].texts)
+
+
+def test_committed_figures_embed_truetype_never_type3():
+    """Conference PDF checks reject Type 3 fonts: every committed figure embeds TrueType (matplotlib's
+    ``pdf.fonttype = 42``, the report's style, which the robustness figure now draws under too)."""
+    pdfs = sorted((Path(__file__).resolve().parents[1] / "reports" / "figures").glob("*.pdf"))
+    assert pdfs
+    for pdf in pdfs:
+        data = pdf.read_bytes()
+        assert b"/Type3" not in data and b"/FontFile2" in data, pdf.name

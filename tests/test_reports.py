@@ -214,10 +214,9 @@ def test_one_provenance_no_warning(results):
 def test_latex_tables_beside_the_markdown(results):
     _build(results)
     latex = results / "out" / "latex"
-    assert sorted(p.name for p in latex.glob("*.tex")) == [
-        "paper-efficiency-cost.tex", "paper-efficiency-speed.tex", "posetrack17.tex", "posetrack18.tex",
-        "posetrack21.tex", "preamble.tex", "synthetic-efficiency-cost.tex", "synthetic-efficiency-speed.tex",
-        "synthetic.tex"]
+    assert sorted(p.name for p in latex.glob("*.tex")) == [  # no timing run here: no speed tables
+        "paper-efficiency-cost.tex", "posetrack17.tex", "posetrack18.tex", "posetrack21.tex", "preamble.tex",
+        "synthetic-efficiency-cost.tex", "synthetic.tex"]
     pt18 = (latex / "posetrack18.tex").read_text()
     assert r"\toprule" in pt18 and r"\bottomrule" in pt18 and r"\begin{table*}" in pt18
     assert ("Method & Backbone & $T$ & Boxes & Head & Shoulder & Elbow & Wrist & Hip & Knee & Ankle & Mean \\\\"
@@ -228,8 +227,11 @@ def test_latex_tables_beside_the_markdown(results):
     assert "Δ" not in pt18 and "GFLOPs" not in pt18
     eff = (latex / "synthetic-efficiency-cost.tex").read_text()
     assert "GFLOPs" in eff and "0.360" in eff and "Latency" not in eff  # cost only: no time
-    speed = (latex / "synthetic-efficiency-speed.tex").read_text()
-    assert "No interleaved timing run" in speed and "GFLOPs" not in speed  # never filled from separate profiles
+    assert "Fwd MiB: peak memory of a forward pass at batch 1" in eff and "at batch 8" in eff  # what memory counts
+    assert "CPU: the peak resident-memory rise" in eff
+    assert r"\cite{posetrack}" in pt18  # the dataset's paper
+    synth = (latex / "synthetic.tex").read_text()
+    assert "footnotes" not in synth and "evaluated at commit" in synth and "epochs" in synth  # said in the caption
     assert "](latex/synthetic.tex)" in (results / "out" / "synthetic.md").read_text()
 
 
@@ -483,3 +485,19 @@ def test_box_prior_rows_are_the_chance_level_of_the_table(results):
     assert "box prior: the mean training pose" in page and "robustness/dsta_t3/metrics.json" in page
     latex = (results / "out" / "latex" / "synthetic.tex").read_text()
     assert "Chance level (no image)" in latex and latex.count("Box prior (no image)") == 2
+
+
+def test_bold_mean_respects_the_seeds_spread():
+    """The GPU table's case: T=5 (one seed, 54.9) and T=3 (54.8 +- 0.7 over two seeds) tie in the Mean column; a
+    per-joint column, which has no spread, bolds its best value alone; a value outside the sd is not bold."""
+    from reports.tables import AP_COLUMNS, Row, best_in_block
+
+    def row(mean, spread=None, seeds=1, head=50.0):
+        return Row("reproduced", "DSTA", "ResNet-18", 3, "64x48", [head] + [40.0] * (len(AP_COLUMNS) - 2) + [mean],
+                   spread=spread, seeds=seeds)
+
+    t5, t3, t1 = row(54.9, head=51.0), row(54.8, 0.7, 2), row(53.0, 0.5, 2)
+    marks = best_in_block([t5, t3, t1])
+    mean = len(AP_COLUMNS) - 1
+    assert mean in marks[0] and mean in marks[1] and mean not in marks[2]
+    assert 0 in marks[0] and 0 not in marks[1]  # Head: 51.0 vs 50.0, no spread to tie within

@@ -7,7 +7,9 @@ from reports.results import Experiment
 
 def _exp(key, model, frames):
     cfg = {"data": {"name": "synthetic", "input_size": [48, 64], "val_ann": "annotations/val"},
-           "model": {"name": model, "kwargs": {"backbone": "resnet18", "num_frames": frames}}, "train": {"seed": 0}}
+           "model": {"name": model, "kwargs": {"backbone": "resnet18", "num_frames": frames,
+                                               "pretrained": "pretrain/rle/backbone.pt"}},
+           "train": {"seed": 0}}
     return Experiment(key, cfg, None, None, None)
 
 
@@ -33,13 +35,41 @@ def test_pages_latex_and_figure(tmp_path):
     written = rb.write(tmp_path / "out", exps, plots=True)
     page = (tmp_path / "out" / "robustness-synthetic.md").read_text()
     # dsta_t3: clean 40 (GT boxes 45), box prior 15 / 30, mPC 32 / 28, recovery +10% of clean [+1, +20]
-    assert "| dsta_t3 | 3 | detected | 40.0 | 45.0 | 15.0 | 30.0 | 32.0 | 28.0 | 80.0 | 70.0 | +10.0 [+1.0, +20.0] |" \
-        in page
+    assert ("| DSTA (dsta_t3) | 3 | detected | 40.0 | 45.0 | 15.0 | 30.0 | 32.0 | 28.0 | 80.0 | 70.0 | "
+            "+10.0 [+1.0, +20.0] |") in page  # the method's name, and the experiment that ran
     assert "| 20.0 | 15.0 | +5.0 [+1.0, +9.0] |" in page
     assert "occlusion 2 key" in page and "figures/synthetic-robustness.png" in page
     tex = (tmp_path / "out" / "latex" / "synthetic-robustness.tex").read_text()
-    assert r"\toprule" in tex and "dsta\\_t3" in tex
+    assert r"\toprule" in tex and "dsta\\_t3" not in tex  # rows are methods, not experiment keys
+    assert "DSTA &" in tex and "RLE &" in tex  # the GT-box prior beside the GT-box mAP: one val set, one prior
+    assert "is 15.0 with the evaluation's boxes and 30.0 with GT boxes" in tex and "Prior" not in tex
+    assert r"\cite{michaelis2019}" in tex and r"\cite{hendrycks2019}" in tex  # mPC and the corruptions, cited
+    assert "occlusion at severities 2, 4" in tex  # what mPC averages over
     assert (tmp_path / "out" / "figures" / "synthetic-robustness.png").stat().st_size > 0
+    pdf = (tmp_path / "out" / "figures" / "synthetic-robustness.pdf").read_bytes()
+    assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType, as every figure: no Type 3 fonts
     # a dataset without results still gets its page, saying so
     assert "No robustness results" in (tmp_path / "out" / "robustness-posetrack18.md").read_text()
     assert len(written) == 6  # the synthetic page, table and figure, and the three PoseTrack pages
+
+
+def test_one_severity_is_drawn_as_points_not_a_severity_axis(monkeypatch):
+    """A grid with one severity (the default's) draws the models side by side, the severity in the panel's title,
+    no "severity" axis; the box prior is the chance line of every panel."""
+    from reports import plots as pl
+
+    exps = [_exp("dsta_t3", "dsta", 3), _exp("rle_ft", "rle", 1)]
+    results = {}
+    for e, (key_map, all_map) in zip(exps, ((35.0, 31.0), (33.0, 33.0))):
+        m = _metrics(e.num_frames, key_map, all_map)
+        m["runs"] = [r for r in m["runs"] if r["severity"] in (None, 4)]
+        m["grid"]["severities"] = [4]
+        results[e.key] = m
+        e.robustness = m
+    figures = []
+    monkeypatch.setattr(pl, "_save", lambda fig, path: figures.append(fig))
+    rb.figure(exps, results, None, "synthetic")
+    occlusion = figures[0].axes[0]
+    assert occlusion.get_title() == "occlusion, severity 4" and occlusion.get_xlabel() == ""
+    assert [t.get_text() for t in occlusion.get_xticklabels()] == ["DSTA T=3", "RLE"]
+    assert all(any(list(line.get_ydata()) == [15.0, 15.0] for line in ax.lines) for ax in figures[0].axes)
