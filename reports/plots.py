@@ -8,6 +8,7 @@ Paths returned are the PNGs', relative to the report folder, as the Markdown pag
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import matplotlib
@@ -133,6 +134,12 @@ def _figure(width: float, height: float, **kwargs):
 
 
 TITLES: dict[str, str] = {}  # figure stem -> the title taken out of the image (papers put it in the caption)
+NOTES: dict[str, str] = {}  # figure stem -> what this drawing shows beyond its kind's caption (set while drawing)
+
+
+def note(path: Path, text: str) -> None:
+    """The caption's sentences about what this very figure draws (``figures_tex`` appends them to its kind's)."""
+    NOTES[Path(path).stem] = text
 
 
 def _save(fig, path: Path) -> None:
@@ -278,9 +285,11 @@ def map_vs_gflops(experiments, path: Path, title: str) -> None:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     prior = box_prior(experiments)
+    note(path, "")
     if prior is not None and items:
         chance_line(ax, prior["mAP"], "box prior (chance)")
         ax.set_ylim(min(ax.get_ylim()[0], prior["mAP"] - 3), ax.get_ylim()[1])
+        note(path, f"Dashed: the box prior ({prior['mAP']:.1f}), the chance level.")
     ax.set_xlabel("GFLOPs per prediction")
     ax.set_ylabel("val mAP")
     ax.grid(alpha=0.3, which="major")
@@ -333,7 +342,9 @@ def per_joint_bars(experiments, path: Path, title: str) -> None:
         ax.bar(x + (i - (n - 1) / 2) * width, ap, width * 0.92, label=names[e.key], color=colors[e.key],
                edgecolor="k", linewidth=0.3)
     prior = box_prior(experiments)
+    note(path, "")
     if prior is not None and prior["evaluation"]:
+        note(path, "Dashed across each group: the box prior's AP there, the chance level.")
         chance = _group_ap(prior["evaluation"])  # the box prior per group: a dashed bar across each group's bars
         ax.hlines(chance, x - 0.45, x + 0.45, colors="0.25", lw=0.9, ls=(0, (3, 2)), zorder=5,
                   label="box prior (chance)")
@@ -386,8 +397,8 @@ def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = 
     top1 = np.nanmax([*fps["clip"], *fps["streaming"], *(fps["clip"] + np.nan_to_num(err["clip"][1])), 1.0])
     _na(a1, x + w / 2, fps["streaming"], top1)
     a1.set_ylabel(f"predictions / s (batch {tb_key})" if tb_key else "predictions / s")
-    a1.set_title("throughput, one interleaved run" if timings else "throughput: no interleaved timing run",
-                 loc="left")
+    no_fps = "" if timings else "No interleaved timing run: no FPS bars. "
+    note(path, no_fps.strip())
     fwd = [e.profile["modes"]["clip"].get("memory_forward", {}) for e in done]
     train = [e.profile.get("memory_train_step") or {} for e in done]
     mem_f = [m.get("peak_mib") or np.nan for m in fwd]
@@ -403,9 +414,9 @@ def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = 
         return
     env = done[0].profile.get("env", {})
     cuda = env.get("device_type") == "cuda"
-    a2.set_ylabel("MiB")
-    a2.set_title("peak GPU memory (CUDA allocations)" if cuda else
-                 "peak CPU resident memory (tensors + peak RSS rise)", loc="left")
+    a2.set_ylabel("peak GPU MiB (CUDA allocations)" if cuda else "peak CPU MiB (tensors + RSS rise)")
+    note(path, no_fps + "Memory: " + ("peak CUDA allocations (torch.cuda.max_memory_allocated)." if cuda else
+                             "the peak resident-memory rise over the call plus the resident tensors (CPU)."))
     fb = {m.get("batch", 1) for m in fwd}
     tb = {m.get("batch") for m in train} - {None}
     for ax in (a1, a2):
@@ -478,8 +489,10 @@ def training_curves(experiments, path: Path, title: str) -> None:
                     markeredgewidth=0.7)
             losses[ax] += [v for _, v in loss]
     prior = box_prior(experiments)  # the chance level of these boxes, which a curve must clear
+    note(path, "")
     if prior is not None:
         chance_line(a1, prior["mAP"], "box prior")
+        note(path, f"Dashed on the top panel: the box prior ({prior['mAP']:.1f}), the score without the image.")
     a1.set_xlabel("epochs trained (0: before the first step)")
     a1.set_ylabel("val mAP")
     a1.set_title(title, loc="left")
@@ -594,6 +607,7 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
     height = top + bottom + len(chosen) * cell_h + gap * (len(chosen) - 1)
     fig = plt.figure(figsize=(TEXT_WIDTH, height))
     thickness = max(2, scale + 1)
+    shown: set[str] = set()  # the corruptions of the corrupted rows, for the caption
     for r, ((seq, frame), img) in enumerate(zip(chosen, images)):
         gt = [(p.keypoints * scale, p.visible > 0) for p in frame.persons]
         for c, (name, e) in enumerate(columns):
@@ -619,11 +633,16 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
             if r == 0:
                 ax.set_title(name, fontsize=7, pad=2)
             if c == 0:
-                state = "corrupted" if frame.flags.get("corrupted") else "clean"
+                kind = str(frame.flags.get("corruption") or "").replace("+", ", ").replace("_", " ")
+                state = (f"corrupted ({kind})" if kind else "corrupted") if frame.flags.get("corrupted") else "clean"
+                if frame.flags.get("corrupted"):
+                    shown.add(kind or "corrupted")
                 video = list(dict.fromkeys(sq.name for sq, _ in chosen)).index(seq.name) + 1
                 ax.set_ylabel(f"video {video}, frame {frame.index}\n{state}", fontsize=7, labelpad=2)
-    boxes = {str((e.evaluation or {}).get("boxes", e.config["data"].get("boxes", "?"))) for e in experiments}
-    fig.suptitle(f"{title}; person boxes: {' / '.join(sorted(boxes))}", fontsize=8, x=left / TEXT_WIDTH,
+    boxes = {"GT" if b == "gt" else "detected" for b in
+             (str((e.evaluation or {}).get("boxes", e.config["data"].get("boxes", "?"))) for e in experiments)}
+    note(path, f"Corrupted rows: {'; '.join(sorted(shown))} (the synthetic set's own corruptions)." if shown else "")
+    fig.suptitle(f"{title}; {' / '.join(sorted(boxes))} person boxes", fontsize=8, x=left / TEXT_WIDTH,
                  y=1 - 0.02 / height, ha="left", va="top")
     outline = [pe.Stroke(linewidth=3.4, foreground="#141414"), pe.Normal()]
     handles = [Line2D([], [], color=SIDE_COLORS[s], lw=2, path_effects=outline, label=label)
@@ -732,7 +751,7 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
         g = p["modes"][mode]["gflops"]["total"]
         y = row["ap"][-1]
         hrnet = str(row.get("backbone") or "").lower().startswith("hrnet")
-        issue = row.get("cite") == "dsta_issue2" or row.get("tabulated_in") == "dsta_issue2"
+        issue = bool(row.get("reproduction"))  # a user's reproduction, not a published figure
         ax.plot([g], [y], "s" if hrnet else "o", color=_paper_color(p), markeredgecolor="k", markeredgewidth=0.4,
                 markersize=5, zorder=3, markerfacecolor="white" if issue else _paper_color(p))
         backbone = {"ResNet-50": "R50"}.get(row.get("backbone"), row.get("backbone") or "")
@@ -746,13 +765,20 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
     ax.set_title("published PoseTrack17 mAP of each method against the GFLOPs counted for this project's "
                  "implementation of its architecture (not the authors' code)", loc="left")
     ax.grid(alpha=0.3)
-    fig.legend(handles=[Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
-                               label="ResNet backbone"),
-                        Line2D([], [], ls="", marker="s", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
-                               label="HRNet backbone"),
-                        Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="k",
-                               markeredgewidth=0.6, label="mAP from a GitHub issue,\nnot a published table")],
-               loc="outside lower center", ncol=3, handletextpad=0.2, columnspacing=0.8, fontsize=6)
+    handles = [Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
+                      label="ResNet backbone"),
+               Line2D([], [], ls="", marker="s", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
+                      label="HRNet backbone")]
+    text = ("Circles: ResNet backbones; squares: HRNet. The x axis is GFLOPs per frame of this project's "
+            "implementation (streaming where the model allows it), the y axis the published mAP.")
+    if any(row.get("reproduction") for m, row in rows.items() if m in paper):
+        handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="k",
+                              markeredgewidth=0.6, label="a user's reproduction\n(GitHub issue), not published"))
+        text += (" Hollow: a user's reproduction reported in a GitHub issue, not a published figure; every filled "
+                 "marker is a published figure.")
+    note(path, text)
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), handletextpad=0.2, columnspacing=0.8,
+               fontsize=6)
     _place_labels(ax, items)
     _save(fig, path)
 
@@ -771,9 +797,9 @@ def paper_figures(paper: dict[str, dict], reference: dict, fig_dir: Path) -> dic
 
 
 CAPTIONS = {
-    "robustness": "Val mAP under each corruption against its severity, with only the key frame of each clip corrupted "
-                  "(solid, filled markers) or every frame (dashed, open markers); the blank-frame control as bars "
-                  "(key frame blank: plain; every frame blank: hatched). A single-frame model's two modes coincide.",
+    "robustness": "Val mAP under each corruption, with only the key frame of each clip corrupted (filled markers) "
+                  "or every frame (open markers); the blank-frame control as bars (key frame blank: plain; every "
+                  "frame blank: hatched). A single-frame model's two modes coincide.",
     "map_vs_gflops": "Val mAP against GFLOPs per prediction (log scale). Filled markers: clip mode ($T$ backbone "
                      "passes); hollow markers: streaming mode (one pass per new frame, cached features), which "
                      "predicts the same poses, so it is drawn at the clip mAP.",
@@ -782,18 +808,16 @@ CAPTIONS = {
                   "that timed all models interleaved, error bars the quartiles over rounds. Right: peak memory of a "
                   "forward pass and of a training step.",
     "training": "Top: val mAP after each epoch of the run (0 = before its first step: the pretrained backbone with "
-                "a new head, or random init for a run from scratch), with the box prior, the score without the "
-                "image, dashed. Bottom: training loss per epoch, regression models (RLE negative log-likelihood) and "
+                "a new head, or random init for a run from scratch). Bottom: training loss per epoch, regression models (RLE negative log-likelihood) and "
                 "heatmap models (MSE) on their own axes; each run has its own line style and sits a little to the "
                 "side of its epoch, since several curves nearly coincide.",
     "qualitative": "Val frames (rows: clean and corrupted) with the ground truth and one run per method (DSTA T=3 "
                    "pretrained, then the single-frame and heatmap baselines). Limbs by body side, white left, yellow "
                    "right, magenta head and torso, over a dark outline; cyan rings: the ground-truth joints in each "
                    "model's cell.",
-    "paper_gflops": "GFLOPs per prediction of the paper-size models at 256$\\times$192 (one multiply-add = one FLOP), "
-                    "backbone and head; clip mode filled, streaming hatched.",
-    "paper_map_vs_gflops": "Published PoseTrack17 mAP of each method against the GFLOPs this project counts for its "
-                           "implementation of that architecture: the two axes come from different sources.",
+    "paper_gflops": "One multiply-add = one FLOP; clip mode filled, streaming hatched.",
+    "paper_map_vs_gflops": "The two axes come from different sources: the mAP as published, the GFLOPs as counted "
+                           "here.",
 }
 
 
@@ -818,9 +842,13 @@ def figures_tex(figures: dict[str, str], label_prefix: str = "") -> str:
         stem = Path(rel).stem
         png = Path(__file__).parent / rel
         wide = png.is_file() and _png_width_in(png) > COLUMN_WIDTH + 0.1
-        kind = next((v for k, v in CAPTIONS.items() if stem.endswith(k)), "")
+        # the kind whose name ends the file's the longest way (paper_map_vs_gflops, not map_vs_gflops)
+        kind = max(((k, v) for k, v in CAPTIONS.items() if stem.endswith(k)), key=lambda kv: len(kv[0]),
+                   default=("", ""))[1]
+        kind = f"{kind} {escape(NOTES[stem])}".strip() if NOTES.get(stem) else kind  # notes are plain text
         title = TITLES.get(stem, "")
         caption = (escape(title[:1].upper() + title[1:]) + ". " if title else "") + kind
+        caption = re.sub(r"(\d)x(\d)", r"\1$\\times$\2", caption)  # 256$\times$192, as the tables write sizes
         env = "figure*" if wide else "figure"
         lines += [rf"\begin{{{env}}}[t]", r"\centering",
                   rf"\includegraphics[width=\{'textwidth' if wide else 'columnwidth'}]{{figures/{stem}.pdf}}",

@@ -257,6 +257,13 @@ def _figure(experiments: list[Experiment], results: dict[str, dict], path: Path,
                               markersize=4)]
     labels += ["key frame only", "every frame"]
     fig.legend(handles, labels, loc="center right", fontsize=6, frameon=False)
+    panels = [c for c in corruptions if c != CONTROL]
+    several = [c for c, ax in zip(corruptions, axes[0]) if ax.get_xlabel() == "severity"]
+    text = ("Lines join the severities (solid: key frame only, dashed: every frame)." if several else
+            "One severity per corruption (in each panel's title), so the models stand side by side." if panels else "")
+    if prior is not None:
+        text += f" Dashed: the box prior ({prior['mAP']:.1f}), the chance level."
+    pl.note(path, text.strip())
     fig.suptitle(f"Robustness on {title}: key frame only vs every frame corrupted")
     fig.tight_layout(rect=(0, 0, 1 - 1.5 / fig.get_figwidth(), 1))
     pl._save(fig, path)

@@ -184,7 +184,8 @@ def test_fps_memory_names_what_was_measured(experiments, tmp_path, monkeypatch):
     pl.fps_memory_bars(experiments, tmp_path / "f.png", "t")
     (fig,) = figures
     throughput, memory = fig.axes
-    assert "CPU resident memory" in memory.get_title(loc="left")
+    assert "peak CPU MiB" in memory.get_ylabel()  # the counter, on the axis and in the caption
+    assert "resident-memory rise" in pl.NOTES["f"] and "No interleaved timing run" in pl.NOTES["f"]
     legend = [t.get_text() for t in memory.get_legend().get_texts()]
     assert legend == ["forward pass, batch 1", "training step, batch 8"]
     assert throughput.get_ylabel() == "predictions / s"  # no interleaved run: no bar, no batch claimed
@@ -274,3 +275,28 @@ def test_committed_figures_embed_truetype_never_type3():
     for pdf in pdfs:
         data = pdf.read_bytes()
         assert b"/Type3" not in data and b"/FontFile2" in data, pdf.name
+
+
+@pytest.mark.parametrize("reproduction", [True, False])
+def test_paper_map_caption_says_what_its_legend_draws(tmp_path, monkeypatch, reproduction):
+    """The caption comes from the same facts as the figure: a hollow marker (and its legend entry and caption
+    sentence) only for a user's reproduction, never for a paper figure quoted elsewhere (DSTA R50 T=5's 79.7); the
+    axes read as the caption says."""
+    paper = {"dsta_r50_t3": _profile(12.08, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 3},
+             "dsta_r50_t5": _profile(20.1, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 5}}
+    rows = {"dsta_r50_t3": {"method": "DSTA", "backbone": "ResNet-50", "T": 3, "ap": [None] * 7 + [78.7],
+                            "match": "dsta_r50_t3", "reproduction": reproduction, "cite": "dsta_issue2"},
+            "dsta_r50_t5": {"method": "DSTA", "backbone": "ResNet-50", "T": 5, "ap": [None] * 7 + [79.7],
+                            "match": "dsta_r50_t5", "cite": "dsta", "tabulated_in": "dsta_issue2"}}
+    figures = _capture(monkeypatch)
+    pl.paper_map_vs_gflops(paper, rows, tmp_path / "paper_map_vs_gflops.png")
+    (fig,) = figures
+    ax = fig.axes[0]
+    hollow = [line for line in ax.lines if line.get_markerfacecolor() == "white"]
+    assert len(hollow) == (1 if reproduction else 0)  # T=5, a paper figure quoted in an issue, stays filled
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    caption = pl.figures_tex({"Reported PoseTrack17 mAP vs measured GFLOPs": "figures/paper_map_vs_gflops.png"})
+    assert any("reproduction" in t for t in legend) == reproduction == ("Hollow: a user's reproduction" in caption)
+    assert "GFLOPs per frame" in ax.get_xlabel() and "GFLOPs per frame" in caption
+    assert "published" in ax.get_ylabel() and "as published" in caption
+    assert "streaming mode" not in caption  # the clip/streaming caption of the synthetic figure is not this one's

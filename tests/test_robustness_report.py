@@ -53,7 +53,7 @@ def test_pages_latex_and_figure(tmp_path):
     assert len(written) == 6  # the synthetic page, table and figure, and the three PoseTrack pages
 
 
-def test_one_severity_is_drawn_as_points_not_a_severity_axis(monkeypatch):
+def test_one_severity_is_drawn_as_points_not_a_severity_axis(monkeypatch, tmp_path):
     """A grid with one severity (the default's) draws the models side by side, the severity in the panel's title,
     no "severity" axis; the box prior is the chance line of every panel."""
     from reports import plots as pl
@@ -68,8 +68,11 @@ def test_one_severity_is_drawn_as_points_not_a_severity_axis(monkeypatch):
         e.robustness = m
     figures = []
     monkeypatch.setattr(pl, "_save", lambda fig, path: figures.append(fig))
-    rb.figure(exps, results, None, "synthetic")
+    rb.figure(exps, results, tmp_path / "r.png", "synthetic")
     occlusion = figures[0].axes[0]
     assert occlusion.get_title() == "occlusion, severity 4" and occlusion.get_xlabel() == ""
     assert [t.get_text() for t in occlusion.get_xticklabels()] == ["DSTA T=3", "RLE"]
     assert all(any(list(line.get_ydata()) == [15.0, 15.0] for line in ax.lines) for ax in figures[0].axes)
+    # the caption says what this drawing shows: no severity axis, the chance line
+    caption = pl.figures_tex({"Robustness": "figures/r.png"})
+    assert "One severity per corruption" in caption and "box prior (15.0)" in caption and "Lines join" not in caption

@@ -36,6 +36,8 @@ def test_posetrack18_format_names_flags_and_heads(synthetic_tiny):
         for frame in seq.frames:
             assert (synthetic_tiny / frame.file_name).is_file()
             assert "corrupted" in frame.flags
+            # a corrupted frame also says how (the report's qualitative caption names it); a clean one has no kind
+            assert bool(frame.flags.get("corruption")) == frame.flags["corrupted"]
             if not frame.is_labeled:
                 assert not frame.persons
             for person in frame.persons:

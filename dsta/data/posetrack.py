@@ -131,7 +131,7 @@ class ParsedFile:
     is_labeled: np.ndarray  # (F,) bool
     widths: list  # per frame: int or None
     heights: list
-    flags: list[dict]  # per frame: the boolean image fields
+    flags: list[dict]  # per frame: the boolean image fields and the synthetic ``corruption`` kinds
     regions: dict[int, list[np.ndarray]]  # frame -> ignore polygons, each (K, 2)
     frame: np.ndarray  # (N,) frame index of each person
     xy: np.ndarray  # (N, 17, 2)
@@ -264,7 +264,9 @@ def _parse_posetrack18(path: Path, data: dict, fmt: str, predictions: bool) -> P
         labeled.append(bool(img.get("is_labeled", True)))
         widths.append(img.get("width"))
         heights.append(img.get("height"))
-        flags.append({k: v for k, v in img.items() if v is True or v is False})
+        # the boolean image fields (the synthetic set's ``corrupted``) and the synthetic set's ``corruption`` kinds
+        flags.append({k: v for k, v in img.items() if v is True or v is False or (k == "corruption" and
+                                                                                  isinstance(v, str))})
         if img.get("ignore_regions_x") is not None or img.get("ignore_regions_y") is not None:
             polys = _ignore_regions(path, f"{where}.ignore_regions", img.get("ignore_regions_x"),
                                     img.get("ignore_regions_y"))
