@@ -61,8 +61,21 @@ def tabular(header: list[str], body: list[list[str] | str | None], align: str, c
     return "\n".join(lines)
 
 
+#: the primary paper of each method this project reproduces, by its name in the tables (reports/references.bib)
+METHOD_CITES = {"DSTA": "dsta", "RLE": "rle", "SimpleBaseline": "simplebaseline", "HRNet": "hrnet",
+                "DCPose": "dcpose"}
+#: the backbones' papers, cited in a table's caption when its rows use them
+BACKBONE_CITES = {"ResNet": "resnet", "HRNet": "hrnet"}
 #: the paper that introduced each dataset a table reports on (reports/references.bib)
 DATASET_CITES = {"posetrack17": "posetrack", "posetrack18": "posetrack", "posetrack21": "posetrack21"}
+
+
+def backbone_cites(rows: list[Row]) -> str:
+    """`` Backbones: ResNet~\\cite{resnet}, HRNet~\\cite{hrnet}.`` for the backbone families the rows use."""
+    used = [name for name in BACKBONE_CITES if any(str(r.backbone or "").startswith(name) for r in rows)]
+    if not used:
+        return ""
+    return " Backbones: " + ", ".join(f"{name}~\\cite{{{BACKBONE_CITES[name]}}}" for name in used) + "."
 
 
 def repro_facts(page: Page) -> str:
@@ -100,7 +113,8 @@ def _method(r: Row, mark: str | None) -> str:
         return f"{escape(r.method)} (released weights, evaluated here){sup}"
     if r.kind == "prior":
         return f"{escape(r.method)} (no image){sup}"
-    cite = f"~\\cite{{{r.cite}}}" if r.cite else ""  # a plugin's model: its own BibTeX entry (plugins.bib)
+    key = r.cite or METHOD_CITES.get(r.method)  # a plugin's model: its own BibTeX entry (plugins.bib)
+    cite = f"~\\cite{{{key}}}" if key else ""
     return f"{escape(r.method)}{cite} (repro., {escape(r.init)}){sup}"
 
 
@@ -152,10 +166,11 @@ def main_table(page: Page, title: str) -> str:
                f"regression-based, single- then multi-frame; ordered by mean AP within a group; best of each column "
                f"in a group in bold (in the Mean column also every value within one seed standard deviation of it)."
                + (" Repro.: " + escape(repro_facts(page)) + "." if reproduced else
-                  " Every row is copied from the cited paper (none was reproduced here)."))
+                  " Every row is copied from the cited paper (none was reproduced here).")
+               + backbone_cites([r for _, rows in blocks for r in rows]))
     header = ["Method", "Backbone", "$T$", "Boxes", *AP_NAMES]
     return tabular(header, body, "@{}lllc" + "c" * len(AP_NAMES) + "@{}", caption, f"tab:{page.dataset}",
-                   notes=note_lines, colsep="3.5pt")
+                   notes=note_lines, colsep="3pt")
 
 
 def _shared(models: list[Model]) -> tuple[bool, bool, str]:

@@ -223,7 +223,7 @@ def test_latex_tables_beside_the_markdown(results):
             in pt18)
     assert r"\emph{Regression-based, multi-frame}" in pt18  # the field's groups
     assert r"DSTA~\cite{dsta} & ResNet-50 & 3 & detected & 85.0" in pt18  # alone in its group: nothing bold
-    assert r"DSTA (repro., scratch) & ResNet-50 & 3 & GT & 80.0" in pt18
+    assert r"DSTA~\cite{dsta} (repro., scratch) & ResNet-50 & 3 & GT & 80.0" in pt18  # its paper, cited
     assert "Δ" not in pt18 and "GFLOPs" not in pt18
     eff = (latex / "synthetic-efficiency-cost.tex").read_text()
     assert "GFLOPs" in eff and "0.360" in eff and "Latency" not in eff  # cost only: no time
