@@ -164,7 +164,8 @@ def main_table(page: Page, title: str) -> str:
                f": AP (PCKh@0.5) per joint on the val split. Boxes: the person boxes of the "
                f"evaluation (GT or detected; rows with different boxes are not comparable). Grouped heatmap- then "
                f"regression-based, single- then multi-frame; ordered by mean AP within a group; best of each column "
-               f"in a group in bold (in the Mean column also every value within one seed standard deviation of it)."
+               f"in a group, among rows with the same boxes, in bold (in the Mean column also every value within one "
+               f"seed standard deviation of it)."
                + (" Repro.: " + escape(repro_facts(page)) + "." if reproduced else
                   " Every row is copied from the cited paper (none was reproduced here).")
                + backbone_cites([r for _, rows in blocks for r in rows]))

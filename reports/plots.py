@@ -849,6 +849,7 @@ def figures_tex(figures: dict[str, str], label_prefix: str = "") -> str:
         title = TITLES.get(stem, "")
         caption = (escape(title[:1].upper() + title[1:]) + ". " if title else "") + kind
         caption = re.sub(r"(\d)x(\d)", r"\1$\\times$\2", caption)  # 256$\times$192, as the tables write sizes
+        caption = re.sub(r"(\d)-(\d)", r"\1--\2", caption)  # a range takes an en dash: 11.3--12.4
         env = "figure*" if wide else "figure"
         lines += [rf"\begin{{{env}}}[t]", r"\centering",
                   rf"\includegraphics[width=\{'textwidth' if wide else 'columnwidth'}]{{figures/{stem}.pdf}}",

@@ -80,8 +80,8 @@ BLOCKS = {("heatmap", "single"): "Heatmap-based, single-frame", ("heatmap", "mul
 REPRODUCED_BLOCK = "Reproduced here"  # the suffix of a reproduced group's name
 ORDER_NOTE = ("Rows are grouped as in the DSTA paper (heatmap- then regression-based; single- then multi-frame; "
               "diffusion methods generate heatmaps and sit with them), ordered by mean AP within each group; the "
-              "best value of each column within a group is in bold (in the Mean column also every value within one seed "
-              "standard deviation of it). Reproduced rows come last, in the same groups "
+              "best value of each column within a group, among rows with the same boxes, is in bold (in the Mean column "
+              "also every value within one seed standard deviation of it). Reproduced rows come last, in the same groups "
               "(single-frame baselines first, then by T, pretrained before scratch).")
 
 
@@ -329,16 +329,22 @@ def best_in_block(rows: list[Row]) -> list[set[int]]:
     if len(comparable) < 2:
         return marks
     for col in range(len(AP_COLUMNS)):
-        values = [(rows[i].ap[col], i) for i in comparable if rows[i].ap[col] is not None]
-        if len(values) < 2:
-            continue
+        for boxes in {rows[i].boxes for i in comparable}:  # GT-box and detected-box rows are not compared
+            values = [(rows[i].ap[col], i) for i in comparable if rows[i].ap[col] is not None and
+                      rows[i].boxes == boxes]
+            _mark_best(rows, values, col, marks)
+    return marks
+
+
+def _mark_best(rows: list[Row], values: list[tuple[float, int]], col: int, marks: list[set[int]]) -> None:
+    """Bold the best of ``values`` (value, row index) in column ``col``, and what ties with it."""
+    if len(values) >= 2:
         top, best = max(values)
         for v, i in values:
             # the mean of several seeds has a spread: a value within either row's sd of the best ties with it
             sd = max(rows[j].spread or 0.0 for j in (i, best)) if col == len(AP_COLUMNS) - 1 else 0.0
             if round(v, 1) == round(top, 1) or top - v <= sd:
                 marks[i].add(col)
-    return marks
 
 
 def main_table(page: Page) -> tuple[str, list[str]]:

@@ -501,3 +501,16 @@ def test_bold_mean_respects_the_seeds_spread():
     mean = len(AP_COLUMNS) - 1
     assert mean in marks[0] and mean in marks[1] and mean not in marks[2]
     assert 0 in marks[0] and 0 not in marks[1]  # Head: 51.0 vs 50.0, no spread to tie within
+
+
+def test_bold_compares_rows_with_the_same_boxes_only():
+    """posetrack18.tex's case: HRNet 84.6 with GT boxes is not bolded above DSTA 83.4 with detected boxes; each box
+    kind has its own best (alone in its kind: no bold)."""
+    from reports.tables import AP_COLUMNS, Row, best_in_block
+
+    def row(mean, boxes):
+        return Row("reported", "X", "R", 3, "", [None] * (len(AP_COLUMNS) - 1) + [mean], boxes=boxes)
+
+    marks = best_in_block([row(84.6, "GT"), row(83.4, "detected"), row(82.0, "detected")])
+    mean = len(AP_COLUMNS) - 1
+    assert mean not in marks[0] and mean in marks[1] and mean not in marks[2]
