@@ -93,12 +93,17 @@ def repro_facts(page: Page) -> str:
     return (f"this project's pipeline, trained here ({'/'.join(epochs)} epochs, input {size}, "
             f"evaluated with {' and '.join(boxes)} boxes, "
             f"{'/'.join(map(str, seeds))} seed{'s' if seeds != [1] else ''} per row, pretrained or from scratch as "
-            f"its Init says), evaluated at commit {', '.join(commits)} on {', '.join(machines)}")
+            f"each row says), evaluated at commit {', '.join(commits)} on {', '.join(machines)}")
+
+
+def _sizes(text: str) -> str:
+    """``64x48`` -> ``64$\\times$48`` in LaTeX text, as the tables write input sizes."""
+    return re.sub(r"(\d)x(\d)", r"\1$\\times$\2", text)
 
 
 def _cell(value: str) -> str:
     """A table cell: a dash for a missing number, ``256$\times$192`` for an input size."""
-    return "--" if value == DASH else re.sub(r"(\d)x(\d)", r"\1$\\times$\2", escape(value))
+    return "--" if value == DASH else _sizes(escape(value))
 
 
 def _bold(cell: str) -> str:
@@ -166,7 +171,7 @@ def main_table(page: Page, title: str) -> str:
                f"regression-based, single- then multi-frame; ordered by mean AP within a group; best of each column "
                f"in a group, among rows with the same boxes, in bold (in the Mean column also every value within one "
                f"seed standard deviation of it)."
-               + (" Repro.: " + escape(repro_facts(page)) + "." if reproduced else
+               + (" Repro.: " + _sizes(escape(repro_facts(page))) + "." if reproduced else
                   " Every row is copied from the cited paper (none was reproduced here).")
                + backbone_cites([r for _, rows in blocks for r in rows]))
     header = ["Method", "Backbone", "$T$", "Boxes", *AP_NAMES]
