@@ -607,7 +607,7 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
     height = top + bottom + len(chosen) * cell_h + gap * (len(chosen) - 1)
     fig = plt.figure(figsize=(TEXT_WIDTH, height))
     thickness = max(2, scale + 1)
-    shown: set[str] = set()  # the corruptions of the corrupted rows, for the caption
+    shown: list[str] = []  # the corruptions of the corrupted rows, top to bottom, for the caption
     for r, ((seq, frame), img) in enumerate(zip(chosen, images)):
         gt = [(p.keypoints * scale, p.visible > 0) for p in frame.persons]
         for c, (name, e) in enumerate(columns):
@@ -634,14 +634,15 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
                 ax.set_title(name, fontsize=7, pad=2)
             if c == 0:
                 kind = str(frame.flags.get("corruption") or "").replace("+", ", ").replace("_", " ")
-                state = (f"corrupted ({kind})" if kind else "corrupted") if frame.flags.get("corrupted") else "clean"
+                state = "corrupted" if frame.flags.get("corrupted") else "clean"  # its kind: in the caption
                 if frame.flags.get("corrupted"):
-                    shown.add(kind or "corrupted")
+                    shown.append(kind or "corrupted")
                 video = list(dict.fromkeys(sq.name for sq, _ in chosen)).index(seq.name) + 1
                 ax.set_ylabel(f"video {video}, frame {frame.index}\n{state}", fontsize=7, labelpad=2)
     boxes = {"GT" if b == "gt" else "detected" for b in
              (str((e.evaluation or {}).get("boxes", e.config["data"].get("boxes", "?"))) for e in experiments)}
-    note(path, f"Corrupted rows: {'; '.join(sorted(shown))} (the synthetic set's own corruptions)." if shown else "")
+    note(path, f"Corrupted rows, from the top: {'; '.join(shown)} (the synthetic set's own corruptions)." if shown
+         else "")
     fig.suptitle(f"{title}; {' / '.join(sorted(boxes))} person boxes", fontsize=8, x=left / TEXT_WIDTH,
                  y=1 - 0.02 / height, ha="left", va="top")
     outline = [pe.Stroke(linewidth=3.4, foreground="#141414"), pe.Normal()]
@@ -773,7 +774,7 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
             "implementation (streaming where the model allows it), the y axis the published mAP.")
     if any(row.get("reproduction") for m, row in rows.items() if m in paper):
         handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="k",
-                              markeredgewidth=0.6, label="a user's reproduction\n(GitHub issue), not published"))
+                              markeredgewidth=0.6, label="a user's reproduction\n(GitHub issue)"))
         text += (" Hollow: a user's reproduction reported in a GitHub issue, not a published figure; every filled "
                  "marker is a published figure.")
     note(path, text)
