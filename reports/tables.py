@@ -477,7 +477,7 @@ def paper_models(paper: dict[str, dict]) -> list[Model]:
 
 COST_HEADER = ["Method", "Backbone", "T", "Input", "Init", "Mode", "Backbone passes", "GFLOPs", "Backbone GFLOPs",
                "Head MFLOPs", "Params (M)", "Fwd peak MiB (bs 1)", "Train-step peak MiB", "Fast mode",
-               "Fast / fp32 latency, median [min, max]"]
+               "Speed-up: fp32 / fast latency, median [min, max]"]
 
 
 def speedup_text(entry: dict) -> list[str]:
