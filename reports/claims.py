@@ -157,7 +157,9 @@ def paired(groups: dict[str, list[Experiment]], a: str, b: str, subset: str | No
     ma, sa = mean_spread([va[s] for s in seeds])
     mb, sb = mean_spread([vb[s] for s in seeds])
     margin, spread = mean_spread([va[s] - vb[s] for s in seeds])
-    return {"a": (ma, sa), "b": (mb, sb), "margin": margin, "spread": spread, "seeds": len(seeds)}
+    unpaired = sorted((set(va) | set(vb)) - set(seeds))  # a seed only one side has: left out of the comparison
+    return {"a": (ma, sa), "b": (mb, sb), "margin": margin, "spread": spread, "seeds": len(seeds),
+            "paired_seeds": seeds, "unpaired_seeds": unpaired}
 
 
 def comparison(groups, key: str, claim: str, a: str, b: str, subset: str | None, label_a: str,
@@ -171,6 +173,10 @@ def comparison(groups, key: str, claim: str, a: str, b: str, subset: str | None,
     # two decimals, as the margin: "54.94 vs 54.26, margin +0.68" reads consistently where one decimal would not
     measured = (f"{label_a} {fmt_ms(*p['a'], digits=2)} vs {label_b} {fmt_ms(*p['b'], digits=2)} mAP"
                 + (box_prior_text(groups, {a: label_a, b: label_b}) if subset is None else ""))
+    if p["unpaired_seeds"]:  # say which seeds were compared when one side has more
+        seeds = ", ".join(map(str, p["paired_seeds"]))
+        measured += (f" (seed{'s' if len(p['paired_seeds']) > 1 else ''} {seeds} only, the seeds both have; "
+                     f"seed {', '.join(map(str, p['unpaired_seeds']))} of one side left out)")
     return Claim(key, claim, measured, p["margin"], p["spread"], p["seeds"], verdict(p["margin"], p["spread"], ci),
                  rule, interval=ci)
 

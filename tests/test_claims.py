@@ -120,3 +120,14 @@ def test_temporal_recovery_claims():
     assert c["t3_recovers_key_frame"].verdict == "holds"
     assert c["t3_recovers_blank_key_frame"].verdict == "inconclusive"
     assert _by_key(claims([t1, rle], {}))["t3_recovers_key_frame"].verdict == "not measured"
+
+
+def test_a_comparison_over_the_seeds_both_sides_have_says_so():
+    """The GPU report's case: T=5 has seed 0 only, T=3 seeds 0 and 1: the claim compares seed 0 and says so."""
+    runs = [_run("dsta_t3", "dsta", 3, 0, 54.26), _run("dsta_t3-s1", "dsta", 3, 1, 55.3),
+            _run("dsta_t5", "dsta", 5, 0, 54.91)]
+    claim = _by_key(claims(runs, {}))["t5_vs_t3"]
+    assert claim.seeds == 1 and "T=3 54.26" in claim.measured
+    assert "seed 0 only, the seeds both have; seed 1 of one side left out" in claim.measured
+    both = _by_key(claims(runs[:2] + [runs[2], _run("dsta_t5-s1", "dsta", 5, 1, 55.0)], {}))["t5_vs_t3"]
+    assert "only, the seeds both have" not in both.measured
