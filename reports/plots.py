@@ -809,9 +809,9 @@ CAPTIONS = {
                   "that timed all models interleaved, error bars the quartiles over rounds. Right: peak memory of a "
                   "forward pass and of a training step.",
     "training": "Top: val mAP after each epoch of the run (0 = before its first step: the pretrained backbone with "
-                "a new head, or random init for a run from scratch). Bottom: training loss per epoch, regression models (RLE negative log-likelihood) and "
-                "heatmap models (MSE) on their own axes; each run has its own line style and sits a little to the "
-                "side of its epoch, since several curves nearly coincide.",
+                "a new head, or random init for a run from scratch). Bottom: training loss per epoch, regression "
+                "models (RLE negative log-likelihood) and heatmap models (MSE) on their own axes; each run has its own "
+                "line style and sits a little to the side of its epoch, since several curves nearly coincide.",
     "qualitative": "Val frames (rows: clean and corrupted) with the ground truth and one run per method (DSTA T=3 "
                    "pretrained, then the single-frame and heatmap baselines). Limbs by body side, white left, yellow "
                    "right, magenta head and torso, over a dark outline; cyan rings: the ground-truth joints in each "

@@ -2,8 +2,8 @@
 ``dsta.robustness``), key frame only vs every frame, beside its clean mAP (detected and GT boxes) and the box prior.
 
 Writes ``OUT/robustness-DATASET.md``, ``OUT/latex/DATASET-robustness.tex`` (booktabs) and
-``OUT/figures/DATASET-robustness.png`` (mAP vs severity per model, one panel per corruption, key and all side by side,
-blank as its own panel) for every dataset with at least one robustness result.
+``OUT/figures/DATASET-robustness.png`` (mAP per model under each corruption, against its severities where there are
+several, key and all side by side, blank as its own panel) for every dataset with at least one robustness result.
 """
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def page(dataset: str, experiments: list[Experiment], results: dict[str, dict], 
     lines += ["", "## Every run (mAP)", "", runs_table({e.key: results[e.key] for e in experiments
                                                           if e.key in results})]
     if figure:
-        lines += ["", f"![mAP vs severity, key frame vs all frames]({figure})"]
+        lines += ["", f"![val mAP under each corruption, key frame vs every frame corrupted]({figure})"]
     return "\n".join(lines) + "\n"
 
 

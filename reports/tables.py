@@ -80,9 +80,9 @@ BLOCKS = {("heatmap", "single"): "Heatmap-based, single-frame", ("heatmap", "mul
 REPRODUCED_BLOCK = "Reproduced here"  # the suffix of a reproduced group's name
 ORDER_NOTE = ("Rows are grouped as in the DSTA paper (heatmap- then regression-based; single- then multi-frame; "
               "diffusion methods generate heatmaps and sit with them), ordered by mean AP within each group; the "
-              "best value of each column within a group, among rows with the same boxes, is in bold (in the Mean column "
-              "also every value within one seed standard deviation of it). Reproduced rows come last, in the same groups "
-              "(single-frame baselines first, then by T, pretrained before scratch).")
+              "best value of each column within a group, among rows with the same boxes, is in bold (in the Mean "
+              "column also every value within one seed standard deviation of it). Reproduced rows come last, in the "
+              "same groups (single-frame baselines first, then by T, pretrained before scratch).")
 
 
 @dataclass

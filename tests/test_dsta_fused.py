@@ -149,7 +149,8 @@ def test_the_rule_is_the_one_head_ops_measured():
     assert measured["device_type"] == "cpu" and measured["depths"] == [2, 4]
     dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
     for name, entry in measured["dtypes"].items():
-        assert fused_up_to_batch(entry["time"]) == entry["fused_up_to_batch"] == FUSED_UP_TO_BATCH[("cpu", dtypes[name])]
+        rule = FUSED_UP_TO_BATCH[("cpu", dtypes[name])]
+        assert fused_up_to_batch(entry["time"]) == entry["fused_up_to_batch"] == rule
     assert {dtype for device, dtype in FUSED_UP_TO_BATCH if device == "cpu"} == set(dtypes.values())
 
 

@@ -11,7 +11,8 @@ max over the rounds.
 
 An entry is ``CONFIG[:MODE]`` (a ``configs/model`` entry or registered name; MODE ``clip``, ``streaming`` or
 ``features``, default clip; ``features`` is streaming without its head, so that ``rle_tiny dsta_tiny:streaming
-dsta_tiny:features`` splits streaming's extra cost over RLE into features and head). All entries share the input size, batch, device and inference options.
+dsta_tiny:features`` splits streaming's extra cost over RLE into features and head). All entries share the input
+size, batch, device and inference options.
 
 Result schema (``write_json`` of ``side_by_side(...)``; read by the report)::
 

@@ -13,9 +13,9 @@ biases and residuals folded into its weights, once, when ``fuse_head`` is called
 * **Inference only.** No gradients flow to the model's parameters through the folded weights.
 * **Which path runs** (``fused_is_faster``) is a measured rule, ``FUSED_UP_TO_BATCH``: on CUDA always (launch
   bound at every batch); on the CPU only at small batches, where dispatch overhead dominates (beyond batch 8 the
-  fused layout's padding and block-diagonal zeros cost more than the calls it saves), and not in float16. The numbers behind it are
-  ``benchmarks/head_ops.json`` (``python -m benchmarks.head_ops``), and ``tests/test_dsta_fused.py`` checks that the
-  table here is the one that file derives.
+  fused layout's padding and block-diagonal zeros cost more than the calls it saves), and not in float16. The
+  numbers behind it are ``benchmarks/head_ops.json`` (``python -m benchmarks.head_ops``), and
+  ``tests/test_dsta_fused.py`` checks that the table here is the one that file derives.
 * **Equal outputs.** Either path gives the module head's pose within float rounding (tested at every shape the
   project uses). FLOP counts and training never see this file: they use the paper's model.
 
@@ -341,7 +341,8 @@ class FusedDSTA(nn.Module):
         w = self.weights()
         clip = tokens.reshape(b, t * j, c)
         stream = torch.baddbmm(w.pos, w.stream_rows.expand(b, -1, -1), clip)  # (B, J T 2, C)
-        stream = fused_blocks(stream.view(b * j * t, 2, c), w.blocks, t, self.num_heads, self.eps, self.attention_kernel)
+        stream = fused_blocks(stream.view(b * j * t, 2, c), w.blocks, t, self.num_heads, self.eps,
+                              self.attention_kernel)
         normed = F.group_norm(stream.view(b * j * t, 2 * c), 2, w.norm_w, w.norm_b, self.final_eps)
         raw = torch.baddbmm(w.bias, w.raw_rows.expand(b, -1, -1), clip)  # ungrouped: the key frame's token
         feat = torch.baddbmm(raw, w.joint_rows.expand(b, -1, -1), normed.view(b, j * t * 2, c))  # (B, J, C)
