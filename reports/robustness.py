@@ -78,8 +78,9 @@ def row(e: Experiment, r: dict) -> list[str]:
 
 
 def method_label(e: Experiment) -> str:
-    """The method's name (ours, or an outside model's label), ``, scratch`` for a run without a pretrained start."""
-    return e.method() + (", scratch" if e.init() == "scratch" else "")
+    """The method's name (ours, or an outside model's label), ``, scratch`` for a run trained here without a
+    pretrained start (an outside model scored from its predictions has no init we know of)."""
+    return e.method() + (", scratch" if "train" in e.config and e.init() == "scratch" else "")
 
 
 def grid_text(results: dict[str, dict]) -> str:

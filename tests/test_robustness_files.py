@@ -107,7 +107,7 @@ def test_exported_clips_score_what_the_robustness_stage_gives(tmp_path, syntheti
     outside = rb.outside(tmp_path / "rob", [mine])
     assert [(e.key, e.method(), e.num_frames) for e in outside] == [("theirs", "Their model", 3)]
     page = rb.page("synthetic", outside, {"theirs": outside[0].robustness}, None)
-    assert "| theirs (Their model) | 3 | GT |" in page
+    assert "| Their model (theirs) | 3 | GT |" in page  # the method as the tables name it, and its folder
 
 
 def test_scoring_a_missing_run_names_the_folder(tmp_path, synthetic_tiny):
