@@ -53,13 +53,13 @@ def _summary(counts) -> dict[str, Any]:
 
 def _pair(depth: int, num_frames: int, device: torch.device, backbone: str = "resnet18"
           ) -> tuple[DSTA, FusedDSTA]:
-    """A DSTA with random head weights (eval) and its fused form."""
+    """A DSTA with random head weights (eval) and its fused form (which wraps it: no copy of the backbone)."""
     model = DSTA(backbone, num_frames=num_frames, depth=depth).eval().to(device)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if not name.startswith("backbone."):
                 p.add_(0.1 * torch.randn_like(p))  # away from the zero position embeddings and unit norms
-    return model, fuse_head(model, inplace=False)
+    return model, fuse_head(model)
 
 
 def time_paths(model: DSTA, fused: FusedDSTA, device: torch.device, batches: list[int], dtype: str,
@@ -110,7 +110,7 @@ def head_ops(backbone: str = "resnet50", num_frames: int = 3, batch: int = 64, s
     torch.manual_seed(seed)
     dev = torch.device(device)
     model, fused = _pair(4, num_frames, dev, backbone)
-    cpu_fused = fuse_head(model, inplace=False)
+    cpu_fused = fuse_head(model)  # a second form of the same model, with the other attention
     fused.attention_kernel, cpu_fused.attention_kernel = True, False  # what CUDA runs / what the CPU runs
     shape = (num_frames, model.num_joints, model.embed_dim)
     tokens = torch.randn(batch, *shape, device=dev)

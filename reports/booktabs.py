@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from dsta.provenance import commit_name, machine_name
+from reports.results import MEMORY_COUNTERS
 from reports.tables import (AP_NAMES, DASH, REPRODUCED_BLOCK, Model, Page, Row, best_in_block, cost_rows, main_rows,
                             evaluated_boxes, seed_groups, speed_rows)
 
@@ -96,14 +97,14 @@ def repro_facts(page: Page) -> str:
             f"each row says), evaluated at commit {', '.join(commits)} on {', '.join(machines)}")
 
 
-def _sizes(text: str) -> str:
+def latex_sizes(text: str) -> str:
     """``64x48`` -> ``64$\\times$48`` in LaTeX text, as the tables write input sizes."""
     return re.sub(r"(\d)x(\d)", r"\1$\\times$\2", text)
 
 
 def _cell(value: str) -> str:
     """A table cell: a dash for a missing number, ``256$\times$192`` for an input size."""
-    return "--" if value == DASH else _sizes(escape(value))
+    return "--" if value == DASH else latex_sizes(escape(value))
 
 
 def _bold(cell: str) -> str:
@@ -171,7 +172,7 @@ def main_table(page: Page, title: str) -> str:
                f"regression-based, single- then multi-frame; ordered by mean AP within a group; best of each column "
                f"in a group, among rows with the same boxes, in bold (in the Mean column also every value within one "
                f"seed standard deviation of it)."
-               + (" Repro.: " + _sizes(escape(repro_facts(page))) + "." if reproduced else
+               + (" Repro.: " + latex_sizes(escape(repro_facts(page))) + "." if reproduced else
                   " Every row is copied from the cited paper (none was reproduced here).")
                + backbone_cites([r for _, rows in blocks for r in rows]))
     header = ["Method", "Backbone", "$T$", "Boxes", *AP_NAMES]
@@ -215,11 +216,6 @@ def cost_table(models: list[Model], caption: str, label: str) -> str:
     return tabular(header, body, align, caption + shared + " " + memory_note(models), label, colsep="4pt")
 
 
-#: what "peak memory" counts on each device type (benchmarks/profiling/memory.py)
-MEMORY_COUNTERS = {"cpu": "the peak resident-memory rise over the call plus the resident tensors",
-                   "cuda": "torch.cuda.max_memory_allocated"}
-
-
 def memory_note(models: list[Model]) -> str:
     """What the two memory columns count, on which device, and the training step's batch."""
     types = sorted({(m.profile or {}).get("env", {}).get("device_type", "cpu") for m in models})
@@ -229,7 +225,7 @@ def memory_note(models: list[Model]) -> str:
                   f"backward, optimizer) at batch {'/'.join(batches)}; memory counted as {counters}.")
 
 
-def speed_table(models: list[Model], doc: dict | None, caption: str, label: str) -> str:
+def speed_table(models: list[Model], doc: dict, caption: str, label: str) -> str:
     """Latency and FPS per model and mode, every number from the one interleaved run ``doc``, with its quartiles."""
     backbone, size, shared = _shared(models)
     body = []
@@ -244,11 +240,8 @@ def speed_table(models: list[Model], doc: dict | None, caption: str, label: str)
     return tabular(header, body, align, caption + shared + " " + timing_note(doc), label)
 
 
-def timing_note(doc: dict | None) -> str:
+def timing_note(doc: dict) -> str:
     """The speed table's caption: what one interleaved run is (the Markdown names its file)."""
-    if not doc:
-        return ("No interleaved timing run was found: the speed columns are empty rather than filled from separately "
-                "timed profiles.")
     env, pr = doc.get("env", {}), doc.get("protocol", {})
     return escape(f"Every time in this table comes from one process that timed all its models interleaved call by "
                   f"call (ABBA), so they saw the same load and may be compared: {pr.get('rounds')} rounds of "

@@ -7,6 +7,7 @@ from pathlib import Path
 from dsta.io import load_yaml
 from dsta.provenance import commit_name, cpu_model, from_env, machine_name
 from reports.claims import ONE_SEED_FLOOR, claims, claims_table
+from reports.results import TIMED_CODE
 from reports.tables import (ORDER_NOTE, Page, ablation_table, cost_table, env_line, experiment_models, fmt,
                             gflops_text, main_table, mixed_provenance, mode_entry, paper_models, seed_groups,
                             seed_table, side_by_side_table, speed_table, split_table, streaming_ratio, table,
@@ -193,7 +194,7 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
                 "rounds with its quartiles and range (`python -m benchmarks.profile --side-by-side`). The speed "
                 "tables above come from one interleaved run of all their models, so their latencies may be "
                 "compared within a table; a GPU row timed before the last change to the DSTA code "
-                "(dsta/models/dsta.py, dsta/models/dsta_fused.py, dsta/attention.py, dsta/layers.py) is marked stale. "
+                f"({', '.join(TIMED_CODE)}) is marked stale. "
                 "CPU rows: this pipeline's `benchmark` stage (`benchmarks/bm_side_by_side.py`); GPU rows: the "
                 "committed device runs in `profiles/side_by_side/gpu_*` (`benchmarks/gpu_side_by_side.sh`), each "
                 "with its own commit. Goals (issue 16): CPU <= 1.05; GPU batch 1 with CUDA graphs <= 1.25; GPU "

@@ -31,6 +31,9 @@ METHOD_NAMES = {"dsta": "DSTA", "rle": "RLE", "heatmap_single": "SimpleBaseline"
 RELEASED = "released"  # a released entry's key is released/NAME; its evaluation eval/released/NAME (dvc.yaml)
 JOINT_NAMES = {"Head": "Head", "Shou": "Shoulder", "Elb": "Elbow", "Wri": "Wrist", "Hip": "Hip", "Knee": "Knee",
                "Ankl": "Ankle", "Total": "Mean"}  # poseval's column keys -> the names the tables print
+#: what "peak memory" counts on each device type (benchmarks/profiling/memory.py), for tables and figures alike
+MEMORY_COUNTERS = {"cpu": "the peak resident-memory rise over the call plus the resident tensors",
+                   "cuda": "torch.cuda.max_memory_allocated"}
 # what a DSTA timing depends on
 TIMED_CODE = ("dsta/models/dsta.py", "dsta/models/dsta_fused.py", "dsta/attention.py", "dsta/layers.py")
 

@@ -158,7 +158,8 @@ def _ci_cell(cell: str) -> str:
 
 
 def latex(dataset: str, experiments: list[Experiment], results: dict[str, dict]) -> str:
-    rows = [row(e, results[e.key]) for e in experiments if e.key in results]
+    shown = [e for e in experiments if e.key in results]
+    rows = [row(e, results[e.key]) for e in shown]
     priors = {(r[5], r[6]) for r in rows}
     one_prior = len(priors) == 1  # one val set, one prior: said once, in the caption, not in two columns
     cols = [c for c in LATEX_HEADER if not (one_prior and c in (5, 6))]  # the paste-ready subset: rPC is on the page
@@ -166,11 +167,9 @@ def latex(dataset: str, experiments: list[Experiment], results: dict[str, dict])
              f"evaluation's boxes and {rows[0][6]} with GT boxes" if one_prior and rows else
              "the box prior with either boxes (the chance level: the mean training pose in each box)")
     body = []
-    for e in experiments:
-        if e.key in results:
-            r = row(e, results[e.key])
-            r[0] = method_label(e)  # the experiment's key stays on the Markdown page
-            body.append([_ci_cell(r[i]) if i in (11, 14) else booktabs.escape(r[i]) for i in cols])
+    for e, r in zip(shown, rows):
+        r[0] = method_label(e)  # the experiment's key stays on the Markdown page
+        body.append([_ci_cell(r[i]) if i in (11, 14) else booktabs.escape(r[i]) for i in cols])
     return booktabs.tabular([LATEX_HEADER[c] for c in cols], body, "@{}l" + "r" * (len(cols) - 1) + "@{}",
                             booktabs.escape(f"Robustness on {dataset}: clean mAP (the evaluation's boxes and GT "
                                             f"boxes; {prior}), mPC") + r"~\cite{michaelis2019}" +
@@ -207,6 +206,7 @@ def _figure(experiments: list[Experiment], results: dict[str, dict], path: Path,
     shown = [e for e in experiments if e.key in results]
     colors, names = pl._colors(shown), pl._names(shown)
     prior = pl.box_prior(shown)
+    line_panels = 0  # panels with a severity axis (lines over several severities)
     fig, axes = plt.subplots(1, len(corruptions), figsize=(2.6 * len(corruptions) + 1.6, 2.8), squeeze=False)
     for ax, corruption in zip(axes[0], corruptions):
         severities = sorted({run["severity"] for r in results.values() for run in r["runs"]
@@ -235,6 +235,7 @@ def _figure(experiments: list[Experiment], results: dict[str, dict], path: Path,
         elif by_model:
             ax.set_title(f"{name}, severity {severities[0]}" if severities else name, fontsize=7)
         else:
+            line_panels += 1
             ax.set_title(name, fontsize=7)
             ax.set_xlabel("severity")
             ax.set_xticks(severities)
@@ -252,16 +253,14 @@ def _figure(experiments: list[Experiment], results: dict[str, dict], path: Path,
             if label not in labels:
                 handles.append(h)
                 labels.append(label)
-    lines = any(ax.get_xlabel() == "severity" for ax in axes[0])  # a panel with lines over severities
-    handles += [pl.plt.Line2D([], [], color="0.3", ls="-" if lines else "", marker="o", markersize=4),
-                pl.plt.Line2D([], [], color="0.3", ls="--" if lines else "", marker="s", markerfacecolor="white",
-                              markersize=4)]
+    handles += [pl.plt.Line2D([], [], color="0.3", ls="-" if line_panels else "", marker="o", markersize=4),
+                pl.plt.Line2D([], [], color="0.3", ls="--" if line_panels else "", marker="s",
+                              markerfacecolor="white", markersize=4)]
     labels += ["key frame only", "every frame"]
     fig.legend(handles, labels, loc="center right", fontsize=6, frameon=False)
-    panels = [c for c in corruptions if c != CONTROL]
-    several = [c for c, ax in zip(corruptions, axes[0]) if ax.get_xlabel() == "severity"]
-    text = ("Lines join the severities (solid: key frame only, dashed: every frame)." if several else
-            "One severity per corruption (in each panel's title), so the models stand side by side." if panels else "")
+    text = ("Lines join the severities (solid: key frame only, dashed: every frame)." if line_panels else
+            "One severity per corruption (in each panel's title), so the models stand side by side."
+            if any(c != CONTROL for c in corruptions) else "")
     if prior is not None:
         text += f" Dashed: the box prior ({prior['mAP']:.1f}), the chance level."
     pl.note(path, text.strip())
