@@ -20,7 +20,7 @@ files for each run into ``PRED/RUN/`` (one per val sequence, as ``python -m dsta
 --label "Their model" --box-prior box_prior/synthetic.json --out robustness/theirs``
 
 scores every run with the same evaluator, summaries and bootstrap intervals as the robustness stage
-(``dsta.robustness``: mPC, rPC, temporal recovery, blank gain) into ``OUT/metrics.json``; ``reports.build
+(``dsta.robustness``: mPC, rPC, temporal recovery, blank gain) into ``OUT/metrics.json``; ``reporting.build
 --robustness`` puts a folder of ``robustness/`` that is no experiment of params.yaml on the robustness page as an
 outside model's row (its ``label``). ``tests/test_robustness_files.py`` runs a model of ours through the exported
 clips and checks that every run scores exactly what the robustness stage gives it.

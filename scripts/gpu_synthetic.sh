@@ -14,7 +14,7 @@
 # OUT/profiles, OUT/data/synthetic (val), OUT/logs and
 # OUT/stage_seconds.tsv; every metrics file carries its provenance (machine, GPU, torch, commit, seed). Back here:
 #
-#   python -m reports.build --params OUT/params.yaml --reference reports/reference.yaml --runs OUT/runs \
+#   python -m reporting.build --params OUT/params.yaml --reference reports/reference.yaml --runs OUT/runs \
 #       --eval OUT/eval --profiles OUT/profiles --benchmarks OUT/none.json --data OUT/data --out reports/synthetic_gpu \
 #       --robustness OUT/robustness
 #

@@ -1,8 +1,8 @@
 """The claims table: numbers, paired margins over seeds, spreads and verdicts, computed from fixture results."""
 import pytest
 
-from reports.claims import ONE_SEED_FLOOR, claims, claims_table, seeds_table, verdict
-from reports.results import Experiment
+from reporting.claims import ONE_SEED_FLOOR, claims, claims_table, seeds_table, verdict
+from reporting.results import Experiment
 
 
 def _run(key: str, model: str, frames: int, seed: int, total: float, corrupted: float | None = None,

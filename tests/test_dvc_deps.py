@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("dsta", "baselines", "benchmarks", "reports")
+PACKAGES = ("dsta", "baselines", "benchmarks", "reporting")
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_stage_code_deps_exist(name):
 
 
 def test_a_missing_import_is_found(graph):
-    """The check itself: the report stage runs reports/build.py, which imports dsta/provenance.py (and the RLE flow is
+    """The check itself: the report stage runs reporting/build.py, which imports dsta/provenance.py (and the RLE flow is
     part of what train runs), so dropping either from the deps must show up."""
     report = code_files(graph, entry_modules(stages()["report"]["cmd"]))
     assert ROOT / "dsta" / "provenance.py" in report

@@ -200,7 +200,7 @@ def test_train_and_evaluate_skip_a_dataset_that_is_not_configured(tmp_path):
 
     from dsta import predict, train
     from dsta.config import compose
-    from reports import build as rb
+    from reporting import build as rb
 
     ft.fetch("posetrack18", {"source": None}, tmp_path / "raw", tmp_path / "dl")
     pr.prepare(tmp_path / "raw", "posetrack18", tmp_path / "data" / "posetrack18")

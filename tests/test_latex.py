@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reports import build as rb
-from reports.booktabs import PREAMBLE
+from reporting import build as rb
+from reporting.booktabs import PREAMBLE
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"

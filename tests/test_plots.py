@@ -9,14 +9,14 @@ import pytest
 from PIL import Image
 
 from dsta import keypoints as kp
-from reports import plots as pl
+from reporting import plots as pl
 
 GROUPS = list(kp.POSEVAL_GROUPS)
 
 
 @dataclass
 class Exp:
-    """The part of ``reports.build.Experiment`` the figures read."""
+    """The part of ``reporting.build.Experiment`` the figures read."""
 
     key: str
     model: str

@@ -120,7 +120,7 @@ def test_example_plugin_runs_through_the_pipeline_into_the_report(example, tmp_p
     from benchmarks import profile
     from dsta import box_prior, config, predict, robustness, train
     from dsta.data.synthetic import SyntheticConfig, generate
-    from reports import build
+    from reporting import build
 
     monkeypatch.chdir(tmp_path)
     params = config.compose(["+extra=tavg_synthetic"])

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from dsta.errors import DataError
-from reports import build as rb
-from reports.results import DATASETS
-from reports.tables import DASH, MAIN_HEADER
+from reporting import build as rb
+from reporting.results import DATASETS
+from reporting.tables import DASH, MAIN_HEADER
 
 GROUPS = ["Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl"]
 
@@ -236,7 +236,7 @@ def test_latex_tables_beside_the_markdown(results):
 
 
 def test_latex_escapes():
-    from reports.booktabs import escape
+    from reporting.booktabs import escape
 
     assert escape("a_b & 50% #1") == r"a\_b \& 50\% \#1"
 
@@ -281,8 +281,8 @@ def test_synthetic_page_and_metrics_carry_the_claims(results):
 def test_side_by_side_ratios_come_from_interleaved_runs_only(tmp_path):
     """The report's time ratios: the benchmark stage's side-by-side entries and the committed device runs, each with
     its spread and commit; other benchmarks and profiler-table runs give no row."""
-    from reports.results import load_side_by_side
-    from reports.tables import side_by_side_table
+    from reporting.results import load_side_by_side
+    from reporting.tables import side_by_side_table
 
     ratio = {"median": 1.02, "p25": 1.01, "p75": 1.03, "min": 0.99, "max": 1.05}
     bench = [{"name": "test_dsta_streaming_over_rle_per_frame[x]", "commit": "abc1234",
@@ -312,9 +312,9 @@ def test_side_by_side_ratios_come_from_interleaved_runs_only(tmp_path):
 def test_ours_over_the_release_rows_are_their_own_comparison(tmp_path):
     """The ours / release ratios (benchmark stage and device runs whose reference is the release's forward) load
     apart from the DSTA / RLE ones, and the index page prints them in a table of their own."""
-    from reports.pages import index_page
-    from reports.results import load_side_by_side
-    from reports.tables import side_by_side_table
+    from reporting.pages import index_page
+    from reporting.results import load_side_by_side
+    from reporting.tables import side_by_side_table
 
     ratio = {"median": 0.98, "p25": 0.96, "p75": 1.01, "min": 0.95, "max": 1.04}
     env = {"device": "Test CPU", "device_type": "cpu", "threads": 2, "torch": "2.x"}
@@ -347,7 +347,7 @@ def test_ours_over_the_release_rows_are_their_own_comparison(tmp_path):
 def test_benchmark_commit_comes_from_the_projects_provenance(tmp_path):
     """pytest-benchmark's commit_info calls a tree dirty when pipeline outputs changed; the block that
     benchmarks/conftest.py adds looks at the source only, and wins where present."""
-    from reports.results import load_benchmarks
+    from reporting.results import load_benchmarks
 
     bench = {"benchmarks": [{"name": "b", "stats": {"median": 0.1, "iqr": 0.01, "min": 0.09, "rounds": 3}}],
              "machine_info": {"cpu": {"brand_raw": "Test CPU"}}, "commit_info": {"id": "abcdef0123", "dirty": True}}
@@ -359,7 +359,7 @@ def test_benchmark_commit_comes_from_the_projects_provenance(tmp_path):
 
 
 def test_cost_table_shows_the_fast_mode_speedup_and_no_time():
-    from reports.tables import Model, cost_table
+    from reporting.tables import Model, cost_table
 
     def spread(values):
         return {"median": sorted(values)[len(values) // 2], "min": min(values), "max": max(values), "rounds": values}
@@ -425,7 +425,7 @@ def test_speed_tables_and_the_streaming_claim_read_one_interleaved_run(results):
 
 
 def test_streaming_claim_in_measured_time():
-    from reports.claims import measured_ratio, streaming_cost
+    from reporting.claims import measured_ratio, streaming_cost
 
     doc = _timing_doc()
     q = measured_ratio(doc, "dsta_t3", "rle")
@@ -458,7 +458,7 @@ def test_several_seeds_give_one_row_with_mean_and_sd(results):
 
 
 def test_stale_timing_compares_with_the_timed_code():
-    from reports.results import stale_timing
+    from reporting.results import stale_timing
 
     assert stale_timing("unknown") is None and stale_timing(None) is None
     assert stale_timing("HEAD") is None  # HEAD contains every change to the timed code
@@ -490,7 +490,7 @@ def test_box_prior_rows_are_the_chance_level_of_the_table(results):
 def test_bold_mean_respects_the_seeds_spread():
     """The GPU table's case: T=5 (one seed, 54.9) and T=3 (54.8 +- 0.7 over two seeds) tie in the Mean column; a
     per-joint column, which has no spread, bolds its best value alone; a value outside the sd is not bold."""
-    from reports.tables import AP_COLUMNS, Row, best_in_block
+    from reporting.tables import AP_COLUMNS, Row, best_in_block
 
     def row(mean, spread=None, seeds=1, head=50.0):
         return Row("reproduced", "DSTA", "ResNet-18", 3, "64x48", [head] + [40.0] * (len(AP_COLUMNS) - 2) + [mean],
@@ -506,7 +506,7 @@ def test_bold_mean_respects_the_seeds_spread():
 def test_bold_compares_rows_with_the_same_boxes_only():
     """posetrack18.tex's case: HRNet 84.6 with GT boxes is not bolded above DSTA 83.4 with detected boxes; each box
     kind has its own best (alone in its kind: no bold)."""
-    from reports.tables import AP_COLUMNS, Row, best_in_block
+    from reporting.tables import AP_COLUMNS, Row, best_in_block
 
     def row(mean, boxes):
         return Row("reported", "X", "R", 3, "", [None] * (len(AP_COLUMNS) - 1) + [mean], boxes=boxes)

@@ -95,8 +95,8 @@ def test_exported_clips_score_what_the_robustness_stage_gives(tmp_path, syntheti
                 changed += bool((got != clean).any())
     assert changed > 0 and len(preds) == len(doc["runs"])
 
-    from reports import robustness as rb
-    from reports.results import Experiment
+    from reporting import robustness as rb
+    from reporting.results import Experiment
 
     folder = tmp_path / "rob" / "theirs"
     folder.mkdir(parents=True)

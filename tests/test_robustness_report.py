@@ -1,8 +1,8 @@
 """The robustness page, its LaTeX table and figure, from fixture results of the robustness stage."""
 import json
 
-from reports import robustness as rb
-from reports.results import Experiment
+from reporting import robustness as rb
+from reporting.results import Experiment
 
 
 def _exp(key, model, frames):
@@ -56,7 +56,7 @@ def test_pages_latex_and_figure(tmp_path):
 def test_one_severity_is_drawn_as_points_not_a_severity_axis(monkeypatch, tmp_path):
     """A grid with one severity (the default's) draws the models side by side, the severity in the panel's title,
     no "severity" axis; the box prior is the chance line of every panel."""
-    from reports import plots as pl
+    from reporting import plots as pl
 
     exps = [_exp("dsta_t3", "dsta", 3), _exp("rle_ft", "rle", 1)]
     results = {}

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _run_release(tmp: Path, version: int) -> dict:
     from dsta import config, fetch, predict, prepare, released, train
-    from reports import build
+    from reporting import build
 
     name = f"posetrack{version}"
     release = build_release(tmp / f"release{version}", version)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from dsta.io import load_yaml
-from dsta.provenance import commit_name, cpu_model, from_env, machine_name
-from reports.claims import ONE_SEED_FLOOR, claims, claims_table
-from reports.results import TIMED_CODE
-from reports.tables import (ORDER_NOTE, Page, ablation_table, cost_table, env_line, experiment_models, fmt,
+from dsta.provenance import REPO, commit_name, cpu_model, from_env, machine_name
+from reporting.claims import ONE_SEED_FLOOR, claims, claims_table
+from reporting.results import TIMED_CODE
+from reporting.tables import (ORDER_NOTE, Page, ablation_table, cost_table, env_line, experiment_models, fmt,
                             gflops_text, main_table, mixed_provenance, mode_entry, paper_models, seed_groups,
                             seed_table, side_by_side_table, speed_table, split_table, streaming_ratio, table,
                             timing_where, training_table)
@@ -28,7 +28,7 @@ def measured_where(profiles: dict[str, dict]) -> str:
 
 
 def recipe_differences(dataset: str, experiments: list[str],
-                       path: Path = Path(__file__).parent / "recipe_differences.yaml") -> list[str]:
+                       path: Path = REPO / "reports" / "recipe_differences.yaml") -> list[str]:
     """What this project's paper recipes do differently from the official ones (``reports/recipe_differences.yaml``):
     those of every paper recipe, of this dataset, then of each experiment this page has a row of. Said as the
     recipe's differences, since a page without reproduced rows has no rows to differ."""
@@ -93,7 +93,7 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict], ti
     if page.dataset == "synthetic" and page.experiments:
         multi = {k: v for k, v in seed_groups(reproduced).items() if len(v) > 1}
         out += ["## The paper's claims on this set", "",
-                "Computed by `reports/claims.py` from this run's metrics, profiles and timing run (never by hand). "
+                "Computed by `reporting/claims.py` from this run's metrics, profiles and timing run (never by hand). "
                 "DSTA is fine-tuned from the `pretrain` stage's single-frame RLE backbone, as the paper fine-tunes it "
                 "from RLE's COCO checkpoint; RLE is the compute-matched control `rle_ft` (RLE continued from the same "
                 "backbone for the same steps). Margin: mean over seeds of the paired difference; spread: its sample "
@@ -148,7 +148,7 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
                figures: dict[str, str], side_by_side: list[dict] | None = None, paper_timings: dict | None = None,
                links: list[str] | None = None, release_side_by_side: list[dict] | None = None) -> str:
     out = ["# dsta-bench reports", "",
-           f"Built by `python -m reports.build` (the `report` stage of `dvc repro`) at commit {commit}, on "
+           f"Built by `python -m reporting.build` (the `report` stage of `dvc repro`) at commit {commit}, on "
            f"{cpu_model()}. Regenerate with `make repro`; never edit by hand.", "",
            "| Page | Data | Reproduced rows | Reported rows |", "|---|---|---|---|"]
     for p in pages:
@@ -273,7 +273,7 @@ def readme_block(experiments: list, paper: dict[str, dict], timings: dict | None
     if provs:
         out += [f"mAP from: {'; '.join(provs)}.", ""]
     if synth:
-        out += ["The paper's claims on this run (`reports/claims.py`; rules and spreads in "
+        out += ["The paper's claims on this run (`reporting/claims.py`; rules and spreads in "
                 "[reports/synthetic.md](reports/synthetic.md#the-papers-claims-on-this-set)):", "",
                 claims_table(claims(synth, paper, timings, side_by_side)), ""]
     if paper:

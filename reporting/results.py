@@ -69,7 +69,7 @@ class Experiment:
     profile: dict | None = None
     skipped: str | None = None  # why train/evaluate skipped it (dataset not fetched); then there is no evaluation
     paths: dict[str, Path] = field(default_factory=dict)  # the file each record came from
-    robustness: dict | None = None  # the robustness stage's metrics (reports.robustness.attach)
+    robustness: dict | None = None  # the robustness stage's metrics (reporting.robustness.attach)
     matched: Any = None  # the evaluator's matched arrays of its val predictions, for the bootstrap (the same)
     matched_split: dict = field(default_factory=dict)  # the same for the corrupted ("true") and clean ("false") frames
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from dsta.config import base_name
 from dsta.evaluate.bootstrap import paired_margin
-from reports.results import METHOD_NAMES, Experiment
+from reporting.results import METHOD_NAMES, Experiment
 
 ONE_SEED_FLOOR = 1.5  # mAP points: with one seed, a smaller difference could be the machine, not the model
 HEAD_FRACTION_MAX = 0.01  # "a small fraction": under 1% of the backbone's GFLOPs (the paper: ~0.02 of ~12 GFLOPs)

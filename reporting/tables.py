@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsta.provenance import commit_name, describe, machine_name
-from reports.results import GROUPS, JOINT_NAMES, Experiment
+from reporting.results import GROUPS, JOINT_NAMES, Experiment
 
 AP_COLUMNS = [*GROUPS, "Mean"]
 DASH = "–"
@@ -400,7 +400,7 @@ def streaming_or_clip(e: Experiment) -> tuple[str, str]:
 def ablation_table(experiments: list[Experiment], timings: dict | None = None) -> str:
     """DSTA over T: accuracy, cost per prediction and per new frame, and the time per new frame from the
     interleaved timing run (pretrained runs only: the scratch run is a different experiment)."""
-    from reports.results import timing
+    from reporting.results import timing
 
     rows = []
     dsta = [runs[0] for runs in seed_groups(experiments).values() if runs[0].model == "dsta"]
@@ -460,7 +460,7 @@ def experiment_models(experiments: list[Experiment]) -> list[Model]:
 
 def paper_models(paper: dict[str, dict]) -> list[Model]:
     """The paper-size profiles, named as the papers name the models; single-frame first, then by T."""
-    from reports.results import BACKBONE_NAMES, method_name
+    from reporting.results import BACKBONE_NAMES, method_name
 
     out = []
     for key, p in paper.items():
@@ -516,7 +516,7 @@ def timing_modes(m: Model, doc: dict | None) -> list[str]:
 
 
 def speed_header(doc: dict | None) -> list[str]:
-    from reports.results import throughput_batch
+    from reporting.results import throughput_batch
 
     batch = throughput_batch(doc)
     return ["Method", "Backbone", "T", "Init", "Mode", "Latency ms (batch 1), median [p25, p75]",
@@ -525,7 +525,7 @@ def speed_header(doc: dict | None) -> list[str]:
 
 def speed_rows(models: list[Model], doc: dict | None) -> list[tuple[Model, str, list[str]]]:
     """(model, mode, cells) of the speed table: every time from the one interleaved run ``doc``."""
-    from reports.results import throughput_batch, timing
+    from reporting.results import throughput_batch, timing
 
     rows = []
     for m in models:
