@@ -37,9 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsta.config import base_name
 from dsta.evaluate.bootstrap import paired_margin
-from reporting.results import METHOD_NAMES, Experiment
+from reporting import results
+from reporting.labels import METHOD_NAMES
+from reporting.results import Experiment
 
 ONE_SEED_FLOOR = 1.5  # mAP points: with one seed, a smaller difference could be the machine, not the model
 HEAD_FRACTION_MAX = 0.01  # "a small fraction": under 1% of the backbone's GFLOPs (the paper: ~0.02 of ~12 GFLOPs)
@@ -76,20 +77,9 @@ class Claim:
                 "interval": list(self.interval) if self.interval else None}
 
 
-def seed_of(e: Experiment) -> int:
-    return int((e.config.get("train") or {}).get("seed", 0))
-
-
 def seed_groups(experiments: list[Experiment]) -> dict[str, list[Experiment]]:
-    """The runs of each experiment over the seed axis (``dsta_t3``, ``dsta_t3-s1``, ... -> ``dsta_t3``), evaluated
-    ones only, in seed order."""
-    groups: dict[str, list[Experiment]] = {}
-    for e in experiments:
-        if e.evaluation:
-            groups.setdefault(base_name(e.key), []).append(e)
-    for runs in groups.values():
-        runs.sort(key=lambda e: seed_of(e))
-    return groups
+    """The evaluated runs of each experiment over the seed axis, in seed order (``results.seed_groups``)."""
+    return results.seed_groups([e for e in experiments if e.evaluation])
 
 
 def metric(e: Experiment, subset: str | None = None) -> float | None:
@@ -149,8 +139,8 @@ def paired(groups: dict[str, list[Experiment]], a: str, b: str, subset: str | No
     """``a`` minus ``b`` over the seeds both have (paired by seed)."""
     if a not in groups or b not in groups:
         return None
-    va = {seed_of(e): metric(e, subset) for e in groups[a]}
-    vb = {seed_of(e): metric(e, subset) for e in groups[b]}
+    va = {e.seed: metric(e, subset) for e in groups[a]}
+    vb = {e.seed: metric(e, subset) for e in groups[b]}
     seeds = sorted(s for s in va if s in vb and va[s] is not None and vb[s] is not None)
     if not seeds:
         return None
@@ -356,30 +346,3 @@ def claims(experiments: list[Experiment], paper: dict[str, dict], timings: dict 
         streaming_cost(paper, experiments, timings, side_by_side),
         *plugin_claims(groups),
     ]
-
-
-def claims_table(rows: list[Claim]) -> str:
-    out = ["| Claim | Measured | Margin (or counted value) | Spread | Seeds | Verdict | Rule |",
-           "|---|---|---|---|---|---|---|"]
-    for c in rows:
-        margin = c.margin_text()
-        spread = ("–" if c.seeds == 0 else f"± {c.spread:.1f}" if c.spread is not None
-                  else "one seed" if c.interval else f"one seed (floor {ONE_SEED_FLOOR})")
-        if c.interval:
-            spread += f"; 95% CI [{c.interval[0]:+.1f}, {c.interval[1]:+.1f}]"
-        out.append(f"| {c.claim} | {c.measured} | {margin} | {spread} | {c.seeds or '–'} | **{c.verdict}** | "
-                   f"{c.rule} |")
-    return "\n".join(out)
-
-
-def seeds_table(experiments: list[Experiment]) -> str:
-    """Each experiment over its seeds: mean ± sample standard deviation of val mAP (overall, clean, corrupted)."""
-    out = ["| Experiment | Seeds | mAP | clean | corrupted |", "|---|---|---|---|---|"]
-    for name, runs in seed_groups(experiments).items():
-        cells = []
-        for subset in (None, "false", "true"):
-            values = [v for v in (metric(e, subset) for e in runs) if v is not None]
-            cells.append(fmt_ms(*mean_spread(values)) if values else "–")
-        seeds = ", ".join(str(seed_of(e)) for e in runs)
-        out.append(f"| {name} | {seeds} | {' | '.join(cells)} |")
-    return "\n".join(out)

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from dsta.io import load_yaml
 from dsta.provenance import REPO, commit_name, cpu_model, from_env, machine_name
-from reporting.claims import ONE_SEED_FLOOR, claims, claims_table
-from reporting.results import TIMED_CODE
-from reporting.tables import (ORDER_NOTE, Page, ablation_table, cost_table, env_line, experiment_models, fmt,
-                            gflops_text, main_table, mixed_provenance, mode_entry, paper_models, seed_groups,
-                            seed_table, side_by_side_table, speed_table, split_table, streaming_ratio, table,
-                            timing_where, training_table)
+from reporting.claims import ONE_SEED_FLOOR
+from reporting.data import Page, ReportData
+from reporting.markdown import (ORDER_NOTE, ablation_table, claims_table, cost_table, main_table, mixed_provenance,
+                                seed_table, side_by_side_table, speed_table, split_table, table, timing_where,
+                                training_table)
+from reporting.results import TIMED_CODE, seed_groups
+from reporting.rows import (MainTable, env_line, experiment_models, fmt, gflops_text, mode_entry, paper_models,
+                            streaming_ratio)
 
 
 def measured_where(profiles: dict[str, dict]) -> str:
@@ -54,8 +56,10 @@ def efficiency_section(models: list, timings: dict | None, where: str) -> list[s
             "### Speed (one interleaved run)", "", timing_where(timings), "", speed_table(models, timings), ""]
 
 
-def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict], timings: dict | None = None,
-                 side_by_side: list[dict] | None = None) -> str:
+def dataset_page(report: ReportData, page: Page, main_rows: MainTable, figures: dict[str, str]) -> str:
+    """A dataset's page: its main table with footnotes, the recipe's differences, and on the synthetic set the
+    claims, the per-seed appendix, clean vs corrupted, the T ablation and training; efficiency and figures."""
+    timings = report.timings.get("experiments")
     title = page.title or page.dataset
     out = [f"# {title}", ""]
     reproduced = [e for e in page.experiments if e.evaluation]
@@ -72,13 +76,13 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict], ti
             "person boxes the rows were evaluated on (GT or detected: rows with different boxes are not comparable). "
             "Init: a reproduced row's start (pretrained backbone or scratch); several seeds of one experiment give "
             "one row, mean ± sample sd (n seeds). " + ORDER_NOTE, ""]
-    main, notes = main_table(page)
+    main, notes = main_table(main_rows)
     if page.released:
         out += ["Rows \"released weights, evaluated here\": the authors' released checkpoints, converted "
                 "(`python -m dsta.released`) and evaluated by this pipeline with each release's own test protocol "
                 "(boxes, score threshold, flip), no training; a Δ row under one compares it with the reported row, a "
                 "Δ row under a row of this run with the released row it names.", ""]
-    mixed = mixed_provenance(page.experiments + page.released)
+    mixed = mixed_provenance([*page.experiments, *page.released])
     if mixed:
         out += [mixed, ""]
     out += [main, "", *[f"{n}  " for n in notes], ""]
@@ -103,7 +107,7 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict], ti
                 "when the margin exceeds the spread. Whether DSTA uses its neighbour frames (key frame vs every frame "
                 "corrupted, the blank-frame control, the box prior): [robustness-synthetic.md](robustness-synthetic.md).",
                 "",
-                claims_table(claims(page.experiments, paper, timings, side_by_side)), ""]
+                claims_table(report.claims), ""]
         if multi:
             out += ["## Appendix: per-seed rows", "",
                     "The main table's mean ± sd rows, one row per seed (params `seeds`).", "",
@@ -116,14 +120,14 @@ def dataset_page(page: Page, figures: dict[str, str], paper: dict[str, dict], ti
                 split_table(page.experiments), "", "## T ablation (DSTA)", "",
                 "Per new frame: streaming mode (per-frame features cached); a T=1 model has one backbone pass per "
                 "frame either way, so its streaming cost is its clip cost.", "",
-                ablation_table(page.experiments, timings), "",
+                ablation_table(list(page.experiments), timings), "",
                 "## Training", "", training_table(page.experiments), ""]
     exp_profiles = {e.key: e.profile for e in page.experiments if e.profile}
     if exp_profiles:
         out += ["## Efficiency of these models (clip vs streaming)", "",
                 *efficiency_section([m for m in experiment_models(page.experiments) if m.profile], timings,
                                     f"{measured_where(exp_profiles)} ({env_line(exp_profiles)})")]
-    if paper and page.dataset != "synthetic":
+    if report.paper and page.dataset != "synthetic":
         out += ["## Paper-size efficiency", "",
                 "See the [index](README.md#paper-size-efficiency) for the 256x192 profiles of every model.", ""]
     if figures:
@@ -144,49 +148,56 @@ def detail(value) -> str | None:
     return str(value)
 
 
-def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict], reference: dict, commit: str,
-               figures: dict[str, str], side_by_side: list[dict] | None = None, paper_timings: dict | None = None,
-               links: list[str] | None = None, release_side_by_side: list[dict] | None = None) -> str:
+def paper_facts(paper: dict[str, dict], reference: dict) -> list[str]:
+    """The paper-size cost in sentences (the index and the project README say the same): DSTA-R50's head against the
+    paper's figure, DSTA streaming over RLE per frame, DCPose's cost, and the operators not counted."""
+    facts = []
+    head = (mode_entry(paper.get("dsta_r50_t3"), "clip").get("gflops") or {}).get("head")
+    if head is not None:
+        ref = (reference.get("efficiency") or [{}])[0]
+        facts.append(f"DSTA-R50 (T=3) head (everything after the backbone, T joint embeddings included): "
+                     f"{head * 1e3:.2f} MFLOPs ({head:.4f} GFLOPs) per prediction; the paper gives about "
+                     f"{ref.get('gflops', 0.02)} GFLOPs [{ref.get('cite', 'dsta')}]"
+                     + (f" ({ref['note']})" if ref.get("note") else "") + ".")
+    ratio = streaming_ratio(paper)
+    if ratio:
+        facts.append(f"DSTA-R50 (T=3) streaming GFLOPs per frame / RLE-R50 GFLOPs per frame: {ratio}.")
+    if "dcpose_hrnet_w48" in paper:
+        dc = paper["dcpose_hrnet_w48"]["modes"]
+        facts.append(f"DCPose-HRNet-W48: {dc['clip']['gflops']['total']:.1f} GFLOPs per prediction in clip mode, "
+                     f"{dc.get('streaming', dc['clip'])['gflops']['total']:.1f} streaming (head "
+                     f"{dc['clip']['gflops']['head']:.2f} GFLOPs).")
+    uncounted = sorted({op for p in paper.values() for e in p["modes"].values()
+                        for op in (e.get("gflops") or {}).get("unsupported_ops", {})})
+    if uncounted:
+        facts.append(f"Not counted (element-wise or shape ops, fvcore's convention; listed per model in "
+                     f"profiles/paper/*.json): {', '.join(f'`{op}`' for op in uncounted)}.")
+    return facts
+
+
+def index_page(report: ReportData, figures: dict[str, str]) -> str:
+    """The index: the pages, paper-size efficiency, the side-by-side time ratios, the benchmarks, the figures and the
+    sources of the reported rows."""
+    paper, side_by_side = report.paper, report.side_by_side
     out = ["# dsta-bench reports", "",
-           f"Built by `python -m reporting.build` (the `report` stage of `dvc repro`) at commit {commit}, on "
+           f"Built by `python -m reporting.build` (the `report` stage of `dvc repro`) at commit {report.commit}, on "
            f"{cpu_model()}. Regenerate with `make repro`; never edit by hand.", "",
            "| Page | Data | Reproduced rows | Reported rows |", "|---|---|---|---|"]
-    for p in pages:
+    for p in report.pages:
         data = ("synthetic default" if p.dataset == "synthetic" else
                 "configured" if p.status.get("configured") else "not configured")
         reproduced = sum(1 for e in p.experiments if e.evaluation)
         out.append(f"| [{p.dataset}]({p.dataset}.md) | {data} | {reproduced} | {len(p.reported)} |")
-    out += [""] + [f"{link}" for link in links or []] + ([""] if links else [])
+    out += [""] + list(report.links) + ([""] if report.links else [])
     if paper:
-        ratio = streaming_ratio(paper)
-        head = (mode_entry(paper.get("dsta_r50_t3"), "clip").get("gflops") or {}).get("head")
         out += ["## Paper-size efficiency", "",
                 f"Every model at its paper configuration, 256x192 input (`paper_profiles`). GFLOPs count one "
                 f"multiply-add as one FLOP (fvcore plus this project's handles for attention and deformable "
                 f"convolution). LaTeX: [latex/paper-efficiency-cost.tex](latex/paper-efficiency-cost.tex), "
                 f"[latex/paper-efficiency-speed.tex](latex/paper-efficiency-speed.tex).", "",
-                *efficiency_section(paper_models(paper), paper_timings, f"the `paper_profile` stage, "
-                                    f"{measured_where(paper)} ({env_line(paper)})")]
-        facts = []
-        if head is not None:
-            ref = (reference.get("efficiency") or [{}])[0]
-            facts.append(f"DSTA-R50 (T=3) head (everything after the backbone, T joint embeddings included): "
-                         f"{head * 1e3:.2f} MFLOPs ({head:.4f} GFLOPs) per prediction; the paper gives about "
-                         f"{ref.get('gflops', 0.02)} GFLOPs [{ref.get('cite', 'dsta')}]"
-                         + (f" ({ref['note']})" if ref.get("note") else "") + ".")
-        if ratio:
-            facts.append(f"DSTA-R50 (T=3) streaming GFLOPs per frame / RLE-R50 GFLOPs per frame: {ratio}.")
-        if "dcpose_hrnet_w48" in paper:
-            dc = paper["dcpose_hrnet_w48"]["modes"]
-            facts.append(f"DCPose-HRNet-W48: {dc['clip']['gflops']['total']:.1f} GFLOPs per prediction in clip mode, "
-                         f"{dc.get('streaming', dc['clip'])['gflops']['total']:.1f} streaming (head "
-                         f"{dc['clip']['gflops']['head']:.2f} GFLOPs).")
-        uncounted = sorted({op for p in paper.values() for e in p["modes"].values()
-                            for op in (e.get("gflops") or {}).get("unsupported_ops", {})})
-        if uncounted:
-            facts.append(f"Not counted (element-wise or shape ops, fvcore's convention; listed per model in "
-                         f"profiles/paper/*.json): {', '.join(f'`{op}`' for op in uncounted)}.")
-        out += [*[f"- {f}" for f in facts], ""]
+                *efficiency_section(paper_models(paper), report.timings.get("paper_profiles"),
+                                    f"the `paper_profile` stage, {measured_where(paper)} ({env_line(paper)})"),
+                *[f"- {f}" for f in paper_facts(paper, report.reference)], ""]
     if side_by_side:
         out += ["## Time per frame: DSTA T=3 streaming / single-frame RLE, measured side by side", "",
                 "Each ratio comes from one process that times both models interleaved call by call (ABBA), so a load "
@@ -198,8 +209,8 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
                 "CPU rows: this pipeline's `benchmark` stage (`benchmarks/bm_side_by_side.py`); GPU rows: the "
                 "committed device runs in `profiles/side_by_side/gpu_*` (`benchmarks/gpu_side_by_side.sh`), each "
                 "with its own commit. Goals (issue 16): CPU <= 1.05; GPU batch 1 with CUDA graphs <= 1.25; GPU "
-                "batch 64 FPS >= 0.95x RLE's, i.e. a time ratio <= 1.053.", "", side_by_side_table(side_by_side), ""]
-    if release_side_by_side:
+                "batch 64 FPS >= 0.95x RLE's, i.e. a time ratio <= 1.053.", "", side_by_side_table(list(side_by_side)), ""]
+    if report.release_side_by_side:
         out += ["## Time per clip: our DSTA-R50 / the released forward, measured side by side", "",
                 "Our DSTA-R50 T=3 (`configs/model/dsta_r50.yaml`, clip mode: three backbone passes and the head per "
                 "prediction) and the released network's forward (`official_dsta_r50`: zgspose/DSTA "
@@ -208,7 +219,8 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
                 "same weights, interleaved in one process as above. A ratio <= 1 says ours is at least as fast as "
                 "the release. CPU rows: the `benchmark` stage (`benchmarks/bm_side_by_side.py`); GPU rows: "
                 "`benchmarks/gpu_side_by_side.sh` runs.", "",
-                side_by_side_table(release_side_by_side, "ours / release per clip", "release / ours ms per call"), ""]
+                side_by_side_table(list(report.release_side_by_side), "ours / release per clip", "release / ours ms per call"), ""]
+    benchmarks = report.benchmarks
     if benchmarks:
         out += ["## Benchmarks (`pytest benchmarks --benchmark-only`)", "",
                 f"pytest-benchmark on {benchmarks[0]['machine']} at commit {benchmarks[0]['commit']}; median and "
@@ -223,17 +235,18 @@ def index_page(pages: list[Page], paper: dict[str, dict], benchmarks: list[dict]
                        for b in benchmarks]), ""]
     out += ["## Figures", "", "Captions in [latex/figures.tex](latex/figures.tex).", ""]
     out += [f"![{name}]({path})" for name, path in figures.items()] + [""]
+    reference = report.reference
     out += ["## Sources of the reported rows", ""] + [f"- **{k}**: {v}" for k, v in reference["citations"].items()]
     out += ["", *[f"- {n}" for n in reference.get("notes", [])], ""]
     return "\n".join(out)
 
 
-def readme_block(experiments: list, paper: dict[str, dict], timings: dict | None = None,
-                 side_by_side: list[dict] | None = None) -> str:
+def readme_block(report: ReportData) -> str:
     """The project README's results, generated: the synthetic summary (each experiment's mAP, clean and corrupted,
-    GFLOPs, training time) and the paper-size cost facts, each with the commit and machine it came from."""
+    GFLOPs, training time), the claims and the paper-size cost facts, each with the commit and machine it came from."""
     from dsta.provenance import describe
 
+    experiments, paper = report.experiments, report.paper
     synth = [e for e in experiments if e.dataset == "synthetic"]
     rows = []
     for e in synth:
@@ -275,24 +288,9 @@ def readme_block(experiments: list, paper: dict[str, dict], timings: dict | None
     if synth:
         out += ["The paper's claims on this run (`reporting/claims.py`; rules and spreads in "
                 "[reports/synthetic.md](reports/synthetic.md#the-papers-claims-on-this-set)):", "",
-                claims_table(claims(synth, paper, timings, side_by_side)), ""]
+                claims_table(report.claims), ""]
     if paper:
-        facts = []
-        head = (mode_entry(paper.get("dsta_r50_t3"), "clip").get("gflops") or {}).get("head")
-        if head is not None:
-            facts.append(f"the DSTA-R50 head costs {head * 1e3:.2f} MFLOPs per prediction (the paper: about 0.02 "
-                         f"GFLOPs; see [reports/README.md](reports/README.md#paper-size-efficiency))")
-        ratio = streaming_ratio(paper)
-        if ratio:
-            dsta = paper["dsta_r50_t3"]["modes"]["streaming"]["gflops"]["total"]
-            rle = paper["rle_r50"]["modes"]["clip"]["gflops"]["total"]
-            facts.append(f"DSTA-R50 T=3 in streaming mode costs {ratio}x the GFLOPs of single-frame RLE-R50 per frame "
-                         f"({dsta:.3f} vs {rle:.3f})")
-        if "dcpose_hrnet_w48" in paper:
-            dc = paper["dcpose_hrnet_w48"]["modes"]
-            facts.append(f"DCPose-HRNet-W48 costs {dc['clip']['gflops']['total']:.1f} GFLOPs per prediction in clip "
-                         f"mode ({dc.get('streaming', dc['clip'])['gflops']['total']:.1f} streaming, its head alone "
-                         f"{dc['clip']['gflops']['head']:.1f})")
-        if facts:
-            out += [f"At paper size (256x192; {measured_where(paper)}): " + "; ".join(facts) + ".", ""]
+        out += [f"At paper size (256x192; {measured_where(paper)}; tables in "
+                f"[reports/README.md](reports/README.md#paper-size-efficiency)):", "",
+                *[f"- {f}" for f in paper_facts(paper, report.reference)], ""]
     return "\n".join(out).rstrip() + "\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +27,8 @@ from dsta import keypoints as kp  # noqa: E402
 from dsta.checks import num_frames_of  # noqa: E402
 from dsta.data.posetrack import read_split  # noqa: E402
 from dsta.io import atomic_path, load_json  # noqa: E402
+from reporting.labels import JOINT_NAMES, backbone_label  # noqa: E402
+from reporting.results import MEMORY_COUNTERS, method_name, throughput_batch, timing  # noqa: E402
 
 COLUMN_WIDTH = 3.25   # in, one CVPR column
 TEXT_WIDTH = 6.875    # in, CVPR text width (two columns)
@@ -47,8 +50,6 @@ OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow"
 METHOD_COLORS = {"rle": OKABE_ITO["green"], "heatmap_single": OKABE_ITO["orange"], "dcpose": OKABE_ITO["vermillion"]}
 DSTA_COLORS = {1: OKABE_ITO["sky"], 3: OKABE_ITO["blue"], 5: "#003A5D"}
 FALLBACK_COLORS = (OKABE_ITO["purple"], OKABE_ITO["grey"], OKABE_ITO["black"], OKABE_ITO["yellow"])
-GROUP_NAMES = {"Head": "Head", "Shou": "Shoulder", "Elb": "Elbow", "Wri": "Wrist", "Hip": "Hip", "Knee": "Knee",
-               "Ankl": "Ankle"}
 # Qualitative grid: limbs by body side (the person's own left), drawn over a dark outline.
 # none of them a model's colour (the limbs encode the body side, not the method): white, yellow and magenta
 SIDE_COLORS = {"left": "#FFFFFF", "right": "#FFE119", "centre": "#F032E6"}
@@ -133,19 +134,25 @@ def _figure(width: float, height: float, **kwargs):
     return plt.subplots(figsize=(width, height), layout="constrained", **kwargs)
 
 
-TITLES: dict[str, str] = {}  # figure stem -> the title taken out of the image (papers put it in the caption)
-NOTES: dict[str, str] = {}  # figure stem -> what this drawing shows beyond its kind's caption (set while drawing)
+@dataclass(frozen=True)
+class Figure:
+    """A drawn figure: its PNG (a PDF of the same name beside it), the title taken out of the image (papers put it
+    in the caption), what this very drawing shows beyond its kind's caption, and its width in inches."""
+
+    path: Path
+    title: str
+    note: str
+    width: float
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
 
 
-def note(path: Path, text: str) -> None:
-    """The caption's sentences about what this very figure draws (``figures_tex`` appends them to its kind's)."""
-    NOTES[Path(path).stem] = text
-
-
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path, note: str = "") -> Figure:
     """``path`` (.png, 300 dpi) and the same name as .pdf, at the figure's exact size (no tight bbox: the width is
-    the column width). The figure's title (its suptitle, and left-aligned axes titles) leaves the image for
-    ``TITLES``, which ``figures_tex`` puts in the caption."""
+    the column width). The figure's title (its suptitle, and left-aligned axes titles) leaves the image for the
+    caption (``figures_tex``), with ``note``: what this drawing shows beyond its kind's caption."""
     path.parent.mkdir(parents=True, exist_ok=True)
     titles = []
     if fig._suptitle is not None and fig._suptitle.get_text():
@@ -155,12 +162,13 @@ def _save(fig, path: Path) -> None:
         if ax.get_title(loc="left"):
             titles.append(ax.get_title(loc="left"))
             ax.set_title("", loc="left")
-    TITLES[path.stem] = "; ".join(titles)
+    width = fig.get_figwidth()
     for target, fmt, meta in ((path.with_suffix(".pdf"), "pdf", {"CreationDate": None}),
                               (path.with_suffix(".png"), "png", {})):
         with atomic_path(target) as tmp:
             fig.savefig(tmp, dpi=DPI, format=fmt, metadata=meta)
     plt.close(fig)
+    return Figure(path, "; ".join(titles), note.strip(), width)
 
 
 def _frame_points(ax, xs: list[float], ys: list[float], x_margin: tuple[float, float], min_pad: float) -> None:
@@ -254,7 +262,7 @@ def _place_labels(ax, items, points=(), segments=()) -> None:
 
 # -- experiment figures ----------------------------------------------------------------------------------------------
 @_styled
-def map_vs_gflops(experiments, path: Path, title: str) -> None:
+def map_vs_gflops(experiments, path: Path, title: str) -> Figure:
     """val mAP against GFLOPs per prediction, one column wide: filled markers clip mode, hollow markers streaming
     (an arrow joins them), direct labels."""
     names, colors = _names(experiments), _colors(experiments)
@@ -285,11 +293,11 @@ def map_vs_gflops(experiments, path: Path, title: str) -> None:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     prior = box_prior(experiments)
-    note(path, "")
+    drawn = ""
     if prior is not None and items:
         chance_line(ax, prior["mAP"], "box prior (chance)")
         ax.set_ylim(min(ax.get_ylim()[0], prior["mAP"] - 3), ax.get_ylim()[1])
-        note(path, f"Dashed: the box prior ({prior['mAP']:.1f}), the chance level.")
+        drawn = f"Dashed: the box prior ({prior['mAP']:.1f}), the chance level."
     ax.set_xlabel("GFLOPs per prediction")
     ax.set_ylabel("val mAP")
     ax.grid(alpha=0.3, which="major")
@@ -298,15 +306,14 @@ def map_vs_gflops(experiments, path: Path, title: str) -> None:
     ax.set_title(f"{title}{spread}", loc="left")
     if not items:
         _empty(ax, "no model both profiled and evaluated yet")
-        _save(fig, path)
-        return
+        return _save(fig, path, drawn)
     fig.legend(handles=[Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
                                label="clip (T backbone passes)"),
                         Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="0.3",
                                label="streaming (1 pass; same mAP:\nplotted at the clip mAP)")],
                loc="outside lower center", ncol=2, handletextpad=0.2, columnspacing=1.0)
     _place_labels(ax, items, points, segments)
-    _save(fig, path)
+    return _save(fig, path, drawn)
 
 
 def _group_ap(evaluation: dict) -> list[float]:
@@ -326,10 +333,10 @@ def _group_ap(evaluation: dict) -> list[float]:
 
 
 @_styled
-def per_joint_bars(experiments, path: Path, title: str) -> None:
+def per_joint_bars(experiments, path: Path, title: str) -> Figure:
     """AP per joint group (Head ... Ankle, as the paper's tables) and the mean, one bar per model; text width."""
     names, colors = _names(experiments), _colors(experiments)
-    groups = [GROUP_NAMES.get(g, g) for g in kp.POSEVAL_GROUPS] + ["Mean"]
+    groups = [JOINT_NAMES.get(g, g) for g in kp.POSEVAL_GROUPS] + ["Mean"]
     fig, ax = _figure(TEXT_WIDTH, 2.3)
     n = max(1, len(experiments))
     width = 0.84 / n
@@ -342,9 +349,9 @@ def per_joint_bars(experiments, path: Path, title: str) -> None:
         ax.bar(x + (i - (n - 1) / 2) * width, ap, width * 0.92, label=names[e.key], color=colors[e.key],
                edgecolor="k", linewidth=0.3)
     prior = box_prior(experiments)
-    note(path, "")
+    drawn = ""
     if prior is not None and prior["evaluation"]:
-        note(path, "Dashed across each group: the box prior's AP there, the chance level.")
+        drawn = "Dashed across each group: the box prior's AP there, the chance level."
         chance = _group_ap(prior["evaluation"])  # the box prior per group: a dashed bar across each group's bars
         ax.hlines(chance, x - 0.45, x + 0.45, colors="0.25", lw=0.9, ls=(0, (3, 2)), zorder=5,
                   label="box prior (chance)")
@@ -360,7 +367,7 @@ def per_joint_bars(experiments, path: Path, title: str) -> None:
     ax.set_axisbelow(True)
     if experiments:
         fig.legend(loc="outside right upper", ncol=1, handlelength=1.0, handletextpad=0.4)
-    _save(fig, path)
+    return _save(fig, path, drawn)
 
 
 def _na(ax, x, values, top) -> None:
@@ -370,12 +377,10 @@ def _na(ax, x, values, top) -> None:
 
 
 @_styled
-def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = None) -> None:
+def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = None) -> Figure:
     """Throughput (clip and streaming; every bar from ONE interleaved timing run, with its quartiles over rounds as
     error bars) and peak memory (forward pass and training step, each at its own batch); text width. The memory
     panel says what was measured: resident CPU memory, or CUDA allocations."""
-    from reporting.results import MEMORY_COUNTERS, throughput_batch, timing
-
     done = [e for e in experiments if e.profile]
     names = _names(done)
     fig, (a1, a2) = _figure(TEXT_WIDTH, 2.4, ncols=2)
@@ -398,7 +403,6 @@ def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = 
     _na(a1, x + w / 2, fps["streaming"], top1)
     a1.set_ylabel(f"predictions / s (batch {tb_key})" if tb_key else "predictions / s")
     no_fps = "" if timings else "No interleaved timing run: no FPS bars. "
-    note(path, no_fps.strip())
     fwd = [e.profile["modes"]["clip"].get("memory_forward", {}) for e in done]
     train = [e.profile.get("memory_train_step") or {} for e in done]
     mem_f = [m.get("peak_mib") or np.nan for m in fwd]
@@ -410,13 +414,12 @@ def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = 
         for ax in (a1, a2):
             _empty(ax, "no profile yet")
         fig.suptitle(title, x=0.01, ha="left")
-        _save(fig, path)
-        return
+        return _save(fig, path, no_fps)
     env = done[0].profile.get("env", {})
     cuda = env.get("device_type") == "cuda"
     a2.set_ylabel("peak GPU MiB (CUDA allocations)" if cuda else "peak CPU MiB (tensors + RSS rise)")
-    note(path, no_fps + "Memory: " + (f"peak CUDA allocations ({MEMORY_COUNTERS['cuda']})." if cuda else
-                                      f"{MEMORY_COUNTERS['cpu']} (CPU)."))
+    drawn = no_fps + "Memory: " + (f"peak CUDA allocations ({MEMORY_COUNTERS['cuda']})." if cuda else
+                                   f"{MEMORY_COUNTERS['cpu']} (CPU).")
     fb = {m.get("batch", 1) for m in fwd}
     tb = {m.get("batch") for m in train} - {None}
     for ax in (a1, a2):
@@ -437,7 +440,7 @@ def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = 
     fig.suptitle(f"{title}; {tenv.get('device', '')}" + (f", {tenv['threads']} threads" if tenv.get("threads") else "")
                  + (f"; FPS: median and quartiles over {timings['protocol']['rounds']} rounds of one process timing "
                     f"every model interleaved" if timings else ""), x=0.01, ha="left")
-    _save(fig, path)
+    return _save(fig, path, drawn)
 
 
 def _auto_scale(ax, values) -> str:
@@ -456,7 +459,7 @@ def _auto_scale(ax, values) -> str:
 
 
 @_styled
-def training_curves(experiments, path: Path, title: str) -> None:
+def training_curves(experiments, path: Path, title: str) -> Figure:
     """Val mAP per epoch, and the training loss per epoch for each kind of model (the RLE negative log-likelihood
     and the heatmap MSE are different quantities, so they get their own axes); one column wide."""
     names, colors = _names(experiments), _colors(experiments)
@@ -489,10 +492,10 @@ def training_curves(experiments, path: Path, title: str) -> None:
                     markeredgewidth=0.7)
             losses[ax] += [v for _, v in loss]
     prior = box_prior(experiments)  # the chance level of these boxes, which a curve must clear
-    note(path, "")
+    drawn = ""
     if prior is not None:
         chance_line(a1, prior["mAP"], "box prior")
-        note(path, f"Dashed on the top panel: the box prior ({prior['mAP']:.1f}), the score without the image.")
+        drawn = f"Dashed on the top panel: the box prior ({prior['mAP']:.1f}), the score without the image."
     a1.set_xlabel("epochs trained (0: before the first step)")
     a1.set_ylabel("val mAP")
     a1.set_title(title, loc="left")
@@ -513,7 +516,7 @@ def training_curves(experiments, path: Path, title: str) -> None:
         _empty(a1, "no training history yet")
     else:
         fig.legend(loc="outside upper center", ncol=3, handlelength=1.5, columnspacing=1.0, handletextpad=0.4)
-    _save(fig, path)
+    return _save(fig, path, drawn)
 
 
 def _predictions_by_image(pred_dir: Path) -> dict[int, list[dict]]:
@@ -572,17 +575,17 @@ def _qualitative_models(experiments, most: int = 4) -> list:
 
 @_styled
 def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, title: str, frames: int = 4,
-                      scale: int = 2) -> bool:
+                      scale: int = 2) -> Figure | None:
     """A grid of val frames (rows; half of them corrupted where flagged) by GT and each model (columns), text
     width: skeletons coloured by body side over a dark outline, and the GT joints marked in every model's cell."""
     import cv2
 
     ann_dir = data_dir / experiments[0].config["data"]["val_ann"]
     if not ann_dir.is_dir():
-        return False
+        return None
     labeled = [(s, f) for s in read_split(ann_dir) for f in s.frames if f.is_labeled and f.persons]
     if not labeled:
-        return False
+        return None
     corrupted = [x for x in labeled if x[1].flags.get("corrupted")]
     clean = [x for x in labeled if not x[1].flags.get("corrupted")]
     step = lambda xs, n: xs[:: max(1, len(xs) // max(1, n))][:n]  # noqa: E731  spread over the videos
@@ -596,7 +599,7 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
     for _, frame in chosen:
         img = cv2.imread(str(image_root / frame.file_name))
         if img is None:
-            return False
+            return None
         images.append(cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), None, fx=scale, fy=scale,
                                  interpolation=cv2.INTER_LINEAR))
     h, w = images[0].shape[:2]
@@ -641,8 +644,8 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
                 ax.set_ylabel(f"video {video}, frame {frame.index}\n{state}", fontsize=7, labelpad=2)
     boxes = {"GT" if b == "gt" else "detected" for b in
              (str((e.evaluation or {}).get("boxes", e.config["data"].get("boxes", "?"))) for e in experiments)}
-    note(path, f"Corrupted rows, from the top: {'; '.join(shown)} (the synthetic set's own corruptions)." if shown
-         else "")
+    drawn = (f"Corrupted rows, from the top: {'; '.join(shown)} (the synthetic set's own corruptions)." if shown
+             else "")
     fig.suptitle(f"{title}; {' / '.join(sorted(boxes))} person boxes", fontsize=8, x=left / TEXT_WIDTH,
                  y=1 - 0.02 / height, ha="left", va="top")
     outline = [pe.Stroke(linewidth=3.4, foreground="#141414"), pe.Normal()]
@@ -654,14 +657,13 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
                           label="GT joints (model columns)"))
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7,
                columnspacing=1.6, handlelength=2.0)
-    _save(fig, path)
-    return True
+    return _save(fig, path, drawn)
 
 
 def experiment_figures(dataset: str, experiments, fig_dir: Path, data_dir: Path, evals: Path,
-                       timings: dict | None = None) -> dict[str, str]:
-    """Every figure of one dataset page; returns {caption: PNG path relative to the report folder} (a PDF of the same
-    name lies beside each)."""
+                       timings: dict | None = None) -> dict[str, Figure]:
+    """Every figure of one dataset page, by the name the page shows it under (a PDF of the same name lies beside each
+    PNG)."""
     out = {}
     title = f"{dataset}, val"
     specs = [("mAP vs GFLOPs", f"{dataset}_map_vs_gflops.png", lambda p: map_vs_gflops(experiments, p, title)),
@@ -670,11 +672,10 @@ def experiment_figures(dataset: str, experiments, fig_dir: Path, data_dir: Path,
               lambda p: fps_memory_bars(experiments, p, title, timings)),
              ("Training curves", f"{dataset}_training.png", lambda p: training_curves(experiments, p, title))]
     for caption, name, draw in specs:
-        draw(fig_dir / name)
-        out[caption] = f"{fig_dir.name}/{name}"
-    name = f"{dataset}_qualitative.png"
-    if qualitative_strip(experiments, data_dir, evals, fig_dir / name, title):
-        out["Qualitative"] = f"{fig_dir.name}/{name}"
+        out[caption] = draw(fig_dir / name)
+    strip = qualitative_strip(experiments, data_dir, evals, fig_dir / f"{dataset}_qualitative.png", title)
+    if strip is not None:
+        out["Qualitative"] = strip
     return out
 
 
@@ -687,19 +688,15 @@ def _paper_color(p: dict) -> str:
 
 def _paper_name(p: dict) -> str:
     """A paper-size model as the papers name it: ``DSTA ResNet-50 T=3``, ``DCPose HRNet-W48``."""
-    from reporting.results import BACKBONE_NAMES, method_name
-
     kwargs = p.get("kwargs") or {}
     backbone = str(kwargs.get("backbone", ""))
-    method = method_name(p.get("model", "?"))
-    if p.get("model") == "heatmap_single" and backbone.startswith("hrnet"):
-        method = "HRNet"
+    method = method_name(p.get("model", "?"), backbone)
     t = f" T={p.get('num_frames')}" if p.get("model") == "dsta" else ""
-    return f"{method} {BACKBONE_NAMES.get(backbone, backbone)}{t}"
+    return f"{method} {backbone_label(backbone)}{t}"
 
 
 @_styled
-def paper_gflops(paper: dict[str, dict], path: Path) -> None:
+def paper_gflops(paper: dict[str, dict], path: Path) -> Figure:
     """Backbone and head GFLOPs of every paper-size model, clip and streaming; one column wide."""
     keys = list(paper)
     fig, ax = _figure(COLUMN_WIDTH, 0.9 + 0.32 * len(keys))
@@ -737,11 +734,11 @@ def paper_gflops(paper: dict[str, dict], path: Path) -> None:
                               label="streaming: backbone"),
                         Patch(facecolor="k", label="head")], loc="outside lower center", ncol=3,
                handlelength=1.4, columnspacing=1.0)
-    _save(fig, path)
+    return _save(fig, path)
 
 
 @_styled
-def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Path) -> None:
+def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Path) -> Figure:
     """Reported PoseTrack17 mAP against the GFLOPs per frame measured here (streaming where the model allows it);
     direct labels carry the model and its parameters; one column wide."""
     fig, ax = _figure(COLUMN_WIDTH, 2.5)
@@ -777,23 +774,21 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
                               markeredgewidth=0.6, label="a user's reproduction\n(GitHub issue)"))
         text += (" Hollow: a user's reproduction reported in a GitHub issue, not a published figure; every filled "
                  "marker is a published figure.")
-    note(path, text)
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), handletextpad=0.2, columnspacing=0.8,
                fontsize=6)
     _place_labels(ax, items)
-    _save(fig, path)
+    return _save(fig, path, text)
 
 
-def paper_figures(paper: dict[str, dict], reference: dict, fig_dir: Path) -> dict[str, str]:
+def paper_figures(paper: dict[str, dict], reference: dict, fig_dir: Path) -> dict[str, Figure]:
     """GFLOPs of every paper-size model (backbone and head, clip and streaming), and reported PoseTrack17 mAP against
     the GFLOPs measured here."""
-    paper_gflops(paper, fig_dir / "paper_gflops.png")
-    out = {"Paper-size GFLOPs": f"{fig_dir.name}/paper_gflops.png"}
+    out = {"Paper-size GFLOPs": paper_gflops(paper, fig_dir / "paper_gflops.png")}
     rows = {r["match"]: r for r in reference.get("posetrack17", []) if r.get("match") and r["ap"][-1] is not None}
     pts = {m: p for m, p in paper.items() if m in rows}
     if pts:
-        paper_map_vs_gflops(pts, rows, fig_dir / "paper_map_vs_gflops.png")
-        out["Reported PoseTrack17 mAP vs measured GFLOPs"] = f"{fig_dir.name}/paper_map_vs_gflops.png"
+        out["Reported PoseTrack17 mAP vs measured GFLOPs"] = paper_map_vs_gflops(pts, rows,
+                                                                                 fig_dir / "paper_map_vs_gflops.png")
     return out
 
 
@@ -822,32 +817,22 @@ CAPTIONS = {
 }
 
 
-def _png_width_in(path: Path) -> float:
-    """A PNG's width in inches at the figures' DPI (from its IHDR header)."""
-    import struct
-
-    with open(path, "rb") as f:
-        head = f.read(24)
-    return struct.unpack(">I", head[16:20])[0] / DPI
-
-
-def figures_tex(figures: dict[str, str], label_prefix: str = "", root: Path = Path("reports")) -> str:
+def figures_tex(figures: list[Figure], label_prefix: str = "") -> str:
     """``latex/figures.tex``: each figure as a float with ``\\includegraphics`` of its PDF and a caption (the title
     taken out of the image and what is drawn); a text-width figure is a ``figure*``."""
-    from reporting.booktabs import escape, latex_sizes
+    from reporting.latex import escape, latex_sizes
 
     lines = ["% Generated by python -m reporting.build; needs graphicx (reports/latex/preamble.tex). Each figure is",
              "% figures/NAME.pdf, relative to the folder of your paper's main .tex: copy reports/figures/*.pdf into a",
              "% folder figures/ beside it (or set \\graphicspath)."]
-    for name, rel in figures.items():
-        stem = Path(rel).stem
-        png = root / rel
-        wide = png.is_file() and _png_width_in(png) > COLUMN_WIDTH + 0.1
+    for figure in figures:
+        stem = figure.stem
+        wide = figure.width > COLUMN_WIDTH + 0.1
         # the kind whose name ends the file's the longest way (paper_map_vs_gflops, not map_vs_gflops)
         kind = max(((k, v) for k, v in CAPTIONS.items() if stem.endswith(k)), key=lambda kv: len(kv[0]),
                    default=("", ""))[1]
-        kind = f"{kind} {escape(NOTES[stem])}".strip() if NOTES.get(stem) else kind  # notes are plain text
-        title = TITLES.get(stem, "")
+        kind = f"{kind} {escape(figure.note)}".strip() if figure.note else kind  # notes are plain text
+        title = figure.title
         caption = (escape(title[:1].upper() + title[1:]) + ". " if title else "") + kind
         caption = latex_sizes(caption)  # 256$\times$192, as the tables write sizes
         caption = re.sub(r"(\d)-(\d)", r"\1--\2", caption)  # a range takes an en dash: 11.3--12.4

@@ -10,31 +10,30 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dsta import keypoints as kp
 from dsta.checks import num_frames_of
+from dsta.config import base_name
 from dsta.data.marker import not_configured
 from dsta.errors import DataError
+from dsta.evaluate import load as load_split
+from dsta.evaluate.bootstrap import matched, matched_split
 from dsta.io import load_json, load_yaml
 from dsta.provenance import from_env, legacy
 from dsta.registry import plugin
+from reporting.labels import backbone_label, method_label
 
 DATASETS = ("synthetic", "posetrack17", "posetrack18", "posetrack21")
 GROUPS = [c for c in kp.POSEVAL_COLUMNS if c != "Total"]  # Head, Shou, Elb, Wri, Hip, Knee, Ankl
-BACKBONE_NAMES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "resnet101": "ResNet-101",
-                  "hrnet_w32": "HRNet-W32", "hrnet_w48": "HRNet-W48", "regnetx_002": "RegNetX-200MF",
-                  "resnet10t": "ResNet-10-T"}
-METHOD_NAMES = {"dsta": "DSTA", "rle": "RLE", "heatmap_single": "SimpleBaseline", "dcpose": "DCPose"}
 RELEASED = "released"  # a released entry's key is released/NAME; its evaluation eval/released/NAME (dvc.yaml)
-JOINT_NAMES = {"Head": "Head", "Shou": "Shoulder", "Elb": "Elbow", "Wri": "Wrist", "Hip": "Hip", "Knee": "Knee",
-               "Ankl": "Ankle", "Total": "Mean"}  # poseval's column keys -> the names the tables print
 #: what "peak memory" counts on each device type (benchmarks/profiling/memory.py), for tables and figures alike
 MEMORY_COUNTERS = {"cpu": "the peak resident-memory rise over the call plus the resident tensors",
                    "cuda": "torch.cuda.max_memory_allocated"}
 # what a DSTA timing depends on
+CORRUPTED = "corrupted"  # the synthetic GT images' flag the clean vs corrupted split uses (dsta.predict)
 TIMED_CODE = ("dsta/models/dsta.py", "dsta/models/dsta_fused.py", "dsta/attention.py", "dsta/layers.py")
 
 
@@ -58,7 +57,7 @@ def _check_scores(path: Path, doc: dict | None, where: str = "") -> None:
             raise DataError(path, "untrained_val_mAP", f"expected a number or null, got {value!r}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Experiment:
     """Everything the pipeline produced for one experiment of params.yaml (None where it has not run)."""
 
@@ -115,11 +114,7 @@ class Experiment:
 
     def method(self) -> str:
         """The method's name in tables and figures: ours, or the label its plugin declares (``ModelPlugin.label``)."""
-        backbone = self.kwargs.get("backbone", "")
-        name = method_name(self.model)
-        if self.model == "heatmap_single" and backbone.startswith("hrnet"):
-            name = "HRNet"
-        return name
+        return method_name(self.model, str(self.kwargs.get("backbone", "")))
 
     def cite(self) -> str | None:
         """The BibTeX key a plugin's model ships (``ModelPlugin.bibtex``; ``reports/latex/plugins.bib``), else None."""
@@ -135,18 +130,30 @@ class Experiment:
         return "multi" if self.num_frames > 1 else "single"
 
     def backbone(self) -> str:
-        b = self.kwargs.get("backbone", "")
-        return BACKBONE_NAMES.get(b, b)
+        return backbone_label(self.kwargs.get("backbone", ""))
+
+    @property
+    def seed(self) -> int:
+        return int((self.config.get("train") or {}).get("seed", 0))
 
     def input_size(self) -> str:
         w, h = self.config["data"]["input_size"]
         return f"{h}x{w}"
 
 
-def method_name(model: str) -> str:
-    """A registry name's method name: ours (``METHOD_NAMES``), a plugin's label, else the name itself."""
+def method_name(model: str, backbone: str = "") -> str:
+    """A registry name's method name: ours (``labels.METHOD_NAMES``), a plugin's label, else the name itself."""
     found = plugin(model)
-    return METHOD_NAMES.get(model, found.label if found else model)
+    return method_label(model, backbone, found.label if found else None)
+
+
+def seed_groups(experiments: list[Experiment]) -> dict[str, list[Experiment]]:
+    """Each experiment with its runs over the seed axis (``dsta_t3``, ``dsta_t3-s1`` -> ``dsta_t3``), groups in the
+    order of their first run, runs in seed order."""
+    groups: dict[str, list[Experiment]] = {}
+    for e in experiments:
+        groups.setdefault(base_name(e.key), []).append(e)
+    return {name: sorted(runs, key=lambda e: e.seed) for name, runs in groups.items()}
 
 
 def bibtex_key(entry: str) -> str | None:
@@ -194,6 +201,57 @@ def load_released(params: Path, evals: Path) -> list[Experiment]:
         skipped = (evaluation or {}).get("skipped")
         out.append(Experiment(f"{RELEASED}/{name}", cfg, None if skipped else evaluation, skipped=skipped,
                               paths={"evaluation": path}))
+    return out
+
+
+def load_robustness(folder: Path, experiments: list[Experiment]) -> dict[str, dict]:
+    """``folder/KEY/metrics.json`` of each experiment that has one (and was not skipped)."""
+    out = {}
+    for e in experiments:
+        path = folder / e.key / "metrics.json"
+        if path.is_file():
+            doc = load_json(path)
+            if not doc.get("skipped"):
+                out[e.key] = doc
+    return out
+
+
+def outside_models(folder: Path | None, experiments: list[Experiment]) -> list[Experiment]:
+    """The outside models of ``folder``: a ``NAME/metrics.json`` that no experiment of params.yaml wrote, scored from
+    prediction files (``python -m dsta.robustness_files score``: ``source: predictions``), as an experiment with its
+    robustness metrics, named by its ``label``."""
+    keys = {e.key for e in experiments}
+    out = []
+    for path in sorted(folder.glob("*/metrics.json")) if folder is not None else []:
+        if path.parent.name in keys:
+            continue
+        doc = load_json(path)
+        if doc.get("source") != "predictions":
+            continue
+        for field in ("label", "dataset", "num_frames"):
+            if field not in doc:
+                raise DataError(path, field, "missing (write it with python -m dsta.robustness_files score)")
+        config = {"data": {"name": doc["dataset"]}, "model": {"name": doc["label"],
+                                                              "kwargs": {"num_frames": doc["num_frames"]}}}
+        out.append(Experiment(path.parent.name, config, robustness=doc, paths={"robustness": path}))
+    return out
+
+
+def with_robustness(experiments: list[Experiment], folder: Path | None, evals: Path,
+                    data: Path) -> list[Experiment]:
+    """Each experiment with its robustness metrics (``folder/KEY/metrics.json``) and, on the synthetic set, the
+    evaluator's matched arrays of its val predictions (``evals/KEY/predictions`` against the GT it was scored on),
+    which the claims' paired bootstrap re-weights."""
+    results = load_robustness(folder, experiments) if folder is not None else {}
+    out = []
+    for e in experiments:
+        extra: dict[str, Any] = {"robustness": results.get(e.key)}
+        preds = evals / e.key / "predictions"
+        gt = data / e.dataset / e.config["data"].get("val_ann", "")
+        if e.dataset == "synthetic" and e.evaluation and preds.is_dir() and gt.is_dir():
+            loaded = load_split(gt, preds)
+            extra.update(matched=matched(loaded), matched_split=matched_split(loaded, CORRUPTED))
+        out.append(replace(e, **extra))
     return out
 
 

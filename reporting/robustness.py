@@ -8,52 +8,19 @@ several, key and all side by side, blank as its own panel) for every dataset wit
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dsta.evaluate import load as load_split
-from dsta.evaluate.bootstrap import matched, matched_split
-from dsta.errors import DataError
-from dsta.io import load_json, write_text
-from reporting import booktabs
+from dsta.io import write_text
+from reporting import latex as tex
 from reporting.results import DATASETS, Experiment
 
-CORRUPTED = "corrupted"  # the synthetic GT images' flag the clean vs corrupted split uses (dsta.predict)
+if TYPE_CHECKING:  # plots imports matplotlib: only where a figure is drawn
+    from reporting.plots import Figure
+
 CONTROL = "blank"
 HEADER = ["Experiment", "T", "Boxes", "Clean", "Clean (GT boxes)", "Box prior", "Box prior (GT boxes)",
           "mPC key", "mPC all", "rPC key", "rPC all", "Temporal recovery [95% CI]", "Blank key", "Blank all",
           "Blank gain [95% CI]"]
-
-
-def load(folder: Path, experiments: list[Experiment]) -> dict[str, dict]:
-    """``folder/KEY/metrics.json`` of each experiment that has one (and was not skipped)."""
-    out = {}
-    for e in experiments:
-        path = folder / e.key / "metrics.json"
-        if path.is_file():
-            doc = load_json(path)
-            if not doc.get("skipped"):
-                out[e.key] = doc
-    return out
-
-
-def outside(folder: Path | None, experiments: list[Experiment]) -> list[Experiment]:
-    """The outside models of ``folder``: a ``NAME/metrics.json`` that no experiment of params.yaml wrote, scored from
-    prediction files (``python -m dsta.robustness_files score``: ``source: predictions``), as an experiment with its
-    robustness metrics, named by its ``label``."""
-    keys = {e.key for e in experiments}
-    out = []
-    for path in sorted(folder.glob("*/metrics.json")) if folder is not None else []:
-        if path.parent.name in keys:
-            continue
-        doc = load_json(path)
-        if doc.get("source") != "predictions":
-            continue
-        for field in ("label", "dataset", "num_frames"):
-            if field not in doc:
-                raise DataError(path, field, "missing (write it with python -m dsta.robustness_files score)")
-        config = {"data": {"name": doc["dataset"]}, "model": {"name": doc["label"],
-                                                              "kwargs": {"num_frames": doc["num_frames"]}}}
-        out.append(Experiment(path.parent.name, config, robustness=doc, paths={"robustness": path}))
-    return out
 
 
 def _f(value, digits: int = 1, signed: bool = False) -> str:
@@ -154,7 +121,7 @@ LATEX_HEADER = {0: "Method", 1: "$T$", 3: "Clean", 4: "GT boxes", 5: "Prior", 6:
 def _ci_cell(cell: str) -> str:
     """``+16.3 [+9.7, +21.9]`` -> the interval in small type, so the table fits the text width."""
     value, _, rest = cell.partition(" [")
-    return booktabs.escape(value) + (rf" {{\scriptsize [{booktabs.escape(rest)}}}" if rest else "")
+    return tex.escape(value) + (rf" {{\scriptsize [{tex.escape(rest)}}}" if rest else "")
 
 
 def latex(dataset: str, experiments: list[Experiment], results: dict[str, dict]) -> str:
@@ -169,13 +136,13 @@ def latex(dataset: str, experiments: list[Experiment], results: dict[str, dict])
     body = []
     for e, r in zip(shown, rows):
         r[0] = method_label(e)  # the experiment's key stays on the Markdown page
-        body.append([_ci_cell(r[i]) if i in (11, 14) else booktabs.escape(r[i]) for i in cols])
-    return booktabs.tabular([LATEX_HEADER[c] for c in cols], body, "@{}l" + "r" * (len(cols) - 1) + "@{}",
-                            booktabs.escape(f"Robustness on {dataset}: clean mAP (the evaluation's boxes and GT "
+        body.append([_ci_cell(r[i]) if i in (11, 14) else tex.escape(r[i]) for i in cols])
+    return tex.tabular([LATEX_HEADER[c] for c in cols], body, "@{}l" + "r" * (len(cols) - 1) + "@{}",
+                            tex.escape(f"Robustness on {dataset}: clean mAP (the evaluation's boxes and GT "
                                             f"boxes; {prior}), mPC") + r"~\cite{michaelis2019}" +
-                            booktabs.escape(f" over {grid_text(results)} of ImageNet-C-style corruptions") +
+                            tex.escape(f" over {grid_text(results)} of ImageNet-C-style corruptions") +
                             r"~\cite{hendrycks2019}" +
-                            booktabs.escape(", with only the key frame or every frame corrupted, the temporal "
+                            tex.escape(", with only the key frame or every frame corrupted, the temporal "
                                             "recovery (rPC key minus rPC all, % of clean mAP) and the blank-frame "
                                             "control (mAP with the key frame or every frame blank, and their "
                                             "difference); 95% paired bootstrap intervals over val sequences in "
@@ -183,7 +150,7 @@ def latex(dataset: str, experiments: list[Experiment], results: dict[str, dict])
                             f"tab:robustness-{dataset}", colsep="2.5pt")
 
 
-def figure(experiments: list[Experiment], results: dict[str, dict], path: Path, title: str) -> None:
+def figure(experiments: list[Experiment], results: dict[str, dict], path: Path, title: str) -> Figure:
     """One panel per corruption: mAP vs severity per model where the grid has several severities (key frame only:
     solid line, filled marker; every frame: dashed, open marker), the models side by side where it has one (no
     severity axis for a single value: the severity is in the panel's title), the blank control as bars (key: plain,
@@ -191,10 +158,10 @@ def figure(experiments: list[Experiment], results: dict[str, dict], path: Path, 
     from reporting import plots as pl
 
     with pl.plt.rc_context(pl.STYLE):  # the report's style: TrueType fonts in the PDF, its sizes
-        _figure(experiments, results, path, title)
+        return _figure(experiments, results, path, title)
 
 
-def _figure(experiments: list[Experiment], results: dict[str, dict], path: Path, title: str) -> None:
+def _figure(experiments: list[Experiment], results: dict[str, dict], path: Path, title: str) -> Figure:
     from reporting import plots as pl
 
     plt = pl.plt
@@ -263,30 +230,15 @@ def _figure(experiments: list[Experiment], results: dict[str, dict], path: Path,
             if any(c != CONTROL for c in corruptions) else "")
     if prior is not None:
         text += f" Dashed: the box prior ({prior['mAP']:.1f}), the chance level."
-    pl.note(path, text.strip())
     fig.suptitle(f"Robustness on {title}: key frame only vs every frame corrupted")
     fig.tight_layout(rect=(0, 0, 1 - 1.5 / fig.get_figwidth(), 1))
-    pl._save(fig, path)
+    return pl._save(fig, path, text)
 
 
-def attach(experiments: list[Experiment], folder: Path | None, evals: Path, data: Path) -> None:
-    """Give each experiment its robustness metrics (``folder/KEY/metrics.json``) and, on the synthetic set, the
-    evaluator's matched arrays of its val predictions (``evals/KEY/predictions`` against the GT it was scored on),
-    which the claims' paired bootstrap re-weights."""
-    results = load(folder, experiments) if folder is not None else {}
-    for e in experiments:
-        e.robustness = results.get(e.key)
-        preds = evals / e.key / "predictions"
-        gt = data / e.dataset / e.config["data"].get("val_ann", "")
-        if e.dataset == "synthetic" and e.evaluation and preds.is_dir() and gt.is_dir():
-            loaded = load_split(gt, preds)
-            e.matched = matched(loaded)
-            e.matched_split = matched_split(loaded, CORRUPTED)
-
-
-def write(out: Path, experiments: list[Experiment], plots: bool = True) -> list[Path]:
-    """A page per dataset (saying so where nothing ran), and the LaTeX table and figure of each with results."""
-    written = []
+def write(out: Path, experiments: list[Experiment], plots: bool = True) -> list[Figure]:
+    """A page per dataset (saying so where nothing ran), and the LaTeX table and figure of each with results; returns
+    the figures drawn."""
+    figures = []
     for dataset in DATASETS:
         exps = [e for e in experiments if e.dataset == dataset and e.robustness]
         res = {e.key: e.robustness for e in exps}
@@ -295,12 +247,9 @@ def write(out: Path, experiments: list[Experiment], plots: bool = True) -> list[
         else:
             fig = None
             if plots:
-                figure(exps, res, out / "figures" / f"{dataset}-robustness.png", dataset)
+                figures.append(figure(exps, res, out / "figures" / f"{dataset}-robustness.png", dataset))
                 fig = f"figures/{dataset}-robustness.png"
-                written.append(out / fig)
             text = page(dataset, exps, res, fig)
-            written.append(out / "latex" / f"{dataset}-robustness.tex")
-            write_text(written[-1], latex(dataset, exps, res))
-        written.append(out / f"robustness-{dataset}.md")
-        write_text(written[-1], text)
-    return written
+            write_text(out / "latex" / f"{dataset}-robustness.tex", latex(dataset, exps, res))
+        write_text(out / f"robustness-{dataset}.md", text)
+    return figures

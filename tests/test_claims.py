@@ -1,7 +1,10 @@
 """The claims table: numbers, paired margins over seeds, spreads and verdicts, computed from fixture results."""
+from dataclasses import replace
+
 import pytest
 
-from reporting.claims import ONE_SEED_FLOOR, claims, claims_table, seeds_table, verdict
+from reporting.claims import ONE_SEED_FLOOR, claims, verdict
+from reporting.markdown import claims_table
 from reporting.results import Experiment
 
 
@@ -70,13 +73,6 @@ def test_flop_claims_prefer_paper_size_and_fall_back_to_tiny():
     assert _by_key(claims([], {}))["head_fraction"].verdict == "not measured"
 
 
-def test_seeds_table_groups_runs_by_base_name():
-    runs = [_run("dsta_t3", "dsta", 3, 0, 40.0), _run("dsta_t3-s1", "dsta", 3, 1, 44.0),
-            _run("rle_ft", "rle", 1, 0, 30.0)]
-    table = seeds_table(runs)
-    assert "| dsta_t3 | 0, 1 | 42.0 ± 2.8 |" in table and "| rle_ft | 0 | 30.0 |" in table
-
-
 def _matched(seq, score, label, n_gt):
     import numpy as np
 
@@ -94,15 +90,15 @@ def test_one_seed_verdict_uses_the_bootstrap_interval_and_states_the_box_prior()
     seq = np.repeat(np.arange(12), 10)
     good = _run("dsta_t3", "dsta", 3, 0, 60.0)
     bad = _run("rle_ft", "rle", 1, 0, 20.0)
-    good.matched = _matched(seq, rng.random(120), rng.random(120) < 0.9, 10)
-    bad.matched = _matched(seq, rng.random(120), rng.random(120) < 0.2, 10)
-    good.robustness = {"box_prior": {"boxes": 15.0, "gt_boxes": 30.0}}
+    good = replace(good, matched=_matched(seq, rng.random(120), rng.random(120) < 0.9, 10),
+                   robustness={"box_prior": {"boxes": 15.0, "gt_boxes": 30.0}})
+    bad = replace(bad, matched=_matched(seq, rng.random(120), rng.random(120) < 0.2, 10))
     c = _by_key(claims([good, bad], {}))["t3_beats_rle"]
     low, high = c.interval
     assert 0 < low <= high and c.verdict == "holds" and "95% CI" in claims_table([c])
     assert "box prior 15.0 (DSTA T=3 +45.0, RLE +5.0 above it)" in c.measured
     # the same model on both sides: the interval is [0, 0], which is no result
-    bad.matched = good.matched
+    bad = replace(bad, matched=good.matched)
     assert _by_key(claims([good, bad], {}))["t3_beats_rle"].verdict == "inconclusive"
     assert verdict(5.0, None, (-1.0, 3.0)) == "inconclusive" and verdict(-5.0, None, (-7.0, -1.0)) == "does not hold"
 
@@ -110,10 +106,11 @@ def test_one_seed_verdict_uses_the_bootstrap_interval_and_states_the_box_prior()
 def test_temporal_recovery_claims():
     t3, t1, rle = _run("dsta_t3", "dsta", 3, 0, 40.0), _run("dsta_t1", "dsta", 1, 0, 38.0), _run("rle_ft", "rle", 1, 0,
                                                                                                   37.0)
-    t3.robustness = {"temporal_recovery": 0.05, "temporal_recovery_interval": [0.02, 0.08],
-                     "blank_neighbour_gain": 0.5, "blank_neighbour_gain_interval": [-0.5, 1.5]}
-    t1.robustness = rle.robustness = {"temporal_recovery": 0.0, "temporal_recovery_interval": [0.0, 0.0],
-                                      "blank_neighbour_gain": 0.0, "blank_neighbour_gain_interval": [0.0, 0.0]}
+    t3 = replace(t3, robustness={"temporal_recovery": 0.05, "temporal_recovery_interval": [0.02, 0.08],
+                                 "blank_neighbour_gain": 0.5, "blank_neighbour_gain_interval": [-0.5, 1.5]})
+    single = {"temporal_recovery": 0.0, "temporal_recovery_interval": [0.0, 0.0], "blank_neighbour_gain": 0.0,
+              "blank_neighbour_gain_interval": [0.0, 0.0]}
+    t1, rle = replace(t1, robustness=single), replace(rle, robustness=single)
     c = _by_key(claims([t3, t1, rle], {}))
     assert c["t3_recovers_key_frame"].margin == pytest.approx(5.0)
     assert c["t3_recovers_key_frame"].interval == pytest.approx((2.0, 8.0))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reporting import build as rb
-from reporting.booktabs import PREAMBLE
+from reporting.latex import PREAMBLE
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"

@@ -110,9 +110,11 @@ def test_paper_figures(tmp_path):
         {"method": "DSTA", "backbone": "ResNet-50", "T": 5, "ap": [None] * 7 + [79.7], "match": "dsta_r50_t5"},
         {"method": "Other", "backbone": None, "T": None, "ap": [None] * 7 + [70.0]}]}
     out = pl.paper_figures(paper, reference, tmp_path / "figures")
-    assert set(out.values()) == {"figures/paper_gflops.png", "figures/paper_map_vs_gflops.png"}
-    for rel in out.values():
-        _check_outputs(tmp_path / rel, pl.COLUMN_WIDTH)
+    assert {f.path.relative_to(tmp_path) for f in out.values()} == {Path("figures/paper_gflops.png"),
+                                                                      Path("figures/paper_map_vs_gflops.png")}
+    for figure in out.values():
+        _check_outputs(figure.path, pl.COLUMN_WIDTH)
+        assert figure.width == pytest.approx(pl.COLUMN_WIDTH)  # what figures.tex sizes it by
 
 
 def test_group_ap_is_the_papers_groups_and_the_mean():
@@ -142,8 +144,14 @@ def test_model_colours_are_distinct_and_shared_across_figures(experiments):
 
 
 def _capture(monkeypatch) -> list:
+    """Keep the drawn matplotlib figures instead of saving them; the drawing still returns its ``pl.Figure``."""
     figures = []
-    monkeypatch.setattr(pl, "_save", lambda fig, path: figures.append(fig))
+
+    def save(fig, path, note=""):
+        figures.append(fig)
+        return pl.Figure(path, "", note.strip(), fig.get_figwidth())
+
+    monkeypatch.setattr(pl, "_save", save)
     return figures
 
 
@@ -181,11 +189,11 @@ def test_training_curves_have_integer_epochs_and_no_legend_over_data(experiments
 
 def test_fps_memory_names_what_was_measured(experiments, tmp_path, monkeypatch):
     figures = _capture(monkeypatch)
-    pl.fps_memory_bars(experiments, tmp_path / "f.png", "t")
+    drawn = pl.fps_memory_bars(experiments, tmp_path / "f.png", "t")
     (fig,) = figures
     throughput, memory = fig.axes
     assert "peak CPU MiB" in memory.get_ylabel()  # the counter, on the axis and in the caption
-    assert "resident-memory rise" in pl.NOTES["f"] and "No interleaved timing run" in pl.NOTES["f"]
+    assert "resident-memory rise" in drawn.note and "No interleaved timing run" in drawn.note
     legend = [t.get_text() for t in memory.get_legend().get_texts()]
     assert legend == ["forward pass, batch 1", "training step, batch 8"]
     assert throughput.get_ylabel() == "predictions / s"  # no interleaved run: no bar, no batch claimed
@@ -289,13 +297,13 @@ def test_paper_map_caption_says_what_its_legend_draws(tmp_path, monkeypatch, rep
             "dsta_r50_t5": {"method": "DSTA", "backbone": "ResNet-50", "T": 5, "ap": [None] * 7 + [79.7],
                             "match": "dsta_r50_t5", "cite": "dsta", "tabulated_in": "dsta_issue2"}}
     figures = _capture(monkeypatch)
-    pl.paper_map_vs_gflops(paper, rows, tmp_path / "paper_map_vs_gflops.png")
+    drawn = pl.paper_map_vs_gflops(paper, rows, tmp_path / "paper_map_vs_gflops.png")
     (fig,) = figures
     ax = fig.axes[0]
     hollow = [line for line in ax.lines if line.get_markerfacecolor() == "white"]
     assert len(hollow) == (1 if reproduction else 0)  # T=5, a paper figure quoted in an issue, stays filled
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    caption = pl.figures_tex({"Reported PoseTrack17 mAP vs measured GFLOPs": "figures/paper_map_vs_gflops.png"})
+    caption = pl.figures_tex([drawn])
     assert any("reproduction" in t for t in legend) == reproduction == ("Hollow: a user's reproduction" in caption)
     assert "GFLOPs per frame" in ax.get_xlabel() and "GFLOPs per frame" in caption
     assert "published" in ax.get_ylabel() and "as published" in caption

@@ -8,7 +8,8 @@ import yaml
 from dsta.errors import DataError
 from reporting import build as rb
 from reporting.results import DATASETS
-from reporting.tables import DASH, MAIN_HEADER
+from reporting.markdown import MAIN_HEADER
+from reporting.rows import DASH
 
 GROUPS = ["Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl"]
 
@@ -236,7 +237,7 @@ def test_latex_tables_beside_the_markdown(results):
 
 
 def test_latex_escapes():
-    from reporting.booktabs import escape
+    from reporting.latex import escape
 
     assert escape("a_b & 50% #1") == r"a\_b \& 50\% \#1"
 
@@ -251,7 +252,7 @@ def test_readme_block_is_generated_between_the_markers(results):
     assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{rb.README_END}\nafter\n")
     assert "stale 99.9" not in text
     assert "| dsta_t3 | scratch | 30.0 | – | 31.0 | 28.0 | – | 0.360 | 0.121 | 80 |" in text  # no robustness run here
-    assert "1.0010x the GFLOPs of single-frame RLE-R50" in text
+    assert "streaming GFLOPs per frame / RLE-R50 GFLOPs per frame: 1.0010." in text  # the index's sentences
 
 
 def test_readme_without_markers_is_an_error(results):
@@ -282,7 +283,7 @@ def test_side_by_side_ratios_come_from_interleaved_runs_only(tmp_path):
     """The report's time ratios: the benchmark stage's side-by-side entries and the committed device runs, each with
     its spread and commit; other benchmarks and profiler-table runs give no row."""
     from reporting.results import load_side_by_side
-    from reporting.tables import side_by_side_table
+    from reporting.markdown import side_by_side_table
 
     ratio = {"median": 1.02, "p25": 1.01, "p75": 1.03, "min": 0.99, "max": 1.05}
     bench = [{"name": "test_dsta_streaming_over_rle_per_frame[x]", "commit": "abc1234",
@@ -312,9 +313,10 @@ def test_side_by_side_ratios_come_from_interleaved_runs_only(tmp_path):
 def test_ours_over_the_release_rows_are_their_own_comparison(tmp_path):
     """The ours / release ratios (benchmark stage and device runs whose reference is the release's forward) load
     apart from the DSTA / RLE ones, and the index page prints them in a table of their own."""
+    from reporting.data import ReportData
     from reporting.pages import index_page
     from reporting.results import load_side_by_side
-    from reporting.tables import side_by_side_table
+    from reporting.markdown import side_by_side_table
 
     ratio = {"median": 0.98, "p25": 0.96, "p75": 1.01, "min": 0.95, "max": 1.04}
     env = {"device": "Test CPU", "device_type": "cpu", "threads": 2, "torch": "2.x"}
@@ -340,7 +342,9 @@ def test_ours_over_the_release_rows_are_their_own_comparison(tmp_path):
     assert [r["entry"] for r in rle] == ["dsta_r50:streaming", "dsta_r50:streaming"]
     text = side_by_side_table(release, "ours / release per clip", "release / ours ms per call")
     assert "ours / release per clip, median [p25, p75]" in text and "| release / ours ms per call |" in text and "| Test GPU | 256x192 | 64 | fp16 | **0.900**" in text
-    page = index_page([], {}, [], {"citations": {}}, "abc1234", {}, rle, None, None, release)
+    report = ReportData(pages=(), experiments=(), paper={}, timings={}, benchmarks=(), side_by_side=tuple(rle),
+                        release_side_by_side=tuple(release), claims=(), reference={"citations": {}}, commit="abc1234")
+    page = index_page(report, {})
     assert "our DSTA-R50 / the released forward" in page and "**0.980** [0.960, 1.010]" in page
 
 
@@ -359,7 +363,8 @@ def test_benchmark_commit_comes_from_the_projects_provenance(tmp_path):
 
 
 def test_cost_table_shows_the_fast_mode_speedup_and_no_time():
-    from reporting.tables import Model, cost_table
+    from reporting.markdown import cost_table
+    from reporting.rows import Model
 
     def spread(values):
         return {"median": sorted(values)[len(values) // 2], "min": min(values), "max": max(values), "rounds": values}
@@ -490,7 +495,7 @@ def test_box_prior_rows_are_the_chance_level_of_the_table(results):
 def test_bold_mean_respects_the_seeds_spread():
     """The GPU table's case: T=5 (one seed, 54.9) and T=3 (54.8 +- 0.7 over two seeds) tie in the Mean column; a
     per-joint column, which has no spread, bolds its best value alone; a value outside the sd is not bold."""
-    from reporting.tables import AP_COLUMNS, Row, best_in_block
+    from reporting.rows import AP_COLUMNS, Row, best_in_block
 
     def row(mean, spread=None, seeds=1, head=50.0):
         return Row("reproduced", "DSTA", "ResNet-18", 3, "64x48", [head] + [40.0] * (len(AP_COLUMNS) - 2) + [mean],
@@ -506,7 +511,7 @@ def test_bold_mean_respects_the_seeds_spread():
 def test_bold_compares_rows_with_the_same_boxes_only():
     """posetrack18.tex's case: HRNet 84.6 with GT boxes is not bolded above DSTA 83.4 with detected boxes; each box
     kind has its own best (alone in its kind: no bold)."""
-    from reporting.tables import AP_COLUMNS, Row, best_in_block
+    from reporting.rows import AP_COLUMNS, Row, best_in_block
 
     def row(mean, boxes):
         return Row("reported", "X", "R", 3, "", [None] * (len(AP_COLUMNS) - 1) + [mean], boxes=boxes)

@@ -96,7 +96,7 @@ def test_exported_clips_score_what_the_robustness_stage_gives(tmp_path, syntheti
     assert changed > 0 and len(preds) == len(doc["runs"])
 
     from reporting import robustness as rb
-    from reporting.results import Experiment
+    from reporting.results import Experiment, outside_models
 
     folder = tmp_path / "rob" / "theirs"
     folder.mkdir(parents=True)
@@ -104,7 +104,7 @@ def test_exported_clips_score_what_the_robustness_stage_gives(tmp_path, syntheti
     mine = Experiment("dsta_t3", {"data": DATA, "model": {"name": "dsta", "kwargs": {"num_frames": 3}}})
     (tmp_path / "rob" / "dsta_t3").mkdir()
     (tmp_path / "rob" / "dsta_t3" / "metrics.json").write_text((tmp_path / "stage" / "metrics.json").read_text())
-    outside = rb.outside(tmp_path / "rob", [mine])
+    outside = outside_models(tmp_path / "rob", [mine])
     assert [(e.key, e.method(), e.num_frames) for e in outside] == [("theirs", "Their model", 3)]
     page = rb.page("synthetic", outside, {"theirs": outside[0].robustness}, None)
     assert "| Their model (theirs) | 3 | GT |" in page  # the method as the tables name it, and its folder

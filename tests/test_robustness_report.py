@@ -1,8 +1,10 @@
 """The robustness page, its LaTeX table and figure, from fixture results of the robustness stage."""
 import json
 
+from dataclasses import replace
+
 from reporting import robustness as rb
-from reporting.results import Experiment
+from reporting.results import Experiment, with_robustness
 
 
 def _exp(key, model, frames):
@@ -31,7 +33,7 @@ def test_pages_latex_and_figure(tmp_path):
     for e, m in zip(exps, (_metrics(3, 35.0, 31.0), _metrics(1, 33.0, 33.0))):
         (folder / e.key).mkdir(parents=True)
         (folder / e.key / "metrics.json").write_text(json.dumps(m))
-    rb.attach(exps, folder, tmp_path / "eval", tmp_path / "data")
+    exps = with_robustness(exps, folder, tmp_path / "eval", tmp_path / "data")
     written = rb.write(tmp_path / "out", exps, plots=True)
     page = (tmp_path / "out" / "robustness-synthetic.md").read_text()
     # dsta_t3: clean 40 (GT boxes 45), box prior 15 / 30, mPC 32 / 28, recovery +10% of clean [+1, +20]
@@ -50,7 +52,7 @@ def test_pages_latex_and_figure(tmp_path):
     assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType, as every figure: no Type 3 fonts
     # a dataset without results still gets its page, saying so
     assert "No robustness results" in (tmp_path / "out" / "robustness-posetrack18.md").read_text()
-    assert len(written) == 6  # the synthetic page, table and figure, and the three PoseTrack pages
+    assert [f.stem for f in written] == ["synthetic-robustness"]  # the figures drawn: one per dataset with results
 
 
 def test_one_severity_is_drawn_as_points_not_a_severity_axis(monkeypatch, tmp_path):
@@ -65,14 +67,19 @@ def test_one_severity_is_drawn_as_points_not_a_severity_axis(monkeypatch, tmp_pa
         m["runs"] = [r for r in m["runs"] if r["severity"] in (None, 4)]
         m["grid"]["severities"] = [4]
         results[e.key] = m
-        e.robustness = m
+    exps = [replace(e, robustness=results[e.key]) for e in exps]
     figures = []
-    monkeypatch.setattr(pl, "_save", lambda fig, path: figures.append(fig))
-    rb.figure(exps, results, tmp_path / "r.png", "synthetic")
+
+    def save(fig, path, note=""):
+        figures.append(fig)
+        return pl.Figure(path, "", note.strip(), fig.get_figwidth())
+
+    monkeypatch.setattr(pl, "_save", save)
+    drawn = rb.figure(exps, results, tmp_path / "r.png", "synthetic")
     occlusion = figures[0].axes[0]
     assert occlusion.get_title() == "occlusion, severity 4" and occlusion.get_xlabel() == ""
     assert [t.get_text() for t in occlusion.get_xticklabels()] == ["DSTA T=3", "RLE"]
     assert all(any(list(line.get_ydata()) == [15.0, 15.0] for line in ax.lines) for ax in figures[0].axes)
     # the caption says what this drawing shows: no severity axis, the chance line
-    caption = pl.figures_tex({"Robustness": "figures/r.png"})
+    caption = pl.figures_tex([drawn])
     assert "One severity per corruption" in caption and "box prior (15.0)" in caption and "Lines join" not in caption

@@ -1,15 +1,22 @@
-"""Numbers to Markdown cells and tables, laid out like the papers' (a missing number is a dash, never a guess)."""
+"""A report's rows before formatting: the main table's groups of reported, reproduced, released and chance rows
+(bold marks included), the models of the cost and speed tables, and the cell texts both the Markdown and the LaTeX
+print (a missing number is a dash, never a guess). Pure functions of the report data (``reporting.data``)."""
 from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from dsta.provenance import commit_name, describe, machine_name
-from reporting.results import GROUPS, JOINT_NAMES, Experiment
+from dsta.provenance import describe, machine_name
+from reporting.data import Page
+from reporting.labels import (BACKBONE_NAMES, BLOCKS, CHANCE_BLOCK, JOINT_NAMES, RELEASED_BLOCK, REPRODUCED_BLOCK,
+                              ROW_KINDS)
+from reporting.results import GROUPS, Experiment, method_name, seed_groups, throughput_batch, timing
 
 AP_COLUMNS = [*GROUPS, "Mean"]
+
+
 DASH = "–"
 
 
@@ -39,6 +46,16 @@ def mode_entry(profile: dict | None, mode: str) -> dict:
     return (profile or {}).get("modes", {}).get(mode, {})
 
 
+def gflops_text(value: float | None) -> str:
+    """GFLOPs with enough digits: 3 decimals, 4 under 0.1 (a tiny model's 0.0121)."""
+    return DASH if value is None else f"{value:.{3 if value >= 0.1 else 4}f}"
+
+
+def mflops_text(gflops: float | None) -> str:
+    """A head's cost in MFLOPs (0.0057 GFLOPs is 5.70 MFLOPs: never printed as 0.0000)."""
+    return DASH if gflops is None else f"{gflops * 1e3:.2f}"
+
+
 def gflops_cell(profile: dict | None, mode: str = "clip") -> str:
     entry = mode_entry(profile, mode).get("gflops")
     if not entry:
@@ -46,105 +63,9 @@ def gflops_cell(profile: dict | None, mode: str = "clip") -> str:
     return f"{gflops_text(entry['total'])} ({gflops_text(entry['backbone'])} + {entry['head'] * 1e3:.2f} M)"
 
 
-def params_cell(profile: dict | None) -> str:
-    return DASH if not profile else f"{profile['params']['total'] / 1e6:.2f} M"
-
-
-def mem_cell(profile: dict | None, mode: str = "clip") -> str:
-    mem = mode_entry(profile, mode).get("memory_forward", {}).get("peak_mib")
-    return DASH if mem is None else f"{mem:.0f} MiB"
-
-
-def fps_cell(profile: dict | None, mode: str = "clip") -> str:
-    thr = mode_entry(profile, mode).get("throughput")
-    return DASH if not thr else f"{thr['fps']:.0f}"
-
-
-def short(value: Any) -> Any:
-    return f"{value:.4g}" if isinstance(value, float) else value
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 # the papers' layout: accuracy only, rows grouped and ordered as the field's tables (see ``main_rows``); the efficiency
 # of the reproduced rows has tables of its own
 AP_NAMES = [JOINT_NAMES[g] for g in GROUPS] + ["Mean"]
-MAIN_HEADER = ["Method", "Backbone", "T", "Input", "Boxes", "Init", *AP_NAMES, "Source"]
-BLOCKS = {("heatmap", "single"): "Heatmap-based, single-frame", ("heatmap", "multi"): "Heatmap-based, multi-frame",
-          ("regression", "single"): "Regression-based, single-frame",
-          ("regression", "multi"): "Regression-based, multi-frame"}
-REPRODUCED_BLOCK = "Reproduced here"  # the suffix of a reproduced group's name
-ORDER_NOTE = ("Rows are grouped as in the DSTA paper (heatmap- then regression-based; single- then multi-frame; "
-              "diffusion methods generate heatmaps and sit with them), ordered by mean AP within each group; the "
-              "best value of each column within a group, among rows with the same boxes, is in bold (in the Mean "
-              "column also every value within one seed standard deviation of it). Reproduced rows come last, in the "
-              "same groups (single-frame baselines first, then by T, pretrained before scratch).")
-
-
-@dataclass
-class Page:
-    dataset: str
-    experiments: list[Experiment]
-    reported: list[dict]
-    status: dict
-    commit: str
-    notes: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    released: list[Experiment] = field(default_factory=list)  # released checkpoints evaluated here (no training)
-    title: str = ""
-
-
-def provenance(e: Experiment, commit: str) -> str:
-    """The footnote of a reproduced row: dataset and config, then the commit and machine of each of its numbers,
-    each from the file that number came from (``commit`` is the report's own, used for nothing measured)."""
-    env = (e.profile or {}).get("env", {})
-    ev = e.evaluation or {}
-    kw = ", ".join(f"{k}={v}" for k, v in e.kwargs.items() if k not in ("pretrained", "joint_groups"))
-    train = e.config.get("train", {})
-    recipe = (f"released weights {e.config.get('weights')}, no training, flip test "
-              f"{'on' if (e.config.get('test') or {}).get('flip') else 'off'}" if e.released else
-              f"{train.get('epochs')} epochs, batch {train.get('batch_size')}, lr {train.get('lr')}")
-    mAP = e.provenance("evaluation")
-    parts = [f"AP: {describe(mAP)}" if mAP else "AP: not evaluated yet"]
-    trained = e.provenance("training")
-    if trained and (trained.get("commit"), machine_name(trained)) != ((mAP or {}).get("commit"), machine_name(mAP)):
-        parts.append(f"training: {describe(trained)}")
-    if e.profile:
-        parts.append(f"efficiency: {describe(e.provenance('profile'))} ({env.get('dtype')}, {env.get('threads')} "
-                     f"threads)")
-    return (f"`{e.key}`: dataset {e.dataset} (val, {ev.get('num_frames', '?')} labeled frames, boxes "
-            f"{ev.get('boxes', e.config['data'].get('boxes'))}); config "
-            f"`{e.key.replace('/', '.') if e.released else 'experiments.' + e.key}` of params.yaml "
-            f"({e.model}: {kw}; {recipe}); " + "; ".join(parts) + ".")
-
-
-def mixed_provenance(experiments: list[Experiment]) -> str | None:
-    """A warning when the numbers of a page come from more than one commit or machine (None when they do not)."""
-    commits, machines, unknown = set(), set(), False
-    for e in experiments:
-        for record in ("evaluation", "profile"):
-            prov = e.provenance(record)
-            if prov is None:
-                continue
-            if prov.get("recorded") is False:
-                unknown = True
-                continue
-            commits.add(commit_name(prov) or "unknown")
-            machines.add(machine_name(prov) or "unknown")
-    if len(commits) <= 1 and len(machines) <= 1 and not unknown:
-        return None
-    def named(what: str, items: set[str], sep: str) -> str:
-        return f"{what}{'s' if len(items) > 1 else ''} {sep.join(sorted(items))}" if items else f"no recorded {what}"
-
-    out = (f"**Mixed provenance**: the numbers on this page come from {named('commit', commits, ', ')} and "
-           f"{named('machine', machines, '; ')}")
-    if unknown:
-        out += ", and some outputs record no commit or machine (made before provenance blocks existed)"
-    return out + ". Each footnote names the commit and machine of its own numbers."
 
 
 @dataclass
@@ -181,33 +102,20 @@ class Row:
                 self.mean_cell()]
 
     def source(self) -> str:
-        mark = f" ({self.mark})" if self.mark else ""
-        if self.kind == "reproduced":
-            return f"this run [{self.ref}]"
-        if self.kind == "released":
-            return f"released weights, evaluated here [{self.ref}]"
-        if self.kind == "prior":
-            return f"chance level [{self.ref}]"
-        if self.kind == "delta":
-            return f"Δ vs [{self.cite}]"
-        if self.reproduction:
-            return f"a user's reproduction [{self.cite}]{mark}"
-        return f"[{self.cite}]" + (f" as tabulated in [{self.tabulated_in}]" if self.tabulated_in else "") + mark
+        """The Markdown table's Source cell (``labels.ROW_KINDS``)."""
+        return ROW_KINDS[self.label_kind].source.format(
+            ref=self.ref, cite=self.cite, mark=f" ({self.mark})" if self.mark else "",
+            tabulated=f" as tabulated in [{self.tabulated_in}]" if self.tabulated_in else "")
+
+    @property
+    def label_kind(self) -> str:
+        """The row's kind in ``labels.ROW_KINDS``: a user's reproduction is a reported row labelled apart."""
+        return "reproduction" if self.reproduction else self.kind
 
 
 def block_of(kind: str | None, frames: str | None) -> str:
     """The group of a row: heatmap- or regression-based (diffusion methods generate heatmaps), single or multi frame."""
     return BLOCKS[("regression" if kind == "regression" else "heatmap", "single" if frames == "single" else "multi")]
-
-
-def seed_groups(experiments: list[Experiment]) -> dict[str, list[Experiment]]:
-    """Each experiment with its runs over the seed axis (``dsta_t3``, ``dsta_t3-s1`` -> ``dsta_t3``), in order."""
-    from dsta.config import base_name
-
-    groups: dict[str, list[Experiment]] = {}
-    for e in experiments:
-        groups.setdefault(base_name(e.key), []).append(e)
-    return groups
 
 
 def reproduced_order(e: Experiment) -> tuple:
@@ -227,27 +135,71 @@ def evaluated_boxes(e: Experiment) -> str:
     return box_label((e.evaluation or {}).get("boxes") or e.config["data"].get("boxes"))
 
 
-def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[str]]:
-    """The blocks of a page's main table (name, rows), the footnotes of its reproduced rows and the notes of its
+def provenance(e: Experiment) -> str:
+    """The footnote of a reproduced row: dataset and config, then the commit and machine of each of its numbers,
+    each from the file that number came from."""
+    env = (e.profile or {}).get("env", {})
+    ev = e.evaluation or {}
+    kw = ", ".join(f"{k}={v}" for k, v in e.kwargs.items() if k not in ("pretrained", "joint_groups"))
+    train = e.config.get("train", {})
+    recipe = (f"released weights {e.config.get('weights')}, no training, flip test "
+              f"{'on' if (e.config.get('test') or {}).get('flip') else 'off'}" if e.released else
+              f"{train.get('epochs')} epochs, batch {train.get('batch_size')}, lr {train.get('lr')}")
+    mAP = e.provenance("evaluation")
+    parts = [f"AP: {describe(mAP)}" if mAP else "AP: not evaluated yet"]
+    trained = e.provenance("training")
+    if trained and (trained.get("commit"), machine_name(trained)) != ((mAP or {}).get("commit"), machine_name(mAP)):
+        parts.append(f"training: {describe(trained)}")
+    if e.profile:
+        parts.append(f"efficiency: {describe(e.provenance('profile'))} ({env.get('dtype')}, {env.get('threads')} "
+                     f"threads)")
+    return (f"`{e.key}`: dataset {e.dataset} (val, {ev.get('num_frames', '?')} labeled frames, boxes "
+            f"{ev.get('boxes', e.config['data'].get('boxes'))}); config "
+            f"`{e.key.replace('/', '.') if e.released else 'experiments.' + e.key}` of params.yaml "
+            f"({e.model}: {kw}; {recipe}); " + "; ".join(parts) + ".")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One group of a main table: its name, its rows, and per row the AP columns where it holds the group's best
+    value (bold)."""
+
+    name: str
+    rows: list[Row]
+    best: list[set[int]]
+
+
+@dataclass(frozen=True)
+class MainTable:
+    """A page's main table before formatting: its groups, the footnotes of its reproduced, released and chance rows,
+    and the notes of its reported rows."""
+
+    blocks: list[Block]
+    footnotes: list[str]
+    notes: list[str]
+
+    @property
+    def reproduced(self) -> bool:
+        """Whether any group holds rows reproduced here."""
+        return any(b.name.endswith(REPRODUCED_BLOCK) for b in self.blocks)
+
+
+def main_rows(page: Page) -> MainTable:
+    """The groups of a page's main table (name, rows), the footnotes of its reproduced rows and the notes of its
     reported rows. Several seeds of one experiment give one row: the mean of each column, the mean AP with its
     sample standard deviation and the number of seeds (the per-seed rows are in ``seed_table``)."""
-    footnotes, notes, blocks = [], [], []
+    footnotes: list[str] = []
+    notes: list[str] = []
+    blocks: list[tuple[str, list[Row]]] = []
     reported_by_match = {r["match"]: r for r in page.reported if r.get("match")}
     released_by_match: dict[str, tuple[int, list]] = {}  # experiment -> (footnote, AP) of the release beside it
-    for e in [*page.released, *page.experiments]:
-        if e.skipped:
-            page.missing.append(f"`{e.key}`: {e.skipped}")
-        elif e.evaluation is None:
-            page.missing.append(f"`{e.key}`: no evaluation yet (eval/{e.key}/metrics.json)")
-        if e.profile is None and not e.released:
-            page.missing.append(f"`{e.key}`: no profile yet (profiles/{e.key}.json)")
     reproduced: dict[str, list[Row]] = {}
     for n, e in enumerate(page.released, 1):  # the authors' checkpoints, evaluated here with no training
         ap = ap_values(e.evaluation)
-        rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, released weights evaluated here", [])
+        rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, {RELEASED_BLOCK}", [])
         rows_of.append(Row("released", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
                            boxes=evaluated_boxes(e), init="released"))
-        footnotes.append(f"[{n}] {provenance(e, page.commit)}")
+        footnotes.append(f"[{n}] {provenance(e)}")
         match = e.config.get("match")
         ref = reported_by_match.get(match)
         if ref is not None:
@@ -257,8 +209,7 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
     for n, (name, runs) in enumerate(sorted(groups.items(), key=lambda kv: reproduced_order(kv[1][0])),
                                      len(page.released) + 1):
         e = runs[0]
-        rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, {REPRODUCED_BLOCK[0].lower()}"
-                                        f"{REPRODUCED_BLOCK[1:]}", [])
+        rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, {REPRODUCED_BLOCK}", [])
         done = [ap_values(r.evaluation) for r in runs if r.evaluation]
         ap = ([None if any(v[i] is None for v in done) else statistics.fmean(v[i] for v in done)
                for i in range(len(AP_COLUMNS))] if done else [None] * len(AP_COLUMNS))
@@ -268,7 +219,7 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
                               boxes=evaluated_boxes(e), init=e.init(), spread=spread,
                               seeds=max(len(done), 1), cite=e.cite()))
         seeds = f" (seeds: {', '.join(f'`{r.key}`' for r in runs)})" if len(runs) > 1 else ""
-        footnotes.append(f"[{n}] {provenance(e, page.commit)}{seeds}")
+        footnotes.append(f"[{n}] {provenance(e)}{seeds}")
         ref = reported_by_match.get(name)
         if ref is not None:
             rows_of.append(Row("delta", "", "", "", "", delta(ap, ref["ap"]), cite=ref["cite"], boxes="", init=""))
@@ -296,10 +247,7 @@ def main_rows(page: Page) -> tuple[list[tuple[str, list[Row]]], list[str], list[
         rows, note = prior
         blocks.append((CHANCE_BLOCK, rows))
         footnotes.append(note)
-    return blocks, footnotes, notes
-
-
-CHANCE_BLOCK = "Chance level (no image)"
+    return MainTable([Block(name, rows, best_in_block(rows)) for name, rows in blocks], footnotes, notes)
 
 
 def box_prior_rows(page: Page, n: int) -> tuple[list[Row], str] | None:
@@ -347,94 +295,12 @@ def _mark_best(rows: list[Row], values: list[tuple[float, int]], col: int, marks
                 marks[i].add(col)
 
 
-def main_table(page: Page) -> tuple[str, list[str]]:
-    """The main table as Markdown (a bold group line before each block), and the footnotes and notes beneath it."""
-    blocks, footnotes, notes = main_rows(page)
-    lines = []
-    first_ap = MAIN_HEADER.index(AP_NAMES[0])
-    for name, rows in blocks:
-        lines.append([f"*{name}*"] + [""] * (len(MAIN_HEADER) - 1))
-        for r, best in zip(rows, best_in_block(rows)):
-            cells = r.cells()
-            for col in best:
-                cells[first_ap + col] = f"**{cells[first_ap + col]}**"
-            lines.append([*cells, r.source()])
-    return table(MAIN_HEADER, lines), footnotes + notes
-
-
-def seed_table(experiments: list[Experiment]) -> str | None:
-    """The appendix: one row per seed of every experiment run with several seeds (None when none was)."""
-    rows = []
-    for name, runs in seed_groups(experiments).items():
-        if len(runs) < 2:
-            continue
-        for e in runs:
-            ap = ap_values(e.evaluation)
-            rows.append([name, f"`{e.key}`", (e.config.get("train") or {}).get("seed", 0), e.init(),
-                         *[fmt(v) for v in ap]])
-    return table(["Experiment", "Run", "Seed", "Init", *AP_NAMES], rows) if rows else None
-
-
-def split_table(experiments: list[Experiment]) -> str:
-    rows = []
-    for e in experiments:
-        split = (e.evaluation or {}).get("split") or {}
-        clean, corrupted = split.get("false") or {}, split.get("true") or {}
-        total = (e.evaluation or {}).get("Total")
-        c, k = clean.get("Total"), corrupted.get("Total")
-        rows.append([e.key, e.method(), e.num_frames, fmt(total), f"{fmt(c)} ({clean.get('num_frames', DASH)})",
-                     f"{fmt(k)} ({corrupted.get('num_frames', DASH)})",
-                     signed(None if c is None or k is None else k - c)])
-    return table(["Experiment", "Method", "T", "mAP", "clean (frames)", "corrupted (frames)", "corrupted − clean"],
-                 rows)
-
-
 def streaming_or_clip(e: Experiment) -> tuple[str, str]:
     """The mode that costs a new frame (streaming, where the model has it; a T=1 model's clip is its streaming) and
     how a cell says so."""
     if mode_entry(e.profile, "streaming"):
         return "streaming", ""
     return "clip", " (= clip: T=1)" if e.num_frames == 1 else " (clip: no streaming mode)"
-
-
-def ablation_table(experiments: list[Experiment], timings: dict | None = None) -> str:
-    """DSTA over T: accuracy, cost per prediction and per new frame, and the time per new frame from the
-    interleaved timing run (pretrained runs only: the scratch run is a different experiment)."""
-    from reporting.results import timing
-
-    rows = []
-    dsta = [runs[0] for runs in seed_groups(experiments).values() if runs[0].model == "dsta"]
-    for e in sorted(dsta, key=lambda e: (e.init() != "pretrained", e.num_frames)):
-        split = (e.evaluation or {}).get("split") or {}
-        stream, note = streaming_or_clip(e)
-        lat = timing(timings, e.key, stream)
-        g = (mode_entry(e.profile, stream).get("gflops") or {}).get("total")
-        rows.append([e.num_frames, e.init(), fmt((e.evaluation or {}).get("Total")),
-                     fmt((split.get("false") or {}).get("Total")), fmt((split.get("true") or {}).get("Total")),
-                     gflops_cell(e.profile, "clip"), gflops_text(g) + (note if g is not None else ""),
-                     (f"{lat['ms']['median']:.1f} [{lat['ms']['p25']:.1f}, {lat['ms']['p75']:.1f}]{note}" if lat
-                      else DASH)])
-    return table(["T", "Init", "mAP", "clean", "corrupted", "GFLOPs clip (backbone + head)",
-                  "GFLOPs per new frame, streaming", "ms per new frame (batch 1), median [p25, p75]"], rows)
-
-
-def training_table(experiments: list[Experiment]) -> str:
-    rows = []
-    for e in experiments:
-        t = e.training or {}
-        rows.append([e.key, t.get("epochs", DASH), fmt(t.get("untrained_val_mAP")), fmt((t.get("val") or {}).get(
-            "Total")), fmt(t.get("train_seconds"), 0)])
-    return table(["Experiment", "Epochs", "val mAP untrained", "val mAP trained", "train seconds"], rows)
-
-
-def gflops_text(value: float | None) -> str:
-    """GFLOPs with enough digits: 3 decimals, 4 under 0.1 (a tiny model's 0.0121)."""
-    return DASH if value is None else f"{value:.{3 if value >= 0.1 else 4}f}"
-
-
-def mflops_text(gflops: float | None) -> str:
-    """A head's cost in MFLOPs (0.0057 GFLOPs is 5.70 MFLOPs: never printed as 0.0000)."""
-    return DASH if gflops is None else f"{gflops * 1e3:.2f}"
 
 
 @dataclass
@@ -460,24 +326,15 @@ def experiment_models(experiments: list[Experiment]) -> list[Model]:
 
 def paper_models(paper: dict[str, dict]) -> list[Model]:
     """The paper-size profiles, named as the papers name the models; single-frame first, then by T."""
-    from reporting.results import BACKBONE_NAMES, method_name
-
     out = []
     for key, p in paper.items():
         kwargs = p.get("kwargs") or {}
-        method = method_name(p.get("model", DASH))
-        if p.get("model") == "heatmap_single" and str(kwargs.get("backbone", "")).startswith("hrnet"):
-            method = "HRNet"
+        method = method_name(p.get("model", DASH), str(kwargs.get("backbone", "")))
         w, h = p.get("input_size") or ("?", "?")
         out.append(Model(method, BACKBONE_NAMES.get(kwargs.get("backbone"), kwargs.get("backbone") or DASH),
                          p.get("num_frames", 1), f"{h}x{w}", "", key, p))
     return sorted(out, key=lambda m: (m.frames != 1, m.method != "RLE", m.method, m.backbone != "ResNet-50",
                                       int(m.frames or 1), m.key))
-
-
-COST_HEADER = ["Method", "Backbone", "T", "Input", "Init", "Mode", "Backbone passes", "GFLOPs", "Backbone GFLOPs",
-               "Head MFLOPs", "Params (M)", "Fwd peak MiB (bs 1)", "Train-step peak MiB", "Fast mode",
-               "Speed-up: fp32 / fast latency, median [min, max]"]
 
 
 def speedup_text(entry: dict) -> list[str]:
@@ -506,27 +363,13 @@ def cost_rows(models: list[Model]) -> list[tuple[Model, str, list[str]]]:
     return rows
 
 
-def cost_table(models: list[Model]) -> str:
-    return table(COST_HEADER, [cells for _, _, cells in cost_rows(models)])
-
-
 def timing_modes(m: Model, doc: dict | None) -> list[str]:
     """The modes a model was timed in (those of its profile, else clip)."""
     return list(((m.profile or {}).get("modes") or {"clip": {}}).keys())
 
 
-def speed_header(doc: dict | None) -> list[str]:
-    from reporting.results import throughput_batch
-
-    batch = throughput_batch(doc)
-    return ["Method", "Backbone", "T", "Init", "Mode", "Latency ms (batch 1), median [p25, p75]",
-            f"FPS (batch {batch or '?'}), median [p25, p75]", "Rounds"]
-
-
 def speed_rows(models: list[Model], doc: dict | None) -> list[tuple[Model, str, list[str]]]:
     """(model, mode, cells) of the speed table: every time from the one interleaved run ``doc``."""
-    from reporting.results import throughput_batch, timing
-
     rows = []
     for m in models:
         for mode in timing_modes(m, doc):
@@ -539,25 +382,6 @@ def speed_rows(models: list[Model], doc: dict | None) -> list[tuple[Model, str, 
             rows.append((m, mode, [m.method, m.backbone, str(m.frames), m.init or DASH, mode, lat_text, fps_text,
                                    str(lat["rounds"]) if lat else DASH]))
     return rows
-
-
-def speed_table(models: list[Model], doc: dict | None) -> str:
-    return table(speed_header(doc), [cells for _, _, cells in speed_rows(models, doc)])
-
-
-def timing_where(doc: dict | None) -> str:
-    """What the speed table's numbers are: one interleaved run, its protocol, machine and commit."""
-    if not doc:
-        return ("No interleaved timing run (profiles/side_by_side/all_*.json, the `side_by_side` stage) was found: "
-                "the speed columns are empty rather than filled from separately timed profiles.")
-    env, pr = doc.get("env", {}), doc.get("protocol", {})
-    return (f"All times in this table come from ONE process that timed every model and mode interleaved call by "
-            f"call (ABBA), so they saw the same load and may be compared (`{doc.get('_path', '')}`, "
-            f"`python -m benchmarks.profile --side-by-side-all {doc.get('section', '?')}`, the `side_by_side` stage): "
-            f"{pr.get('rounds')} rounds of {pr.get('iters')} calls per model after {pr.get('warmup')} warm-up calls; "
-            f"a value is the median over rounds of each round's median, with the quartiles over rounds. "
-            f"{env.get('device', '?')}, torch {env.get('torch', '?')}, {env.get('dtype', '?')}, "
-            f"{env.get('threads', '?')} threads, commit {env.get('commit', '?')}.")
 
 
 def env_line(profiles: dict[str, dict]) -> str:
@@ -581,29 +405,3 @@ def options_label(options: dict) -> str:
     parts += [name for key, name in (("channels_last", "channels-last"), ("compile", "compile"),
                                      ("cuda_graphs", "CUDA graphs")) if options.get(key)]
     return " + ".join(parts)
-
-
-def side_by_side_table(rows: list[dict], ratio: str = "DSTA / RLE per frame",
-                       times: str = "RLE / DSTA ms per call") -> str:
-    """Time ratios (DSTA streaming / RLE per frame by default), each row measured side by side, with its spread over
-    rounds; ``ratio`` and ``times`` name the ratio and the two times (reference first)."""
-    def size(row: dict) -> str:
-        w, h = row["input_size"] or ("?", "?")
-        return f"{h}x{w}"
-
-    out = []
-    for r in sorted(rows, key=lambda r: (r["device_type"] != "cpu", r["device"], str(r["input_size"]), r["batch"],
-                                         options_label(r["options"]) != "fp32", options_label(r["options"]))):
-        q = r["ratio"]
-        ms = (f"{r['reference_ms']:.2f} / {r['entry_ms']:.2f}" if r.get("reference_ms") and r.get("entry_ms")
-              else DASH)
-        n = len(q.get("rounds", []))
-        spread = (f" [{q['p25']:.3f}, {q['p75']:.3f}]", f"{q['min']:.3f}-{q['max']:.3f}") if n != 1 else \
-            ("", "one round: no spread")
-        stale = r.get("stale")
-        out.append([r["device"], size(r), r["batch"], options_label(r["options"]),
-                    f"**{q['median']:.3f}**{spread[0]}", spread[1], n or DASH, ms,
-                    f"{r['commit']}, torch {r['torch']}, {r['threads']} thread{'s' if r['threads'] != 1 else ''}",
-                    f"**stale**: the timed DSTA code changed at {stale}" if stale else "current", r["source"]])
-    return table(["Device", "Input", "Batch", "Mode", f"{ratio}, median [p25, p75]", "min-max",
-                  "Rounds", times, "Commit, stack", "Timed code", "Source"], out)

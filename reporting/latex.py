@@ -14,9 +14,11 @@ from __future__ import annotations
 import re
 
 from dsta.provenance import commit_name, machine_name
-from reporting.results import MEMORY_COUNTERS
-from reporting.tables import (AP_NAMES, DASH, REPRODUCED_BLOCK, Model, Page, Row, best_in_block, cost_rows, main_rows,
-                            evaluated_boxes, seed_groups, speed_rows)
+from reporting.data import Page
+from reporting.labels import BACKBONE_CITES, DATASET_CITES, METHOD_CITES, ROW_KINDS
+from reporting.results import MEMORY_COUNTERS, seed_groups, throughput_batch
+from reporting.rows import (AP_NAMES, DASH, MainTable, Model, Row, cost_rows, evaluated_boxes, experiment_models,
+                            paper_models, speed_rows)
 
 SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
            "~": r"\textasciitilde{}",
@@ -62,15 +64,6 @@ def tabular(header: list[str], body: list[list[str] | str | None], align: str, c
     return "\n".join(lines)
 
 
-#: the primary paper of each method this project reproduces, by its name in the tables (reports/references.bib)
-METHOD_CITES = {"DSTA": "dsta", "RLE": "rle", "SimpleBaseline": "simplebaseline", "HRNet": "hrnet",
-                "DCPose": "dcpose"}
-#: the backbones' papers, cited in a table's caption when its rows use them
-BACKBONE_CITES = {"ResNet": "resnet", "HRNet": "hrnet"}
-#: the paper that introduced each dataset a table reports on (reports/references.bib)
-DATASET_CITES = {"posetrack17": "posetrack", "posetrack18": "posetrack", "posetrack21": "posetrack21"}
-
-
 def backbone_cites(rows: list[Row]) -> str:
     """`` Backbones: ResNet~\\cite{resnet}, HRNet~\\cite{hrnet}.`` for the backbone families the rows use."""
     used = [name for name in BACKBONE_CITES if any(str(r.backbone or "").startswith(name) for r in rows)]
@@ -112,16 +105,12 @@ def _bold(cell: str) -> str:
 
 
 def _method(r: Row, mark: str | None) -> str:
-    sup = f"$^{{{mark}}}$" if mark else ""
-    if r.kind == "reported":
-        return f"{escape(r.method)}~\\cite{{{r.cite}}}{sup}"
-    if r.kind == "released":
-        return f"{escape(r.method)} (released weights, evaluated here){sup}"
-    if r.kind == "prior":
-        return f"{escape(r.method)} (no image){sup}"
-    key = r.cite or METHOD_CITES.get(r.method)  # a plugin's model: its own BibTeX entry (plugins.bib)
-    cite = f"~\\cite{{{key}}}" if key else ""
-    return f"{escape(r.method)}{cite} (repro., {escape(r.init)}){sup}"
+    """The Method cell (``labels.ROW_KINDS``): a reported row cites its paper, a reproduced one its method's (a
+    plugin's model: its own BibTeX entry, plugins.bib)."""
+    key = r.cite or METHOD_CITES.get(r.method)
+    cell = ROW_KINDS[r.label_kind].latex or "{method}"
+    return cell.format(method=escape(r.method), cite=f"~\\cite{{{key}}}" if key else "", init=escape(r.init)) + (
+        f"$^{{{mark}}}$" if mark else "")
 
 
 def _mean(r: Row) -> str:
@@ -131,18 +120,16 @@ def _mean(r: Row) -> str:
     return _cell(r.cells()[-1])
 
 
-def main_table(page: Page, title: str) -> str:
-    """The page's main table (``table*``): the groups of ``main_rows`` with a rule and a group line each."""
-    missing = list(page.missing)
-    blocks, _, notes = main_rows(page)
-    page.missing[:] = missing  # main_rows lists what is missing; the Markdown page has done so already
+def main_table(page: Page, main: MainTable) -> str:
+    """The page's main table (``table*``): the groups of ``rows.main_rows`` with a rule and a group line each."""
+    notes = main.notes
     body: list = []
     marks: dict[str, str] = {}  # note text -> letter
     seeds = []
-    for name, rows in blocks:
-        body.append(escape(name))
-        for r, best in zip(rows, best_in_block(rows)):
-            if r.kind == "delta":
+    for block in main.blocks:
+        body.append(escape(block.name))
+        for r, best in zip(block.rows, block.best):
+            if ROW_KINDS[r.label_kind].latex is None:
                 continue
             texts = []
             if r.reproduction:
@@ -164,17 +151,16 @@ def main_table(page: Page, title: str) -> str:
         counts = "/".join(sorted({str(r.seeds) for r in seeds}))
         note_lines.append(f"Mean$\\pm$sd: over {counts} seeds (sample standard deviation); per-seed rows in the "
                           f"report's appendix.")
-    reproduced = any(name.endswith(REPRODUCED_BLOCK.lower()) for name, _ in blocks)
     dataset = DATASET_CITES.get(page.dataset)
-    caption = (f"{escape(title)}" + (rf"~\cite{{{dataset}}}" if dataset else "") +
+    caption = (f"{escape(page.title)}" + (rf"~\cite{{{dataset}}}" if dataset else "") +
                f": AP (PCKh@0.5) per joint on the val split. Boxes: the person boxes of the "
                f"evaluation (GT or detected; rows with different boxes are not comparable). Grouped heatmap- then "
                f"regression-based, single- then multi-frame; ordered by mean AP within a group; best of each column "
                f"in a group, among rows with the same boxes, in bold (in the Mean column also every value within one "
                f"seed standard deviation of it)."
-               + (" Repro.: " + latex_sizes(escape(repro_facts(page))) + "." if reproduced else
+               + (" Repro.: " + latex_sizes(escape(repro_facts(page))) + "." if main.reproduced else
                   " Every row is copied from the cited paper (none was reproduced here).")
-               + backbone_cites([r for _, rows in blocks for r in rows]))
+               + backbone_cites([r for b in main.blocks for r in b.rows]))
     header = ["Method", "Backbone", "$T$", "Boxes", *AP_NAMES]
     return tabular(header, body, "@{}lllc" + "c" * len(AP_NAMES) + "@{}", caption, f"tab:{page.dataset}",
                    notes=note_lines, colsep="3pt")
@@ -232,8 +218,6 @@ def speed_table(models: list[Model], doc: dict, caption: str, label: str) -> str
     for m, mode, cells in speed_rows(models, doc):
         lat, fps, rounds = cells[5], cells[6], cells[7]
         body.append([*_model_cells(m, backbone, size), escape(mode), _spread(lat), _spread(fps), _cell(rounds)])
-    from reporting.results import throughput_batch
-
     batch = throughput_batch(doc) or "?"
     header = [*_model_header(backbone, size), "Mode", "Latency, ms (batch 1)", f"FPS (batch {batch})", "Rounds"]
     align = "@{}l" + "l" * (len(header) - 4) + "ccr@{}"
@@ -258,14 +242,12 @@ def _spread(text: str) -> str:
     return f"{median} {{\\scriptsize {escape(rest)}}}" if rest else median
 
 
-def experiment_efficiency(page: Page, title: str, env: str, timings: dict | None) -> dict[str, str]:
+def experiment_efficiency(page: Page, env: str, timings: dict | None) -> dict[str, str]:
     """The page's cost and speed tables (file suffix -> LaTeX)."""
-    from reporting.tables import experiment_models
-
     models = [m for m in experiment_models(page.experiments) if m.profile]
     if not models:
         return {}
-    base = (f"{escape(title)}: one key-frame prediction (clip: $T$ backbone passes; streaming: one, per-frame "
+    base = (f"{escape(page.title)}: one key-frame prediction (clip: $T$ backbone passes; streaming: one, per-frame "
             f"features cached).")
     out = {"efficiency-cost": cost_table(models, base + f" One multiply-add = one FLOP; head cost in MFLOPs. "
                                                     f"Counted on {escape(env)}.", f"tab:{page.dataset}-cost")}
@@ -276,8 +258,6 @@ def experiment_efficiency(page: Page, title: str, env: str, timings: dict | None
 
 def paper_efficiency(paper: dict[str, dict], env: str, timings: dict | None) -> dict[str, str]:
     """The paper-size (256x192) profiles, named as the papers name the models: cost and speed tables."""
-    from reporting.tables import paper_models
-
     models = paper_models(paper)
     if not models:
         return {}
