@@ -45,10 +45,10 @@ def update_readme(path: Path, block: str) -> None:
 
 def build(params: Path, reference_path: Path, runs: Path, evals: Path, profiles: Path, benchmarks_path: Path,
           data: Path, out: Path, plots: bool = True, readme: Path | None = None, label_prefix: str = "",
-          robustness: Path | None = None) -> dict:
+          robustness: Path | None = None, box_priors: Path | None = None) -> dict:
     """Read the outputs and compute the claims once (``data.load``), build each page's rows once, then write the
     Markdown pages, the LaTeX, the figures, metrics.json and the per-joint CSV from them."""
-    report = load(params, reference_path, runs, evals, profiles, benchmarks_path, data, robustness, out)
+    report = load(params, reference_path, runs, evals, profiles, benchmarks_path, data, robustness, out, box_priors)
     tables = {p.dataset: main_rows(p) for p in report.pages}
     figures: dict[str, dict] = {p.dataset: {} for p in report.pages}
     index_figures: dict = {}
@@ -137,12 +137,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--readme", default=None, help="also fill this file's generated results block (README.md)")
     p.add_argument("--robustness", default=None, help="the robustness stage's outputs (robustness/EXP/metrics.json)")
+    p.add_argument("--box-prior", default=None,
+                   help="a folder of box_prior stage files (DATASET.json): the chance rows of a page whose outputs "
+                        "have no robustness run (the GPU report); default: the copy the robustness metrics carry")
     p.add_argument("--label-prefix", default="", help="prefix of every LaTeX label (a second report, e.g. gpu-)")
     a = p.parse_args(argv)
     result = build(Path(a.params), Path(a.reference), Path(a.runs), Path(a.eval), Path(a.profiles),
                    Path(a.benchmarks), Path(a.data), Path(a.out), plots=not a.no_plots,
                    readme=Path(a.readme) if a.readme else None, label_prefix=a.label_prefix,
-                   robustness=Path(a.robustness) if a.robustness else None)
+                   robustness=Path(a.robustness) if a.robustness else None,
+                   box_priors=Path(a.box_prior) if a.box_prior else None)
     print(f"wrote {a.out}/README.md and {', '.join(result['pages'])}" +
           (f"; missing: {len(result['missing'])}" if result["missing"] else ""))
     return result

@@ -7,12 +7,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsta.errors import DataError
-from dsta.io import load_yaml
+from dsta.io import load_json, load_yaml
 from dsta.provenance import git_commit
 from reporting.claims import Claim, claims
 from reporting.results import (DATASETS, Experiment, dataset_status, load_benchmarks, load_experiments,
                                load_paper_profiles, load_released, load_side_by_side, load_timings, outside_models,
                                with_robustness)
+
+
+@dataclass(frozen=True)
+class BoxPrior:
+    """A dataset's chance level: the box prior's poseval columns with the evaluation's boxes and with GT boxes
+    (``columns["boxes"]``, ``columns["gt_boxes"]``), the boxes it was scored with (``gt`` or a detection file), the
+    input size of its crops, where it was read and its provenance."""
+
+    columns: dict
+    boxes: str
+    input_size: str
+    source: str
+    provenance: dict | None
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class Page:
     status: dict
     released: tuple[Experiment, ...] = ()  # released checkpoints evaluated here (no training)
     missing: tuple[str, ...] = ()
+    box_prior: BoxPrior | None = None
 
 
 @dataclass(frozen=True)
@@ -76,8 +90,34 @@ def missing(released: list[Experiment], experiments: list[Experiment]) -> tuple[
     return tuple(out)
 
 
+def box_prior(dataset: str, experiments: list[Experiment], folder: Path | None) -> BoxPrior | None:
+    """The chance level of a page: ``folder/DATASET.json`` (the ``box_prior`` stage's file) where ``folder`` is given
+    and holds one, else the copy the robustness stage's metrics carry (the page's first experiment that has one;
+    every experiment of a dataset scores the same prior); None without either. A file scored with other boxes than
+    the page's evaluations is refused, naming the file and field."""
+    path = folder / f"{dataset}.json" if folder is not None else None
+    if path is not None and path.is_file():
+        doc = load_json(path)
+        for field in ("columns", "boxes_file", "data"):
+            if field not in doc:
+                raise DataError(path, field, "missing (write it with python -m dsta.box_prior)")
+        used = sorted({str(e.evaluation.get("boxes")) for e in experiments if e.evaluation and e.evaluation.get("boxes")})
+        if used and used != [str(doc["boxes_file"])]:
+            raise DataError(path, "boxes_file", f"{doc['boxes_file']!r}, but this page's evaluations used {used}: "
+                                                f"a prior with other boxes is not their chance level")
+        w, h = doc["data"].get("input_size") or ("?", "?")
+        return BoxPrior(doc["columns"], str(doc["boxes_file"]), f"{h}x{w}", f"`{path}`", doc.get("provenance"))
+    e = next((e for e in experiments if e.robustness and "columns" in (e.robustness.get("box_prior") or {})), None)
+    if e is None:
+        return None
+    return BoxPrior(e.robustness["box_prior"]["columns"], e.robustness.get("boxes") or "gt", e.input_size(),
+                    f"`box_prior/{e.dataset}.json`, as `robustness/{e.key}/metrics.json` carries it",
+                    e.robustness.get("provenance"))
+
+
 def load(params: Path, reference_path: Path, runs: Path, evals: Path, profiles: Path, benchmarks_path: Path,
-         data: Path, robustness: Path | None = None, out: Path | None = None) -> ReportData:
+         data: Path, robustness: Path | None = None, out: Path | None = None,
+         box_priors: Path | None = None) -> ReportData:
     """Read the pipeline's outputs and compute the claims, once."""
     reference = load_yaml(reference_path)
     for key in ("citations", "columns"):
@@ -92,7 +132,7 @@ def load(params: Path, reference_path: Path, runs: Path, evals: Path, profiles: 
         exps = [e for e in experiments if e.dataset == ds]
         rel = [e for e in released if e.dataset == ds]
         pages.append(Page(ds, dataset_title(ds, status, doc), tuple(exps), tuple(reference.get(ds, [])), status,
-                          tuple(rel), missing(rel, exps)))
+                          tuple(rel), missing(rel, exps), box_prior(ds, exps, box_priors)))
     paper = load_paper_profiles(profiles)
     timings = load_timings(profiles)
     bench = load_benchmarks(benchmarks_path)

@@ -43,11 +43,14 @@ ROW_KINDS = {
     "delta": RowKind("Δ vs [{cite}]", None),  # a reading aid, not a result
 }
 
+#: sources in reports/references.bib that are not publications: a row taken from one says so in Markdown and LaTeX
+UNPUBLISHED = {"mmpose": "the MMPose model zoo", "dsta_issue2": "a GitHub issue of zgspose/DSTA"}
+
 #: the primary paper of each method this project reproduces, by its name in the tables
 METHOD_CITES = {"DSTA": "dsta", "RLE": "rle", "SimpleBaseline": "simplebaseline", "HRNet": "hrnet",
                 "DCPose": "dcpose"}
 #: the backbones' papers, cited in a table's caption when its rows use them
-BACKBONE_CITES = {"ResNet": "resnet", "HRNet": "hrnet"}
+BACKBONE_CITES = {"ResNet": "resnet", "HRNet": "hrnet", "ViT": "vit"}
 #: the paper that introduced each dataset a table reports on
 DATASET_CITES = {"posetrack17": "posetrack", "posetrack18": "posetrack", "posetrack21": "posetrack21"}
 
@@ -60,5 +63,22 @@ def method_label(model: str, backbone: str = "", label: str | None = None) -> st
     return METHOD_NAMES.get(model, label or model)
 
 
-def backbone_label(backbone: str) -> str:
-    return BACKBONE_NAMES.get(backbone, backbone)
+#: how a model builds an HRNet backbone: the pose papers' trunk (``dsta.backbones.create_hrnet_pose``) or timm's
+#: classification network; the two HRNet-W48 have different parameters, so their rows are named apart
+HRNET_TRUNKS = {"heatmap_single": "pose", "dcpose": "pose", "dsta": "cls", "rle": "cls"}
+TRUNK_NOTES = {"pose": "the pose papers' HRNet trunk (the stride-4 branch; HRNet's and DCPose's releases)",
+               "cls": "timm's classification HRNet trunk with its incre head (2048-channel features)"}
+
+
+def backbone_label(backbone: str, model: str = "") -> str:
+    """A backbone as the tables name it; an HRNet says which trunk the model builds (``HRNet-W48-pose``,
+    ``HRNet-W48-cls``), where the model's is known."""
+    name = BACKBONE_NAMES.get(backbone, backbone)
+    trunk = HRNET_TRUNKS.get(model) if backbone.startswith("hrnet") else None
+    return f"{name}-{trunk}" if trunk else name
+
+
+def backbone_note(labels: list[str]) -> str:
+    """What the HRNet trunk suffixes among ``labels`` mean (empty when none has one)."""
+    said = [f"-{t}, {note}" for t, note in TRUNK_NOTES.items() if any(str(b).endswith(f"-{t}") for b in labels)]
+    return ("HRNet backbones: " + "; ".join(said) + ".") if said else ""

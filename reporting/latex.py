@@ -15,7 +15,7 @@ import re
 
 from dsta.provenance import commit_name, machine_name
 from reporting.data import Page
-from reporting.labels import BACKBONE_CITES, DATASET_CITES, METHOD_CITES, ROW_KINDS
+from reporting.labels import BACKBONE_CITES, DATASET_CITES, METHOD_CITES, ROW_KINDS, UNPUBLISHED, backbone_note
 from reporting.results import MEMORY_COUNTERS, seed_groups, throughput_batch
 from reporting.rows import (AP_NAMES, DASH, MainTable, Model, Row, cost_rows, evaluated_boxes, experiment_models,
                             paper_models, speed_rows)
@@ -134,6 +134,9 @@ def main_table(page: Page, main: MainTable) -> str:
             texts = []
             if r.reproduction:
                 texts.append(rf"a user's reproduction reported in \cite{{{r.cite}}}, not a published figure")
+            elif r.tabulated_in in UNPUBLISHED:
+                texts.append(rf"from {escape(UNPUBLISHED[r.tabulated_in])}~\cite{{{r.tabulated_in}}}, not a "
+                             rf"published table")
             elif r.tabulated_in:
                 texts.append(rf"as tabulated in \cite{{{r.tabulated_in}}}")
             if r.mark:
@@ -152,6 +155,7 @@ def main_table(page: Page, main: MainTable) -> str:
         note_lines.append(f"Mean$\\pm$sd: over {counts} seeds (sample standard deviation); per-seed rows in the "
                           f"report's appendix.")
     dataset = DATASET_CITES.get(page.dataset)
+    unpublished = any(r.reproduction or r.tabulated_in in UNPUBLISHED for b in main.blocks for r in b.rows)
     caption = (f"{escape(page.title)}" + (rf"~\cite{{{dataset}}}" if dataset else "") +
                f": AP (PCKh@0.5) per joint on the val split. Boxes: the person boxes of the "
                f"evaluation (GT or detected; rows with different boxes are not comparable). Grouped heatmap- then "
@@ -159,7 +163,8 @@ def main_table(page: Page, main: MainTable) -> str:
                f"in a group, among rows with the same boxes, in bold (in the Mean column also every value within one "
                f"seed standard deviation of it)."
                + (" Repro.: " + latex_sizes(escape(repro_facts(page))) + "." if main.reproduced else
-                  " Every row is copied from the cited paper (none was reproduced here).")
+                  " Every row is copied from the literature (none was reproduced here)"
+                  + ("; a source that is not a publication is said in the notes." if unpublished else "."))
                + backbone_cites([r for b in main.blocks for r in b.rows]))
     header = ["Method", "Backbone", "$T$", "Boxes", *AP_NAMES]
     return tabular(header, body, "@{}lllc" + "c" * len(AP_NAMES) + "@{}", caption, f"tab:{page.dataset}",
@@ -174,8 +179,9 @@ def _shared(models: list[Model]) -> tuple[bool, bool, str]:
         said.append(f"{next(iter(backbones))} backbone")
     if len(inputs) == 1:
         said.append(f"{next(iter(inputs))} input")
-    return len(backbones) > 1, len(inputs) > 1, (" All rows: " + ", ".join(_cell(x) for x in said) + ".") if said \
-        else ""
+    note = backbone_note(sorted(backbones))
+    return len(backbones) > 1, len(inputs) > 1, ((" All rows: " + ", ".join(_cell(x) for x in said) + ".") if said
+                                                 else "") + (" " + escape(note) if note else "")
 
 
 def _model_cells(m: Model, backbone: bool, size: bool = False) -> list[str]:

@@ -8,6 +8,7 @@ from dsta.io import load_yaml
 from dsta.provenance import REPO, commit_name, cpu_model, from_env, machine_name
 from reporting.claims import ONE_SEED_FLOOR
 from reporting.data import Page, ReportData
+from reporting.labels import backbone_note
 from reporting.markdown import (ORDER_NOTE, ablation_table, claims_table, cost_table, main_table, mixed_provenance,
                                 seed_table, side_by_side_table, speed_table, split_table, table, timing_where,
                                 training_table)
@@ -51,7 +52,8 @@ def efficiency_section(models: list, timings: dict | None, where: str) -> list[s
     return ["### Cost (counted per model)", "",
             f"From `python -m benchmarks.profile`, {where}. One multiply-add = one FLOP; head = everything after the "
             f"backbone, in MFLOPs; peak memory of a forward pass at batch 1 and of a training step. The fast-mode "
-            f"column is a ratio: that model timed in the fast mode and in fp32 interleaved call by call.", "",
+            f"column is a ratio: that model timed in the fast mode and in fp32 interleaved call by call."
+            + (f" {note}" if (note := backbone_note([m.backbone for m in models])) else ""), "",
             cost_table(models), "",
             "### Speed (one interleaved run)", "", timing_where(timings), "", speed_table(models, timings), ""]
 

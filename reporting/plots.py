@@ -27,7 +27,7 @@ from dsta import keypoints as kp  # noqa: E402
 from dsta.checks import num_frames_of  # noqa: E402
 from dsta.data.posetrack import read_split  # noqa: E402
 from dsta.io import atomic_path, load_json  # noqa: E402
-from reporting.labels import JOINT_NAMES, backbone_label  # noqa: E402
+from reporting.labels import JOINT_NAMES, backbone_label, backbone_note  # noqa: E402
 from reporting.results import MEMORY_COUNTERS, method_name, throughput_batch, timing  # noqa: E402
 
 COLUMN_WIDTH = 3.25   # in, one CVPR column
@@ -260,6 +260,24 @@ def _place_labels(ax, items, points=(), segments=()) -> None:
         t.set_in_layout(False)
 
 
+def _dodge(fixed: list[tuple[float, float]], movable: list[tuple[float, float]], dx: float = 0.025,
+           dy: float = 0.045) -> list[float]:
+    """New x of each ``movable`` point (x, y) on a log-x axis, moved right in steps of ``dx`` decades until it is
+    further than ``dx`` decades or ``dy`` of the y range from every point placed before it (``fixed`` first, then
+    the movable ones in order): markers that would sit on each other are drawn apart."""
+    ys = [y for _, y in fixed + movable]
+    span = (max(ys) - min(ys)) or 1.0
+    placed = [(np.log10(x), y) for x, y in fixed]
+    out = []
+    for x, y in movable:
+        lx = np.log10(x)
+        while any(abs(lx - px) < dx and abs(y - py) < dy * span for px, py in placed):
+            lx += dx
+        placed.append((lx, y))
+        out.append(x if lx == np.log10(x) else float(10 ** lx))
+    return out
+
+
 # -- experiment figures ----------------------------------------------------------------------------------------------
 @_styled
 def map_vs_gflops(experiments, path: Path, title: str) -> Figure:
@@ -268,6 +286,7 @@ def map_vs_gflops(experiments, path: Path, title: str) -> Figure:
     names, colors = _names(experiments), _colors(experiments)
     fig, ax = _figure(COLUMN_WIDTH, 3.0)
     items, points, segments, xs_all, params = [], [], [], [], []
+    streaming = []  # (clip x, streaming x, mAP, colour)
     for e in experiments:
         if not e.profile or not e.evaluation:
             continue
@@ -279,25 +298,30 @@ def map_vs_gflops(experiments, path: Path, title: str) -> Figure:
         items.append((x, y, names[e.key]))
         xs_all.append(x)
         if "streaming" in modes and modes["streaming"]["gflops"]["total"] != x:
-            xs = modes["streaming"]["gflops"]["total"]
-            ax.plot([xs], [y], "o", markerfacecolor="white", markeredgecolor=colors[e.key], markeredgewidth=0.9,
-                    markersize=3.2, zorder=3)
-            ax.annotate("", xy=(xs, y), xytext=(x, y), arrowprops={"arrowstyle": "->", "color": colors[e.key],
-                                                                   "lw": 0.8, "shrinkA": 3, "shrinkB": 3})
-            xs_all.append(xs)
-            points.append((xs, y))
-            segments.append(((x, y), (xs, y)))
+            streaming.append((x, modes["streaming"]["gflops"]["total"], y, colors[e.key]))
+    dodged = _dodge([(x, y) for x, y, _ in items], [(xs, y) for _, xs, y, _ in streaming])
+    for (x, xs, y, color), xd in zip(streaming, dodged):
+        ax.plot([xd], [y], "o", markerfacecolor="white", markeredgecolor=color, markeredgewidth=0.9,
+                markersize=3.2, zorder=3)
+        ax.annotate("", xy=(xd, y), xytext=(x, y), arrowprops={"arrowstyle": "->", "color": color,
+                                                               "lw": 0.8, "shrinkA": 3, "shrinkB": 3})
+        xs_all.append(xd)
+        points.append((xd, y))
+        segments.append(((x, y), (xd, y)))
+    moved = sum(xd != xs for (_, xs, _, _), xd in zip(streaming, dodged))
     if xs_all:
         _frame_points(ax, xs_all, [i[1] for i in items], (1.2, 1.4), 2.0)
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 0.1, 0.2, 0.5: ticks that never crowd
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     prior = box_prior(experiments)
-    drawn = ""
+    drawn = (f"{moved} hollow marker{'s' if moved > 1 else ''} that would cover another marker "
+             f"{'are' if moved > 1 else 'is'} moved right by a few percent of the GFLOPs axis (its value as "
+             f"counted is the table's)." if moved else "")
     if prior is not None and items:
         chance_line(ax, prior["mAP"], "box prior (chance)")
         ax.set_ylim(min(ax.get_ylim()[0], prior["mAP"] - 3), ax.get_ylim()[1])
-        drawn = f"Dashed: the box prior ({prior['mAP']:.1f}), the chance level."
+        drawn += f" Dashed: the box prior ({prior['mAP']:.1f}), the chance level."
     ax.set_xlabel("GFLOPs per prediction")
     ax.set_ylabel("val mAP")
     ax.grid(alpha=0.3, which="major")
@@ -692,7 +716,7 @@ def _paper_name(p: dict) -> str:
     backbone = str(kwargs.get("backbone", ""))
     method = method_name(p.get("model", "?"), backbone)
     t = f" T={p.get('num_frames')}" if p.get("model") == "dsta" else ""
-    return f"{method} {backbone_label(backbone)}{t}"
+    return f"{method} {backbone_label(backbone, p.get('model', ''))}{t}"
 
 
 @_styled
@@ -734,7 +758,7 @@ def paper_gflops(paper: dict[str, dict], path: Path) -> Figure:
                               label="streaming: backbone"),
                         Patch(facecolor="k", label="head")], loc="outside lower center", ncol=3,
                handlelength=1.4, columnspacing=1.0)
-    return _save(fig, path)
+    return _save(fig, path, backbone_note([_paper_name(paper[m]) for m in keys]))
 
 
 @_styled
@@ -777,7 +801,7 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), handletextpad=0.2, columnspacing=0.8,
                fontsize=6)
     _place_labels(ax, items)
-    return _save(fig, path, text)
+    return _save(fig, path, f"{text} {backbone_note([_paper_name(p) for p in paper.values()])}")
 
 
 def paper_figures(paper: dict[str, dict], reference: dict, fig_dir: Path) -> dict[str, Figure]:

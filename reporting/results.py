@@ -130,7 +130,7 @@ class Experiment:
         return "multi" if self.num_frames > 1 else "single"
 
     def backbone(self) -> str:
-        return backbone_label(self.kwargs.get("backbone", ""))
+        return backbone_label(self.kwargs.get("backbone", ""), self.model)
 
     @property
     def seed(self) -> int:

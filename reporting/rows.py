@@ -10,8 +10,8 @@ from typing import Any
 
 from dsta.provenance import describe, machine_name
 from reporting.data import Page
-from reporting.labels import (BACKBONE_NAMES, BLOCKS, CHANCE_BLOCK, JOINT_NAMES, RELEASED_BLOCK, REPRODUCED_BLOCK,
-                              ROW_KINDS)
+from reporting.labels import (BLOCKS, CHANCE_BLOCK, JOINT_NAMES, RELEASED_BLOCK, REPRODUCED_BLOCK,
+                              ROW_KINDS, UNPUBLISHED, backbone_label)
 from reporting.results import GROUPS, Experiment, method_name, seed_groups, throughput_batch, timing
 
 AP_COLUMNS = [*GROUPS, "Mean"]
@@ -105,7 +105,8 @@ class Row:
         """The Markdown table's Source cell (``labels.ROW_KINDS``)."""
         return ROW_KINDS[self.label_kind].source.format(
             ref=self.ref, cite=self.cite, mark=f" ({self.mark})" if self.mark else "",
-            tabulated=f" as tabulated in [{self.tabulated_in}]" if self.tabulated_in else "")
+            tabulated=("" if not self.tabulated_in else f" from [{self.tabulated_in}], not a publication"
+                       if self.tabulated_in in UNPUBLISHED else f" as tabulated in [{self.tabulated_in}]"))
 
     @property
     def label_kind(self) -> str:
@@ -252,21 +253,18 @@ def main_rows(page: Page) -> MainTable:
 
 def box_prior_rows(page: Page, n: int) -> tuple[list[Row], str] | None:
     """The box prior (the training set's mean pose placed in each box: what a model that sees nothing scores), with
-    the boxes the experiments were evaluated with and with GT boxes, from the robustness stage of the page's first
-    experiment that has one (every experiment of a dataset scores the same prior)."""
-    e = next((e for e in page.experiments if e.robustness and "columns" in (e.robustness.get("box_prior") or {})),
-             None)
-    if e is None:
+    the boxes the experiments were evaluated with and with GT boxes (``data.box_prior``)."""
+    prior = page.box_prior
+    if prior is None:
         return None
-    columns = e.robustness["box_prior"]["columns"]
-    boxes = e.robustness.get("boxes") or "gt"
-    protocols = [("boxes", box_label(boxes))] + ([("gt_boxes", "GT")] if boxes != "gt" else [])
-    rows = [Row("prior", "Box prior", DASH, DASH, e.input_size(), ap_values(columns[k]), ref=n, boxes=label,
+    protocols = [("boxes", box_label(prior.boxes))] + ([("gt_boxes", "GT")] if prior.boxes != "gt" else [])
+    rows = [Row("prior", "Box prior", DASH, DASH, prior.input_size, ap_values(prior.columns[k]), ref=n, boxes=label,
                 init="no image") for k, label in protocols]
+    generated = (prior.provenance or {}).get("data_generated_at")
     note = (f"[{n}] box prior: the mean training pose, normalised to the box, placed in every val box and scored "
-            f"like a model (the `box_prior` stage, once per dataset: `box_prior/{e.dataset}.json`, as "
-            f"`robustness/{e.key}/metrics.json` carries it; "
-            f"{describe(e.robustness.get('provenance'))}). A row at or below it owes its number to the boxes.")
+            f"like a model (the `box_prior` stage, once per dataset: {prior.source}; {describe(prior.provenance)}"
+            + (f"; on the dataset generated at commit {generated}" if generated else "")
+            + "). A row at or below it owes its number to the boxes.")
     return rows, note
 
 
@@ -331,7 +329,7 @@ def paper_models(paper: dict[str, dict]) -> list[Model]:
         kwargs = p.get("kwargs") or {}
         method = method_name(p.get("model", DASH), str(kwargs.get("backbone", "")))
         w, h = p.get("input_size") or ("?", "?")
-        out.append(Model(method, BACKBONE_NAMES.get(kwargs.get("backbone"), kwargs.get("backbone") or DASH),
+        out.append(Model(method, backbone_label(str(kwargs.get("backbone") or DASH), p.get("model", "")),
                          p.get("num_frames", 1), f"{h}x{w}", "", key, p))
     return sorted(out, key=lambda m: (m.frames != 1, m.method != "RLE", m.method, m.backbone != "ResNet-50",
                                       int(m.frames or 1), m.key))

@@ -308,3 +308,14 @@ def test_paper_map_caption_says_what_its_legend_draws(tmp_path, monkeypatch, rep
     assert "GFLOPs per frame" in ax.get_xlabel() and "GFLOPs per frame" in caption
     assert "published" in ax.get_ylabel() and "as published" in caption
     assert "streaming mode" not in caption  # the clip/streaming caption of the synthetic figure is not this one's
+
+
+def test_markers_that_would_cover_each_other_are_drawn_apart():
+    """The synthetic figure's case: DSTA T=1 (clip) and T=3/T=5 streaming at one backbone pass each, within a point
+    of mAP: the hollow markers move right until they clear every marker; a marker far from the others stays."""
+    fixed = [(0.120, 35.0), (0.36, 35.3), (0.56, 34.3), (0.12, 19.0)]
+    moved = pl._dodge(fixed, [(0.121, 35.3), (0.121, 34.3), (0.121, 19.2), (0.25, 31.7)])
+    assert moved[0] > 0.121 and moved[1] > 0.121 and moved[2] > 0.121  # each one sat on a marker
+    assert moved[3] == 0.25  # nothing near it: its counted value
+    logs = [np.log10(x) for x in moved[:2]]
+    assert abs(logs[0] - np.log10(0.120)) >= 0.025 and abs(logs[1] - np.log10(0.120)) >= 0.025

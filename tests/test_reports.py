@@ -492,6 +492,31 @@ def test_box_prior_rows_are_the_chance_level_of_the_table(results):
     assert "Chance level (no image)" in latex and latex.count("Box prior (no image)") == 2
 
 
+def test_box_prior_file_gives_the_chance_rows_of_a_report_without_robustness_runs(results):
+    """The GPU report's case: no robustness run, the box_prior stage's file given (``--box-prior``): one GT-box row
+    (its evaluations used GT boxes), the file and the commit of the data in the footnote; a file scored with other
+    boxes than the page's evaluations is refused, naming the file and field."""
+    cols = {g: 10.0 + i for i, g in enumerate(GROUPS)}
+    prior = {"boxes": 25.0, "gt_boxes": 25.0, "boxes_file": "gt", "data": {"input_size": [48, 64]},
+             "columns": {"boxes": {**cols, "Total": 25.0}, "gt_boxes": {**cols, "Total": 25.0}},
+             "provenance": {"commit": "abc1234", "data_generated_at": "def5678"}}
+    (results / "box_prior").mkdir()
+    (results / "box_prior" / "synthetic.json").write_text(json.dumps(prior))
+    rb.build(results / "params.yaml", results / "reference.yaml", results / "runs", results / "eval",
+             results / "profiles", results / "bench.json", results / "data", results / "out", plots=False,
+             box_priors=results / "box_prior")
+    page = (results / "out" / "synthetic.md").read_text()
+    (row,) = _rows(page, "chance level")
+    assert dict(zip(MAIN_HEADER, row))["Mean"] == "25.0" and dict(zip(MAIN_HEADER, row))["Boxes"] == "GT"
+    assert "box_prior/synthetic.json" in page and "generated at commit def5678" in page
+    assert "Box prior (no image)" in (results / "out" / "latex" / "synthetic.tex").read_text()
+    (results / "box_prior" / "synthetic.json").write_text(json.dumps({**prior, "boxes_file": "boxes/det.json"}))
+    with pytest.raises(DataError, match=r"synthetic.json.*boxes_file.*\['gt'\]"):
+        rb.build(results / "params.yaml", results / "reference.yaml", results / "runs", results / "eval",
+                 results / "profiles", results / "bench.json", results / "data", results / "out", plots=False,
+                 box_priors=results / "box_prior")
+
+
 def test_bold_mean_respects_the_seeds_spread():
     """The GPU table's case: T=5 (one seed, 54.9) and T=3 (54.8 +- 0.7 over two seeds) tie in the Mean column; a
     per-joint column, which has no spread, bolds its best value alone; a value outside the sd is not bold."""
