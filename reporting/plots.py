@@ -266,7 +266,8 @@ def _dodge(fixed: list[tuple[float, float]], movable: list[tuple[float, float]],
     further than ``dx`` decades or ``dy`` of the y range from every point placed before it (``fixed`` first, then
     the movable ones in order): markers that would sit on each other are drawn apart."""
     ys = [y for _, y in fixed + movable]
-    span = (max(ys) - min(ys)) or 1.0
+    span = (max(ys) - min(ys)) if ys else 1.0
+    span = span or 1.0
     placed = [(np.log10(x), y) for x, y in fixed]
     out = []
     for x, y in movable:
