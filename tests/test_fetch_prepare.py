@@ -214,7 +214,7 @@ def test_train_and_evaluate_skip_a_dataset_that_is_not_configured(tmp_path):
     metrics = predict.main(["--checkpoint", str(run / "last.pt"), "--data-root", str(tmp_path / "data" /
                             "posetrack18"), "--out", str(tmp_path / "eval" / "rle_r50")])
     assert "not configured" in metrics["skipped"]
-    out = rb.build(tmp_path / "params.yaml", Path(rb.__file__).parent / "reference.yaml", tmp_path / "runs",
+    out = rb.build(tmp_path / "params.yaml", Path(rb.__file__).parents[1] / "reports" / "reference.yaml", tmp_path / "runs",
                    tmp_path / "eval", tmp_path / "profiles", tmp_path / "none.json", tmp_path / "data",
                    tmp_path / "reports", plots=False)
     assert any("rle_r50" in m and "not configured" in m for m in out["missing"])
