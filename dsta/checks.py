@@ -243,9 +243,9 @@ def parse_inference_label(label, where: str) -> dict[str, object]:
 
 # -- typed train and data sections ------------------------------------------------------------------------------------
 # ``python -m dsta.config`` applies these to every experiment, so a bad value (a negative lr, ``epochs: two``, ``lr:
-# 1e-3``, which YAML 1.1 reads as the *string* "1e-3") fails when params.yaml is composed, naming the key as written,
-# never after minutes of upstream work under ``dvc repro``. Keys the checks do not know are left to the stage that
-# reads the section (``dsta.train.check_train_config`` refuses unknown and missing train keys).
+# 1e-3``, which YAML 1.1 reads as the *string* "1e-3"), an unknown or a missing train key fails when params.yaml is
+# composed, naming the key as written, never after minutes of upstream work under ``dvc repro``; the trainer takes
+# the same section as a ``TrainConfig``.
 
 def _yaml_hint(value) -> str:
     """Why a number may have arrived as a string: YAML 1.1 (PyYAML) reads ``1e-3`` (no dot) as text."""
@@ -340,6 +340,62 @@ def check_schedule_keys(train: dict, where: str = "train") -> None:
                 raise DataError(None, f"{where}.{key}", "not read by schedule: cosine (remove it)")
     elif train.get("warmup_steps"):
         raise DataError(None, f"{where}.warmup_steps", "only schedule: cosine warms up")
+TRAIN_REQUIRED = ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "workers", "seed", "amp", "eval_every")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """An experiment's ``train`` section, typed: parsed once (``parse``) when params.yaml is composed and again by the
+    trainer from the same section, which then reads attributes, never keys.
+
+    Required: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``grad_clip``, ``workers``, ``seed``, ``amp``,
+    ``eval_every``. Fine-tuning, optional: the backbone trains at ``lr * backbone_lr_mult`` and is frozen for the first
+    ``freeze_backbone_epochs`` epochs (no gradient, BatchNorm statistics kept: LP-FT). The schedule, optional:
+    ``multistep`` (the paper recipes: ``lr`` times ``gamma`` at each of ``milestones``, epochs; ``lr_drop`` says
+    whether epoch m of the milestones is the first at the lower LR, ``at_milestone``, torch's MultiStepLR, or the
+    last at the higher one, ``after_milestone``, as zgspose/DSTA's and DCPose's trainer steps ``lr_scheduler.step
+    (epoch)`` after each epoch) or ``cosine`` (a linear warm-up over ``warmup_steps`` optimizer steps, then a half
+    cosine to 0 at the last step, updated every step; it reads no milestones, gamma or lr_drop)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    grad_clip: float
+    workers: int
+    seed: int
+    amp: bool
+    eval_every: int
+    backbone_lr_mult: float = 1.0
+    freeze_backbone_epochs: int = 0
+    lr_drop: str = "at_milestone"
+    schedule: str = "multistep"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    warmup_steps: int = 0
+
+    @property
+    def per_step(self) -> bool:
+        """Whether the schedule is stepped after every optimizer step (cosine) rather than after every epoch."""
+        return self.schedule == "cosine"
+
+    @classmethod
+    def parse(cls, train: object, where: str = "train") -> TrainConfig:
+        """The section checked and typed: a DataError names ``where.KEY`` as written for a bad, unknown or missing
+        key."""
+        check_train_section(train, where)
+        assert isinstance(train, dict)
+        known = [f.name for f in fields(cls)]
+        unknown = [k for k in train if k not in known]
+        if unknown:
+            raise DataError(None, f"{where}.{unknown[0]}", f"unknown key; a train section takes {', '.join(known)}")
+        missing = [k for k in TRAIN_REQUIRED if k not in train]
+        if missing:
+            raise DataError(None, f"{where}.{missing[0]}", f"missing (required: {', '.join(TRAIN_REQUIRED)})")
+        values = {k: tuple(v) if k == "milestones" else v for k, v in train.items()}
+        return cls(**values)
+
+
 HALF_BODY_RULES = ("mmpose", "official")
 GT_BOXES = ("given", "clipped")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from dsta.checks import (check_data_section, check_heatmap_size, check_input_size, check_model_kwargs,
-                         check_robustness, check_train_section, parse_inference_label)
+                         check_robustness, parse_inference_label, TrainConfig)
 from dsta.errors import DataError, main_guard
 from dsta.io import CONFIG_DIR, load_yaml, write_text
 from dsta.registry import plugin, plugins
@@ -180,7 +180,7 @@ def check_experiment(cfg: dict, where: str, sections: tuple[str, ...] = ("data",
             raise DataError(None, f"{where}.{key}", "missing")
     check_data_section(cfg["data"], f"{where}.data")
     if "train" in sections:  # a released entry has no training
-        check_train_section(cfg["train"], f"{where}.train")
+        TrainConfig.parse(cfg["train"], f"{where}.train")
     model = cfg["model"]
     if "name" not in model:
         raise DataError(None, f"{where}.model.name", "missing")

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from dsta import distributed as dist
-from dsta.checks import LR_DROPS, SCHEDULES, check_schedule_keys, num_frames_of
+from dsta.checks import TrainConfig, num_frames_of
 from dsta.config import check_experiment, load_experiment
 from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
@@ -42,57 +42,12 @@ from dsta.objectives import objective_for, pck
 from dsta.predict import predict, score
 from dsta.provenance import provenance
 
-TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "grad_clip", "workers", "seed", "amp", "eval_every"}
-# Fine-tuning keys, optional (a pretrained backbone under a new head): the backbone's lr is ``lr * backbone_lr_mult``,
-# and for the first ``freeze_backbone_epochs`` epochs the backbone is frozen (no gradient, BatchNorm statistics kept),
-# so the new head gets cheap steps on fixed features before everything is trained together (LP-FT).
-TRAIN_DEFAULTS = {"backbone_lr_mult": 1.0, "freeze_backbone_epochs": 0, "lr_drop": "at_milestone",
-                  "schedule": "multistep", "milestones": [], "gamma": 0.1, "warmup_steps": 0}
-# The LR schedule (optional key ``schedule``). ``multistep``: ``lr`` times ``gamma`` at each of ``milestones`` (epochs;
-# the paper recipes). ``cosine``: a linear warm-up over ``warmup_steps`` optimizer steps from ~0 to ``lr``, then a half
-# cosine from ``lr`` to 0 at the last step, updated every step (the short synthetic schedules: with a few hundred steps
-# a schedule that decays smoothly to 0 uses them better than one drop); it has no milestones, gamma or lr_drop.
-# When the LR drops (optional key ``lr_drop``). ``at_milestone``: epoch m of ``milestones`` is the first at the lower
-# LR (torch's MultiStepLR stepped once after each epoch). ``after_milestone``: epoch m still trains at the higher LR
-# and the drop comes at m + 1, as zgspose/DSTA and DCPose train: their trainer (engine/defaults/trainer.py) calls
-# ``lr_scheduler.step(epoch)`` after epoch ``epoch``, which sets the LR from ``bisect_right(milestones, epoch)``, so
-# [10, 15] over 20 epochs gives 11 / 5 / 4 epochs at lr, lr * gamma, lr * gamma^2 (at_milestone: 10 / 5 / 5).
-
-
-def check_train_config(train: dict) -> dict:
-    missing = TRAIN_KEYS - set(train)
-    if missing:
-        raise DataError(None, "train", f"missing keys {sorted(missing)}")
-    unknown = set(train) - TRAIN_KEYS - set(TRAIN_DEFAULTS)
-    if unknown:
-        raise DataError(None, "train", f"unknown keys {sorted(unknown)}")
-    for key in ("epochs", "batch_size"):
-        if not isinstance(train[key], int) or train[key] < 1:
-            raise DataError(None, f"train.{key}", f"must be a positive integer, got {train[key]!r}")
-    if not train["lr"] > 0:
-        raise DataError(None, "train.lr", f"must be > 0, got {train['lr']}")
-    if train.get("schedule", "multistep") not in SCHEDULES:
-        raise DataError(None, "train.schedule", f"must be one of {list(SCHEDULES)}, got {train['schedule']!r}")
-    check_schedule_keys(train)  # before the defaults fill in the keys it looks for
-    train = {**TRAIN_DEFAULTS, **train}
-    if list(train["milestones"]) != sorted(train["milestones"]):
-        raise DataError(None, "train.milestones", f"must be increasing, got {train['milestones']}")
-    if not train["backbone_lr_mult"] >= 0:
-        raise DataError(None, "train.backbone_lr_mult", f"must be >= 0, got {train['backbone_lr_mult']}")
-    if not isinstance(train["freeze_backbone_epochs"], int) or train["freeze_backbone_epochs"] < 0:
-        raise DataError(None, "train.freeze_backbone_epochs",
-                        f"must be a non-negative integer, got {train['freeze_backbone_epochs']!r}")
-    if train["lr_drop"] not in LR_DROPS:
-        raise DataError(None, "train.lr_drop", f"must be one of {list(LR_DROPS)}, got {train['lr_drop']!r}")
-    return train
-
-
-def lr_scheduler(optimizer, train: dict, steps_per_epoch: int = 1) -> torch.optim.lr_scheduler.LRScheduler:
-    """The LR schedule (``TRAIN_DEFAULTS``). ``multistep`` is stepped once after each epoch; ``after_milestone`` is the
-    same schedule with every milestone one epoch later (see ``LR_DROPS``). ``cosine`` is stepped after every optimizer
-    step (``per_step``), over ``epochs * steps_per_epoch`` steps."""
-    if train["schedule"] == "cosine":
-        total, warmup = train["epochs"] * steps_per_epoch, train["warmup_steps"]
+def lr_scheduler(optimizer, train: TrainConfig, steps_per_epoch: int = 1) -> torch.optim.lr_scheduler.LRScheduler:
+    """The LR schedule (``TrainConfig``). ``multistep`` is stepped once after each epoch; ``after_milestone`` is the
+    same schedule with every milestone one epoch later. ``cosine`` is stepped after every optimizer step
+    (``TrainConfig.per_step``), over ``epochs * steps_per_epoch`` steps."""
+    if train.schedule == "cosine":
+        total, warmup = train.epochs * steps_per_epoch, train.warmup_steps
 
         def factor(step: int) -> float:
             if step < warmup:
@@ -100,13 +55,8 @@ def lr_scheduler(optimizer, train: dict, steps_per_epoch: int = 1) -> torch.opti
             return 0.5 * (1 + math.cos(math.pi * min(step - warmup, total - warmup) / max(1, total - warmup)))
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    shift = 1 if train["lr_drop"] == "after_milestone" else 0
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, [m + shift for m in train["milestones"]], train["gamma"])
-
-
-def per_step(train: dict) -> bool:
-    """Whether the schedule is stepped after every optimizer step (else after every epoch)."""
-    return train["schedule"] == "cosine"
+    shift = 1 if train.lr_drop == "after_milestone" else 0
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, [m + shift for m in train.milestones], train.gamma)
 
 
 def steps_per_epoch(num_samples: int, batch_size: int, world: int) -> int:
@@ -126,15 +76,15 @@ def backbone_of(model) -> torch.nn.Module | None:
         return None
 
 
-def param_groups(model, train: dict) -> list[dict]:
+def param_groups(model, train: TrainConfig) -> list[dict]:
     """AdamW's parameter groups: the backbone at ``lr * backbone_lr_mult``, everything else at ``lr``."""
     backbone = backbone_of(model)
     if backbone is None:
-        if train["backbone_lr_mult"] != 1 or train["freeze_backbone_epochs"]:
+        if train.backbone_lr_mult != 1 or train.freeze_backbone_epochs:
             raise DataError(None, "train.backbone_lr_mult", f"{type(model).__name__} has no `backbone` to treat apart")
         return [{"params": list(model.parameters())}]
     ids = {id(p) for p in backbone.parameters()}
-    return [{"params": list(backbone.parameters()), "lr": train["lr"] * train["backbone_lr_mult"]},
+    return [{"params": list(backbone.parameters()), "lr": train.lr * train.backbone_lr_mult},
             {"params": [p for p in model.parameters() if id(p) not in ids]}]
 
 
@@ -214,17 +164,12 @@ def evaluate(model, objective, dataset, device, out_dir: Path, batch_size: int) 
     return score(predictions, dataset, out_dir)
 
 
-def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
-    rank, world, device = dist.init()
-    train_cfg = check_train_config(dict(cfg["train"]))
-    seed_everything(train_cfg["seed"])
-    name, kwargs = cfg["model"]["name"], dict(cfg["model"]["kwargs"])
-    target = model_target(name)
-    num_frames = num_frames_of(name, kwargs)
+def datasets(cfg: dict, data_root: Path, num_frames: int, target: str, seed: int):
+    """The training set and the per-epoch validation set (the configured detection file when the release has one,
+    else GT boxes, said so)."""
     heatmap = cfg["model"].get("heatmap")
-    train_set = make_dataset(cfg["data"], num_frames, target, data_root, "train", train=True,
-                             seed=train_cfg["seed"], heatmap=heatmap)
-    # per-epoch validation: the configured detection file when the release has one, else GT boxes (said so)
+    train_set = make_dataset(cfg["data"], num_frames, target, data_root, "train", train=True, seed=seed,
+                             heatmap=heatmap)
     val_set = make_dataset(cfg["data"], num_frames, target, data_root, "val", train=False, heatmap=heatmap,
                            boxes="auto")
     if val_set.detections is None and cfg["data"].get("boxes") not in (None, "gt") and dist.is_main():
@@ -234,115 +179,145 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
         print(f"{train_set.unclipped_boxes} training boxes not clipped (data.gt_boxes: clipped): their files give no "
               f"bbox or no image size, so they keep the given one (around the keypoints for PoseTrack17 annolist "
               f"files)", file=sys.stderr)
-    objective = objective_for(target, train_set.input_size, cfg["model"])
+    return train_set, val_set
 
-    model = create_model(name, **kwargs).to(device)
-    optimizer = torch.optim.AdamW(param_groups(model, train_cfg), lr=train_cfg["lr"],
-                                  weight_decay=train_cfg["weight_decay"])
-    steps = steps_per_epoch(len(train_set), train_cfg["batch_size"], world)
-    if per_step(train_cfg) and train_cfg["warmup_steps"] >= train_cfg["epochs"] * steps:
-        raise DataError(None, "train.warmup_steps", f"{train_cfg['warmup_steps']} >= the schedule's "
-                                                    f"{train_cfg['epochs'] * steps} steps ({steps} per epoch)")
-    scheduler = lr_scheduler(optimizer, train_cfg, steps)
-    amp = bool(train_cfg["amp"]) and device.type == "cuda"
-    scaler = torch.amp.GradScaler(device.type, enabled=amp)
 
-    start, history = 0, []
+def resume(out: Path, cfg: dict, steps: int, train: TrainConfig, model, optimizer, scheduler,
+           scaler) -> tuple[int, list]:
+    """Where to start: epoch 0 with an empty history, or an interrupted run's next epoch with its history, model,
+    optimizer, schedule, scaler and RNG states (from ``OUT/last.pt``). A finished run, or one of another config or data
+    size (the per-step schedule's length depends on both), starts over; a finished run's outputs wait aside until the
+    new run finishes."""
     last = out / "last.pt"
     ckpt = read_checkpoint(last) if last.is_file() else None
-    # the per-step schedule's length depends on the data size and world size too, which the config does not hold
-    same = ckpt is not None and ckpt.get("config") == cfg and ckpt.get("steps_per_epoch", steps) == steps
-    if ckpt is not None and (not same or ckpt["epoch"] + 1 >= train_cfg["epochs"]):
-        # another config, or a finished run (the code may have changed since): train again from scratch
+    if ckpt is None:
+        return 0, []
+    same = ckpt.get("config") == cfg and ckpt.get("steps_per_epoch", steps) == steps
+    if not same or ckpt["epoch"] + 1 >= train.epochs:  # the code may have changed since a finished run: train again
         if dist.is_main():
             print(f"{last}: {'finished run' if same else 'another config or data size'}; starting over",
                   file=sys.stderr)
-        finished = ckpt["epoch"] + 1 >= ((ckpt.get("config") or {}).get("train") or {}).get("epochs", 0)
-        ckpt = None
-        if dist.is_main():
-            stash_previous_run(out, finished)
-    if ckpt is not None:  # resume an interrupted run
-        model.load_state_dict(ckpt["state_dict"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        np.random.set_state(ckpt["rng"]["numpy"])
-        random.setstate(ckpt["rng"]["python"])
-        start, history = ckpt["epoch"] + 1, ckpt["history"]
-        if dist.is_main():
-            (out / "metrics.json").unlink(missing_ok=True)  # not this unfinished run's: it would look current
-            print(f"resuming from {last} at epoch {start}", file=sys.stderr)
-
-    live = None
+            recorded = (ckpt.get("config") or {}).get("train") or {}
+            stash_previous_run(out, finished=ckpt["epoch"] + 1 >= recorded.get("epochs", 0))
+        return 0, []
+    model.load_state_dict(ckpt["state_dict"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    scaler.load_state_dict(ckpt["scaler"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    np.random.set_state(ckpt["rng"]["numpy"])
+    random.setstate(ckpt["rng"]["python"])
     if dist.is_main():
-        try:
-            from dvclive import Live
-        except ImportError:  # an offline GPU machine without dvc's git stack (../shared/GPU-NOTES.md)
-            print("dvclive not importable: the per-epoch curves are in metrics.json only", file=sys.stderr)
-        else:
-            live = Live(dir=str(out / "live"), resume=start > 0, save_dvc_exp=False, dvcyaml=None)
+        (out / "metrics.json").unlink(missing_ok=True)  # not this unfinished run's: it would look current
+        print(f"resuming from {last} at epoch {ckpt['epoch'] + 1}", file=sys.stderr)
+    return ckpt["epoch"] + 1, ckpt["history"]
+
+
+def live_logger(out: Path, resumed: bool):
+    """dvclive's logger of the per-epoch curves (rank 0), or None where dvclive cannot be imported."""
+    if not dist.is_main():
+        return None
+    try:
+        from dvclive import Live
+    except ImportError:  # an offline GPU machine without dvc's git stack (../shared/GPU-NOTES.md)
+        print("dvclive not importable: the per-epoch curves are in metrics.json only", file=sys.stderr)
+        return None
+    return Live(dir=str(out / "live"), resume=resumed, save_dvc_exp=False, dvcyaml=None)
+
+
+def epoch_loader(train_set, train: TrainConfig, epoch: int, world: int, device) -> DataLoader:
+    """One epoch's loader: a seeded shuffle (per rank under DDP), the last partial batch dropped when there is a
+    full one."""
+    train_set.set_epoch(epoch)
+    if world > 1:
+        sampler = DistributedSampler(train_set, seed=train.seed)
+        sampler.set_epoch(epoch)
+    else:
+        sampler = RandomSampler(train_set, generator=torch.Generator().manual_seed(train.seed + epoch))
+    return DataLoader(train_set, batch_size=train.batch_size, sampler=sampler, num_workers=train.workers,
+                      drop_last=len(train_set) >= train.batch_size, persistent_workers=False,
+                      pin_memory=device.type == "cuda")
+
+
+def log_epoch(live, epoch: int, stats: dict) -> None:
+    """An epoch's numbers to dvclive and one line on stderr."""
+    if live is not None:
+        live.step = epoch
+        for key in ("loss", "pck", "lr", "val_mAP"):
+            if key in stats:
+                live.log_metric(f"{'val' if key == 'val_mAP' else 'train'}/{key}", stats[key], plot=True)
+        live.next_step()
+    msg = " ".join(f"{k} {v:.4g}" for k, v in stats.items())
+    print(f"epoch {epoch}: {msg}", file=sys.stderr)
+
+
+def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
+    """One process of a run (rank 0 evaluates, logs and saves): data, model, optimizer and schedule, resume, the epoch
+    loop, the final evaluation and ``OUT/metrics.json``."""
+    rank, world, device = dist.init()
+    train = TrainConfig.parse(cfg["train"])
+    seed_everything(train.seed)
+    name, kwargs = cfg["model"]["name"], dict(cfg["model"]["kwargs"])
+    target = model_target(name)
+    train_set, val_set = datasets(cfg, data_root, num_frames_of(name, kwargs), target, train.seed)
+    objective = objective_for(target, train_set.input_size, cfg["model"])
+
+    model = create_model(name, **kwargs).to(device)
+    optimizer = torch.optim.AdamW(param_groups(model, train), lr=train.lr, weight_decay=train.weight_decay)
+    steps = steps_per_epoch(len(train_set), train.batch_size, world)
+    if train.per_step and train.warmup_steps >= train.epochs * steps:
+        raise DataError(None, "train.warmup_steps", f"{train.warmup_steps} >= the schedule's "
+                                                    f"{train.epochs * steps} steps ({steps} per epoch)")
+    scheduler = lr_scheduler(optimizer, train, steps)
+    amp = train.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    start, history = resume(out, cfg, steps, train, model, optimizer, scheduler, scaler)
+
+    live = live_logger(out, resumed=start > 0)
     last_metrics = None
     if start == 0 and dist.is_main():  # the untrained model's val mAP: the floor that training must clear
-        untrained = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
+        untrained = evaluate(model, objective, val_set, device, out / "val", train.batch_size)
         history.append({"epoch": -1, "val_mAP": untrained["Total"]})
     ddp_frozen = None
-    for epoch in range(start, train_cfg["epochs"]):
-        frozen = epoch < train_cfg["freeze_backbone_epochs"]
+    for epoch in range(start, train.epochs):
+        frozen = epoch < train.freeze_backbone_epochs
         if world > 1 and frozen != ddp_frozen:
             model = wrap_ddp(getattr(model, "module", model), device, frozen)
             ddp_frozen = frozen
-        train_set.set_epoch(epoch)
-        if world > 1:
-            sampler = DistributedSampler(train_set, seed=train_cfg["seed"])
-            sampler.set_epoch(epoch)
-        else:
-            sampler = RandomSampler(train_set, generator=torch.Generator().manual_seed(train_cfg["seed"] + epoch))
-        loader = DataLoader(train_set, batch_size=train_cfg["batch_size"], sampler=sampler,
-                            num_workers=train_cfg["workers"], drop_last=len(train_set) >= train_cfg["batch_size"],
-                            persistent_workers=False, pin_memory=device.type == "cuda")
+        loader = epoch_loader(train_set, train, epoch, world, device)
         t0 = time.time()
-        stats = train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch, train_cfg["grad_clip"],
-                                amp, train_cfg["freeze_backbone_epochs"],
-                                step_scheduler=scheduler if per_step(train_cfg) else None)
+        stats = train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch, train.grad_clip, amp,
+                                train.freeze_backbone_epochs, step_scheduler=scheduler if train.per_step else None)
         # the head's LR (the only group of a model without a backbone) after the epoch: the next epoch's under the
         # multi-step schedule, the last step's under cosine
         stats["lr"] = optimizer.param_groups[-1]["lr"]
         stats["seconds"] = time.time() - t0
-        if not per_step(train_cfg):
+        if not train.per_step:
             scheduler.step()
-        last_epoch = epoch == train_cfg["epochs"] - 1
-        if dist.is_main() and (last_epoch or (epoch + 1) % train_cfg["eval_every"] == 0):
-            last_metrics = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
+        if dist.is_main() and (epoch == train.epochs - 1 or (epoch + 1) % train.eval_every == 0):
+            last_metrics = evaluate(model, objective, val_set, device, out / "val", train.batch_size)
             stats["val_mAP"] = last_metrics["Total"]
         history.append({"epoch": epoch, **stats})
         if dist.is_main():
-            save_checkpoint(last, name, kwargs, model, config=cfg, epoch=epoch, optimizer=optimizer.state_dict(),
-                            scheduler=scheduler.state_dict(), scaler=scaler.state_dict(), history=history,
-                            steps_per_epoch=steps,
+            save_checkpoint(out / "last.pt", name, kwargs, model, config=cfg, epoch=epoch,
+                            optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                            scaler=scaler.state_dict(), history=history, steps_per_epoch=steps,
                             rng={"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                                  "python": random.getstate()})
-            if live is not None:
-                live.step = epoch
-                for key in ("loss", "pck", "lr", "val_mAP"):
-                    if key in stats:
-                        live.log_metric(f"{'val' if key == 'val_mAP' else 'train'}/{key}", stats[key], plot=True)
-                live.next_step()
-            msg = " ".join(f"{k} {v:.4g}" for k, v in stats.items())
-            print(f"epoch {epoch}: {msg}", file=sys.stderr)
+            log_epoch(live, epoch, stats)
         dist.barrier()
     result = {}
     if dist.is_main():
         if live is not None:
             live.end()
         if last_metrics is None:  # resumed after the last epoch had finished
-            last_metrics = evaluate(model, objective, val_set, device, out / "val", train_cfg["batch_size"])
-        result = {"model": name, "dataset": cfg["data"]["name"], "epochs": train_cfg["epochs"],
+            last_metrics = evaluate(model, objective, val_set, device, out / "val", train.batch_size)
+        result = {"model": name, "dataset": cfg["data"]["name"], "epochs": train.epochs,
                   "train_seconds": float(sum(h.get("seconds", 0.0) for h in history)),
                   "untrained_val_mAP": history[0]["val_mAP"] if history and history[0]["epoch"] == -1 else None,
                   "val": last_metrics,
                   "history": history,
-                  "provenance": provenance(train_cfg["seed"], cfg)}
+                  "provenance": provenance(train.seed, cfg)}
         write_json(out / "metrics.json", to_json(result), indent=2)
     dist.cleanup()
     return result

@@ -5,6 +5,7 @@ import torch
 import yaml
 
 from dsta import train as train_mod
+from dsta.checks import TRAIN_REQUIRED, TrainConfig
 from dsta.errors import DataError
 from dsta.models import read_checkpoint
 from dsta.predict import main as predict_main
@@ -100,18 +101,25 @@ def test_changed_config_starts_over(tmp_path, synthetic_tiny):
     assert read_checkpoint(tmp_path / "run" / "last.pt")["config"]["train"]["lr"] == 0.5
 
 
+BASE = {k: 1 for k in TRAIN_REQUIRED} | {"amp": False}  # every required train key
+
+
 def test_bad_train_config():
     with pytest.raises(DataError, match="train.batch_size"):
-        train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"batch_size": 0, "milestones": []})
-    with pytest.raises(DataError, match="unknown keys"):
-        train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": [], "extra": 1})
+        TrainConfig.parse(BASE | {"batch_size": 0, "milestones": []})
+    with pytest.raises(DataError, match="train.extra: unknown key"):
+        TrainConfig.parse(BASE | {"milestones": [], "extra": 1})
+    with pytest.raises(DataError, match="train.seed: missing"):
+        TrainConfig.parse({k: v for k, v in BASE.items() if k != "seed"})
+    train = TrainConfig.parse(BASE | {"milestones": [2, 4]})
+    assert train.milestones == (2, 4) and train.schedule == "multistep" and not train.per_step  # typed, defaults
 
 
 def _lrs_per_epoch(step, milestones=(10, 15), epochs=20, **train):
     """The LR each epoch trains at, with ``step(scheduler, epoch)`` called after each epoch."""
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=5e-5)
-    base = {k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": list(milestones), "gamma": 0.1, "lr": 5e-5}
-    scheduler = train_mod.lr_scheduler(optimizer, train_mod.check_train_config(base | train))
+    base = BASE | {"milestones": list(milestones), "gamma": 0.1, "lr": 5e-5}
+    scheduler = train_mod.lr_scheduler(optimizer, TrainConfig.parse(base | train))
     lrs = []
     for epoch in range(epochs):
         lrs.append(optimizer.param_groups[0]["lr"])
@@ -136,17 +144,17 @@ def test_lr_drops_after_the_milestone_as_the_release_steps():
     default = _lrs_per_epoch(lambda s, e: s.step())  # at_milestone: torch's own stepping, the synthetic recipes'
     assert [sum(lr == pytest.approx(v) for lr in default) for v in (5e-5, 5e-6, 5e-7)] == [10, 5, 5]
     with pytest.raises(DataError, match="train.lr_drop"):
-        train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": [], "lr_drop": "late"})
+        TrainConfig.parse(BASE | {"milestones": [], "lr_drop": "late"})
 
 
 def test_fine_tune_keys_param_groups_and_freezing():
     from dsta.models import create_model
 
-    base = {k: 1 for k in train_mod.TRAIN_KEYS} | {"milestones": [], "lr": 1e-3}
-    assert train_mod.check_train_config(dict(base))["backbone_lr_mult"] == 1.0  # optional, with defaults
+    base = BASE | {"milestones": [], "lr": 1e-3}
+    assert TrainConfig.parse(dict(base)).backbone_lr_mult == 1.0  # optional, with defaults
     with pytest.raises(DataError, match="freeze_backbone_epochs"):
-        train_mod.check_train_config(base | {"freeze_backbone_epochs": -1})
-    train = train_mod.check_train_config(base | {"backbone_lr_mult": 0.1})
+        TrainConfig.parse(base | {"freeze_backbone_epochs": -1})
+    train = TrainConfig.parse(base | {"backbone_lr_mult": 0.1})
     model = create_model("rle", backbone="resnet18")
     groups = train_mod.param_groups(model, train)
     assert groups[0]["lr"] == pytest.approx(1e-4) and "lr" not in groups[1]
@@ -241,11 +249,11 @@ def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero_every_step():
-    base = {k: 1 for k in train_mod.TRAIN_KEYS} | {"lr": 1e-3, "epochs": 2, "schedule": "cosine", "warmup_steps": 4}
-    train = train_mod.check_train_config(base)
+    base = BASE | {"lr": 1e-3, "epochs": 2, "schedule": "cosine", "warmup_steps": 4}
+    train = TrainConfig.parse(base)
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
     scheduler = train_mod.lr_scheduler(optimizer, train, steps_per_epoch=10)
-    assert train_mod.per_step(train)
+    assert train.per_step
     lrs = []
     for _ in range(20):
         lrs.append(optimizer.param_groups[0]["lr"])
@@ -256,11 +264,11 @@ def test_cosine_schedule_warms_up_then_decays_to_zero_every_step():
     assert lrs[12] == pytest.approx(0.5e-3, rel=0.15) and lrs[-1] < 2e-5  # half way, then near 0 at the end
     for key in ("milestones", "gamma", "lr_drop"):  # multistep's keys are dead under cosine: refused
         with pytest.raises(DataError, match=f"train.{key}"):
-            train_mod.check_train_config(base | {key: {"milestones": [1], "gamma": 0.1, "lr_drop": "at_milestone"}[key]})
+            TrainConfig.parse(base | {key: {"milestones": [1], "gamma": 0.1, "lr_drop": "at_milestone"}[key]})
     with pytest.raises(DataError, match="train.warmup_steps"):
-        train_mod.check_train_config({k: 1 for k in train_mod.TRAIN_KEYS} | {"warmup_steps": 3})
+        TrainConfig.parse(BASE | {"warmup_steps": 3})
     with pytest.raises(DataError, match="train.schedule"):
-        train_mod.check_train_config(base | {"schedule": "linear"})
+        TrainConfig.parse(base | {"schedule": "linear"})
 
 
 @pytest.mark.parametrize("n, batch, world, steps", [(100, 32, 1, 3), (10, 32, 1, 1), (100, 32, 2, 1), (64, 32, 1, 2)])
@@ -282,8 +290,8 @@ def test_freezing_finds_each_models_backbone():
     train_mod.set_backbone_frozen(model, True)
     assert not any(p.requires_grad for p in model.rough.backbone.parameters())
     assert all(p.requires_grad for p in model.prf.parameters()) and not model.rough.backbone.training
-    groups = train_mod.param_groups(model, train_mod.check_train_config(
-        {k: 1 for k in train_mod.TRAIN_KEYS} | {"lr": 1e-3, "backbone_lr_mult": 0.1}))
+    groups = train_mod.param_groups(model, TrainConfig.parse(
+        BASE | {"lr": 1e-3, "backbone_lr_mult": 0.1}))
     assert len(groups[0]["params"]) == len(list(model.rough.backbone.parameters()))
     train_mod.set_backbone_frozen(model, False)  # thawed again: what the loop froze
     assert all(p.requires_grad for p in model.rough.backbone.parameters()) and model.rough.backbone.training
