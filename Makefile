@@ -29,9 +29,11 @@ RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 repro: install
 	$(RUN) dvc repro
 
-# the import contracts first (pyproject.toml [tool.importlinter]; ARCHITECTURE.md): a second, cached run takes 0.2 s
+# the import contracts, lint and format first (pyproject.toml [tool.importlinter], [tool.ruff]; ARCHITECTURE.md)
 test: install
 	$(RUN) lint-imports
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
 	$(RUN) python -m pytest tests benchmarks --benchmark-disable -q
 
 bench: install

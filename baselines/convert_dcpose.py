@@ -26,6 +26,7 @@ in row-major order, for each deformable group in turn (channel ``2 * (g * 9 + k)
 bilinear sample (zero outside the image) by the raw mask channel ``g * 9 + k`` (no sigmoid on either side), and pad
 by the dilation.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,20 @@ from dsta.errors import DataError, main_guard
 from dsta.io import check_out_file
 
 # the release's PoseTrack17/18 model (configs/posetimation/DcPose/posetrack1{7,8}/model_RSN.yaml)
-OFFICIAL_KWARGS = dict(backbone="hrnet_w48", num_frames=3, num_joints=17, dilations=[3, 6, 9, 12, 15],
-                       prf_channels=34, prf_blocks=2, ptm_blocks=1, combine_channels=64, combine_blocks=2,
-                       deconv_channels=256, pretrained=None, freeze_rough=True)
+OFFICIAL_KWARGS = dict(
+    backbone="hrnet_w48",
+    num_frames=3,
+    num_joints=17,
+    dilations=[3, 6, 9, 12, 15],
+    prf_channels=34,
+    prf_blocks=2,
+    ptm_blocks=1,
+    combine_channels=64,
+    combine_blocks=2,
+    deconv_channels=256,
+    pretrained=None,
+    freeze_rough=True,
+)
 OFFICIAL_INPUT_SIZE = [288, 384]  # the release's IMAGE_SIZE (width, height), as configs/released/dcpose_*.yaml has it
 
 # official module -> ours
@@ -63,8 +75,10 @@ def _index_of(layer: str) -> str:
 # inside a residual-steps block (keys already under prf / ptm / combine)
 BLOCK = (
     (r"^((?:prf|ptm|combine)\.\d+)\.conv_bn_relu1\.(conv|bn)\.", lambda m: f"{m[1]}.expand.{_index_of(m[2])}."),
-    (r"^((?:prf|ptm|combine)\.\d+)\.conv_bn_relu2_(\d)_(\d)\.(conv|bn)\.",
-     lambda m: f"{m[1]}.branches.{int(m[2]) - 1}.{int(m[3]) - 1}.{_index_of(m[4])}."),
+    (
+        r"^((?:prf|ptm|combine)\.\d+)\.conv_bn_relu2_(\d)_(\d)\.(conv|bn)\.",
+        lambda m: f"{m[1]}.branches.{int(m[2]) - 1}.{int(m[3]) - 1}.{_index_of(m[4])}.",
+    ),
     (r"^((?:prf|ptm|combine)\.\d+)\.conv_bn_relu3\.(conv|bn)\.", lambda m: f"{m[1]}.project.{_index_of(m[2])}."),
     (r"^((?:prf|ptm|combine)\.\d+)\.downsample\.(conv|bn)\.", lambda m: f"{m[1]}.shortcut.{_index_of(m[2])}."),
 )
@@ -89,14 +103,19 @@ def official_config(data: str = "posetrack17") -> dict:
     return release_config("dcpose_hrnet_w48", OFFICIAL_KWARGS, data, input_size=OFFICIAL_INPUT_SIZE)
 
 
-def convert(src: str | Path, dst: str | Path, kwargs: dict | None = None, data: str = "posetrack17",
-            trust: bool = False, **extra) -> None:
+def convert(
+    src: str | Path,
+    dst: str | Path,
+    kwargs: dict | None = None,
+    data: str = "posetrack17",
+    trust: bool = False,
+    **extra,
+) -> None:
     """``kwargs``: the network to load (the release's, ``OFFICIAL_KWARGS``, by default); ``extra``: saved with it (a
     ``config`` given there, as the pipeline's released entries give one, replaces ``official_config(data)``)."""
     kwargs = OFFICIAL_KWARGS if kwargs is None else kwargs
     extra.setdefault("config", official_config(data))
-    state = read_foreign_state_dict(src, "modulated_deform_conv_list.0.deform_conv.weight", "DCPose DcPose_RSN",
-                                    trust)
+    state = read_foreign_state_dict(src, "modulated_deform_conv_list.0.deform_conv.weight", "DCPose DcPose_RSN", trust)
     mapped = from_release(state, len(kwargs["dilations"]), src)
     # "dcpose" is registered: importing this module ran baselines/__init__.py, which imports baselines.dcpose
     save_converted(src, dst, "dcpose", kwargs, mapped, **extra)
@@ -107,8 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("src", help="official checkpoint (.pth)")
     p.add_argument("dst", help="dsta-bench checkpoint to write")
-    p.add_argument("--data", default="posetrack17", help="configs/data entry recorded as its data config "
-                                                         "(what dsta.predict reads: splits, boxes)")
+    p.add_argument(
+        "--data",
+        default="posetrack17",
+        help="configs/data entry recorded as its data config (what dsta.predict reads: splits, boxes)",
+    )
     add_trust_argument(p)
     a = p.parse_args(argv)
     check_out_file(a.dst, "dst")

@@ -7,6 +7,7 @@ Names map ``preact.* -> backbone.*``; ``fc_coord``, ``fc_sigma`` and ``flow`` ke
 coordinates at 0 (``x / W - 0.5``); ours are ``x / W``, so 0.5 is added to the coordinate bias: the converted model's
 ``coords`` are the release's ``pred_jts + 0.5`` and its ``sigma`` is identical.
 """
+
 from __future__ import annotations
 
 import argparse

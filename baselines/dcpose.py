@@ -34,6 +34,7 @@ Parameters at paper size (HRNet-W48, 17 joints, measured): 65,198,798 = the offi
 offset/mask convolutions); 63,595,745 of them frozen in the official recipe. The heads follow the release's
 configuration (PRF 34 channels x 2 blocks, PTM 17 x 1, fusion 64 x 2, dilations 3-15).
 """
+
 from __future__ import annotations
 
 import torch
@@ -50,15 +51,17 @@ def _conv_bn(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:
     return nn.Sequential(*layers, *([nn.ReLU(inplace=True)] if relu else []))
 
 
-def _deform_conv(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor,
-                 dilation: int) -> torch.Tensor:
+def _deform_conv(
+    x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor, dilation: int
+) -> torch.Tensor:
     """torchvision's modulated deformable convolution (padding = dilation). Its CPU kernel has no half-precision
     version, so under CPU autocast (``--dtype bf16``) this one layer runs in fp32."""
     if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
         with torch.autocast("cpu", enabled=False):
             return _deform_conv(x.float(), offset.float(), weight.float(), bias.float(), mask.float(), dilation)
-    return deform_conv2d(x, offset, weight, bias, padding=(dilation, dilation), dilation=(dilation, dilation),
-                         mask=mask)
+    return deform_conv2d(
+        x, offset, weight, bias, padding=(dilation, dilation), dilation=(dilation, dilation), mask=mask
+    )
 
 
 class ResidualStepsBlock(nn.Module):
@@ -69,8 +72,9 @@ class ResidualStepsBlock(nn.Module):
         self.width = max(1, cin * 26 // 64)
         self.expand = _conv_bn(cin, 4 * self.width, 1)
         # branch b has b + 1 convolutions
-        self.branches = nn.ModuleList([nn.ModuleList([_conv_bn(self.width, self.width, 3) for _ in range(b + 1)])
-                                       for b in range(4)])
+        self.branches = nn.ModuleList(
+            [nn.ModuleList([_conv_bn(self.width, self.width, 3) for _ in range(b + 1)]) for b in range(4)]
+        )
         self.project = _conv_bn(4 * self.width, cout, 1, relu=False)
         self.shortcut = _conv_bn(cin, cout, 1, relu=False) if cin != cout else nn.Identity()
         self.relu = nn.ReLU(inplace=True)
@@ -114,10 +118,21 @@ class DCPose(nn.Module):
         freeze_rough: do not train the per-frame network (the official ``FREEZE_HRNET_WEIGHTS``).
     """
 
-    def __init__(self, backbone: str, num_frames: int = 3, num_joints: int = 17,
-                 dilations: tuple[int, ...] = (3, 6, 9, 12, 15), prf_channels: int = 34, prf_blocks: int = 2,
-                 ptm_blocks: int = 1, combine_channels: int = 64, combine_blocks: int = 2,
-                 deconv_channels: int = 256, pretrained: str | None = None, freeze_rough: bool = False) -> None:
+    def __init__(
+        self,
+        backbone: str,
+        num_frames: int = 3,
+        num_joints: int = 17,
+        dilations: tuple[int, ...] = (3, 6, 9, 12, 15),
+        prf_channels: int = 34,
+        prf_blocks: int = 2,
+        ptm_blocks: int = 1,
+        combine_channels: int = 64,
+        combine_blocks: int = 2,
+        deconv_channels: int = 256,
+        pretrained: str | None = None,
+        freeze_rough: bool = False,
+    ) -> None:
         super().__init__()
         if check_num_frames(num_frames, "model.num_frames") != 3:
             raise ValueError("DCPose uses exactly 3 frames (t - d, t, t + d)")
@@ -131,10 +146,12 @@ class DCPose(nn.Module):
         self.prf = _chain(4 * j, prf_channels, prf_blocks)
         self.ptm = _chain(3 * j, j, ptm_blocks)
         self.combine = _chain(prf_channels + j, combine_channels, combine_blocks)
-        self.offsets = nn.ModuleList([nn.Conv2d(combine_channels, j * 2 * 9, 3, padding=d, dilation=d, bias=False)
-                                      for d in self.dilations])
-        self.masks = nn.ModuleList([nn.Conv2d(combine_channels, j * 9, 3, padding=d, dilation=d, bias=False)
-                                    for d in self.dilations])
+        self.offsets = nn.ModuleList(
+            [nn.Conv2d(combine_channels, j * 2 * 9, 3, padding=d, dilation=d, bias=False) for d in self.dilations]
+        )
+        self.masks = nn.ModuleList(
+            [nn.Conv2d(combine_channels, j * 9, 3, padding=d, dilation=d, bias=False) for d in self.dilations]
+        )
         identity = torch.zeros(len(self.dilations), j, j, 3, 3)
         identity[:, torch.arange(j), torch.arange(j), 1, 1] = 1.0  # start as the identity, as the release does
         self.deform_weight = nn.Parameter(identity)
@@ -167,8 +184,9 @@ class DCPose(nn.Module):
         fused = self.combine(torch.cat([motion, support], dim=1))
         out = 0
         for i, d in enumerate(self.dilations):
-            out = out + _deform_conv(support, self.offsets[i](fused), self.deform_weight[i], self.deform_bias[i],
-                                     self.masks[i](fused), d)
+            out = out + _deform_conv(
+                support, self.offsets[i](fused), self.deform_weight[i], self.deform_bias[i], self.masks[i](fused), d
+            )
         return out / len(self.dilations)
 
     def forward(self, clip: torch.Tensor, margin: torch.Tensor | None = None) -> torch.Tensor:

@@ -18,6 +18,7 @@ HRNet-W32 28,536,113 and HRNet-W48 63,595,745, equal key by key and in count to 
 ``posetimation/zoo/backbones/hrnet.py`` built from its ``Base_PoseTrack18.yaml``: 63,595,745; the HRNet paper's
 28.5 M and 63.6 M). timm's full HRNet-W48 trunk would add 1,730,208 dead parameters (65,325,953 in all).
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,8 +41,15 @@ class HeatmapNet(nn.Module):
         num_frames: must be 1 (every registered model takes ``(B, T, 3, H, W)``).
     """
 
-    def __init__(self, backbone: str, num_joints: int = 17, deconv_channels: int = 256, num_deconv: int = 3,
-                 pretrained: str | None = None, num_frames: int = 1) -> None:
+    def __init__(
+        self,
+        backbone: str,
+        num_joints: int = 17,
+        deconv_channels: int = 256,
+        num_deconv: int = 3,
+        pretrained: str | None = None,
+        num_frames: int = 1,
+    ) -> None:
         super().__init__()
         if check_num_frames(num_frames, "model.num_frames") != 1:
             raise ValueError("heatmap_single is a single-frame model: num_frames must be 1")
@@ -56,8 +64,11 @@ class HeatmapNet(nn.Module):
             self.backbone = create_backbone(backbone, pretrained)
             layers, channels = [], self.backbone.num_features
             for _ in range(num_deconv):
-                layers += [nn.ConvTranspose2d(channels, deconv_channels, 4, stride=2, padding=1, bias=False),
-                           nn.BatchNorm2d(deconv_channels), nn.ReLU(inplace=True)]
+                layers += [
+                    nn.ConvTranspose2d(channels, deconv_channels, 4, stride=2, padding=1, bias=False),
+                    nn.BatchNorm2d(deconv_channels),
+                    nn.ReLU(inplace=True),
+                ]
                 channels = deconv_channels
             self.upsample = nn.Sequential(*layers)
             for m in self.upsample.modules():

@@ -16,14 +16,15 @@ row that is compared with DSTA starts from the same COCO RLE as DSTA's backbone 
 Parameters at paper size (ResNet-50, 17 joints): 23,701,148 = backbone 23,508,032 + coordinate layer 69,666 + sigma
 layer 69,666 + flow 53,784, as the released COCO checkpoint (``coco-laplace-rle.pth``, ResNet-50, no hidden FC).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from dsta.backbones import create_backbone, read_state_dict
-from dsta.errors import DataError
 from dsta.checks import check_num_frames
+from dsta.errors import DataError
 from dsta.layers import NormScaledLinear, PoseOutput
 from dsta.registry import register_model
 from dsta.rle import RealNVP
@@ -40,8 +41,7 @@ class RegressFlow(nn.Module):
         num_frames: must be 1; present so every registered model takes ``(B, T, 3, H, W)``.
     """
 
-    def __init__(self, backbone: str, num_joints: int = 17, pretrained: str | None = None,
-                 num_frames: int = 1) -> None:
+    def __init__(self, backbone: str, num_joints: int = 17, pretrained: str | None = None, num_frames: int = 1) -> None:
         super().__init__()
         if check_num_frames(num_frames, "model.num_frames") != 1:
             raise ValueError("RLE is a single-frame model: num_frames must be 1")
@@ -59,8 +59,12 @@ class RegressFlow(nn.Module):
         if whole:
             missing, unexpected = self.load_state_dict(from_release(state), strict=False)
             if missing or unexpected:
-                raise DataError(pretrained, "model.pretrained", f"not an RLE {backbone} checkpoint for {num_joints} "
-                                                                f"joints: missing {missing[:3]}, unexpected {unexpected[:3]}")
+                raise DataError(
+                    pretrained,
+                    "model.pretrained",
+                    f"not an RLE {backbone} checkpoint for {num_joints} "
+                    f"joints: missing {missing[:3]}, unexpected {unexpected[:3]}",
+                )
 
     def forward(self, clip: torch.Tensor) -> PoseOutput:
         """(B, 1, 3, H, W) -> pose of the frame."""
@@ -79,7 +83,7 @@ def from_release(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for key, value in state.items():
         key = str(key).removeprefix("module.")
         if key.startswith("preact."):
-            key = "backbone." + key[len("preact."):]
+            key = "backbone." + key[len("preact.") :]
         mapped[key] = value.clone()
     if "fc_coord.linear.bias" in mapped:
         mapped["fc_coord.linear.bias"] = mapped["fc_coord.linear.bias"] + 0.5

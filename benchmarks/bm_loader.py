@@ -1,5 +1,6 @@
 """Clip loader throughput (samples/s) at T=3, training augmentation on, one process: the tiny default input
 (48x64) and the paper's 192x256."""
+
 import pytest
 
 from dsta.data.dataset import TopDownClipDataset
@@ -7,11 +8,19 @@ from dsta.data.dataset import TopDownClipDataset
 BATCH = 32
 
 
-@pytest.mark.parametrize("input_size,target", [((48, 64), "regression"), ((192, 256), "regression"),
-                                               ((192, 256), "heatmap")])
+@pytest.mark.parametrize(
+    "input_size,target", [((48, 64), "regression"), ((192, 256), "regression"), ((192, 256), "heatmap")]
+)
 def test_clip_loader_t3(benchmark, synthetic_small, input_size, target):
-    ds = TopDownClipDataset(synthetic_small / "annotations" / "train", synthetic_small, num_frames=3,
-                            input_size=input_size, train=True, frame_distance=2, target=target)
+    ds = TopDownClipDataset(
+        synthetic_small / "annotations" / "train",
+        synthetic_small,
+        num_frames=3,
+        input_size=input_size,
+        train=True,
+        frame_distance=2,
+        target=target,
+    )
 
     def load_batch():
         return [ds[i % len(ds)] for i in range(BATCH)]

@@ -4,6 +4,7 @@ paper-size config(s) at 256x192; and DSTA's cost per frame in clip vs streaming 
 The model configs come from ``configs/model`` (``*_tiny.yaml`` are the CPU sizes, the rest paper sizes); the steps
 are the ones ``python -m benchmarks.profile`` times, so the two agree.
 """
+
 import pytest
 import torch
 
@@ -33,9 +34,19 @@ def run_step(benchmark, config: str, mode: str, rounds: int):
     with torch.inference_mode():
         out = benchmark.pedantic(step, args=inputs, rounds=rounds, warmup_rounds=2)
     env = environment(torch.device("cpu"))
-    benchmark.extra_info.update(config=config, model=spec.name, mode=mode, batch=1, T=model.num_frames,
-                                input_size=list(spec.input_size), device=env["device"], torch=env["torch"],
-                                threads=env["threads"], dtype=env["dtype"], commit=env["commit"])
+    benchmark.extra_info.update(
+        config=config,
+        model=spec.name,
+        mode=mode,
+        batch=1,
+        T=model.num_frames,
+        input_size=list(spec.input_size),
+        device=env["device"],
+        torch=env["torch"],
+        threads=env["threads"],
+        dtype=env["dtype"],
+        commit=env["commit"],
+    )
     first = out[0] if isinstance(out, tuple) else out
     assert first.shape[0] == 1 and torch.isfinite(first).all()
     return model, first

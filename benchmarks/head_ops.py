@@ -29,6 +29,7 @@ gradients, float32:
 The counts do not depend on the machine's load; the times do, which is why only their ratios are given. Every result
 carries its provenance.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,7 @@ def _summary(counts) -> dict[str, Any]:
     return {"calls": sum(counts.values()), "by_operator": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}
 
 
-def _pair(depth: int, num_frames: int, device: torch.device, backbone: str = "resnet18"
-          ) -> tuple[DSTA, FusedDSTA]:
+def _pair(depth: int, num_frames: int, device: torch.device, backbone: str = "resnet18") -> tuple[DSTA, FusedDSTA]:
     """A DSTA with random head weights (eval) and its fused form (which wraps it: no copy of the backbone)."""
     model = DSTA(backbone, num_frames=num_frames, depth=depth).eval().to(device)
     with torch.no_grad():
@@ -62,8 +62,15 @@ def _pair(depth: int, num_frames: int, device: torch.device, backbone: str = "re
     return model, fuse_head(model)
 
 
-def time_paths(model: DSTA, fused: FusedDSTA, device: torch.device, batches: list[int], dtype: str,
-               rounds: int = 7, iters: int = 20) -> dict[str, Any]:
+def time_paths(
+    model: DSTA,
+    fused: FusedDSTA,
+    device: torch.device,
+    batches: list[int],
+    dtype: str,
+    rounds: int = 7,
+    iters: int = 20,
+) -> dict[str, Any]:
     """The fused head's time over the paper head's at each batch, interleaved (ABBA), under ``dtype`` autocast."""
     out = {}
     shape = (model.num_frames, model.num_joints, model.embed_dim)
@@ -71,10 +78,20 @@ def time_paths(model: DSTA, fused: FusedDSTA, device: torch.device, batches: lis
     for batch in batches:
         tokens = torch.randn(batch, *shape, device=device)
         with torch.no_grad(), cast:
-            times = interleaved({"fused": lambda: fused.aggregate_frames_fused(tokens),
-                                 "modules": lambda: model.aggregate_frames(tokens)}, device, 10, iters, rounds)
-        out[str(batch)] = {"fused_over_modules": spread([f / m for f, m in zip(times["fused"], times["modules"])]),
-                           "ms": {k: statistics.median(v) * 1e3 for k, v in times.items()}}
+            times = interleaved(
+                {
+                    "fused": lambda tokens=tokens: fused.aggregate_frames_fused(tokens),
+                    "modules": lambda tokens=tokens: model.aggregate_frames(tokens),
+                },
+                device,
+                10,
+                iters,
+                rounds,
+            )
+        out[str(batch)] = {
+            "fused_over_modules": spread([f / m for f, m in zip(times["fused"], times["modules"])]),
+            "ms": {k: statistics.median(v) * 1e3 for k, v in times.items()},
+        }
     return out
 
 
@@ -90,8 +107,9 @@ def fused_up_to_batch(timed: dict[str, dict[str, Any]]) -> int:
     return limit
 
 
-def dispatch(device: torch.device, num_frames: int, batches: list[int], dtypes: list[str],
-             depths: list[int]) -> dict[str, Any]:
+def dispatch(
+    device: torch.device, num_frames: int, batches: list[int], dtypes: list[str], depths: list[int]
+) -> dict[str, Any]:
     """Per dtype: the ratios at each depth and batch, and ``fused_up_to_batch``."""
     out: dict[str, Any] = {"device_type": device.type, "batches": batches, "depths": depths, "dtypes": {}}
     for dtype in dtypes:
@@ -104,9 +122,16 @@ def dispatch(device: torch.device, num_frames: int, batches: list[int], dtypes: 
     return out
 
 
-def head_ops(backbone: str = "resnet50", num_frames: int = 3, batch: int = 64, seed: int = 0,
-             device: str = "cpu", time_batches: list[int] | None = None, time_dtypes: tuple[str, ...] = ("fp32",),
-             time_depths: tuple[int, ...] = (4,)) -> dict[str, Any]:
+def head_ops(
+    backbone: str = "resnet50",
+    num_frames: int = 3,
+    batch: int = 64,
+    seed: int = 0,
+    device: str = "cpu",
+    time_batches: list[int] | None = None,
+    time_dtypes: tuple[str, ...] = ("fp32",),
+    time_depths: tuple[int, ...] = (4,),
+) -> dict[str, Any]:
     torch.manual_seed(seed)
     dev = torch.device(device)
     model, fused = _pair(4, num_frames, dev, backbone)
@@ -114,8 +139,11 @@ def head_ops(backbone: str = "resnet50", num_frames: int = 3, batch: int = 64, s
     fused.attention_kernel, cpu_fused.attention_kernel = True, False  # what CUDA runs / what the CPU runs
     shape = (num_frames, model.num_joints, model.embed_dim)
     tokens = torch.randn(batch, *shape, device=dev)
-    paths = {"aggregate_frames": fused.aggregate_frames_fused, "aggregate_frames_cpu": cpu_fused.aggregate_frames_fused,
-             "aggregate_frames_blockwise": model.aggregate_frames}
+    paths = {
+        "aggregate_frames": fused.aggregate_frames_fused,
+        "aggregate_frames_cpu": cpu_fused.aggregate_frames_fused,
+        "aggregate_frames_blockwise": model.aggregate_frames,
+    }
     with torch.no_grad():
         for fn in paths.values():
             fn(tokens)  # warm-up: first calls allocate and initialise
@@ -125,16 +153,28 @@ def head_ops(backbone: str = "resnet50", num_frames: int = 3, batch: int = 64, s
         explained = torch._dynamo.explain(fused.aggregate_frames_fused)(tokens)
     if time_batches:
         result["dispatch"] = dispatch(dev, num_frames, time_batches, list(time_dtypes), list(time_depths))
-    config = {"backbone": backbone, "num_frames": num_frames, "embed_dim": model.embed_dim,
-              "depth": len(model.spatial_blocks), "num_heads": model.spatial_blocks[0].attn.num_heads,
-              "batch": batch, "mode": f"eval, no_grad, fp32, {dev.type}"}
-    return {"kind": "head_ops", "config": config,
-            "rule": "aten operators with a kernel of their own, not views or allocations, not inside another "
-                    "counted operator (benchmarks/profiling/ops.py)",
-            **result,
-            "compile": {"graphs": explained.graph_count, "graph_breaks": explained.graph_break_count,
-                        "break_reasons": [str(r.reason) for r in explained.break_reasons]},
-            "provenance": provenance(seed, config)}
+    config = {
+        "backbone": backbone,
+        "num_frames": num_frames,
+        "embed_dim": model.embed_dim,
+        "depth": len(model.spatial_blocks),
+        "num_heads": model.spatial_blocks[0].attn.num_heads,
+        "batch": batch,
+        "mode": f"eval, no_grad, fp32, {dev.type}",
+    }
+    return {
+        "kind": "head_ops",
+        "config": config,
+        "rule": "aten operators with a kernel of their own, not views or allocations, not inside another "
+        "counted operator (benchmarks/profiling/ops.py)",
+        **result,
+        "compile": {
+            "graphs": explained.graph_count,
+            "graph_breaks": explained.graph_break_count,
+            "break_reasons": [str(r.reason) for r in explained.break_reasons],
+        },
+        "provenance": provenance(seed, config),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -150,12 +190,21 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: no CUDA device here")
-    result = head_ops(args.backbone, args.num_frames, args.batch, device=args.device, time_batches=args.time_batches,
-                      time_dtypes=tuple(args.time_dtypes), time_depths=tuple(args.time_depths))
+    result = head_ops(
+        args.backbone,
+        args.num_frames,
+        args.batch,
+        device=args.device,
+        time_batches=args.time_batches,
+        time_dtypes=tuple(args.time_dtypes),
+        time_depths=tuple(args.time_depths),
+    )
     write_json(args.out, result, indent=2)
     names = ["aggregate_frames", "aggregate_frames_cpu", "aggregate_frames_blockwise"]
-    print(", ".join(f"{k}: {result[k]['calls']} calls" for k in names),
-          f"| compiled: {result['compile']['graphs']} graph(s), {result['compile']['graph_breaks']} break(s)")
+    print(
+        ", ".join(f"{k}: {result[k]['calls']} calls" for k in names),
+        f"| compiled: {result['compile']['graphs']} graph(s), {result['compile']['graph_breaks']} break(s)",
+    )
     for dtype, d in result.get("dispatch", {}).get("dtypes", {}).items():
         for depth, per_batch in d["time"].items():
             ratios = ", ".join(f"b{b} {t['fused_over_modules']['median']:.2f}" for b, t in per_batch.items())

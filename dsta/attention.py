@@ -14,6 +14,7 @@ The result equals ``softmax(q k^T / sqrt(d)) v`` per head up to float rounding (
 ``forward_query``: the output of one token only, which the last block of a branch needs when only that token is read.
 ``block_query`` runs a timm ``Block`` for one token the same way.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,8 +30,9 @@ def head_matrix(channels: int, heads: int) -> torch.Tensor:
     return torch.eye(heads).repeat_interleave(channels // heads, dim=0)
 
 
-def short_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scores_matrix: torch.Tensor,
-                    spread_matrix: torch.Tensor) -> torch.Tensor:
+def short_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scores_matrix: torch.Tensor, spread_matrix: torch.Tensor
+) -> torch.Tensor:
     """Multi-head attention with heads interleaved in the channels: q (B, L, C), k and v (B, N, C) -> (B, L, C).
 
     ``scores_matrix`` is the (C, H) head matrix times the attention scale (it sums each head's channels of
@@ -56,13 +58,23 @@ class TokenAttention(Attention):
 
     def _plain(self) -> bool:
         """No gate, no q/k norm and no attention dropout: what both special paths assume."""
-        return (self.gate is None and isinstance(self.q_norm, torch.nn.Identity)
-                and isinstance(self.k_norm, torch.nn.Identity) and (not self.training or self.attn_drop.p == 0))
+        return (
+            self.gate is None
+            and isinstance(self.q_norm, torch.nn.Identity)
+            and isinstance(self.k_norm, torch.nn.Identity)
+            and (not self.training or self.attn_drop.p == 0)
+        )
 
     def _short_path(self, x: torch.Tensor, attn_mask=None, is_causal: bool = False) -> bool:
         # fvcore traces take the scaled_dot_product_attention path, so FLOPs count the algorithm, not this layout
-        return (attn_mask is None and not is_causal and self._plain() and not x.is_cuda
-                and x.shape[1] <= MAX_SHORT_SEQUENCE and not torch.jit.is_tracing())
+        return (
+            attn_mask is None
+            and not is_causal
+            and self._plain()
+            and not x.is_cuda
+            and x.shape[1] <= MAX_SHORT_SEQUENCE
+            and not torch.jit.is_tracing()
+        )
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, is_causal: bool = False) -> torch.Tensor:
         if not self._short_path(x, attn_mask, is_causal):

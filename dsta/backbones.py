@@ -14,6 +14,7 @@ network, which builds the last module's fuse outputs for the three lower resolut
 trunk is the official pose trunk module by module and key by key: HRNet-W48 63,594,912 parameters (with the 1x1
 17-joint head 63,595,745, the HRNet paper's 63.6 M), HRNet-W32 28,535,552 (28.5 M).
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,10 +40,13 @@ def _imagenet(name: str, **kwargs) -> nn.Module:
     try:
         return timm.create_model(name, pretrained=True, **kwargs)
     except Exception as err:  # offline and not cached: timm raises OSError, HTTP or hub errors
-        raise DataError(None, "model.pretrained",
-                        f"ImageNet weights for {name} unavailable ({type(err).__name__}: {str(err)[:120]}); put them "
-                        f"in timm's cache (HF_HOME) or download them once and pass the file as model.kwargs."
-                        f"pretrained (see configs/weights)") from None
+        raise DataError(
+            None,
+            "model.pretrained",
+            f"ImageNet weights for {name} unavailable ({type(err).__name__}: {str(err)[:120]}); put them "
+            f"in timm's cache (HF_HOME) or download them once and pass the file as model.kwargs."
+            f"pretrained (see configs/weights)",
+        ) from None
 
 
 def create_backbone(name: str, pretrained: str | None = None) -> nn.Module:
@@ -66,8 +70,9 @@ def create_hrnet_pose(name: str, pretrained: str | None = None) -> nn.Module:
     if not name.startswith("hrnet"):
         raise DataError(None, "model.backbone", f"{name!r} is not an HRNet")
     kwargs = dict(features_only=True, feature_location="", out_indices=(1,))
-    model = _imagenet(name, **kwargs) if pretrained == "imagenet" else \
-        timm.create_model(name, pretrained=False, **kwargs)
+    model = (
+        _imagenet(name, **kwargs) if pretrained == "imagenet" else timm.create_model(name, pretrained=False, **kwargs)
+    )
     last = model.stage4[-1]
     last.fuse_layers = nn.ModuleList(list(last.fuse_layers)[:1])  # the pose HRNet's multi_scale_output=False
     if pretrained and pretrained != "imagenet":
@@ -79,14 +84,22 @@ def read_state_dict(path: str | Path, field: str = "model.pretrained") -> dict[s
     """A checkpoint's state dict (``state_dict`` unwrapped); a missing file is an error naming it."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(path, field, "pretrained weights not found (see configs/weights for where each file comes "
-                                     "from; `python -m dsta.fetch --weights NAME` fetches and verifies it)")
+        raise DataError(
+            path,
+            field,
+            "pretrained weights not found (see configs/weights for where each file comes "
+            "from; `python -m dsta.fetch --weights NAME` fetches and verifies it)",
+        )
     try:  # PyTorch's safe unpickler, as dsta.checkpoint reads checkpoints: a weights file never needs more
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise DataError(path, field, f"cannot read these weights safely ({type(err).__name__}: "
-                                     f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}); convert or "
-                                     f"re-save the file as a plain state dict") from None
+        raise DataError(
+            path,
+            field,
+            f"cannot read these weights safely ({type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}); convert or "
+            f"re-save the file as a plain state dict",
+        ) from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -100,7 +113,7 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
     # RLE/COCO and released-DSTA checkpoints keep the backbone under "preact."; ours under "backbone."
     for prefix in ("module.", "preact.", "backbone."):
         if any(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     state = {k: v for k, v in state.items() if not k.startswith(("fc.", "classifier.", "head.", "final_layer."))}
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)

@@ -12,6 +12,7 @@ reads ``box_prior.NAME`` of params.yaml (the crop geometry every experiment on t
 ``python -m dsta.config``) and writes the mean pose and both mAPs with their poseval columns; the robustness stage
 puts them beside each model's numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,12 +52,24 @@ def predict(mean_pose: np.ndarray, dataset: TopDownClipDataset, batch_size: int 
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0):
         for i in range(len(batch["index"])):
             sample = dataset.samples[int(batch["index"][i])]
-            xy = crop_to_image(crop_xy, batch["center"][i].numpy(), batch["scale"][i].numpy(),
-                               float(batch["rotation"][i]), dataset.input_size)
+            xy = crop_to_image(
+                crop_xy,
+                batch["center"][i].numpy(),
+                batch["scale"][i].numpy(),
+                float(batch["rotation"][i]),
+                dataset.input_size,
+            )
             box_score = float(batch["box_score"][i])
-            out.append(PosePrediction(image_id=int(batch["image_id"][i]), keypoints=xy,
-                                      scores=np.full(len(xy), box_score), box=sample.box, box_score=box_score,
-                                      track_id=int(batch["track_id"][i])))
+            out.append(
+                PosePrediction(
+                    image_id=int(batch["image_id"][i]),
+                    keypoints=xy,
+                    scores=np.full(len(xy), box_score),
+                    box=sample.box,
+                    box_score=box_score,
+                    track_id=int(batch["track_id"][i]),
+                )
+            )
     return out
 
 
@@ -66,11 +79,16 @@ def compute(data: dict, data_root: str | Path, split: str = "val") -> dict:
     data = {**data, "frame_distance": 1, "max_frame_distance": 1}  # one frame per clip: no neighbours to space
     mean_pose = fit(data, data_root)
     dataset = make_dataset(data, 1, "regression", data_root, split, train=False)
-    with_gt = dataset if data.get("boxes", "gt") == "gt" else make_dataset(data, 1, "regression", data_root, split,
-                                                                              train=False, boxes="gt")
+    with_gt = (
+        dataset
+        if data.get("boxes", "gt") == "gt"
+        else make_dataset(data, 1, "regression", data_root, split, train=False, boxes="gt")
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        metrics = {"boxes": score(predict(mean_pose, dataset), dataset, Path(tmp) / "boxes"),
-                   "gt_boxes": score(predict(mean_pose, with_gt), with_gt, Path(tmp) / "gt")}
+        metrics = {
+            "boxes": score(predict(mean_pose, dataset), dataset, Path(tmp) / "boxes"),
+            "gt_boxes": score(predict(mean_pose, with_gt), with_gt, Path(tmp) / "gt"),
+        }
     out: dict = {k: float(m["Total"]) for k, m in metrics.items()}
     out["columns"] = {k: {c: float(m[c]) for c in kp.POSEVAL_COLUMNS} for k, m in metrics.items()}
     out["mean_pose"] = mean_pose.tolist()
@@ -93,11 +111,19 @@ def main(argv: list[str] | None = None) -> dict:
         result = {"skipped": f"dataset not configured ({marker.get('reason', 'no source')})"}
     else:
         result = compute(data, a.data_root, a.split)
-        result.update(dataset=a.dataset, split=a.split, boxes_file=data.get("boxes", "gt"), data=data,
-                      provenance=provenance(None, data))
+        result.update(
+            dataset=a.dataset,
+            split=a.split,
+            boxes_file=data.get("boxes", "gt"),
+            data=data,
+            provenance=provenance(None, data),
+        )
     write_json(a.out, to_json(result), indent=2)
-    print(result.get("skipped") or f"box prior of {a.dataset} {a.split}: {result['boxes']:.2f} mAP with "
-          f"{result['boxes_file']}, {result['gt_boxes']:.2f} with GT boxes -> {a.out}")
+    print(
+        result.get("skipped")
+        or f"box prior of {a.dataset} {a.split}: {result['boxes']:.2f} mAP with "
+        f"{result['boxes_file']}, {result['gt_boxes']:.2f} with GT boxes -> {a.out}"
+    )
     return result
 
 

@@ -13,12 +13,14 @@ code: DCPose's and DSTA's ``engine/defaults/checkpoints.py`` save an epoch, the 
 a step count; RLE saves a bare state dict). A file that needs anything else is refused, naming what it would have
 called, unless the caller passes ``trust=True`` (the commands' ``--trust-checkpoint``), which unpickles it fully.
 """
+
 from __future__ import annotations
 
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,15 +43,20 @@ def save_checkpoint(path: str | Path, name: str, kwargs: dict, model: nn.Module,
 # rebuild, for the numpy RNG state (``np.random.get_state()``: a uint32 array) that dsta.train saves so that a resumed
 # run draws the same augmentations. No function that acts on the outside world is among them.
 SAFE_GLOBALS = [np.zeros(1).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32))]  # [0]: _reconstruct
-TRUST_HINT = ("if you know where the file comes from and trust it, the commands that read a checkpoint you give them "
-              "take --trust-checkpoint (README: \"Checkpoints from elsewhere\")")
+TRUST_HINT = (
+    "if you know where the file comes from and trust it, the commands that read a checkpoint you give them "
+    'take --trust-checkpoint (README: "Checkpoints from elsewhere")'
+)
 
 
 def add_trust_argument(parser) -> None:
     """The ``--trust-checkpoint`` flag of every command that reads a checkpoint given to it."""
-    parser.add_argument("--trust-checkpoint", action="store_true",
-                        help="unpickle the checkpoint fully, as torch.load(weights_only=False) does: only for a file "
-                             "from a source you trust, which the safe loader refused (it may run code)")
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="unpickle the checkpoint fully, as torch.load(weights_only=False) does: only for a file "
+        "from a source you trust, which the safe loader refused (it may run code)",
+    )
 
 
 def load_file(path: str | Path, what: str = "checkpoint", trust: bool = False) -> Any:
@@ -72,8 +79,12 @@ def load_file(path: str | Path, what: str = "checkpoint", trust: bool = False) -
         except Exception:  # not a zip archive (the legacy format): torch's message names the global
             unsafe = []
         found = ", ".join(unsafe) if unsafe else _unpickler_reason(str(err))
-        raise DataError(path, None, f"refused: loading this {what} would call {found}, which a checkpoint of weights "
-                                    f"never needs (it may run code); {TRUST_HINT}") from None
+        raise DataError(
+            path,
+            None,
+            f"refused: loading this {what} would call {found}, which a checkpoint of weights "
+            f"never needs (it may run code); {TRUST_HINT}",
+        ) from None
     except Exception as err:
         raise DataError(path, None, f"cannot read {what} ({type(err).__name__}: {err})") from None
 
@@ -114,21 +125,28 @@ def load_state(path: str | Path, model: nn.Module, state: dict[str, Any], descri
     unexpected = [k for k in state if k not in own]
     if missing or unexpected:
         first = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
-        raise DataError(path, "state_dict", f"does not fit {described}: {len(missing)} keys missing, "
-                                            f"{len(unexpected)} unexpected (first: {first})")
+        raise DataError(
+            path,
+            "state_dict",
+            f"does not fit {described}: {len(missing)} keys missing, {len(unexpected)} unexpected (first: {first})",
+        )
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):
             raise DataError(path, f"state_dict.{key}", f"expected a tensor, got {type(value).__name__}")
         if tuple(value.shape) != tuple(own[key].shape):
             n = sum(tuple(v.shape) != tuple(own[k].shape) for k, v in state.items() if isinstance(v, torch.Tensor))
-            raise DataError(path, f"state_dict.{key}",
-                            f"shape {list(value.shape)} in the checkpoint, but {described} has {list(own[key].shape)} "
-                            f"({n} tensor{'s' if n > 1 else ''} differ)")
+            raise DataError(
+                path,
+                f"state_dict.{key}",
+                f"shape {list(value.shape)} in the checkpoint, but {described} has {list(own[key].shape)} "
+                f"({n} tensor{'s' if n > 1 else ''} differ)",
+            )
     model.load_state_dict(state, strict=True)
 
 
-def rename_keys(state: dict[str, Any], renames: tuple[tuple[str, str | Callable[[re.Match], str]], ...]
-                ) -> dict[str, Any]:
+def rename_keys(
+    state: dict[str, Any], renames: tuple[tuple[str, str | Callable[[re.Match], str]], ...]
+) -> dict[str, Any]:
     """``state`` with each key renamed by the first ``(pattern, replacement)`` of ``renames`` that matches it (a
     ``re.sub`` replacement: a template or a function of the match); a key no pattern matches keeps its name."""
     out = {}
@@ -151,12 +169,12 @@ def release_config(model_config: str, kwargs: dict, data: str, **data_overrides:
         known = sorted(p.stem for p in paths["data"].parent.glob("*.yaml"))
         raise DataError(paths["data"], "--data", f"no such data config; known: {', '.join(known)}")
     model = load_yaml(paths["model"])
-    return {"data": {**load_yaml(paths["data"]), **data_overrides},
-            "model": {**model, "kwargs": dict(kwargs)}}
+    return {"data": {**load_yaml(paths["data"]), **data_overrides}, "model": {**model, "kwargs": dict(kwargs)}}
 
 
-def save_converted(src: str | Path, dst: str | Path, name: str, kwargs: dict, state: dict[str, torch.Tensor],
-                   **extra: Any) -> None:
+def save_converted(
+    src: str | Path, dst: str | Path, name: str, kwargs: dict, state: dict[str, torch.Tensor], **extra: Any
+) -> None:
     """Build ``name(**kwargs)`` (its model file must have been imported, which registers it), load a renamed foreign
     state dict into it (every key and shape must match) and save it as a dsta-bench checkpoint with the sha256 of
     ``src`` (no release publishes one: this records which file was converted) and ``extra`` (e.g. the ``config`` that

@@ -1,6 +1,7 @@
 """Checks of values that several layers take (the data pipeline and the models both take T), each raising
 ``DataError`` with the key at fault; and the typed config of every model (its constructor's arguments, defaults and
 checks), which ``dsta.config`` applies when composing params.yaml."""
+
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, fields
@@ -51,12 +52,12 @@ class ModelConfig:
 
     def check(self, where: str) -> None:
         if self.backbone not in BACKBONES:
-            raise DataError(None, f"{where}.backbone",
-                            f"unknown backbone {self.backbone!r}; known: {', '.join(BACKBONES)}")
+            raise DataError(
+                None, f"{where}.backbone", f"unknown backbone {self.backbone!r}; known: {', '.join(BACKBONES)}"
+            )
         t = check_num_frames(self.num_frames, f"{where}.num_frames")
         if self.allowed_frames is not None and t not in self.allowed_frames:
-            raise DataError(None, f"{where}.num_frames",
-                            f"this model takes T in {list(self.allowed_frames)}, got {t}")
+            raise DataError(None, f"{where}.num_frames", f"this model takes T in {list(self.allowed_frames)}, got {t}")
         if hasattr(self, "num_joints"):
             _check_positive_int(self.num_joints, f"{where}.num_joints")
         if self.pretrained is not None and not isinstance(self.pretrained, str):
@@ -87,13 +88,17 @@ class DSTAConfig(ModelConfig):
     def check(self, where: str) -> None:
         super().check(where)
         if self.joint_groups not in JOINT_GROUPINGS:
-            raise DataError(None, f"{where}.joint_groups",
-                            f"unknown joint grouping {self.joint_groups!r}; known: {sorted(JOINT_GROUPINGS)}")
+            raise DataError(
+                None,
+                f"{where}.joint_groups",
+                f"unknown joint grouping {self.joint_groups!r}; known: {sorted(JOINT_GROUPINGS)}",
+            )
         for key in ("embed_dim", "depth", "num_heads"):
             _check_positive_int(getattr(self, key), f"{where}.{key}")
         if self.embed_dim % self.num_heads:
-            raise DataError(None, f"{where}.embed_dim",
-                            f"must be a multiple of num_heads ({self.num_heads}), got {self.embed_dim}")
+            raise DataError(
+                None, f"{where}.embed_dim", f"must be a multiple of num_heads ({self.num_heads}), got {self.embed_dim}"
+            )
         if not self.mlp_ratio > 0:
             raise DataError(None, f"{where}.mlp_ratio", f"must be > 0, got {self.mlp_ratio!r}")
         if not 0 <= self.drop_path_rate < 1:
@@ -140,14 +145,24 @@ class DCPoseConfig(ModelConfig):
             raise DataError(None, f"{where}.dilations", "must list at least one dilation")
         for i, d in enumerate(self.dilations):
             _check_positive_int(d, f"{where}.dilations[{i}]")
-        for key in ("prf_channels", "prf_blocks", "ptm_blocks", "combine_channels", "combine_blocks",
-                    "deconv_channels"):
+        for key in (
+            "prf_channels",
+            "prf_blocks",
+            "ptm_blocks",
+            "combine_channels",
+            "combine_blocks",
+            "deconv_channels",
+        ):
             _check_positive_int(getattr(self, key), f"{where}.{key}")
 
 
 # registered model name -> its typed config (tests/test_config.py: the same names as dsta.models.list_models())
-MODEL_CONFIGS: dict[str, type[ModelConfig]] = {"dsta": DSTAConfig, "rle": RLEConfig,
-                                               "heatmap_single": HeatmapSingleConfig, "dcpose": DCPoseConfig}
+MODEL_CONFIGS: dict[str, type[ModelConfig]] = {
+    "dsta": DSTAConfig,
+    "rle": RLEConfig,
+    "heatmap_single": HeatmapSingleConfig,
+    "dcpose": DCPoseConfig,
+}
 
 
 def model_config_class(name: str, where: str = "model") -> type[ModelConfig] | None:
@@ -160,8 +175,9 @@ def model_config_class(name: str, where: str = "model") -> type[ModelConfig] | N
         return None
     cls = found.config
     if not (isinstance(cls, type) and issubclass(cls, ModelConfig)):
-        raise DataError(None, f"{where}.name", f"plugin {name}: its config must be a dsta.checks.ModelConfig "
-                                               f"dataclass, got {cls!r}")
+        raise DataError(
+            None, f"{where}.name", f"plugin {name}: its config must be a dsta.checks.ModelConfig dataclass, got {cls!r}"
+        )
     return cls
 
 
@@ -181,8 +197,11 @@ def check_model_kwargs(name: str, kwargs: dict, where: str = "model.kwargs") -> 
     if cls is None:
         if load_error(name):  # a plugin of that name failed to load: say why
             raise DataError(None, where.rsplit(".", 1)[0] + ".name", load_error(name))
-        raise DataError(None, where.rsplit(".", 1)[0] + ".name",
-                        f"unknown model {name!r}; registered: {', '.join(sorted({*MODEL_CONFIGS, *plugins()}))}")
+        raise DataError(
+            None,
+            where.rsplit(".", 1)[0] + ".name",
+            f"unknown model {name!r}; registered: {', '.join(sorted({*MODEL_CONFIGS, *plugins()}))}",
+        )
     if not isinstance(kwargs, dict):
         raise DataError(None, where, f"expected a mapping of constructor arguments, got {kwargs!r}")
     known = {f.name: f for f in fields(cls)}
@@ -191,8 +210,11 @@ def check_model_kwargs(name: str, kwargs: dict, where: str = "model.kwargs") -> 
             raise DataError(None, f"{where}.{key}", f"{name} takes no argument {key!r}; it takes {', '.join(known)}")
     missing = [k for k, f in known.items() if f.default is MISSING and k not in kwargs]
     if missing:
-        raise DataError(None, f"{where}.{missing[0]}", f"missing: model {name!r} needs {', '.join(missing)} (pass "
-                                                       f"them, or start from a configs/model entry)")
+        raise DataError(
+            None,
+            f"{where}.{missing[0]}",
+            f"missing: model {name!r} needs {', '.join(missing)} (pass them, or start from a configs/model entry)",
+        )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
     cfg = cls(**values)
     cfg.check(where)
@@ -206,8 +228,11 @@ def check_input_size(size, backbone: str | None, where: str = "data.input_size")
         raise DataError(None, where, f"expected [width, height], got {size!r}")
     w, h = (_check_positive_int(v, f"{where}[{i}]") for i, v in enumerate(size))
     if min(w, h) < BACKBONE_STRIDE:
-        raise DataError(None, where, f"{w}x{h} is smaller than the backbone stride ({BACKBONE_STRIDE} px): its "
-                                     f"last feature map would be empty")
+        raise DataError(
+            None,
+            where,
+            f"{w}x{h} is smaller than the backbone stride ({BACKBONE_STRIDE} px): its last feature map would be empty",
+        )
     if backbone and backbone.startswith("hrnet") and (w % BACKBONE_STRIDE or h % BACKBONE_STRIDE):
         raise DataError(None, where, f"{backbone} needs width and height divisible by {BACKBONE_STRIDE}, got {w}x{h}")
     return w, h
@@ -218,8 +243,12 @@ def check_heatmap_size(heatmap: dict, input_size: tuple[int, int], where: str = 
     size = heatmap.get("size") if isinstance(heatmap, dict) else None
     want = [input_size[0] // HEATMAP_STRIDE, input_size[1] // HEATMAP_STRIDE]
     if size is None or list(size) != want or input_size[0] % HEATMAP_STRIDE or input_size[1] % HEATMAP_STRIDE:
-        raise DataError(None, f"{where}.size", f"must be a quarter of the input {list(input_size)}: {want} "
-                                               f"(input divisible by {HEATMAP_STRIDE}), got {size!r}")
+        raise DataError(
+            None,
+            f"{where}.size",
+            f"must be a quarter of the input {list(input_size)}: {want} "
+            f"(input divisible by {HEATMAP_STRIDE}), got {size!r}",
+        )
 
 
 # -- inference modes ---------------------------------------------------------------------------------------------
@@ -247,6 +276,7 @@ def parse_inference_label(label, where: str) -> dict[str, object]:
 # composed, naming the key as written, never after minutes of upstream work under ``dvc repro``; the trainer takes
 # the same section as a ``TrainConfig``.
 
+
 def _yaml_hint(value) -> str:
     """Why a number may have arrived as a string: YAML 1.1 (PyYAML) reads ``1e-3`` (no dot) as text."""
     if isinstance(value, str):
@@ -258,8 +288,9 @@ def _yaml_hint(value) -> str:
     return ""
 
 
-def check_number(value, field: str, low: float | None = None, high: float | None = None,
-                 low_open: bool = False) -> float:
+def check_number(
+    value, field: str, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
     """A real number (not a bool, not a string) within ``[low, high]`` (``(low, high]`` with ``low_open``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise DataError(None, field, f"must be a number, got {value!r}{_yaml_hint(value)}")
@@ -340,6 +371,8 @@ def check_schedule_keys(train: dict, where: str = "train") -> None:
                 raise DataError(None, f"{where}.{key}", "not read by schedule: cosine (remove it)")
     elif train.get("warmup_steps"):
         raise DataError(None, f"{where}.warmup_steps", "only schedule: cosine warms up")
+
+
 TRAIN_REQUIRED = ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "workers", "seed", "amp", "eval_every")
 
 

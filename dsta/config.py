@@ -15,6 +15,7 @@ size against the backbone, a heatmap model's heatmap size against the input, and
 value fails here, naming its key in params.yaml (``experiments.dsta_t3.model.kwargs.num_frames``), so it never
 reaches ``dvc repro``, where a failing stage would already have deleted its previous outputs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,15 @@ from pathlib import Path
 
 import yaml
 
-from dsta.checks import (check_data_section, check_heatmap_size, check_input_size, check_model_kwargs,
-                         check_robustness, parse_inference_label, TrainConfig)
+from dsta.checks import (
+    TrainConfig,
+    check_data_section,
+    check_heatmap_size,
+    check_input_size,
+    check_model_kwargs,
+    check_robustness,
+    parse_inference_label,
+)
 from dsta.errors import DataError, main_guard
 from dsta.io import CONFIG_DIR, load_yaml, write_text
 from dsta.registry import plugin, plugins
@@ -50,10 +58,17 @@ def compose(overrides: list[str] | None = None, config_dir: Path = CONFIG_DIR) -
     except HydraException as err:
         message = str(err).splitlines()[0]
         if "extra/" in message:
-            have = sorted({p.stem for d in [config_dir, *(s.strip("'").removeprefix("file://") for s in searchpath)]
-                           for p in (Path(d) / "extra").glob("*.yaml")})
-            message += (f" (installed plugins' extra configs: {', '.join(have) or 'none'}; a plugin's configs join "
-                        f"once its package is installed, e.g. pip install -e examples/dsta_tavg)")
+            have = sorted(
+                {
+                    p.stem
+                    for d in [config_dir, *(s.strip("'").removeprefix("file://") for s in searchpath)]
+                    for p in (Path(d) / "extra").glob("*.yaml")
+                }
+            )
+            message += (
+                f" (installed plugins' extra configs: {', '.join(have) or 'none'}; a plugin's configs join "
+                f"once its package is installed, e.g. pip install -e examples/dsta_tavg)"
+            )
         raise DataError(config_dir, "overrides", message) from None
     return derive_box_priors(expand_seeds(OmegaConf.to_container(cfg, resolve=True)))
 
@@ -67,8 +82,11 @@ def plugin_searchpath() -> list[str]:
             continue
         folder = Path(found.configs)
         if not folder.is_dir():  # this plugin's configs are missing; the other plugins' and ours still compose
-            print(f"warning: {folder}: plugin {name}.configs: no such folder (the plugin declares its Hydra config "
-                  f"groups there); its configs are not on the search path", file=sys.stderr)
+            print(
+                f"warning: {folder}: plugin {name}.configs: no such folder (the plugin declares its Hydra config "
+                f"groups there); its configs are not on the search path",
+                file=sys.stderr,
+            )
             continue
         uri = f"file://{folder.resolve()}".replace("\\", "\\\\").replace("'", "\\'")
         out.append(f"'{uri}'")  # quoted: a path with a comma or a bracket stays one entry
@@ -111,9 +129,12 @@ def check_box_priors(params: dict) -> None:
             a, b = ref.get(k), data.get(k)
             if (_aspect(a) != _aspect(b)) if k == "input_size" else a != b:
                 what = "the aspect ratio of " if k == "input_size" else ""
-                raise DataError(None, f"experiments.{key}.data.{k}",
-                                f"{what}{b!r} differs from experiments.{first[name]}.data.{k} ({a!r}): experiments on "
-                                f"one dataset share its box prior (the chance level), so they must crop alike")
+                raise DataError(
+                    None,
+                    f"experiments.{key}.data.{k}",
+                    f"{what}{b!r} differs from experiments.{first[name]}.data.{k} ({a!r}): experiments on "
+                    f"one dataset share its box prior (the chance level), so they must crop alike",
+                )
 
 
 def _aspect(size) -> float | None:
@@ -192,9 +213,12 @@ def check_experiment(cfg: dict, where: str, sections: tuple[str, ...] = ("data",
     if found is not None:  # its kind is declared: the config must say it as ours do (the report reads it there)
         section, other = ("heatmap", "loss") if found.kind == "heatmap" else ("loss", "heatmap")
         if section not in model or other in model:
-            raise DataError(None, f"{where}.model.{section if section not in model else other}",
-                            f"{'missing' if section not in model else 'not for'}: plugin {model['name']} is a "
-                            f"{found.kind} model, whose config has a `{section}` section (and no `{other}`)")
+            raise DataError(
+                None,
+                f"{where}.model.{section if section not in model else other}",
+                f"{'missing' if section not in model else 'not for'}: plugin {model['name']} is a "
+                f"{found.kind} model, whose config has a `{section}` section (and no `{other}`)",
+            )
 
 
 def check_params(params: dict, config_dir: Path = CONFIG_DIR) -> None:
@@ -249,11 +273,18 @@ def check_released(params: dict) -> None:
         converter = cfg.get("converter")
         if RELEASE_CONVERTERS.get(converter) != cfg["model"]["name"]:
             known = ", ".join(f"{c} ({m})" for c, m in RELEASE_CONVERTERS.items())
-            raise DataError(None, f"{where}.converter", f"{converter!r} does not convert to model "
-                                                        f"{cfg['model']['name']!r}; known: {known}")
+            raise DataError(
+                None,
+                f"{where}.converter",
+                f"{converter!r} does not convert to model {cfg['model']['name']!r}; known: {known}",
+            )
         if str(cfg.get("weights")) not in files:
-            raise DataError(None, f"{where}.weights", f"{cfg.get('weights')!r} is not the file of any weights entry "
-                                                      f"(configs/weights: add one with where to get it)")
+            raise DataError(
+                None,
+                f"{where}.weights",
+                f"{cfg.get('weights')!r} is not the file of any weights entry "
+                f"(configs/weights: add one with where to get it)",
+            )
         if cfg.get("match") is not None and cfg["match"] not in (params.get("experiments") or {}):
             raise DataError(None, f"{where}.match", f"no experiment {cfg['match']!r}")
         if not isinstance((cfg.get("test") or {}).get("flip"), bool):

@@ -6,6 +6,7 @@ The released network and ours compute the same function (``tests/test_dsta.py`` 
 parameter names differ. Our model is built with ``official_readout=True`` so that even the (unannotated) ear outputs
 match the release, which reads them from the head-top token.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,13 +15,23 @@ from pathlib import Path
 
 import torch
 
+import dsta.models  # noqa: F401  (registers every model: save_converted builds "dsta")
 from dsta.checkpoint import add_trust_argument, read_foreign_state_dict, release_config, rename_keys, save_converted
 from dsta.errors import main_guard
 from dsta.io import check_out_file
-import dsta.models  # noqa: F401  (registers every model: save_converted builds "dsta")
 
-OFFICIAL_KWARGS = dict(backbone="resnet50", num_frames=3, joint_groups="posetrack", embed_dim=32, depth=4,
-                       num_heads=8, mlp_ratio=2.0, drop_path_rate=0.1, official_readout=True, flow_prior_mean=0.5)
+OFFICIAL_KWARGS = dict(
+    backbone="resnet50",
+    num_frames=3,
+    joint_groups="posetrack",
+    embed_dim=32,
+    depth=4,
+    num_heads=8,
+    mlp_ratio=2.0,
+    drop_path_rate=0.1,
+    official_readout=True,
+    flow_prior_mean=0.5,
+)
 
 # official name prefix -> ours
 RENAMES = (
@@ -43,8 +54,10 @@ def rename_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def to_official_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The inverse of ``rename_official``: our state dict in the released names (the release's side of a
     comparison, ``benchmarks.profiling.official_dsta``, runs on the same weights as ours)."""
-    inverse = tuple((rf"^{re.escape(ours)}{'$' if official.endswith('$') else ''}",
-                     official.strip("^$").replace("\\.", ".")) for official, ours in RENAMES)
+    inverse = tuple(
+        (rf"^{re.escape(ours)}{'$' if official.endswith('$') else ''}", official.strip("^$").replace("\\.", "."))
+        for official, ours in RENAMES
+    )
     return rename_keys(state, inverse)
 
 
@@ -55,8 +68,14 @@ def official_config(data: str = "posetrack18") -> dict:
     return release_config("dsta_r50", OFFICIAL_KWARGS, data)
 
 
-def convert(src: str | Path, dst: str | Path, kwargs: dict | None = None, data: str = "posetrack18",
-            trust: bool = False, **extra) -> None:
+def convert(
+    src: str | Path,
+    dst: str | Path,
+    kwargs: dict | None = None,
+    data: str = "posetrack18",
+    trust: bool = False,
+    **extra,
+) -> None:
     """``kwargs``: the network to load (the release's, ``OFFICIAL_KWARGS``, by default); ``extra``: saved with it (a
     ``config`` given there, as the pipeline's released entries give one, replaces ``official_config(data)``)."""
     extra.setdefault("config", official_config(data))
@@ -69,8 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("src", help="official checkpoint (.pth)")
     p.add_argument("dst", help="dsta-bench checkpoint to write")
-    p.add_argument("--data", default="posetrack18", help="configs/data entry recorded as its data config "
-                                                         "(what dsta.predict reads: input size, splits, boxes)")
+    p.add_argument(
+        "--data",
+        default="posetrack18",
+        help="configs/data entry recorded as its data config (what dsta.predict reads: input size, splits, boxes)",
+    )
     add_trust_argument(p)
     a = p.parse_args(argv)
     check_out_file(a.dst, "dst")

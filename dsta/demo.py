@@ -6,6 +6,7 @@
 file-name order, or in video order), or a PoseTrack18 annotation file of the same video (its ``bbox`` and
 ``track_id``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,12 +18,12 @@ import cv2
 import numpy as np
 import torch
 
+from dsta.checkpoint import add_trust_argument
 from dsta.checks import DEFAULT_INPUT_SIZE
 from dsta.data.dataset import read_image
 from dsta.draw import draw_pose, track_color
 from dsta.errors import DataError, main_guard
 from dsta.io import atomic_path, check_out_file, load_json
-from dsta.checkpoint import add_trust_argument
 from dsta.models import load_checkpoint, read_checkpoint
 from dsta.streaming import StreamingPose
 
@@ -72,7 +73,9 @@ def read_boxes(path: str | Path) -> dict[int, list[tuple[int, np.ndarray]]]:
         except (KeyError, TypeError, ValueError):
             raise DataError(path, f"boxes[{i}]", "needs frame, track_id and bbox [x, y, w, h]") from None
         if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= 0 or box[3] <= 0:
-            raise DataError(path, f"boxes[{i}].bbox", f"expected a finite [x, y, w, h] with w, h > 0, got {entry['bbox']}")
+            raise DataError(
+                path, f"boxes[{i}].bbox", f"expected a finite [x, y, w, h] with w, h > 0, got {entry['bbox']}"
+            )
         out[frame].append((track, box))
     return out
 
@@ -89,17 +92,29 @@ def check_boxes(boxes: dict[int, list], frames: list[np.ndarray], path: str | Pa
     h, w = frames[0].shape[:2]
     total = sum(len(v) for v in boxes.values())
     missing = sum(len(v) for t, v in boxes.items() if not 0 <= t < len(frames))
-    outside = sum(1 for t, v in boxes.items() if 0 <= t < len(frames) for _, b in v
-                  if b[0] >= w or b[1] >= h or b[0] + b[2] <= 0 or b[1] + b[3] <= 0)
+    outside = sum(
+        1
+        for t, v in boxes.items()
+        if 0 <= t < len(frames)
+        for _, b in v
+        if b[0] >= w or b[1] >= h or b[0] + b[2] <= 0 or b[1] + b[3] <= 0
+    )
     if total == 0 or missing + outside > BOX_LIMIT * total:
         frames_named = sorted(boxes)
-        raise DataError(path, "boxes", f"{missing} of {total} boxes are for frames the video does not have (it has "
-                                       f"{len(frames)}: 0..{len(frames) - 1}; the file names "
-                                       f"{frames_named[:1] + frames_named[-1:]}), {outside} lie outside the "
-                                       f"{w}x{h} frame")
+        raise DataError(
+            path,
+            "boxes",
+            f"{missing} of {total} boxes are for frames the video does not have (it has "
+            f"{len(frames)}: 0..{len(frames) - 1}; the file names "
+            f"{frames_named[:1] + frames_named[-1:]}), {outside} lie outside the "
+            f"{w}x{h} frame",
+        )
     if missing or outside:
-        print(f"{path}: skipped {missing} boxes for frames the video does not have and {outside} outside the frame "
-              f"(of {total})", file=sys.stderr)
+        print(
+            f"{path}: skipped {missing} boxes for frames the video does not have and {outside} outside the frame "
+            f"(of {total})",
+            file=sys.stderr,
+        )
     for t in [t for t in boxes if not 0 <= t < len(frames)]:
         del boxes[t]
 
@@ -124,24 +139,35 @@ def write_animation(frames: list[np.ndarray], out: str | Path, fps: float = 10.0
             raise DataError(out, None, "output must end in .gif or .mp4")
 
 
-def run(frames: list[np.ndarray], boxes: dict, checkpoint: str | Path, threshold: float = 0.0, trust: bool = False
-        ) -> list[np.ndarray]:
+def run(
+    frames: list[np.ndarray], boxes: dict, checkpoint: str | Path, threshold: float = 0.0, trust: bool = False
+) -> list[np.ndarray]:
     ckpt = read_checkpoint(checkpoint, trust)
     if ckpt["model"] != "dsta":
         raise DataError(checkpoint, "model", f"the demo streams DSTA checkpoints, got {ckpt['model']!r}")
     data = ckpt.get("config", {}).get("data", {})
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    stream = StreamingPose(load_checkpoint(checkpoint, trust), tuple(data.get("input_size", DEFAULT_INPUT_SIZE)),
-                           frame_distance=int(data.get("frame_distance", 1)),
-                           box_enlarge=float(data.get("box_enlarge", 1.25)), device=device)
+    stream = StreamingPose(
+        load_checkpoint(checkpoint, trust),
+        tuple(data.get("input_size", DEFAULT_INPUT_SIZE)),
+        frame_distance=int(data.get("frame_distance", 1)),
+        box_enlarge=float(data.get("box_enlarge", 1.25)),
+        device=device,
+    )
     poses = []
     for t, frame in enumerate(frames):
         poses += stream.push(frame, boxes.get(t, []))
     poses += stream.flush()
     drawn = [f.copy() for f in frames]
     for p in poses:
-        draw_pose(drawn[p.frame], p.keypoints, p.scores, track_color(p.track_id), threshold,
-                  thickness=max(1, frames[0].shape[0] // 240))
+        draw_pose(
+            drawn[p.frame],
+            p.keypoints,
+            p.scores,
+            track_color(p.track_id),
+            threshold,
+            thickness=max(1, frames[0].shape[0] // 240),
+        )
     return drawn
 
 

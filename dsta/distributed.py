@@ -1,4 +1,5 @@
 """DDP from torchrun's environment variables (RANK, WORLD_SIZE, LOCAL_RANK); a no-op in a single process."""
+
 from __future__ import annotations
 
 import os

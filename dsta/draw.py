@@ -1,4 +1,5 @@
 """Drawing skeletons on frames (the demo, the reports' qualitative strips)."""
+
 from __future__ import annotations
 
 import cv2
@@ -6,12 +7,26 @@ import numpy as np
 
 from dsta import keypoints as kp
 
-TRACK_COLORS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-                (70, 240, 240), (240, 50, 230))
+TRACK_COLORS = (
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+)
 
 
-def draw_pose(img: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None = None,
-              color: tuple[int, int, int] = (0, 255, 0), threshold: float = 0.0, thickness: int = 2) -> np.ndarray:
+def draw_pose(
+    img: np.ndarray,
+    keypoints: np.ndarray,
+    scores: np.ndarray | None = None,
+    color: tuple[int, int, int] = (0, 255, 0),
+    threshold: float = 0.0,
+    thickness: int = 2,
+) -> np.ndarray:
     """Draw one person's skeleton (RGB image, in place); joints scoring below ``threshold`` are left out."""
     ok = np.ones(len(keypoints), bool) if scores is None else np.asarray(scores) >= threshold
     pts = np.round(np.asarray(keypoints)).astype(int)

@@ -1,4 +1,5 @@
 """One error type for bad input: it names the file and the field, and nothing else needs a traceback."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ GT people have all 15 evaluated joints (ears stored as ``(0, 0, 0)``), head boxe
 unlabeled frames; predictions jitter the GT by a Gaussian in head-size units, drop people (false negatives), add
 false positives, and score joints by closeness with noise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,9 +53,15 @@ def make_case(out: str | Path, cfg: CaseConfig) -> None:
         unlabeled = set(rng.choice(n_frames, cfg.unlabeled_frames, replace=False).tolist())
         for t in range(n_frames):
             image_id = 10_000_000_000 + vid * 10_000 + t
-            img = {"id": image_id, "frame_id": image_id, "vid_id": f"{vid:06d}", "nframes": n_frames,
-                   "file_name": f"images/val/{name}/{t:06d}.jpg", "is_labeled": t not in unlabeled,
-                   "corrupted": bool(rng.rand() < 0.3)}
+            img = {
+                "id": image_id,
+                "frame_id": image_id,
+                "vid_id": f"{vid:06d}",
+                "nframes": n_frames,
+                "file_name": f"images/val/{name}/{t:06d}.jpg",
+                "is_labeled": t not in unlabeled,
+                "corrupted": bool(rng.rand() < 0.3),
+            }
             if t not in unlabeled and rng.rand() < cfg.ignore_region_prob:
                 cx, cy, r = rng.uniform(100, w - 100), rng.uniform(100, h - 100), rng.uniform(30, 200)
                 ang = np.sort(rng.uniform(0, 2 * np.pi, 7))
@@ -69,24 +76,46 @@ def make_case(out: str | Path, cfg: CaseConfig) -> None:
                 for ear in kp.UNANNOTATED_KEYPOINTS:
                     missing[kp.KEYPOINT_INDEX[ear]] = True
                 kps[missing] = 0
-                gt_anns.append({"image_id": image_id, "track_id": p, "keypoints": kps.reshape(-1).round(2).tolist(),
-                                "bbox_head": head.round(2).tolist(), "category_id": 1})
+                gt_anns.append(
+                    {
+                        "image_id": image_id,
+                        "track_id": p,
+                        "keypoints": kps.reshape(-1).round(2).tolist(),
+                        "bbox_head": head.round(2).tolist(),
+                        "category_id": 1,
+                    }
+                )
                 if rng.rand() < cfg.drop_prob:
                     continue
                 size = 0.6 * np.hypot(head[2], head[3])
                 err = rng.normal(0, cfg.noise, size=(kp.NUM_KEYPOINTS, 2)) * size
-                scores = np.clip(np.exp(-np.linalg.norm(err, axis=1) / size) + rng.normal(0, 0.1, kp.NUM_KEYPOINTS),
-                                 0, 1)
+                scores = np.clip(
+                    np.exp(-np.linalg.norm(err, axis=1) / size) + rng.normal(0, 0.1, kp.NUM_KEYPOINTS), 0, 1
+                )
                 scores[rng.rand(kp.NUM_KEYPOINTS) < cfg.tie_prob] = 1.0
                 pred = np.concatenate([pts + err, np.ones((kp.NUM_KEYPOINTS, 1))], 1)
-                pr_anns.append({"image_id": image_id, "track_id": track, "keypoints": pred.reshape(-1).tolist(),
-                                "scores": scores.tolist(), "category_id": 1})
+                pr_anns.append(
+                    {
+                        "image_id": image_id,
+                        "track_id": track,
+                        "keypoints": pred.reshape(-1).tolist(),
+                        "scores": scores.tolist(),
+                        "category_id": 1,
+                    }
+                )
                 track += 1
             for _ in range(rng.poisson(cfg.fp_per_frame)):
                 pts, _ = _person(rng, w, h)
                 pred = np.concatenate([pts, np.ones((kp.NUM_KEYPOINTS, 1))], 1)
-                pr_anns.append({"image_id": image_id, "track_id": track, "keypoints": pred.reshape(-1).tolist(),
-                                "scores": rng.uniform(0, 0.8, kp.NUM_KEYPOINTS).tolist(), "category_id": 1})
+                pr_anns.append(
+                    {
+                        "image_id": image_id,
+                        "track_id": track,
+                        "keypoints": pred.reshape(-1).tolist(),
+                        "scores": rng.uniform(0, 0.8, kp.NUM_KEYPOINTS).tolist(),
+                        "category_id": 1,
+                    }
+                )
                 track += 1
         cats = [{"supercategory": "person", "id": 1, "name": "person", "keypoints": list(kp.KEYPOINT_NAMES)}]
         write_json(out / "gt" / f"{name}.json", {"images": images, "annotations": gt_anns, "categories": cats})

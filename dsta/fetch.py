@@ -31,6 +31,7 @@ which its own stage tracks.) A ``released`` entry's ``weights`` file (a released
 training) is handled the same way; its manifest is ``OUT/released/<name>.json``, which its convert_released stage
 depends on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,12 @@ def is_url(source: str, field: str = "source") -> bool:
     if scheme in URL_SCHEMES:
         return True
     if "://" in source:
-        raise DataError(source, field, f"unsupported URL scheme {scheme!r}: use {', '.join(URL_SCHEMES)} or a "
-                                       f"local path (fetch the file by hand and point at it)")
+        raise DataError(
+            source,
+            field,
+            f"unsupported URL scheme {scheme!r}: use {', '.join(URL_SCHEMES)} or a "
+            f"local path (fetch the file by hand and point at it)",
+        )
     return False
 
 
@@ -89,10 +94,16 @@ def download(url: str, dest: Path, timeout: float = 60.0) -> Path:
                 shutil.copyfileobj(response, f, CHUNK)
         if expected is not None and part.stat().st_size != expected:
             raise OSError(f"connection closed after {part.stat().st_size} of {expected} bytes")
-    except (OSError, http.client.HTTPException) as err:  # URLError, HTTPError, timeouts, connection resets: keep the .part for the next run
-        raise DataError(url, "source", f"download failed ({err}); run the stage again to resume "
-                                       f"({part.stat().st_size if part.is_file() else 0} bytes kept in {part})") \
-            from None
+    except (
+        OSError,
+        http.client.HTTPException,
+    ) as err:  # URLError, HTTPError, timeouts, connection resets: keep the .part for the next run
+        raise DataError(
+            url,
+            "source",
+            f"download failed ({err}); run the stage again to resume "
+            f"({part.stat().st_size if part.is_file() else 0} bytes kept in {part})",
+        ) from None
     os.replace(part, dest)
     return dest
 
@@ -124,8 +135,9 @@ def extract(archive: Path, dest: Path) -> int:
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
         if isinstance(err, OSError) and err.errno is not None:  # the disk, not the archive (full, no permission)
             raise
-        raise DataError(archive, "source", f"truncated or corrupt archive ({type(err).__name__}: {err}); "
-                                           f"download it again") from None
+        raise DataError(
+            archive, "source", f"truncated or corrupt archive ({type(err).__name__}: {err}); download it again"
+        ) from None
 
 
 def _extract(archive: Path, dest: Path) -> int:
@@ -154,9 +166,12 @@ def fetch(dataset: str, cfg: dict, out: Path, downloads: Path) -> dict:
     expected = cfg.get("sha256")
     with atomic_dir(out) as tmp:
         if not source:
-            manifest = {"dataset": dataset, "configured": False,
-                        "reason": f"no source configured: set datasets.{dataset}.source (a local archive, directory "
-                                  f"or URL) in configs/fetch/{dataset}.yaml, then `python -m dsta.config`"}
+            manifest = {
+                "dataset": dataset,
+                "configured": False,
+                "reason": f"no source configured: set datasets.{dataset}.source (a local archive, directory "
+                f"or URL) in configs/fetch/{dataset}.yaml, then `python -m dsta.config`",
+            }
             write_json(tmp / NOT_CONFIGURED, manifest, indent=2)
         else:
             source = str(source)
@@ -172,9 +187,13 @@ def fetch(dataset: str, cfg: dict, out: Path, downloads: Path) -> dict:
                 (tmp / "data").symlink_to(archive.resolve(), target_is_directory=True)
                 manifest.update(kind="directory")
             else:
-                manifest.update(kind="archive", sha256=verify(archive, expected, f"datasets.{dataset}.sha256"),
-                                sha256_pinned=bool(expected), bytes=archive.stat().st_size,
-                                members=extract(archive, tmp / "data"))
+                manifest.update(
+                    kind="archive",
+                    sha256=verify(archive, expected, f"datasets.{dataset}.sha256"),
+                    sha256_pinned=bool(expected),
+                    bytes=archive.stat().st_size,
+                    members=extract(archive, tmp / "data"),
+                )
             write_json(tmp / MANIFEST, manifest, indent=2)
     return manifest
 
@@ -195,8 +214,11 @@ def weights_entry(weights: dict, file: str) -> tuple[str, dict] | None:
 
 def _where(name: str, entry: dict) -> str:
     source = entry.get("source")
-    return (f"get it from {entry.get('where') or 'its source'}" + (f" (source: {source})" if source else "") +
-            f"; configs/weights/{name}.yaml")
+    return (
+        f"get it from {entry.get('where') or 'its source'}"
+        + (f" (source: {source})" if source else "")
+        + f"; configs/weights/{name}.yaml"
+    )
 
 
 def where_to_get(weights: dict, file: str) -> str:
@@ -212,9 +234,12 @@ def require_weights(params: str | Path, experiment: str, cfg: dict) -> None:
     if file is None or Path(file).is_file():
         return
     where = where_to_get((load_yaml(params) or {}).get("weights") or {}, file)
-    raise DataError(file, f"experiments.{experiment}.model.kwargs.pretrained",
-                    f"weights file not found; {where}; `python -m dsta.fetch --params {params} --weights "
-                    f"--out data/weights` fetches and verifies it")
+    raise DataError(
+        file,
+        f"experiments.{experiment}.model.kwargs.pretrained",
+        f"weights file not found; {where}; `python -m dsta.fetch --params {params} --weights "
+        f"--out data/weights` fetches and verifies it",
+    )
 
 
 def fetch_weights(weights: dict, experiments: dict, out: Path, downloads: Path, released: dict | None = None) -> dict:
@@ -240,9 +265,11 @@ def fetch_weights(weights: dict, experiments: dict, out: Path, downloads: Path, 
         if not file.is_file():
             source = entry.get("source")
             if not source:
-                raise DataError(file, f"weights.{name}.source",
-                                f"weights file not found and no source configured; used by {exps}; "
-                                f"{_where(name, entry)}")
+                raise DataError(
+                    file,
+                    f"weights.{name}.source",
+                    f"weights file not found and no source configured; used by {exps}; {_where(name, entry)}",
+                )
             source = str(source)
             if is_url(source, f"weights.{name}.source"):
                 got = download(source, Path(downloads) / f"{name}-{archive_name(source)}")
@@ -256,8 +283,9 @@ def fetch_weights(weights: dict, experiments: dict, out: Path, downloads: Path, 
                 shutil.copyfile(got, tmp)
         digests[name] = verify(file, entry.get("sha256"), f"weights.{name}.sha256")
         if not entry.get("sha256"):
-            print(f"weights.{name}: sha256 not pinned; {file} has {digests[name]} (pin it in "
-                  f"configs/weights/{name}.yaml)")
+            print(
+                f"weights.{name}: sha256 not pinned; {file} has {digests[name]} (pin it in configs/weights/{name}.yaml)"
+            )
     with atomic_dir(out) as tmp:
         (tmp / RELEASED).mkdir()
         for exp in per_experiment:
@@ -282,8 +310,13 @@ def main(argv: list[str] | None = None) -> dict:
     check_out_dir(Path(a.out).parent)  # --out itself is replaced whole (dsta.io.atomic_dir)
     if a.weights:
         doc = load_yaml(a.params) or {}
-        result = fetch_weights(doc.get("weights") or {}, doc.get("experiments") or {}, Path(a.out),
-                               Path(a.downloads), doc.get("released") or {})
+        result = fetch_weights(
+            doc.get("weights") or {},
+            doc.get("experiments") or {},
+            Path(a.out),
+            Path(a.downloads),
+            doc.get("released") or {},
+        )
         used = sorted({n for v in result.values() for n in v})
         print(f"weights: {', '.join(used) if used else 'none needed'} -> {a.out}")
         return result

@@ -11,11 +11,13 @@
 
 Every result records ``InferenceOptions.as_dict()``.
 """
+
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -35,7 +37,7 @@ class InferenceOptions:
     compile: bool = False
     cuda_graphs: bool = False
 
-    def check(self, device: torch.device | str) -> "InferenceOptions":
+    def check(self, device: torch.device | str) -> InferenceOptions:
         """Refuse what the device cannot do, naming the flag."""
         if self.dtype not in DTYPES:
             raise DataError(None, "--dtype", f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
@@ -44,7 +46,7 @@ class InferenceOptions:
         return self
 
     @classmethod
-    def from_label(cls, label: str, where: str) -> "InferenceOptions":
+    def from_label(cls, label: str, where: str) -> InferenceOptions:
         """The inverse of ``label``: ``InferenceOptions.from_label("bf16+cl", "--fast-mode")``."""
         return cls(**parse_inference_label(label, where))
 
@@ -78,8 +80,9 @@ class InferenceOptions:
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def wrap(self, fn: Callable[..., Any], example: tuple[torch.Tensor, ...], device: torch.device | str
-             ) -> Callable[..., Any]:
+    def wrap(
+        self, fn: Callable[..., Any], example: tuple[torch.Tensor, ...], device: torch.device | str
+    ) -> Callable[..., Any]:
         """``fn`` (a model or step taking tensors) with autocast, compile and CUDA graphs applied, without autograd;
         fp32 outputs.
         ``example``: inputs of the fixed shapes that CUDA graphs capture (ignored otherwise)."""
@@ -100,8 +103,11 @@ def add_arguments(parser, cuda_note: str = "") -> None:
     parser.add_argument("--dtype", choices=list(DTYPES), default="fp32", help="autocast dtype of inference")
     parser.add_argument("--channels-last", action="store_true", help="NHWC memory format for convolutions")
     parser.add_argument("--compile", action="store_true", help="torch.compile the forward pass")
-    parser.add_argument("--cuda-graphs", action="store_true",
-                        help="capture and replay the forward pass for fixed shapes (CUDA only)" + cuda_note)
+    parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="capture and replay the forward pass for fixed shapes (CUDA only)" + cuda_note,
+    )
 
 
 def from_args(args) -> InferenceOptions:
@@ -142,8 +148,9 @@ def _capture(run: Callable[..., Any], example: tuple[torch.Tensor, ...]) -> Call
     return replay
 
 
-def batch_runner(model: nn.Module, options: InferenceOptions, device: torch.device | str,
-                 batch_size: int) -> Callable[[torch.Tensor], Any]:
+def batch_runner(
+    model: nn.Module, options: InferenceOptions, device: torch.device | str, batch_size: int
+) -> Callable[[torch.Tensor], Any]:
     """``model(images)`` with the options, for a loader whose batches have at most ``batch_size`` samples. With CUDA
     graphs one graph is captured at ``batch_size``: a smaller (last) batch is padded with its last sample and the
     outputs cut back, and outputs are copies (the graph's buffers are reused by the next call)."""

@@ -1,4 +1,5 @@
 """File helpers: JSON that fails with a clear message, and writes that never leave a half-written file."""
+
 from __future__ import annotations
 
 import contextlib
@@ -6,8 +7,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 

@@ -7,10 +7,11 @@ PoseTrack18/21 store 17 keypoints in a COCO-like order where the COCO eye slots 
 poseval) number 15 joints in the LSP-like order below. DSTA groups 15 of the 17 keypoint tokens into 5 groups of 3
 adjacent joints; the 2 ear tokens belong to no group.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 # --- PoseTrack18/21 order: the order of ``keypoints`` in the JSON files and of every tensor in this project ---
 KEYPOINT_NAMES: tuple[str, ...] = (
@@ -42,18 +43,16 @@ UNANNOTATED_KEYPOINTS: tuple[str, ...] = ("left_ear", "right_ear")
 
 def _mirror(name: str) -> str:
     if name.startswith("left_"):
-        return "right_" + name[len("left_"):]
+        return "right_" + name[len("left_") :]
     if name.startswith("right_"):
-        return "left_" + name[len("right_"):]
+        return "left_" + name[len("right_") :]
     return name
 
 
 # Index of each keypoint's mirror image (itself for the midline joints), as mmpose's ``flip_indices``.
 FLIP_INDICES: tuple[int, ...] = tuple(KEYPOINT_INDEX[_mirror(n)] for n in KEYPOINT_NAMES)
 # The left/right pairs, each once.
-FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple(
-    (i, j) for i, j in enumerate(FLIP_INDICES) if i < j
-)
+FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple((i, j) for i, j in enumerate(FLIP_INDICES) if i < j)
 
 # Limbs to draw, as name pairs (the PoseTrack18 ``categories.skeleton`` without the ear edges, which have no data).
 SKELETON_NAMES: tuple[tuple[str, str], ...] = (
@@ -77,8 +76,25 @@ SKELETON_NAMES: tuple[tuple[str, str], ...] = (
 SKELETON: tuple[tuple[int, int], ...] = tuple((KEYPOINT_INDEX[a], KEYPOINT_INDEX[b]) for a, b in SKELETON_NAMES)
 # The PoseTrack18 file's own ``categories[0].skeleton`` (1-based, with the ear edges), written into files we produce.
 POSETRACK18_CATEGORY_SKELETON: tuple[tuple[int, int], ...] = (
-    (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9), (8, 10), (9, 11),
-    (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
+    (16, 14),
+    (14, 12),
+    (17, 15),
+    (15, 13),
+    (12, 13),
+    (6, 12),
+    (7, 13),
+    (6, 7),
+    (6, 8),
+    (7, 9),
+    (8, 10),
+    (9, 11),
+    (2, 3),
+    (1, 2),
+    (1, 3),
+    (2, 4),
+    (3, 5),
+    (4, 6),
+    (5, 7),
 )
 
 # --- The official evaluator's 15 joints (poseval ``Joint``); PoseTrack17 ``annopoints`` ids are these ids ---
@@ -131,8 +147,17 @@ JOINT_LOSS_WEIGHTS: tuple[float, ...] = tuple(
 
 # Joints of the upper body, used by half-body augmentation.
 UPPER_BODY_NAMES: tuple[str, ...] = (
-    "nose", "head_bottom", "head_top", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "nose",
+    "head_bottom",
+    "head_top",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
 )
 UPPER_BODY_INDICES: tuple[int, ...] = tuple(KEYPOINT_INDEX[n] for n in UPPER_BODY_NAMES)
 LOWER_BODY_INDICES: tuple[int, ...] = tuple(i for i in range(NUM_KEYPOINTS) if i not in UPPER_BODY_INDICES)

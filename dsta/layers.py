@@ -3,6 +3,7 @@
 The RLE flow that DSTA and the RLE baseline share lives in ``dsta.rle`` beside its loss; the per-frame backbones in
 ``dsta.backbones``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

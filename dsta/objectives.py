@@ -7,6 +7,7 @@
 
 Both decode to (B, J, 2) crop pixels and (B, J) scores, so prediction and evaluation are shared.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,15 @@ class RegressionObjective:
 
     def loss(self, model, output, batch: dict) -> torch.Tensor:
         model = getattr(model, "module", model)
-        return rle_loss(output.coords.float(), output.sigma.float(), batch["coords"], batch["coord_weight"],
-                        model.flow, residual=self.residual, prior=self.prior)
+        return rle_loss(
+            output.coords.float(),
+            output.sigma.float(),
+            batch["coords"],
+            batch["coord_weight"],
+            model.flow,
+            residual=self.residual,
+            prior=self.prior,
+        )
 
     def decode(self, output) -> tuple[np.ndarray, np.ndarray]:
         scale = np.array(self.input_size, dtype=np.float64)
@@ -71,8 +79,14 @@ def objective_for(target: str, input_size, model_cfg: dict):
     return make_objective(target, input_size, **args)
 
 
-def make_objective(target: str, input_size, heatmap_size=None, heatmap_sigma: float = 2.0,
-                   prior: str = "laplace", residual: bool = True):
+def make_objective(
+    target: str,
+    input_size,
+    heatmap_size=None,
+    heatmap_sigma: float = 2.0,
+    prior: str = "laplace",
+    residual: bool = True,
+):
     if target == "regression":
         return RegressionObjective(tuple(input_size), prior=prior, residual=residual)
     if target == "heatmap":

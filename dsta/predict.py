@@ -6,6 +6,7 @@ Everything about the model and the data pipeline (input size, T, frame distance)
 config; only paths and the test-time options are arguments. Writes ``OUT/predictions/*.json`` and
 ``OUT/metrics.json`` (poseval's columns; on data with a ``corrupted`` image flag, also clean vs corrupted).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,28 +16,35 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from dsta import inference
+from dsta.checkpoint import add_trust_argument
 from dsta.checks import int_at_least, num_frames_of
 from dsta.data.dataset import TopDownClipDataset, make_dataset
 from dsta.data.marker import not_configured
 from dsta.data.transforms import crop_to_image
-from dsta import inference
 from dsta.errors import DataError, main_guard
 from dsta.evaluate import PosePrediction, evaluate, to_json, write_predictions
 from dsta.inference import InferenceOptions, batch_runner
 from dsta.io import check_out_dir, remove_stale_temps, write_json
-from dsta.checkpoint import add_trust_argument
 from dsta.models import load_checkpoint, model_target, read_checkpoint
 from dsta.objectives import flip_back, objective_for
 from dsta.provenance import provenance
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, objective, dataset: TopDownClipDataset, device: torch.device,
-            batch_size: int = 32, workers: int = 0, flip: bool = False,
-            options: InferenceOptions = InferenceOptions()) -> list[PosePrediction]:
+def predict(
+    model: torch.nn.Module,
+    objective,
+    dataset: TopDownClipDataset,
+    device: torch.device,
+    batch_size: int = 32,
+    workers: int = 0,
+    flip: bool = False,
+    options: InferenceOptions | None = None,
+) -> list[PosePrediction]:
     """Predictions for every sample of ``dataset``, in image coordinates; ``options``: dtype, channels-last, compile,
-    CUDA graphs (``dsta.inference``)."""
-    run = batch_runner(model, options.check(device), device, batch_size)
+    CUDA graphs (``dsta.inference``; default fp32)."""
+    run = batch_runner(model, (options or InferenceOptions()).check(device), device, batch_size)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     width = dataset.input_size[0]
     out: list[PosePrediction] = []
@@ -48,15 +56,27 @@ def predict(model: torch.nn.Module, objective, dataset: TopDownClipDataset, devi
             f_coords, f_scores = flip_back(f_coords, f_scores, width)
             coords, scores = (coords + f_coords) / 2, (scores + f_scores) / 2
         for i in range(len(images)):
-            xy = crop_to_image(coords[i], batch["center"][i].numpy(), batch["scale"][i].numpy(),
-                               float(batch["rotation"][i]), dataset.input_size)
+            xy = crop_to_image(
+                coords[i],
+                batch["center"][i].numpy(),
+                batch["scale"][i].numpy(),
+                float(batch["rotation"][i]),
+                dataset.input_size,
+            )
             sample = dataset.samples[int(batch["index"][i])]
             # the joint score written for evaluation is joint confidence x box score, as the releases write it
             # (DCPose datasets/process/keypoints_ord.py::coco2posetrack_ord, also DSTA's); GT boxes score 1
             box_score = float(batch["box_score"][i])
-            out.append(PosePrediction(image_id=int(batch["image_id"][i]), keypoints=xy, scores=scores[i] * box_score,
-                                      box=sample.box, box_score=box_score,
-                                      track_id=int(batch["track_id"][i])))
+            out.append(
+                PosePrediction(
+                    image_id=int(batch["image_id"][i]),
+                    keypoints=xy,
+                    scores=scores[i] * box_score,
+                    box=sample.box,
+                    box_score=box_score,
+                    track_id=int(batch["track_id"][i]),
+                )
+            )
     return out
 
 
@@ -90,19 +110,34 @@ def check_boxes(dataset: TopDownClipDataset, path) -> dict | None:
             if frame.is_labeled and frame.persons:
                 frames += 1
                 bare += usable == 0
-    report = {"boxes": boxes, "unmatched_boxes": det.unmatched_boxes, "outside_image": outside,
-              "labeled_frames": frames, "labeled_frames_without_box": bare}
-    print(f"{path}: {boxes} boxes on frames of the split, {det.unmatched_boxes} matching no frame "
-          f"(e.g. {[str(k) for k in det.unmatched_keys[:3]]}), {outside} outside their image; {bare} of {frames} "
-          f"labeled frames with people have no usable box", file=sys.stderr)
+    report = {
+        "boxes": boxes,
+        "unmatched_boxes": det.unmatched_boxes,
+        "outside_image": outside,
+        "labeled_frames": frames,
+        "labeled_frames_without_box": bare,
+    }
+    print(
+        f"{path}: {boxes} boxes on frames of the split, {det.unmatched_boxes} matching no frame "
+        f"(e.g. {[str(k) for k in det.unmatched_keys[:3]]}), {outside} outside their image; {bare} of {frames} "
+        f"labeled frames with people have no usable box",
+        file=sys.stderr,
+    )
     if outside > BOX_LIMIT * boxes:
-        raise DataError(path, "bbox", f"{outside} of {boxes} boxes lie outside their image (more than "
-                                      f"{BOX_LIMIT:.0%}): boxes of another image size or release?")
+        raise DataError(
+            path,
+            "bbox",
+            f"{outside} of {boxes} boxes lie outside their image (more than "
+            f"{BOX_LIMIT:.0%}): boxes of another image size or release?",
+        )
     if bare > BOX_LIMIT * frames:
-        raise DataError(path, "image_id" if det.unmatched_keys and isinstance(det.unmatched_keys[0], int)
-                        else "image_name", f"{bare} of {frames} labeled frames with people get no usable box (more "
-                                           f"than {BOX_LIMIT:.0%}); {det.unmatched_boxes} boxes match no frame of "
-                                           f"the split: boxes of another split or naming scheme?")
+        raise DataError(
+            path,
+            "image_id" if det.unmatched_keys and isinstance(det.unmatched_keys[0], int) else "image_name",
+            f"{bare} of {frames} labeled frames with people get no usable box (more "
+            f"than {BOX_LIMIT:.0%}); {det.unmatched_boxes} boxes match no frame of "
+            f"the split: boxes of another split or naming scheme?",
+        )
     return report
 
 
@@ -142,17 +177,29 @@ def main(argv: list[str] | None = None) -> dict:
     ckpt = read_checkpoint(a.checkpoint, a.trust_checkpoint)
     cfg = ckpt.get("config")
     if not isinstance(cfg, dict) or not isinstance(cfg.get("data"), dict) or not isinstance(cfg.get("model"), dict):
-        raise DataError(a.checkpoint, "config", "no data and model config in this checkpoint (from an older "
-                                                "converter? convert the official file again)")
+        raise DataError(
+            a.checkpoint,
+            "config",
+            "no data and model config in this checkpoint (from an older converter? convert the official file again)",
+        )
     if f"{a.split}_ann" not in cfg["data"]:
         known = sorted(k.removesuffix("_ann") for k in cfg["data"] if k.endswith("_ann"))
-        raise DataError(a.checkpoint, "--split", f"unknown split {a.split!r}; the checkpoint's data config has "
-                                                 f"{', '.join(known)}")
+        raise DataError(
+            a.checkpoint, "--split", f"unknown split {a.split!r}; the checkpoint's data config has {', '.join(known)}"
+        )
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = load_checkpoint(a.checkpoint, a.trust_checkpoint).to(device)
     target = model_target(ckpt["model"])
-    dataset = make_dataset(cfg["data"], num_frames_of(ckpt["model"], ckpt["kwargs"]), target, a.data_root, a.split,
-                           train=False, boxes=a.boxes, heatmap=cfg["model"].get("heatmap"))
+    dataset = make_dataset(
+        cfg["data"],
+        num_frames_of(ckpt["model"], ckpt["kwargs"]),
+        target,
+        a.data_root,
+        a.split,
+        train=False,
+        boxes=a.boxes,
+        heatmap=cfg["model"].get("heatmap"),
+    )
     box_check = check_boxes(dataset, a.boxes or cfg["data"].get("boxes"))
     objective = objective_for(target, dataset.input_size, cfg["model"])
     options = inference.from_args(a).check(device)
@@ -160,9 +207,15 @@ def main(argv: list[str] | None = None) -> dict:
     metrics = score(preds, dataset, out)
     if box_check is not None:
         metrics["box_check"] = box_check
-    metrics.update(checkpoint=str(a.checkpoint), epoch=ckpt.get("epoch"), flip=a.flip, inference=options.as_dict(),
-                   boxes=a.boxes or
-                   cfg["data"].get("boxes", "gt"), dataset=cfg["data"]["name"], model=ckpt["model"])
+    metrics.update(
+        checkpoint=str(a.checkpoint),
+        epoch=ckpt.get("epoch"),
+        flip=a.flip,
+        inference=options.as_dict(),
+        boxes=a.boxes or cfg["data"].get("boxes", "gt"),
+        dataset=cfg["data"]["name"],
+        model=ckpt["model"],
+    )
     metrics["provenance"] = provenance((cfg.get("train") or {}).get("seed"), cfg)
     if ckpt.get("source_sha256"):  # a converted release: which file it was (no release publishes a checksum)
         metrics["provenance"]["weights_sha256"] = ckpt["source_sha256"]

@@ -18,6 +18,7 @@ Where the split layouts are searched: ``annotations/{train,val}`` (PoseTrack17/1
 (DCPose's renamed PoseTrack17) and ``posetrack_data/{train,val}`` (PoseTrack21), at any depth of the fetched tree.
 A fetched ``NOT_CONFIGURED.json`` is passed on unchanged, and the stage succeeds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,16 @@ import os
 import shutil
 from pathlib import Path
 
-from dsta.data.posetrack import (Sequence, annotation_files, join_detections, read_detections, read_sequence,
-                                 to_posetrack18)
-from dsta.errors import DataError, main_guard
 from dsta.data.marker import NOT_CONFIGURED
+from dsta.data.posetrack import (
+    Sequence,
+    annotation_files,
+    join_detections,
+    read_detections,
+    read_sequence,
+    to_posetrack18,
+)
+from dsta.errors import DataError, main_guard
 from dsta.io import atomic_dir, check_out_dir, load_json, write_json
 
 SPLITS = ("train", "val")
@@ -66,8 +73,9 @@ def find_image_root(seq: Sequence, candidates: list[Path]) -> Path:
     for root in candidates:
         if (root / frame.file_name).is_file():
             return root
-    raise DataError(seq.source, "images[0].file_name", f"{frame.file_name!r} found under none of "
-                                                         f"{[str(c) for c in candidates]}")
+    raise DataError(
+        seq.source, "images[0].file_name", f"{frame.file_name!r} found under none of {[str(c) for c in candidates]}"
+    )
 
 
 def check_release(dataset: str, fmt: str | None, ann_dir: Path) -> None:
@@ -77,8 +85,11 @@ def check_release(dataset: str, fmt: str | None, ann_dir: Path) -> None:
     if fmt is None:
         return
     if (dataset == "posetrack21") != (fmt == "posetrack21"):
-        raise DataError(ann_dir, "--dataset", f"these are {fmt} annotations, not {dataset}: check --dataset and "
-                                              f"datasets.{dataset}.source")
+        raise DataError(
+            ann_dir,
+            "--dataset",
+            f"these are {fmt} annotations, not {dataset}: check --dataset and datasets.{dataset}.source",
+        )
 
 
 def prepare(raw: Path, dataset: str, out: Path) -> dict:
@@ -109,7 +120,7 @@ def _prepare(raw: Path, dataset: str, out: Path, tmp: Path) -> dict:
         for path in annotation_files(ann_dir):
             seq = read_sequence(path)
             root = root or find_image_root(seq, candidates)
-            doc = to_posetrack18(seq, lambda f: os.path.relpath(root / f.file_name, out))
+            doc = to_posetrack18(seq, lambda f, root=root: os.path.relpath(root / f.file_name, out))
             write_json(tmp / "annotations" / split / f"{path.stem}.json", doc)
             stats["sequences"] += 1
             stats["labeled_frames"] += len(seq.labeled_frames)
@@ -126,9 +137,13 @@ def _prepare(raw: Path, dataset: str, out: Path, tmp: Path) -> dict:
         joined = join_detections(read_detections(path), split_sequences[split], path)
         (tmp / "boxes").mkdir(exist_ok=True)
         shutil.copyfile(path, tmp / "boxes" / f"{split}_detections.json")
-        summary["boxes"][split] = {"source": str(path.relative_to(raw)), "images": len(joined.by_image),
-                                   "boxes": joined.matched_boxes, "unmatched_boxes": joined.unmatched_boxes,
-                                   "unmatched_examples": [str(k) for k in joined.unmatched_keys]}
+        summary["boxes"][split] = {
+            "source": str(path.relative_to(raw)),
+            "images": len(joined.by_image),
+            "boxes": joined.matched_boxes,
+            "unmatched_boxes": joined.unmatched_boxes,
+            "unmatched_examples": [str(k) for k in joined.unmatched_keys],
+        }
     write_json(tmp / "dataset.json", summary, indent=2)
     return summary
 
@@ -146,9 +161,11 @@ def main(argv: list[str] | None = None) -> dict:
         val = summary["splits"]["val"]
         print(f"{a.dataset}: {val['sequences']} val sequences, {val['labeled_frames']} labeled frames -> {a.out}")
         for split, b in summary["boxes"].items():
-            print(f"{a.dataset} {split} boxes ({b['source']}): {b['boxes']} matched {b['images']} images, "
-                  f"{b['unmatched_boxes']} matched no image" + (f" (e.g. {b['unmatched_examples']})"
-                                                                 if b["unmatched_boxes"] else ""))
+            print(
+                f"{a.dataset} {split} boxes ({b['source']}): {b['boxes']} matched {b['images']} images, "
+                f"{b['unmatched_boxes']} matched no image"
+                + (f" (e.g. {b['unmatched_examples']})" if b["unmatched_boxes"] else "")
+            )
     else:
         print(f"{a.dataset}: not configured -> {a.out}")
     return summary

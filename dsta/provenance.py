@@ -5,6 +5,7 @@ tree was dirty, the machine (CPU model, GPU name when CUDA is in use), torch and
 the experiment's resolved config and the UTC time. The report footnotes each number with the block of the file the
 number came from (``describe``), so a number is never credited to another run's commit or machine.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,10 +35,16 @@ def git_state() -> tuple[str | None, bool | None]:
     if os.environ.get(COMMIT_ENV):
         return os.environ[COMMIT_ENV], None
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *SOURCE_PATHS],
-                               cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *SOURCE_PATHS],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return sha, bool(dirty)
     except (OSError, subprocess.CalledProcessError):
         return None, None
@@ -96,9 +103,16 @@ def config_hash(config: Any) -> str | None:
 def provenance(seed: int | None = None, config: Any = None) -> dict[str, Any]:
     """The block a stage writes beside its numbers."""
     sha, dirty = git_state()
-    return {"commit": sha, "dirty": dirty, "machine": {"cpu": cpu_model(), "gpu": gpu_name()},
-            "torch": torch_version(), "python": platform.python_version(), "seed": seed,
-            "config_hash": config_hash(config), "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {
+        "commit": sha,
+        "dirty": dirty,
+        "machine": {"cpu": cpu_model(), "gpu": gpu_name()},
+        "torch": torch_version(),
+        "python": platform.python_version(),
+        "seed": seed,
+        "config_hash": config_hash(config),
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def machine_name(prov: dict | None) -> str | None:
@@ -121,8 +135,9 @@ def describe(prov: dict | None) -> str:
         return "provenance not recorded"
     if prov.get("recorded") is False:
         stored = prov.get("stored_in")
-        return ("commit and machine not recorded (an output older than provenance blocks" +
-                (f"; git last stored it in {stored})" if stored else ")"))
+        return "commit and machine not recorded (an output older than provenance blocks" + (
+            f"; git last stored it in {stored})" if stored else ")"
+        )
     parts = [f"commit {commit_name(prov) or 'unknown'}", f"on {machine_name(prov) or 'unknown machine'}"]
     if prov.get("torch"):
         parts.append(f"torch {prov['torch']}")
@@ -134,8 +149,9 @@ def describe(prov: dict | None) -> str:
 def last_commit(path: str | Path) -> str | None:
     """The commit that last changed ``path`` in git (for an output written before provenance blocks existed)."""
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(path)], cwd=REPO, capture_output=True,
-                             text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%h", "--", str(path)], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
         return out or None
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -149,6 +165,10 @@ def legacy(path: str | Path) -> dict:
 def from_env(env: dict) -> dict:
     """A provenance block from a profile's older ``env`` record (commit with ``-dirty``, device, torch)."""
     commit = env.get("commit") or ""
-    return {"commit": commit.removesuffix("-dirty") or None, "dirty": commit.endswith("-dirty") if commit else None,
-            "machine": {"cpu" if env.get("device_type", "cpu") == "cpu" else "gpu": env.get("device")},
-            "torch": env.get("torch"), "python": env.get("python")}
+    return {
+        "commit": commit.removesuffix("-dirty") or None,
+        "dirty": commit.endswith("-dirty") if commit else None,
+        "machine": {"cpu" if env.get("device_type", "cpu") == "cpu" else "gpu": env.get("device")},
+        "torch": env.get("torch"),
+        "python": env.get("python"),
+    }

@@ -22,12 +22,14 @@ question about a name this process has not registered; a plugin that fails to lo
 in the error of every use of its name, and the other models work as before. Nothing of this project imports a
 plugin by name.
 """
+
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from dsta.errors import DataError
 
@@ -109,8 +111,10 @@ def plugins() -> dict[str, ModelPlugin]:
             try:
                 _plugins[ep.name] = _check_plugin(ep, ep.load())
             except Exception as err:  # any failure of an outside package: one line, the others still load
-                _broken[ep.name] = (f"plugin entry point {ep.name} = {ep.value} ({ENTRY_POINT_GROUP}) failed to "
-                                    f"load: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+                _broken[ep.name] = (
+                    f"plugin entry point {ep.name} = {ep.value} ({ENTRY_POINT_GROUP}) failed to "
+                    f"load: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                )
                 print(f"warning: {_broken[ep.name]}", file=sys.stderr)
     return _plugins
 
@@ -163,8 +167,9 @@ def create_model(name: str, **kwargs: Any) -> Any:
     try:
         factory = getattr(importlib.import_module(module), attr)
     except Exception as err:
-        raise DataError(None, "model.name", f"plugin {name}: cannot import its factory {spec} "
-                                            f"({type(err).__name__}: {err})") from None
+        raise DataError(
+            None, "model.name", f"plugin {name}: cannot import its factory {spec} ({type(err).__name__}: {err})"
+        ) from None
     return factory(**kwargs)
 
 

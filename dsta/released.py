@@ -9,6 +9,7 @@
 The converted checkpoint carries that entry as its ``config``, so the evaluate_released stage runs ``dsta.predict``
 on it exactly as the evaluate stage runs it on a trained checkpoint.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +32,12 @@ def convert_released(params: str | Path, name: str, out: str | Path) -> dict:
     file = Path(str(cfg["weights"]))
     if not file.is_file():
         weights = (load_yaml(params) or {}).get("weights") or {}
-        raise DataError(file, f"released.{name}.weights",
-                        f"released weights not found; {where_to_get(weights, str(file))}; then `python -m dsta.fetch "
-                        f"--params {params} --weights --out data/weights` verifies it")
+        raise DataError(
+            file,
+            f"released.{name}.weights",
+            f"released weights not found; {where_to_get(weights, str(file))}; then `python -m dsta.fetch "
+            f"--params {params} --weights --out data/weights` verifies it",
+        )
     CONVERTERS[cfg["converter"]](file, out, cfg["model"]["kwargs"], config=cfg, released=name)
     return cfg
 

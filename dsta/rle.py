@@ -11,6 +11,7 @@ with ``a = 1 / sqrt(2 pi)``. The residual term lets the flow learn only the *dif
 (Laplace, or Gaussian: ``log(sigma / a) + (y - mu)^2 / (2 sigma^2)``), which is what makes training stable.
 Targets whose weight is 0 (unlabeled joints) add nothing. The sum is divided by the batch size.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,15 @@ class RealNVP(nn.Module):
         return log_prior + log_det
 
 
-def rle_loss(coords: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
-             flow: RealNVP, residual: bool = True, prior: str = "laplace") -> torch.Tensor:
+def rle_loss(
+    coords: torch.Tensor,
+    sigma: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor,
+    flow: RealNVP,
+    residual: bool = True,
+    prior: str = "laplace",
+) -> torch.Tensor:
     """The RLE loss for predicted ``coords`` and ``sigma`` (B, J, 2) against ``target`` (B, J, 2).
 
     Args:
@@ -88,6 +96,6 @@ def rle_loss(coords: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor, we
         if prior == "laplace":
             log_q = torch.log(sigma / AMP) + (target - coords).abs() / (math.sqrt(2) * sigma + 1e-9)
         else:
-            log_q = torch.log(sigma / AMP) + (target - coords) ** 2 / (2 * sigma ** 2 + 1e-9)
+            log_q = torch.log(sigma / AMP) + (target - coords) ** 2 / (2 * sigma**2 + 1e-9)
         loss = loss + log_q * weight
     return loss.sum() / b

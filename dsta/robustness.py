@@ -20,6 +20,7 @@ before it is cropped (``dsta.data.corrupt``, deterministic). Writes ``OUT/metric
   ``box_prior``: the chance level, the training set's mean pose placed in each box (``dsta.box_prior``), with these
   boxes and with GT boxes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from dsta import box_prior
+from dsta.checkpoint import add_trust_argument
 from dsta.checks import check_robustness, num_frames_of
 from dsta.config import load_params_section
 from dsta.data.corrupt import FrameCorruptor
@@ -40,7 +42,6 @@ from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.evaluate.bootstrap import Matched, bootstrap_totals, interval, load_matched
 from dsta.io import load_json, write_json
-from dsta.checkpoint import add_trust_argument
 from dsta.models import load_checkpoint, model_target, read_checkpoint
 from dsta.objectives import objective_for
 from dsta.predict import predict, score
@@ -53,7 +54,7 @@ def grid(section: dict) -> list[tuple[str, int | None, str]]:
     """The (corruption, severity, mode) runs of a checked ``robustness`` section, ``blank`` once per mode."""
     runs = []
     for corruption in section["corruptions"]:
-        for severity in ([None] if corruption == CONTROL else section["severities"]):
+        for severity in [None] if corruption == CONTROL else section["severities"]:
             for mode in section["modes"]:
                 runs.append((corruption, severity, mode))
     return runs
@@ -77,8 +78,18 @@ def summarize(clean: float, runs: list[dict], modes: list[str]) -> dict:
     return out
 
 
-def run_grid(model: torch.nn.Module, objective, dataset, device: torch.device, section: dict, num_frames: int,
-             batch_size: int = 64, log=print, resamples: int = 1000, seed: int = 0) -> dict:
+def run_grid(
+    model: torch.nn.Module,
+    objective,
+    dataset,
+    device: torch.device,
+    section: dict,
+    num_frames: int,
+    batch_size: int = 64,
+    log=print,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict:
     """The clean run and every run of the grid on ``dataset`` (val), summarized."""
     gt_dir = Path(dataset.sequences[0].source).parent
     matched: dict[tuple, Matched] = {}  # the evaluator's matched arrays of each run, for the bootstrap
@@ -106,8 +117,9 @@ def run_grid(model: torch.nn.Module, objective, dataset, device: torch.device, s
             matched[(corruption, severity, mode)] = matched[(corruption, severity, first["mode"])]
         else:
             cache = caches.setdefault((corruption, severity), {})  # the modes share corrupted frames
-            row["mAP"] = evaluate_once((corruption, severity, mode),
-                                       FrameCorruptor(corruption, severity or 1, mode, cache))
+            row["mAP"] = evaluate_once(
+                (corruption, severity, mode), FrameCorruptor(corruption, severity or 1, mode, cache)
+            )
         runs.append(row)
         log(f"  {corruption:<16} severity {severity or '-'} {mode:<3}: mAP {row['mAP']:.2f}")
     out = summarize(clean, runs, list(section["modes"]))
@@ -125,8 +137,11 @@ def intervals(matched: dict[tuple, Matched], runs: list[dict], resamples: int = 
     clean = totals[str((None, None, None))]
 
     def mpc(mode: str) -> np.ndarray | None:
-        keys = [str((r["corruption"], r["severity"], mode)) for r in runs
-                if r["mode"] == mode and r["corruption"] != CONTROL]
+        keys = [
+            str((r["corruption"], r["severity"], mode))
+            for r in runs
+            if r["mode"] == mode and r["corruption"] != CONTROL
+        ]
         return np.mean([totals[k] for k in keys], 0) if keys else None
 
     out = {"bootstrap": {"resamples": resamples, "seed": seed, "level": 0.95, "unit": "val sequences"}}
@@ -150,12 +165,19 @@ def check_box_prior(path: str | Path, dataset: str, boxes: str, split: str, data
         raise DataError(path, "dataset", f"the prior of {prior.get('dataset')!r}, not of {dataset!r}")
     for key, value in (prior.get("data") or {}).items() if data is not None else ():
         if key not in ("boxes", "input_size") and data.get(key) != value:
-            raise DataError(path, f"data.{key}", f"{value!r}, the checkpoint's data.{key} is {data.get(key)!r}: "
-                                                 f"another crop, another prior")
+            raise DataError(
+                path,
+                f"data.{key}",
+                f"{value!r}, the checkpoint's data.{key} is {data.get(key)!r}: another crop, another prior",
+            )
     if prior.get("boxes_file") != boxes or prior.get("split") != split:
-        raise DataError(path, "boxes_file", f"the prior of boxes {prior.get('boxes_file')!r} on "
-                                            f"{prior.get('split')!r}, not of {boxes!r} on {split!r} "
-                                            f"(leave out --box-prior to compute it here)")
+        raise DataError(
+            path,
+            "boxes_file",
+            f"the prior of boxes {prior.get('boxes_file')!r} on "
+            f"{prior.get('split')!r}, not of {boxes!r} on {split!r} "
+            f"(leave out --box-prior to compute it here)",
+        )
     return prior
 
 
@@ -186,8 +208,16 @@ def main(argv: list[str] | None = None) -> dict:
     model = load_checkpoint(a.checkpoint, a.trust_checkpoint).to(device)
     target = model_target(ckpt["model"])
     num_frames = num_frames_of(ckpt["model"], ckpt["kwargs"])
-    dataset = make_dataset(cfg["data"], num_frames, target, a.data_root, a.split, train=False, boxes=a.boxes,
-                           heatmap=cfg["model"].get("heatmap"))
+    dataset = make_dataset(
+        cfg["data"],
+        num_frames,
+        target,
+        a.data_root,
+        a.split,
+        train=False,
+        boxes=a.boxes,
+        heatmap=cfg["model"].get("heatmap"),
+    )
     objective = objective_for(target, dataset.input_size, cfg["model"])
     boxes = a.boxes or cfg["data"].get("boxes", "gt")
     # the chance level: the box_prior stage's file for this dataset (checked before any work), or computed here after
@@ -195,24 +225,50 @@ def main(argv: list[str] | None = None) -> dict:
     prior = check_box_prior(a.box_prior, cfg["data"]["name"], boxes, a.split, cfg["data"]) if a.box_prior else None
     print(f"{ckpt['model']} (T={num_frames}) on {cfg['data']['name']} {a.split}, boxes {boxes}:")
     result = run_grid(model, objective, dataset, device, section, num_frames, a.batch_size)
-    result.update(checkpoint=str(a.checkpoint), num_frames=num_frames, model=ckpt["model"],
-                  dataset=cfg["data"]["name"], boxes=boxes, grid=section)
+    result.update(
+        checkpoint=str(a.checkpoint),
+        num_frames=num_frames,
+        model=ckpt["model"],
+        dataset=cfg["data"]["name"],
+        boxes=boxes,
+        grid=section,
+    )
     # the chance level beside it: the box prior (no image), with these boxes and with GT boxes; and the model's
     # clean mAP with GT boxes where these are detections
-    with_gt = dataset if boxes == "gt" else make_dataset(cfg["data"], num_frames, target, a.data_root, a.split,
-                                                         train=False, boxes="gt", heatmap=cfg["model"].get("heatmap"))
+    with_gt = (
+        dataset
+        if boxes == "gt"
+        else make_dataset(
+            cfg["data"],
+            num_frames,
+            target,
+            a.data_root,
+            a.split,
+            train=False,
+            boxes="gt",
+            heatmap=cfg["model"].get("heatmap"),
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        result["clean_gt_boxes"] = result["clean"] if with_gt is dataset else float(
-            score(predict(model, objective, with_gt, device, a.batch_size), with_gt, Path(tmp) / "gt")["Total"])
+        result["clean_gt_boxes"] = (
+            result["clean"]
+            if with_gt is dataset
+            else float(
+                score(predict(model, objective, with_gt, device, a.batch_size), with_gt, Path(tmp) / "gt")["Total"]
+            )
+        )
     if prior is None:
         prior = box_prior.compute({**cfg["data"], "boxes": boxes}, a.data_root, a.split)
     result["box_prior"] = {k: prior[k] for k in ("boxes", "gt_boxes", "columns")}
     result["provenance"] = provenance((cfg.get("train") or {}).get("seed"), cfg)
     write_json(out / "metrics.json", to_json(result), indent=2)
-    print(f"clean {result['clean']:.2f} (GT boxes {result['clean_gt_boxes']:.2f}; box prior "
-          f"{result['box_prior']['boxes']:.2f}, GT boxes {result['box_prior']['gt_boxes']:.2f}), mPC " + ", ".join(f"{m} {v:.2f}" for m, v in result["mPC"].items())
-          + (f", temporal recovery {result['temporal_recovery']:+.3f}" if "temporal_recovery" in result else "")
-          + f" ({result['seconds']:.0f} s)")
+    print(
+        f"clean {result['clean']:.2f} (GT boxes {result['clean_gt_boxes']:.2f}; box prior "
+        f"{result['box_prior']['boxes']:.2f}, GT boxes {result['box_prior']['gt_boxes']:.2f}), mPC "
+        + ", ".join(f"{m} {v:.2f}" for m, v in result["mPC"].items())
+        + (f", temporal recovery {result['temporal_recovery']:+.3f}" if "temporal_recovery" in result else "")
+        + f" ({result['seconds']:.0f} s)"
+    )
     return result
 
 

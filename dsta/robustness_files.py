@@ -25,6 +25,7 @@ scores every run with the same evaluator, summaries and bootstrap intervals as t
 outside model's row (its ``label``). ``tests/test_robustness_files.py`` runs a model of ours through the exported
 clips and checks that every run scores exactly what the robustness stage gives it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,11 +95,20 @@ def export(dataset: TopDownClipDataset, section: dict, out: Path, meta: dict) ->
                     else:
                         path = "../" + frame_path(corruption, severity, file_name, sample.box)
                     frames.append(path)
-                clips.append({"image_id": int(seq.frames[sample.frame].image_id), "sequence": Path(seq.source).name,
-                              "box": [float(v) for v in sample.box], "box_score": float(sample.box_score),
-                              "frames": frames})
-            write_json(tmp / name / "clips.json", {"run": {"corruption": corruption, "severity": severity,
-                                                           "mode": mode}, "clips": clips}, indent=1)
+                clips.append(
+                    {
+                        "image_id": int(seq.frames[sample.frame].image_id),
+                        "sequence": Path(seq.source).name,
+                        "box": [float(v) for v in sample.box],
+                        "box_score": float(sample.box_score),
+                        "frames": frames,
+                    }
+                )
+            write_json(
+                tmp / name / "clips.json",
+                {"run": {"corruption": corruption, "severity": severity, "mode": mode}, "clips": clips},
+                indent=1,
+            )
             runs.append({"name": name, "corruption": corruption, "severity": severity, "mode": mode})
         doc = {**meta, "grid": section, "runs": runs, "samples": len(dataset.samples)}
         write_json(tmp / "runs.json", doc, indent=2)
@@ -113,16 +123,20 @@ def score(export_dir: Path, predictions: Path, gt_dir: Path, resamples: int = 10
     for run in doc["runs"]:
         pred_dir = predictions / run["name"]
         if not pred_dir.is_dir():
-            raise DataError(pred_dir, None, f"no predictions for run {run['name']} (one folder per run of "
-                                            f"{export_dir / 'runs.json'})")
+            raise DataError(
+                pred_dir,
+                None,
+                f"no predictions for run {run['name']} (one folder per run of {export_dir / 'runs.json'})",
+            )
         key = (run["corruption"], run["severity"], run["mode"])
         total = float(evaluate(gt_dir, pred_dir)["Total"])
         matched[key] = load_matched(gt_dir, pred_dir)
         if run["corruption"] is None:
             clean = total
         else:
-            runs.append({"corruption": run["corruption"], "severity": run["severity"], "mode": run["mode"],
-                         "mAP": total})
+            runs.append(
+                {"corruption": run["corruption"], "severity": run["severity"], "mode": run["mode"], "mAP": total}
+            )
     out = summarize(clean, runs, list(doc["grid"]["modes"]))
     out.update(intervals(matched, runs, resamples, seed))
     return out
@@ -157,9 +171,14 @@ def main(argv: list[str] | None = None) -> dict:
         section = check_robustness(load_params_section(a.params, "robustness"))
         data = {**load_params_section(a.params, f"box_prior.{a.dataset}"), "frame_distance": a.frame_distance}
         dataset = make_dataset(data, a.num_frames, "regression", a.data_root, "val", train=False, boxes=a.boxes)
-        meta = {"dataset": a.dataset, "data_root": a.data_root, "num_frames": a.num_frames,
-                "frame_distance": a.frame_distance, "boxes": a.boxes or data.get("boxes", "gt"),
-                "gt_dir": Path(os.path.relpath(Path(dataset.sequences[0].source).parent, a.data_root)).as_posix()}
+        meta = {
+            "dataset": a.dataset,
+            "data_root": a.data_root,
+            "num_frames": a.num_frames,
+            "frame_distance": a.frame_distance,
+            "boxes": a.boxes or data.get("boxes", "gt"),
+            "gt_dir": Path(os.path.relpath(Path(dataset.sequences[0].source).parent, a.data_root)).as_posix(),
+        }
         doc = export(dataset, section, Path(a.out), meta)
         print(f"wrote {a.out}: {len(doc['runs'])} runs of {doc['samples']} clips (T={a.num_frames})")
         return doc
@@ -168,12 +187,20 @@ def main(argv: list[str] | None = None) -> dict:
     doc = load_json(export_dir / "runs.json")
     for field in ("runs", "grid", "gt_dir", "dataset", "boxes", "num_frames"):
         if field not in doc:
-            raise DataError(export_dir / "runs.json", field, "missing (write it with python -m dsta.robustness_files "
-                                                             "export)")
+            raise DataError(
+                export_dir / "runs.json", field, "missing (write it with python -m dsta.robustness_files export)"
+            )
     gt_dir = Path(a.data_root) / doc["gt_dir"]
     result = score(export_dir, Path(a.predictions), gt_dir)
-    result.update(model=a.label, label=a.label, source="predictions", num_frames=doc["num_frames"],
-                  dataset=doc["dataset"], boxes=doc["boxes"], grid=doc["grid"])
+    result.update(
+        model=a.label,
+        label=a.label,
+        source="predictions",
+        num_frames=doc["num_frames"],
+        dataset=doc["dataset"],
+        boxes=doc["boxes"],
+        grid=doc["grid"],
+    )
     if a.box_prior:
         prior = check_box_prior(a.box_prior, doc["dataset"], doc["boxes"], "val")
         result["box_prior"] = {k: prior[k] for k in ("boxes", "gt_boxes", "columns")}

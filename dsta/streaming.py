@@ -11,6 +11,7 @@ box; here each frame is cropped once with *its own* box, so its tokens can serve
 every frame (or ``StreamingPose.clip_input`` building the clip from per-frame crops) the two are identical, which is
 what the tests check.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -52,8 +53,14 @@ class StreamingPose:
         device: where the model runs.
     """
 
-    def __init__(self, model: DSTA, input_size: tuple[int, int], frame_distance: int = 1, box_enlarge: float = 1.25,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        model: DSTA,
+        input_size: tuple[int, int],
+        frame_distance: int = 1,
+        box_enlarge: float = 1.25,
+        device: torch.device | str = "cpu",
+    ) -> None:
         self.model = fuse_head(model.eval().to(device))
         self.device = torch.device(device)
         self.input_size = tuple(int(v) for v in input_size)
@@ -125,8 +132,7 @@ class StreamingPose:
         for n, track in enumerate(tracks):
             c = self.cache[track][key]
             xy = tf.crop_to_image(coords[n], c.center, c.scale, 0.0, self.input_size)
-            poses.append(TrackPose(frame=key, track_id=track, keypoints=xy, scores=scores[n],
-                                   box=c.box))
+            poses.append(TrackPose(frame=key, track_id=track, keypoints=xy, scores=scores[n], box=c.box))
         return poses
 
     def _prune(self) -> None:

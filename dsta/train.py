@@ -11,6 +11,7 @@ one with another config, starts over; a finished run's outputs wait in ``OUT/.pr
 finishes, and come back if it fails).
 Per-epoch metrics (loss, PCK@0.05, val mAP, lr) go to dvclive in ``OUT/live``; the final ones to ``OUT/metrics.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ from dsta.models import backbone_path, create_model, model_target, read_checkpoi
 from dsta.objectives import objective_for, pck
 from dsta.predict import predict, score
 from dsta.provenance import provenance
+
 
 def lr_scheduler(optimizer, train: TrainConfig, steps_per_epoch: int = 1) -> torch.optim.lr_scheduler.LRScheduler:
     """The LR schedule (``TrainConfig``). ``multistep`` is stepped once after each epoch; ``after_milestone`` is the
@@ -84,8 +86,10 @@ def param_groups(model, train: TrainConfig) -> list[dict]:
             raise DataError(None, "train.backbone_lr_mult", f"{type(model).__name__} has no `backbone` to treat apart")
         return [{"params": list(model.parameters())}]
     ids = {id(p) for p in backbone.parameters()}
-    return [{"params": list(backbone.parameters()), "lr": train.lr * train.backbone_lr_mult},
-            {"params": [p for p in model.parameters() if id(p) not in ids]}]
+    return [
+        {"params": list(backbone.parameters()), "lr": train.lr * train.backbone_lr_mult},
+        {"params": [p for p in model.parameters() if id(p) not in ids]},
+    ]
 
 
 def set_backbone_frozen(model, frozen: bool) -> None:
@@ -124,8 +128,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch: int, grad_clip: float,
-                    amp: bool, freeze_epochs: int = 0, step_scheduler=None) -> dict:
+def train_one_epoch(
+    model,
+    objective,
+    loader,
+    optimizer,
+    scaler,
+    device,
+    epoch: int,
+    grad_clip: float,
+    amp: bool,
+    freeze_epochs: int = 0,
+    step_scheduler=None,
+) -> dict:
     """One pass over the training set (the backbone frozen while ``epoch < freeze_epochs``; ``step_scheduler``, if
     given, stepped after every optimizer step); returns the mean loss and PCK@0.05."""
     model.train()
@@ -150,11 +165,14 @@ def train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch: 
             step_scheduler.step()
         losses.append(loss.item())
         coords, _ = objective.decode(output)
-        pcks.append(pck(coords, batch["coords"].cpu().numpy(), batch["coord_weight"].cpu().numpy(),
-                        objective.input_size))
+        pcks.append(
+            pck(coords, batch["coords"].cpu().numpy(), batch["coord_weight"].cpu().numpy(), objective.input_size)
+        )
         bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
-    return {"loss": dist.all_mean(float(np.mean(losses)), device),
-            "pck": dist.all_mean(float(np.nanmean(pcks)), device)}
+    return {
+        "loss": dist.all_mean(float(np.mean(losses)), device),
+        "pck": dist.all_mean(float(np.nanmean(pcks)), device),
+    }
 
 
 def evaluate(model, objective, dataset, device, out_dir: Path, batch_size: int) -> dict:
@@ -168,22 +186,29 @@ def datasets(cfg: dict, data_root: Path, num_frames: int, target: str, seed: int
     """The training set and the per-epoch validation set (the configured detection file when the release has one,
     else GT boxes, said so)."""
     heatmap = cfg["model"].get("heatmap")
-    train_set = make_dataset(cfg["data"], num_frames, target, data_root, "train", train=True, seed=seed,
-                             heatmap=heatmap)
-    val_set = make_dataset(cfg["data"], num_frames, target, data_root, "val", train=False, heatmap=heatmap,
-                           boxes="auto")
+    train_set = make_dataset(
+        cfg["data"], num_frames, target, data_root, "train", train=True, seed=seed, heatmap=heatmap
+    )
+    val_set = make_dataset(
+        cfg["data"], num_frames, target, data_root, "val", train=False, heatmap=heatmap, boxes="auto"
+    )
     if val_set.detections is None and cfg["data"].get("boxes") not in (None, "gt") and dist.is_main():
-        print(f"no detection file {cfg['data']['boxes']!r} under {data_root}: validating with GT boxes",
-              file=sys.stderr)
+        print(
+            f"no detection file {cfg['data']['boxes']!r} under {data_root}: validating with GT boxes", file=sys.stderr
+        )
     if train_set.unclipped_boxes and dist.is_main():
-        print(f"{train_set.unclipped_boxes} training boxes not clipped (data.gt_boxes: clipped): their files give no "
-              f"bbox or no image size, so they keep the given one (around the keypoints for PoseTrack17 annolist "
-              f"files)", file=sys.stderr)
+        print(
+            f"{train_set.unclipped_boxes} training boxes not clipped (data.gt_boxes: clipped): their files give no "
+            f"bbox or no image size, so they keep the given one (around the keypoints for PoseTrack17 annolist "
+            f"files)",
+            file=sys.stderr,
+        )
     return train_set, val_set
 
 
-def resume(out: Path, cfg: dict, steps: int, train: TrainConfig, model, optimizer, scheduler,
-           scaler) -> tuple[int, list]:
+def resume(
+    out: Path, cfg: dict, steps: int, train: TrainConfig, model, optimizer, scheduler, scaler
+) -> tuple[int, list]:
     """Where to start: epoch 0 with an empty history, or an interrupted run's next epoch with its history, model,
     optimizer, schedule, scaler and RNG states (from ``OUT/last.pt``). A finished run, or one of another config or data
     size (the per-step schedule's length depends on both), starts over; a finished run's outputs wait aside until the
@@ -195,8 +220,9 @@ def resume(out: Path, cfg: dict, steps: int, train: TrainConfig, model, optimize
     same = ckpt.get("config") == cfg and ckpt.get("steps_per_epoch", steps) == steps
     if not same or ckpt["epoch"] + 1 >= train.epochs:  # the code may have changed since a finished run: train again
         if dist.is_main():
-            print(f"{last}: {'finished run' if same else 'another config or data size'}; starting over",
-                  file=sys.stderr)
+            print(
+                f"{last}: {'finished run' if same else 'another config or data size'}; starting over", file=sys.stderr
+            )
             recorded = (ckpt.get("config") or {}).get("train") or {}
             stash_previous_run(out, finished=ckpt["epoch"] + 1 >= recorded.get("epochs", 0))
         return 0, []
@@ -234,9 +260,15 @@ def epoch_loader(train_set, train: TrainConfig, epoch: int, world: int, device) 
         sampler.set_epoch(epoch)
     else:
         sampler = RandomSampler(train_set, generator=torch.Generator().manual_seed(train.seed + epoch))
-    return DataLoader(train_set, batch_size=train.batch_size, sampler=sampler, num_workers=train.workers,
-                      drop_last=len(train_set) >= train.batch_size, persistent_workers=False,
-                      pin_memory=device.type == "cuda")
+    return DataLoader(
+        train_set,
+        batch_size=train.batch_size,
+        sampler=sampler,
+        num_workers=train.workers,
+        drop_last=len(train_set) >= train.batch_size,
+        persistent_workers=False,
+        pin_memory=device.type == "cuda",
+    )
 
 
 def log_epoch(live, epoch: int, stats: dict) -> None:
@@ -266,8 +298,11 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
     optimizer = torch.optim.AdamW(param_groups(model, train), lr=train.lr, weight_decay=train.weight_decay)
     steps = steps_per_epoch(len(train_set), train.batch_size, world)
     if train.per_step and train.warmup_steps >= train.epochs * steps:
-        raise DataError(None, "train.warmup_steps", f"{train.warmup_steps} >= the schedule's "
-                                                    f"{train.epochs * steps} steps ({steps} per epoch)")
+        raise DataError(
+            None,
+            "train.warmup_steps",
+            f"{train.warmup_steps} >= the schedule's {train.epochs * steps} steps ({steps} per epoch)",
+        )
     scheduler = lr_scheduler(optimizer, train, steps)
     amp = train.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
@@ -286,8 +321,19 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
             ddp_frozen = frozen
         loader = epoch_loader(train_set, train, epoch, world, device)
         t0 = time.time()
-        stats = train_one_epoch(model, objective, loader, optimizer, scaler, device, epoch, train.grad_clip, amp,
-                                train.freeze_backbone_epochs, step_scheduler=scheduler if train.per_step else None)
+        stats = train_one_epoch(
+            model,
+            objective,
+            loader,
+            optimizer,
+            scaler,
+            device,
+            epoch,
+            train.grad_clip,
+            amp,
+            train.freeze_backbone_epochs,
+            step_scheduler=scheduler if train.per_step else None,
+        )
         # the head's LR (the only group of a model without a backbone) after the epoch: the next epoch's under the
         # multi-step schedule, the last step's under cosine
         stats["lr"] = optimizer.param_groups[-1]["lr"]
@@ -299,11 +345,20 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
             stats["val_mAP"] = last_metrics["Total"]
         history.append({"epoch": epoch, **stats})
         if dist.is_main():
-            save_checkpoint(out / "last.pt", name, kwargs, model, config=cfg, epoch=epoch,
-                            optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                            scaler=scaler.state_dict(), history=history, steps_per_epoch=steps,
-                            rng={"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                                 "python": random.getstate()})
+            save_checkpoint(
+                out / "last.pt",
+                name,
+                kwargs,
+                model,
+                config=cfg,
+                epoch=epoch,
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                scaler=scaler.state_dict(),
+                history=history,
+                steps_per_epoch=steps,
+                rng={"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+            )
             log_epoch(live, epoch, stats)
         dist.barrier()
     result = {}
@@ -312,12 +367,16 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
             live.end()
         if last_metrics is None:  # resumed after the last epoch had finished
             last_metrics = evaluate(model, objective, val_set, device, out / "val", train.batch_size)
-        result = {"model": name, "dataset": cfg["data"]["name"], "epochs": train.epochs,
-                  "train_seconds": float(sum(h.get("seconds", 0.0) for h in history)),
-                  "untrained_val_mAP": history[0]["val_mAP"] if history and history[0]["epoch"] == -1 else None,
-                  "val": last_metrics,
-                  "history": history,
-                  "provenance": provenance(train.seed, cfg)}
+        result = {
+            "model": name,
+            "dataset": cfg["data"]["name"],
+            "epochs": train.epochs,
+            "train_seconds": float(sum(h.get("seconds", 0.0) for h in history)),
+            "untrained_val_mAP": history[0]["val_mAP"] if history and history[0]["epoch"] == -1 else None,
+            "val": last_metrics,
+            "history": history,
+            "provenance": provenance(train.seed, cfg),
+        }
         write_json(out / "metrics.json", to_json(result), indent=2)
     dist.cleanup()
     return result
@@ -331,8 +390,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--section", default="experiments", help="the params mapping that holds it (`pretrain`)")
     p.add_argument("--data-root", required=True)
     p.add_argument("--out", required=True, help="run directory: last.pt, live/, val/, metrics.json")
-    p.add_argument("--export-backbone", help="also write the trained backbone's weights here (timm key layout), "
-                                             "for another model's `pretrained`")
+    p.add_argument(
+        "--export-backbone",
+        help="also write the trained backbone's weights here (timm key layout), for another model's `pretrained`",
+    )
     a = p.parse_args(argv)
     cfg = load_experiment(a.params, a.experiment, section=a.section)
     check_experiment(cfg, f"{a.section}.{a.experiment}")  # as `python -m dsta.config` does, for a hand-edited file

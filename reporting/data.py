@@ -1,6 +1,7 @@
 """The report's data, read and computed once: every output of the pipeline the report shows (``reporting.results``),
 one page per dataset with its title and what it is missing, and the paper's claims (``reporting.claims``). Frozen:
 the rows (``reporting.rows``) and the renderers (Markdown, LaTeX, figures) read it and never change it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,9 +11,19 @@ from dsta.errors import DataError
 from dsta.io import load_json, load_yaml
 from dsta.provenance import git_commit
 from reporting.claims import Claim, claims
-from reporting.results import (DATASETS, Experiment, dataset_status, load_benchmarks, load_experiments,
-                               load_paper_profiles, load_released, load_side_by_side, load_timings, outside_models,
-                               with_robustness)
+from reporting.results import (
+    DATASETS,
+    Experiment,
+    dataset_status,
+    load_benchmarks,
+    load_experiments,
+    load_paper_profiles,
+    load_released,
+    load_side_by_side,
+    load_timings,
+    outside_models,
+    with_robustness,
+)
 
 
 @dataclass(frozen=True)
@@ -101,23 +112,42 @@ def box_prior(dataset: str, experiments: list[Experiment], folder: Path | None) 
         for field in ("columns", "boxes_file", "data"):
             if field not in doc:
                 raise DataError(path, field, "missing (write it with python -m dsta.box_prior)")
-        used = sorted({str(e.evaluation.get("boxes")) for e in experiments if e.evaluation and e.evaluation.get("boxes")})
+        used = sorted(
+            {str(e.evaluation.get("boxes")) for e in experiments if e.evaluation and e.evaluation.get("boxes")}
+        )
         if used and used != [str(doc["boxes_file"])]:
-            raise DataError(path, "boxes_file", f"{doc['boxes_file']!r}, but this page's evaluations used {used}: "
-                                                f"a prior with other boxes is not their chance level")
+            raise DataError(
+                path,
+                "boxes_file",
+                f"{doc['boxes_file']!r}, but this page's evaluations used {used}: "
+                f"a prior with other boxes is not their chance level",
+            )
         w, h = doc["data"].get("input_size") or ("?", "?")
         return BoxPrior(doc["columns"], str(doc["boxes_file"]), f"{h}x{w}", f"`{path}`", doc.get("provenance"))
     e = next((e for e in experiments if e.robustness and "columns" in (e.robustness.get("box_prior") or {})), None)
     if e is None:
         return None
-    return BoxPrior(e.robustness["box_prior"]["columns"], e.robustness.get("boxes") or "gt", e.input_size(),
-                    f"`box_prior/{e.dataset}.json`, as `robustness/{e.key}/metrics.json` carries it",
-                    e.robustness.get("provenance"))
+    return BoxPrior(
+        e.robustness["box_prior"]["columns"],
+        e.robustness.get("boxes") or "gt",
+        e.input_size(),
+        f"`box_prior/{e.dataset}.json`, as `robustness/{e.key}/metrics.json` carries it",
+        e.robustness.get("provenance"),
+    )
 
 
-def load(params: Path, reference_path: Path, runs: Path, evals: Path, profiles: Path, benchmarks_path: Path,
-         data: Path, robustness: Path | None = None, out: Path | None = None,
-         box_priors: Path | None = None) -> ReportData:
+def load(
+    params: Path,
+    reference_path: Path,
+    runs: Path,
+    evals: Path,
+    profiles: Path,
+    benchmarks_path: Path,
+    data: Path,
+    robustness: Path | None = None,
+    out: Path | None = None,
+    box_priors: Path | None = None,
+) -> ReportData:
     """Read the pipeline's outputs and compute the claims, once."""
     reference = load_yaml(reference_path)
     for key in ("citations", "columns"):
@@ -131,17 +161,38 @@ def load(params: Path, reference_path: Path, runs: Path, evals: Path, profiles: 
         status = dataset_status(data, ds)
         exps = [e for e in experiments if e.dataset == ds]
         rel = [e for e in released if e.dataset == ds]
-        pages.append(Page(ds, dataset_title(ds, status, doc), tuple(exps), tuple(reference.get(ds, [])), status,
-                          tuple(rel), missing(rel, exps), box_prior(ds, exps, box_priors)))
+        pages.append(
+            Page(
+                ds,
+                dataset_title(ds, status, doc),
+                tuple(exps),
+                tuple(reference.get(ds, [])),
+                status,
+                tuple(rel),
+                missing(rel, exps),
+                box_prior(ds, exps, box_priors),
+            )
+        )
     paper = load_paper_profiles(profiles)
     timings = load_timings(profiles)
     bench = load_benchmarks(benchmarks_path)
     side_by_side = load_side_by_side(bench, profiles)
-    links = tuple(f"Also: [{d.name}/]({d.name}/README.md), {load_yaml(d / 'about.yaml').get('title', d.name)}"
-                  for d in (sorted(out.glob("*/")) if out is not None else []) if (d / "about.yaml").is_file())
+    links = tuple(
+        f"Also: [{d.name}/]({d.name}/README.md), {load_yaml(d / 'about.yaml').get('title', d.name)}"
+        for d in (sorted(out.glob("*/")) if out is not None else [])
+        if (d / "about.yaml").is_file()
+    )
     return ReportData(
-        pages=tuple(pages), experiments=tuple(experiments), paper=paper, timings=timings, benchmarks=tuple(bench),
+        pages=tuple(pages),
+        experiments=tuple(experiments),
+        paper=paper,
+        timings=timings,
+        benchmarks=tuple(bench),
         side_by_side=tuple(side_by_side),
         release_side_by_side=tuple(load_side_by_side(bench, profiles, "ours_over_release")),
-        claims=tuple(claims(experiments, paper, timings.get("experiments"), side_by_side)), reference=reference,
-        commit=git_commit() or "unknown", outside=tuple(outside_models(robustness, experiments)), links=links)
+        claims=tuple(claims(experiments, paper, timings.get("experiments"), side_by_side)),
+        reference=reference,
+        commit=git_commit() or "unknown",
+        outside=tuple(outside_models(robustness, experiments)),
+        links=links,
+    )

@@ -5,6 +5,7 @@ Every figure is paste-ready: written as a vector PDF and a 300-dpi PNG of the sa
 (``COLUMN_WIDTH``, 3.25 in) or the text width (``TEXT_WIDTH``, 6.875 in) wide, 7-8 pt text, the Okabe-Ito
 colour-blind-safe palette with one colour per model in every figure, legends outside the data or direct labels.
 Paths returned are the PNGs', relative to the report folder, as the Markdown pages link them."""
+
 from __future__ import annotations
 
 import functools
@@ -30,22 +31,47 @@ from dsta.io import atomic_path, load_json  # noqa: E402
 from reporting.labels import JOINT_NAMES, backbone_label, backbone_note  # noqa: E402
 from reporting.results import MEMORY_COUNTERS, method_name, throughput_batch, timing  # noqa: E402
 
-COLUMN_WIDTH = 3.25   # in, one CVPR column
-TEXT_WIDTH = 6.875    # in, CVPR text width (two columns)
+COLUMN_WIDTH = 3.25  # in, one CVPR column
+TEXT_WIDTH = 6.875  # in, CVPR text width (two columns)
 DPI = 300
 
 STYLE = {
-    "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7,
-    "legend.fontsize": 7, "figure.titlesize": 8, "axes.linewidth": 0.6, "lines.linewidth": 1.2,
-    "lines.markersize": 4, "grid.linewidth": 0.4, "grid.alpha": 0.5, "xtick.major.width": 0.6,
-    "ytick.major.width": 0.6, "xtick.minor.width": 0.4, "ytick.minor.width": 0.4, "axes.spines.top": False,
-    "axes.spines.right": False, "legend.frameon": False, "hatch.linewidth": 0.6,
-    "pdf.fonttype": 42, "ps.fonttype": 42,  # embed TrueType: text stays text in the PDF
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "figure.titlesize": 8,
+    "axes.linewidth": 0.6,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 4,
+    "grid.linewidth": 0.4,
+    "grid.alpha": 0.5,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.minor.width": 0.4,
+    "ytick.minor.width": 0.4,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "hatch.linewidth": 0.6,
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,  # embed TrueType: text stays text in the PDF
 }
 
 # Okabe & Ito (2008), distinguishable under the common colour-vision deficiencies.
-OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
-             "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000", "grey": "#999999"}
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "black": "#000000",
+    "grey": "#999999",
+}
 # One colour per method; DSTA's temporal windows are shades of its blue, light to dark with T.
 METHOD_COLORS = {"rle": OKABE_ITO["green"], "heatmap_single": OKABE_ITO["orange"], "dcpose": OKABE_ITO["vermillion"]}
 DSTA_COLORS = {1: OKABE_ITO["sky"], 3: OKABE_ITO["blue"], 5: "#003A5D"}
@@ -86,8 +112,10 @@ def _colors(experiments) -> dict[str, str]:
 def _names(experiments) -> dict[str, str]:
     """Short display names ("DSTA T=3", "RLE"). Where two would read the same, the run that differs says how: its
     seed ("s1", from a ``NAME-sS`` key) or its start ("scratch" for random init); the key where that is not enough."""
-    names = {e.key: e.method() if e.num_frames == 1 and e.model != "dsta" else f"{e.method()} T={e.num_frames}"
-             for e in experiments}
+    names = {
+        e.key: e.method() if e.num_frames == 1 and e.model != "dsta" else f"{e.method()} T={e.num_frames}"
+        for e in experiments
+    }
     counts = {n: list(names.values()).count(n) for n in names.values()}
     for e in experiments:
         if counts[names[e.key]] > 1:
@@ -102,6 +130,7 @@ def _styled(fn):
     def wrapper(*args, **kwargs):
         with plt.rc_context(STYLE):
             return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -118,16 +147,29 @@ def box_prior(experiments, column: str = "boxes") -> dict | None:
     for e in experiments:
         prior = (getattr(e, "robustness", None) or {}).get("box_prior") or {}
         if prior.get(column) is not None:
-            return {"mAP": prior[column], "evaluation": (prior.get("columns") or {}).get(column)
-                    if isinstance(prior.get("columns"), dict) else None}
+            return {
+                "mAP": prior[column],
+                "evaluation": (prior.get("columns") or {}).get(column)
+                if isinstance(prior.get("columns"), dict)
+                else None,
+            }
     return None
 
 
 def chance_line(ax, value: float, text: str = "box prior (chance)") -> None:
     """The chance level as a dashed grey line across ``ax``, labelled at its right end."""
     ax.axhline(value, color="0.45", lw=0.8, ls=(0, (4, 3)), zorder=0)
-    ax.annotate(f"{text} {value:.1f}", (0.995, value), xycoords=("axes fraction", "data"), xytext=(0, -1.5),
-                textcoords="offset points", ha="right", va="top", fontsize=6.5, color="0.35")
+    ax.annotate(
+        f"{text} {value:.1f}",
+        (0.995, value),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, -1.5),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize=6.5,
+        color="0.35",
+    )
 
 
 def _figure(width: float, height: float, **kwargs):
@@ -163,8 +205,10 @@ def _save(fig, path: Path, note: str = "") -> Figure:
             titles.append(ax.get_title(loc="left"))
             ax.set_title("", loc="left")
     width = fig.get_figwidth()
-    for target, fmt, meta in ((path.with_suffix(".pdf"), "pdf", {"CreationDate": None}),
-                              (path.with_suffix(".png"), "png", {})):
+    for target, fmt, meta in (
+        (path.with_suffix(".pdf"), "pdf", {"CreationDate": None}),
+        (path.with_suffix(".png"), "png", {}),
+    ):
         with atomic_path(target) as tmp:
             fig.savefig(tmp, dpi=DPI, format=fmt, metadata=meta)
     plt.close(fig)
@@ -217,8 +261,11 @@ def _place_labels(ax, items, points=(), segments=()) -> None:
     for a, b in segments:
         (x0, y0), (x1, y1) = ax.transData.transform([a, b])
         fixed.append(Bbox([[min(x0, x1), min(y0, y1) - 1.5 * pt], [max(x0, x1), max(y0, y1) + 1.5 * pt]]))
-    candidates = [(d * dx, d * dy) for d in (5, 11, 18) for dx, dy in
-                  ((1, 0), (0, 1), (0, -1), (-1, 0), (0.8, 0.8), (0.8, -0.8), (-0.8, 0.8), (-0.8, -0.8))]
+    candidates = [
+        (d * dx, d * dy)
+        for d in (5, 11, 18)
+        for dx, dy in ((1, 0), (0, 1), (0, -1), (-1, 0), (0.8, 0.8), (0.8, -0.8), (-0.8, 0.8), (-0.8, -0.8))
+    ]
 
     def box(i, dx, dy):
         w, h = sizes[i]
@@ -252,16 +299,23 @@ def _place_labels(ax, items, points=(), segments=()) -> None:
     for i, (x, y, text) in enumerate(items):
         dx, dy = best[1][i]
         far = np.hypot(dx, dy) > 6
-        t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7,
-                        ha="left" if dx > 0 else "right" if dx < 0 else "center",
-                        va="bottom" if dy > 0 else "top" if dy < 0 else "center", annotation_clip=False,
-                        arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.4", "shrinkA": 1, "shrinkB": 3}
-                        if far else None)
+        t = ax.annotate(
+            text,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=7,
+            ha="left" if dx > 0 else "right" if dx < 0 else "center",
+            va="bottom" if dy > 0 else "top" if dy < 0 else "center",
+            annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.4", "shrinkA": 1, "shrinkB": 3} if far else None,
+        )
         t.set_in_layout(False)
 
 
-def _dodge(fixed: list[tuple[float, float]], movable: list[tuple[float, float]], dx: float = 0.025,
-           dy: float = 0.045) -> list[float]:
+def _dodge(
+    fixed: list[tuple[float, float]], movable: list[tuple[float, float]], dx: float = 0.025, dy: float = 0.045
+) -> list[float]:
     """New x of each ``movable`` point (x, y) on a log-x axis, moved right in steps of ``dx`` decades until it is
     further than ``dx`` decades or ``dy`` of the y range from every point placed before it (``fixed`` first, then
     the movable ones in order): markers that would sit on each other are drawn apart."""
@@ -275,7 +329,7 @@ def _dodge(fixed: list[tuple[float, float]], movable: list[tuple[float, float]],
         while any(abs(lx - px) < dx and abs(y - py) < dy * span for px, py in placed):
             lx += dx
         placed.append((lx, y))
-        out.append(x if lx == np.log10(x) else float(10 ** lx))
+        out.append(x if lx == np.log10(x) else float(10**lx))
     return out
 
 
@@ -301,11 +355,23 @@ def map_vs_gflops(experiments, path: Path, title: str) -> Figure:
         if "streaming" in modes and modes["streaming"]["gflops"]["total"] != x:
             streaming.append((x, modes["streaming"]["gflops"]["total"], y, colors[e.key]))
     dodged = _dodge([(x, y) for x, y, _ in items], [(xs, y) for _, xs, y, _ in streaming])
-    for (x, xs, y, color), xd in zip(streaming, dodged):
-        ax.plot([xd], [y], "o", markerfacecolor="white", markeredgecolor=color, markeredgewidth=0.9,
-                markersize=3.2, zorder=3)
-        ax.annotate("", xy=(xd, y), xytext=(x, y), arrowprops={"arrowstyle": "->", "color": color,
-                                                               "lw": 0.8, "shrinkA": 3, "shrinkB": 3})
+    for (x, _, y, color), xd in zip(streaming, dodged):
+        ax.plot(
+            [xd],
+            [y],
+            "o",
+            markerfacecolor="white",
+            markeredgecolor=color,
+            markeredgewidth=0.9,
+            markersize=3.2,
+            zorder=3,
+        )
+        ax.annotate(
+            "",
+            xy=(xd, y),
+            xytext=(x, y),
+            arrowprops={"arrowstyle": "->", "color": color, "lw": 0.8, "shrinkA": 3, "shrinkB": 3},
+        )
         xs_all.append(xd)
         points.append((xd, y))
         segments.append(((x, y), (xd, y)))
@@ -316,9 +382,13 @@ def map_vs_gflops(experiments, path: Path, title: str) -> Figure:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     prior = box_prior(experiments)
-    drawn = (f"{moved} hollow marker{'s' if moved > 1 else ''} that would cover another marker "
-             f"{'are' if moved > 1 else 'is'} moved right by a few percent of the GFLOPs axis (its value as "
-             f"counted is the table's)." if moved else "")
+    drawn = (
+        f"{moved} hollow marker{'s' if moved > 1 else ''} that would cover another marker "
+        f"{'are' if moved > 1 else 'is'} moved right by a few percent of the GFLOPs axis (its value as "
+        f"counted is the table's)."
+        if moved
+        else ""
+    )
     if prior is not None and items:
         chance_line(ax, prior["mAP"], "box prior (chance)")
         ax.set_ylim(min(ax.get_ylim()[0], prior["mAP"] - 3), ax.get_ylim()[1])
@@ -332,11 +402,33 @@ def map_vs_gflops(experiments, path: Path, title: str) -> Figure:
     if not items:
         _empty(ax, "no model both profiled and evaluated yet")
         return _save(fig, path, drawn)
-    fig.legend(handles=[Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
-                               label="clip (T backbone passes)"),
-                        Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="0.3",
-                               label="streaming (1 pass; same mAP:\nplotted at the clip mAP)")],
-               loc="outside lower center", ncol=2, handletextpad=0.2, columnspacing=1.0)
+    fig.legend(
+        handles=[
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                color="0.5",
+                markeredgecolor="k",
+                markeredgewidth=0.4,
+                label="clip (T backbone passes)",
+            ),
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                markerfacecolor="white",
+                markeredgecolor="0.3",
+                label="streaming (1 pass; same mAP:\nplotted at the clip mAP)",
+            ),
+        ],
+        loc="outside lower center",
+        ncol=2,
+        handletextpad=0.2,
+        columnspacing=1.0,
+    )
     _place_labels(ax, items, points, segments)
     return _save(fig, path, drawn)
 
@@ -371,15 +463,23 @@ def per_joint_bars(experiments, path: Path, title: str) -> Figure:
     for i, e in enumerate(experiments):
         ap = _group_ap(e.evaluation or {})
         top = np.nanmax([top, *ap])
-        ax.bar(x + (i - (n - 1) / 2) * width, ap, width * 0.92, label=names[e.key], color=colors[e.key],
-               edgecolor="k", linewidth=0.3)
+        ax.bar(
+            x + (i - (n - 1) / 2) * width,
+            ap,
+            width * 0.92,
+            label=names[e.key],
+            color=colors[e.key],
+            edgecolor="k",
+            linewidth=0.3,
+        )
     prior = box_prior(experiments)
     drawn = ""
     if prior is not None and prior["evaluation"]:
         drawn = "Dashed across each group: the box prior's AP there, the chance level."
         chance = _group_ap(prior["evaluation"])  # the box prior per group: a dashed bar across each group's bars
-        ax.hlines(chance, x - 0.45, x + 0.45, colors="0.25", lw=0.9, ls=(0, (3, 2)), zorder=5,
-                  label="box prior (chance)")
+        ax.hlines(
+            chance, x - 0.45, x + 0.45, colors="0.25", lw=0.9, ls=(0, (3, 2)), zorder=5, label="box prior (chance)"
+        )
         top = np.nanmax([top, *chance])
     ax.axvline((x[-2] + x[-1]) / 2, color="0.6", lw=0.6, ls=":")
     ax.set_xticks(x, groups)
@@ -415,15 +515,33 @@ def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = 
     colors = [by_key[e.key] for e in done]
     solid = {"edgecolor": "k", "linewidth": 0.3}
     tb_key = throughput_batch(timings)
-    timed = {m: [timing(timings, e.key, m, tb_key) if m in e.profile["modes"] else None for e in done]
-             for m in ("clip", "streaming")}
+    timed = {
+        m: [timing(timings, e.key, m, tb_key) if m in e.profile["modes"] else None for e in done]
+        for m in ("clip", "streaming")
+    }
     fps = {m: [t["fps"]["median"] if t else np.nan for t in v] for m, v in timed.items()}
-    err = {m: np.array([[t["fps"]["median"] - t["fps"]["p25"], t["fps"]["p75"] - t["fps"]["median"]] if t
-                        else [np.nan, np.nan] for t in v]).T.reshape(2, -1) for m, v in timed.items()}
+    err = {
+        m: np.array(
+            [
+                [t["fps"]["median"] - t["fps"]["p25"], t["fps"]["p75"] - t["fps"]["median"]] if t else [np.nan, np.nan]
+                for t in v
+            ]
+        ).T.reshape(2, -1)
+        for m, v in timed.items()
+    }
     ebar = {"ecolor": "0.2", "elinewidth": 0.6, "capsize": 1.5}
     a1.bar(x - w / 2, fps["clip"], w, color=colors, yerr=err["clip"], error_kw=ebar, **solid)
-    a1.bar(x + w / 2, fps["streaming"], w, color="white", edgecolor=colors, hatch="/////", linewidth=0.8,
-           yerr=err["streaming"], error_kw=ebar)
+    a1.bar(
+        x + w / 2,
+        fps["streaming"],
+        w,
+        color="white",
+        edgecolor=colors,
+        hatch="/////",
+        linewidth=0.8,
+        yerr=err["streaming"],
+        error_kw=ebar,
+    )
     top1 = np.nanmax([*fps["clip"], *fps["streaming"], *(fps["clip"] + np.nan_to_num(err["clip"][1])), 1.0])
     _na(a1, x + w / 2, fps["streaming"], top1)
     a1.set_ylabel(f"predictions / s (batch {tb_key})" if tb_key else "predictions / s")
@@ -443,8 +561,11 @@ def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = 
     env = done[0].profile.get("env", {})
     cuda = env.get("device_type") == "cuda"
     a2.set_ylabel("peak GPU MiB (CUDA allocations)" if cuda else "peak CPU MiB (tensors + RSS rise)")
-    drawn = no_fps + "Memory: " + (f"peak CUDA allocations ({MEMORY_COUNTERS['cuda']})." if cuda else
-                                   f"{MEMORY_COUNTERS['cpu']} (CPU).")
+    drawn = (
+        no_fps
+        + "Memory: "
+        + (f"peak CUDA allocations ({MEMORY_COUNTERS['cuda']})." if cuda else f"{MEMORY_COUNTERS['cpu']} (CPU).")
+    )
     fb = {m.get("batch", 1) for m in fwd}
     tb = {m.get("batch") for m in train} - {None}
     for ax in (a1, a2):
@@ -454,17 +575,39 @@ def fps_memory_bars(experiments, path: Path, title: str, timings: dict | None = 
         ax.set_axisbelow(True)
     grey = {"facecolor": "0.55", "edgecolor": "k", "linewidth": 0.3}
     hatched = {"facecolor": "white", "edgecolor": "0.3", "linewidth": 0.8}
-    a1.legend(handles=[Patch(**grey, label="clip mode (T frames)"),
-                       Patch(**hatched, hatch="/////", label="streaming (cached frames)")], loc="upper right")
-    a2.legend(handles=[Patch(**grey, label="forward pass, batch " + "/".join(map(str, sorted(fb)))),
-                       Patch(**hatched, hatch="\\\\\\\\\\", label="training step, batch " +
-                             ("/".join(map(str, sorted(tb))) if tb else "?"))], loc="upper left")
+    a1.legend(
+        handles=[
+            Patch(**grey, label="clip mode (T frames)"),
+            Patch(**hatched, hatch="/////", label="streaming (cached frames)"),
+        ],
+        loc="upper right",
+    )
+    a2.legend(
+        handles=[
+            Patch(**grey, label="forward pass, batch " + "/".join(map(str, sorted(fb)))),
+            Patch(
+                **hatched,
+                hatch="\\\\\\\\\\",
+                label="training step, batch " + ("/".join(map(str, sorted(tb))) if tb else "?"),
+            ),
+        ],
+        loc="upper left",
+    )
     for ax, top in ((a1, top1), (a2, np.nanmax([*mem_f, *mem_t, 1.0]))):
         ax.set_ylim(0, top * 1.35)  # head room for the legend
     tenv = (timings or {}).get("env") or env
-    fig.suptitle(f"{title}; {tenv.get('device', '')}" + (f", {tenv['threads']} threads" if tenv.get("threads") else "")
-                 + (f"; FPS: median and quartiles over {timings['protocol']['rounds']} rounds of one process timing "
-                    f"every model interleaved" if timings else ""), x=0.01, ha="left")
+    fig.suptitle(
+        f"{title}; {tenv.get('device', '')}"
+        + (f", {tenv['threads']} threads" if tenv.get("threads") else "")
+        + (
+            f"; FPS: median and quartiles over {timings['protocol']['rounds']} rounds of one process timing "
+            f"every model interleaved"
+            if timings
+            else ""
+        ),
+        x=0.01,
+        ha="left",
+    )
     return _save(fig, path, drawn)
 
 
@@ -479,7 +622,7 @@ def _auto_scale(ax, values) -> str:
     k = int(np.floor(np.log10(np.abs(v).max()))) if len(v) and np.abs(v).max() > 0 else 0
     if -2 <= k <= 3:
         return ""
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y / 10 ** k:g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y / 10**k:g}"))
     return f" (\u00d710$^{{{k}}}$)"
 
 
@@ -497,8 +640,15 @@ def training_curves(experiments, path: Path, title: str) -> Figure:
     # runs whose curves coincide (DSTA T=1/3/5 continue one backbone) stay apart: each its own dash and marker,
     # hollow markers drawn over the earlier runs' lines
     epochs: set[int] = set()
-    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 1)), "P"),
-              ((0, (3, 1, 1, 1)), "X")]
+    styles = [
+        ("-", "o"),
+        ("--", "s"),
+        (":", "^"),
+        ("-.", "D"),
+        ((0, (5, 1)), "v"),
+        ((0, (1, 1)), "P"),
+        ((0, (3, 1, 1, 1)), "X"),
+    ]
     for i, e in enumerate(experiments):
         hist = (e.training or {}).get("history") or []
         val = [(h["epoch"] + 1, h["val_mAP"]) for h in hist if "val_mAP" in h]
@@ -507,14 +657,29 @@ def training_curves(experiments, path: Path, title: str) -> Figure:
         # dodged: each run a little to the side of the epoch, so coinciding curves stay visible
         dodge = (i - (len(experiments) - 1) / 2) * 0.06
         if val:
-            a1.plot(*zip(*[(x + dodge, v) for x, v in val]), ls=ls, marker=marker, markersize=3, color=colors[e.key],
-                    label=names[e.key], markerfacecolor="white", markeredgewidth=0.8)
+            a1.plot(
+                *zip(*[(x + dodge, v) for x, v in val]),
+                ls=ls,
+                marker=marker,
+                markersize=3,
+                color=colors[e.key],
+                label=names[e.key],
+                markerfacecolor="white",
+                markeredgewidth=0.8,
+            )
         if loss:
             ax = a3 if e.kind == "heatmap" else a2
             epochs.update(x for x, _ in loss)
             loss = [(x + dodge, v) for x, v in loss]
-            ax.plot(*zip(*loss), ls=ls, marker=marker, markersize=2.8, color=colors[e.key], markerfacecolor="white",
-                    markeredgewidth=0.7)
+            ax.plot(
+                *zip(*loss),
+                ls=ls,
+                marker=marker,
+                markersize=2.8,
+                color=colors[e.key],
+                markerfacecolor="white",
+                markeredgewidth=0.7,
+            )
             losses[ax] += [v for _, v in loss]
     prior = box_prior(experiments)  # the chance level of these boxes, which a curve must clear
     drawn = ""
@@ -558,7 +723,7 @@ def _limb_side(a: int, b: int) -> str:
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
-    return tuple(int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def _draw_skeleton(img: np.ndarray, xy: np.ndarray, ok: np.ndarray, thickness: int) -> None:
@@ -590,8 +755,9 @@ def _qualitative_models(experiments, most: int = 4) -> list:
     """The models the qualitative grid shows (a cell must stay over an inch wide): one run per method, T=3 for DSTA,
     pretrained before scratch, the first seed."""
     chosen, seen = [], set()
-    for e in sorted(experiments, key=lambda e: (e.model != "dsta", e.num_frames != 3, not e.kwargs.get("pretrained"),
-                                                len(e.key))):
+    for e in sorted(
+        experiments, key=lambda e: (e.model != "dsta", e.num_frames != 3, not e.kwargs.get("pretrained"), len(e.key))
+    ):
         if e.model not in seen:
             seen.add(e.model)
             chosen.append(e)
@@ -599,8 +765,9 @@ def _qualitative_models(experiments, most: int = 4) -> list:
 
 
 @_styled
-def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, title: str, frames: int = 4,
-                      scale: int = 2) -> Figure | None:
+def qualitative_strip(
+    experiments, data_dir: Path, evals: Path, path: Path, title: str, frames: int = 4, scale: int = 2
+) -> Figure | None:
     """A grid of val frames (rows; half of them corrupted where flagged) by GT and each model (columns), text
     width: skeletons coloured by body side over a dark outline, and the GT joints marked in every model's cell."""
     import cv2
@@ -625,8 +792,9 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
         img = cv2.imread(str(image_root / frame.file_name))
         if img is None:
             return None
-        images.append(cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), None, fx=scale, fy=scale,
-                                 interpolation=cv2.INTER_LINEAR))
+        images.append(
+            cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        )
     h, w = images[0].shape[:2]
     left, top, bottom, gap = 0.36, 0.3, 0.28, 0.025  # inches: row labels, titles, colour legend, between cells
     top += 0.1 * max(name.count("\n") for name, _ in columns)  # a line of 7 pt per extra title line
@@ -667,35 +835,63 @@ def qualitative_strip(experiments, data_dir: Path, evals: Path, path: Path, titl
                     shown.append(kind or "corrupted")
                 video = list(dict.fromkeys(sq.name for sq, _ in chosen)).index(seq.name) + 1
                 ax.set_ylabel(f"video {video}, frame {frame.index}\n{state}", fontsize=7, labelpad=2)
-    boxes = {"GT" if b == "gt" else "detected" for b in
-             (str((e.evaluation or {}).get("boxes", e.config["data"].get("boxes", "?"))) for e in experiments)}
-    drawn = (f"Corrupted rows, from the top: {'; '.join(shown)} (the synthetic set's own corruptions)." if shown
-             else "")
-    fig.suptitle(f"{title}; {' / '.join(sorted(boxes))} person boxes", fontsize=8, x=left / TEXT_WIDTH,
-                 y=1 - 0.02 / height, ha="left", va="top")
+    boxes = {
+        "GT" if b == "gt" else "detected"
+        for b in (str((e.evaluation or {}).get("boxes", e.config["data"].get("boxes", "?"))) for e in experiments)
+    }
+    drawn = f"Corrupted rows, from the top: {'; '.join(shown)} (the synthetic set's own corruptions)." if shown else ""
+    fig.suptitle(
+        f"{title}; {' / '.join(sorted(boxes))} person boxes",
+        fontsize=8,
+        x=left / TEXT_WIDTH,
+        y=1 - 0.02 / height,
+        ha="left",
+        va="top",
+    )
     outline = [pe.Stroke(linewidth=3.4, foreground="#141414"), pe.Normal()]
-    handles = [Line2D([], [], color=SIDE_COLORS[s], lw=2, path_effects=outline, label=label)
-               for s, label in (("left", "left limbs"), ("right", "right limbs"), ("centre", "head and torso"))]
-    handles.append(Line2D([], [], ls="", marker="o", markersize=4, markerfacecolor="none",
-                          markeredgecolor=GT_JOINT_COLOR, markeredgewidth=1.0,
-                          path_effects=[pe.Stroke(linewidth=2.2, foreground="#141414"), pe.Normal()],
-                          label="GT joints (model columns)"))
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7,
-               columnspacing=1.6, handlelength=2.0)
+    handles = [
+        Line2D([], [], color=SIDE_COLORS[s], lw=2, path_effects=outline, label=label)
+        for s, label in (("left", "left limbs"), ("right", "right limbs"), ("centre", "head and torso"))
+    ]
+    handles.append(
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            markersize=4,
+            markerfacecolor="none",
+            markeredgecolor=GT_JOINT_COLOR,
+            markeredgewidth=1.0,
+            path_effects=[pe.Stroke(linewidth=2.2, foreground="#141414"), pe.Normal()],
+            label="GT joints (model columns)",
+        )
+    )
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=4,
+        fontsize=7,
+        columnspacing=1.6,
+        handlelength=2.0,
+    )
     return _save(fig, path, drawn)
 
 
-def experiment_figures(dataset: str, experiments, fig_dir: Path, data_dir: Path, evals: Path,
-                       timings: dict | None = None) -> dict[str, Figure]:
+def experiment_figures(
+    dataset: str, experiments, fig_dir: Path, data_dir: Path, evals: Path, timings: dict | None = None
+) -> dict[str, Figure]:
     """Every figure of one dataset page, by the name the page shows it under (a PDF of the same name lies beside each
     PNG)."""
     out = {}
     title = f"{dataset}, val"
-    specs = [("mAP vs GFLOPs", f"{dataset}_map_vs_gflops.png", lambda p: map_vs_gflops(experiments, p, title)),
-             ("AP per joint group", f"{dataset}_per_joint.png", lambda p: per_joint_bars(experiments, p, title)),
-             ("FPS and memory", f"{dataset}_fps_memory.png",
-              lambda p: fps_memory_bars(experiments, p, title, timings)),
-             ("Training curves", f"{dataset}_training.png", lambda p: training_curves(experiments, p, title))]
+    specs = [
+        ("mAP vs GFLOPs", f"{dataset}_map_vs_gflops.png", lambda p: map_vs_gflops(experiments, p, title)),
+        ("AP per joint group", f"{dataset}_per_joint.png", lambda p: per_joint_bars(experiments, p, title)),
+        ("FPS and memory", f"{dataset}_fps_memory.png", lambda p: fps_memory_bars(experiments, p, title, timings)),
+        ("Training curves", f"{dataset}_training.png", lambda p: training_curves(experiments, p, title)),
+    ]
     for caption, name, draw in specs:
         out[caption] = draw(fig_dir / name)
     strip = qualitative_strip(experiments, data_dir, evals, fig_dir / f"{dataset}_qualitative.png", title)
@@ -707,8 +903,11 @@ def experiment_figures(dataset: str, experiments, fig_dir: Path, data_dir: Path,
 # -- paper-size figures ----------------------------------------------------------------------------------------------
 def _paper_color(p: dict) -> str:
     kwargs = p.get("kwargs") or {}
-    return model_color(p.get("model", ""), int(p.get("num_frames") or num_frames_of(p.get("model", ""), kwargs)),
-                       kwargs.get("backbone", ""))
+    return model_color(
+        p.get("model", ""),
+        int(p.get("num_frames") or num_frames_of(p.get("model", ""), kwargs)),
+        kwargs.get("backbone", ""),
+    )
 
 
 def _paper_name(p: dict) -> str:
@@ -743,8 +942,14 @@ def paper_gflops(paper: dict[str, dict], path: Path) -> Figure:
                     ax.text(0.5, p, "clip only", va="center", fontsize=7, color="0.45")
         for p, b, hd in zip(pos, back, head):
             if not (np.isnan(b) or np.isnan(hd)):
-                ax.text(b + hd, p, f" head {hd:.2f} GFLOPs" if hd >= 0.01 else f" head {hd * 1e3:.1f} MFLOPs",
-                        va="center", fontsize=6, color="0.15")
+                ax.text(
+                    b + hd,
+                    p,
+                    f" head {hd:.2f} GFLOPs" if hd >= 0.01 else f" head {hd * 1e3:.1f} MFLOPs",
+                    va="center",
+                    fontsize=6,
+                    color="0.15",
+                )
     ax.set_yticks(y, [_paper_name(paper[m]) for m in keys])
     ax.set_xlim(0, np.nanmax([paper[m]["modes"]["clip"]["gflops"]["total"] for m in keys]) * 1.5)
     ax.set_ylim(-0.65, len(keys) - 0.35)
@@ -752,13 +957,20 @@ def paper_gflops(paper: dict[str, dict], path: Path) -> Figure:
     ax.set_xlabel("GFLOPs per prediction\n(1 multiply-add = 1 FLOP)")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
-    fig.suptitle("paper-size models at 256x192: GFLOPs per prediction, backbone and head (head value printed)",
-                 x=0.01, ha="left")
-    fig.legend(handles=[Patch(facecolor="0.55", edgecolor="k", linewidth=0.3, label="clip: backbone"),
-                        Patch(facecolor="white", edgecolor="0.3", hatch="/////", linewidth=0.8,
-                              label="streaming: backbone"),
-                        Patch(facecolor="k", label="head")], loc="outside lower center", ncol=3,
-               handlelength=1.4, columnspacing=1.0)
+    fig.suptitle(
+        "paper-size models at 256x192: GFLOPs per prediction, backbone and head (head value printed)", x=0.01, ha="left"
+    )
+    fig.legend(
+        handles=[
+            Patch(facecolor="0.55", edgecolor="k", linewidth=0.3, label="clip: backbone"),
+            Patch(facecolor="white", edgecolor="0.3", hatch="/////", linewidth=0.8, label="streaming: backbone"),
+            Patch(facecolor="k", label="head"),
+        ],
+        loc="outside lower center",
+        ncol=3,
+        handlelength=1.4,
+        columnspacing=1.0,
+    )
     return _save(fig, path, backbone_note([_paper_name(paper[m]) for m in keys]))
 
 
@@ -775,32 +987,64 @@ def paper_map_vs_gflops(paper: dict[str, dict], rows: dict[str, dict], path: Pat
         y = row["ap"][-1]
         hrnet = str(row.get("backbone") or "").lower().startswith("hrnet")
         issue = bool(row.get("reproduction"))  # a user's reproduction, not a published figure
-        ax.plot([g], [y], "s" if hrnet else "o", color=_paper_color(p), markeredgecolor="k", markeredgewidth=0.4,
-                markersize=5, zorder=3, markerfacecolor="white" if issue else _paper_color(p))
+        ax.plot(
+            [g],
+            [y],
+            "s" if hrnet else "o",
+            color=_paper_color(p),
+            markeredgecolor="k",
+            markeredgewidth=0.4,
+            markersize=5,
+            zorder=3,
+            markerfacecolor="white" if issue else _paper_color(p),
+        )
         backbone = {"ResNet-50": "R50"}.get(row.get("backbone"), row.get("backbone") or "")
         t = f" T={row['T']}" if row.get("T") else ""
-        items.append((g, y, f"{row['method']} {backbone}{t}\n{p['params']['total'] / 1e6:.0f} M params"
-                      .replace("  ", " ")))
+        items.append(
+            (g, y, f"{row['method']} {backbone}{t}\n{p['params']['total'] / 1e6:.0f} M params".replace("  ", " "))
+        )
         xs.append(g)
     _frame_points(ax, xs, [i[1] for i in items], (1.6, 7.0), 1.5)  # room on the right for the labels
     ax.set_xlabel("GFLOPs per frame of this project's implementation\n(streaming where possible)")
     ax.set_ylabel("PoseTrack17 mAP (published)")
-    ax.set_title("published PoseTrack17 mAP of each method against the GFLOPs counted for this project's "
-                 "implementation of its architecture (not the authors' code)", loc="left")
+    ax.set_title(
+        "published PoseTrack17 mAP of each method against the GFLOPs counted for this project's "
+        "implementation of its architecture (not the authors' code)",
+        loc="left",
+    )
     ax.grid(alpha=0.3)
-    handles = [Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
-                      label="ResNet backbone"),
-               Line2D([], [], ls="", marker="s", color="0.5", markeredgecolor="k", markeredgewidth=0.4,
-                      label="HRNet backbone")]
-    text = ("Circles: ResNet backbones; squares: HRNet. The x axis is GFLOPs per frame of this project's "
-            "implementation (streaming where the model allows it), the y axis the published mAP.")
+    handles = [
+        Line2D(
+            [], [], ls="", marker="o", color="0.5", markeredgecolor="k", markeredgewidth=0.4, label="ResNet backbone"
+        ),
+        Line2D(
+            [], [], ls="", marker="s", color="0.5", markeredgecolor="k", markeredgewidth=0.4, label="HRNet backbone"
+        ),
+    ]
+    text = (
+        "Circles: ResNet backbones; squares: HRNet. The x axis is GFLOPs per frame of this project's "
+        "implementation (streaming where the model allows it), the y axis the published mAP."
+    )
     if any(row.get("reproduction") for m, row in rows.items() if m in paper):
-        handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="k",
-                              markeredgewidth=0.6, label="a user's reproduction\n(GitHub issue)"))
-        text += (" Hollow: a user's reproduction reported in a GitHub issue, not a published figure; every filled "
-                 "marker is a published figure.")
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), handletextpad=0.2, columnspacing=0.8,
-               fontsize=6)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                markerfacecolor="white",
+                markeredgecolor="k",
+                markeredgewidth=0.6,
+                label="a user's reproduction\n(GitHub issue)",
+            )
+        )
+        text += (
+            " Hollow: a user's reproduction reported in a GitHub issue, not a published figure; every filled "
+            "marker is a published figure."
+        )
+    fig.legend(
+        handles=handles, loc="outside lower center", ncol=len(handles), handletextpad=0.2, columnspacing=0.8, fontsize=6
+    )
     _place_labels(ax, items)
     return _save(fig, path, f"{text} {backbone_note([_paper_name(p) for p in paper.values()])}")
 
@@ -812,33 +1056,34 @@ def paper_figures(paper: dict[str, dict], reference: dict, fig_dir: Path) -> dic
     rows = {r["match"]: r for r in reference.get("posetrack17", []) if r.get("match") and r["ap"][-1] is not None}
     pts = {m: p for m, p in paper.items() if m in rows}
     if pts:
-        out["Reported PoseTrack17 mAP vs measured GFLOPs"] = paper_map_vs_gflops(pts, rows,
-                                                                                 fig_dir / "paper_map_vs_gflops.png")
+        out["Reported PoseTrack17 mAP vs measured GFLOPs"] = paper_map_vs_gflops(
+            pts, rows, fig_dir / "paper_map_vs_gflops.png"
+        )
     return out
 
 
 CAPTIONS = {
     "robustness": "Val mAP under each corruption, with only the key frame of each clip corrupted (filled markers) "
-                  "or every frame (open markers); the blank-frame control as bars (key frame blank: plain; every "
-                  "frame blank: hatched). A single-frame model's two modes coincide.",
+    "or every frame (open markers); the blank-frame control as bars (key frame blank: plain; every "
+    "frame blank: hatched). A single-frame model's two modes coincide.",
     "map_vs_gflops": "Val mAP against GFLOPs per prediction (log scale). Filled markers: clip mode ($T$ backbone "
-                     "passes); hollow markers: streaming mode (one pass per new frame, cached features), which "
-                     "predicts the same poses, so it is drawn at the clip mAP.",
+    "passes); hollow markers: streaming mode (one pass per new frame, cached features), which "
+    "predicts the same poses, so it is drawn at the clip mAP.",
     "per_joint": "AP (PCKh@0.5) per joint group and the mean, one bar per model.",
     "fps_memory": "Left: predictions per second, clip (filled) and streaming (hatched), every bar from one process "
-                  "that timed all models interleaved, error bars the quartiles over rounds. Right: peak memory of a "
-                  "forward pass and of a training step.",
+    "that timed all models interleaved, error bars the quartiles over rounds. Right: peak memory of a "
+    "forward pass and of a training step.",
     "training": "Top: val mAP after each epoch of the run (0 = before its first step: the pretrained backbone with "
-                "a new head, or random init for a run from scratch). Bottom: training loss per epoch, regression "
-                "models (RLE negative log-likelihood) and heatmap models (MSE) on their own axes; each run has its own "
-                "line style and sits a little to the side of its epoch, since several curves nearly coincide.",
+    "a new head, or random init for a run from scratch). Bottom: training loss per epoch, regression "
+    "models (RLE negative log-likelihood) and heatmap models (MSE) on their own axes; each run has its own "
+    "line style and sits a little to the side of its epoch, since several curves nearly coincide.",
     "qualitative": "Val frames (rows: clean and corrupted) with the ground truth and one run per method (DSTA T=3 "
-                   "pretrained, then the single-frame and heatmap baselines). Limbs by body side, white left, yellow "
-                   "right, magenta head and torso, over a dark outline; cyan rings: the ground-truth joints in each "
-                   "model's cell.",
+    "pretrained, then the single-frame and heatmap baselines). Limbs by body side, white left, yellow "
+    "right, magenta head and torso, over a dark outline; cyan rings: the ground-truth joints in each "
+    "model's cell.",
     "paper_gflops": "One multiply-add = one FLOP; clip mode filled, streaming hatched.",
     "paper_map_vs_gflops": "The two axes come from different sources: the mAP as published, the GFLOPs as counted "
-                           "here.",
+    "here.",
 }
 
 
@@ -847,22 +1092,31 @@ def figures_tex(figures: list[Figure], label_prefix: str = "") -> str:
     taken out of the image and what is drawn); a text-width figure is a ``figure*``."""
     from reporting.latex import escape, latex_sizes
 
-    lines = ["% Generated by python -m reporting.build; needs graphicx (reports/latex/preamble.tex). Each figure is",
-             "% figures/NAME.pdf, relative to the folder of your paper's main .tex: copy reports/figures/*.pdf into a",
-             "% folder figures/ beside it (or set \\graphicspath)."]
+    lines = [
+        "% Generated by python -m reporting.build; needs graphicx (reports/latex/preamble.tex). Each figure is",
+        "% figures/NAME.pdf, relative to the folder of your paper's main .tex: copy reports/figures/*.pdf into a",
+        "% folder figures/ beside it (or set \\graphicspath).",
+    ]
     for figure in figures:
         stem = figure.stem
         wide = figure.width > COLUMN_WIDTH + 0.1
         # the kind whose name ends the file's the longest way (paper_map_vs_gflops, not map_vs_gflops)
-        kind = max(((k, v) for k, v in CAPTIONS.items() if stem.endswith(k)), key=lambda kv: len(kv[0]),
-                   default=("", ""))[1]
+        kind = max(
+            ((k, v) for k, v in CAPTIONS.items() if stem.endswith(k)), key=lambda kv: len(kv[0]), default=("", "")
+        )[1]
         kind = f"{kind} {escape(figure.note)}".strip() if figure.note else kind  # notes are plain text
         title = figure.title
         caption = (escape(title[:1].upper() + title[1:]) + ". " if title else "") + kind
         caption = latex_sizes(caption)  # 256$\times$192, as the tables write sizes
         caption = re.sub(r"(\d)-(\d)", r"\1--\2", caption)  # a range takes an en dash: 11.3--12.4
         env = "figure*" if wide else "figure"
-        lines += [rf"\begin{{{env}}}[t]", r"\centering",
-                  rf"\includegraphics[width=\{'textwidth' if wide else 'columnwidth'}]{{figures/{stem}.pdf}}",
-                  rf"\caption{{{caption}}}", rf"\label{{fig:{label_prefix}{stem}}}", rf"\end{{{env}}}", ""]
+        lines += [
+            rf"\begin{{{env}}}[t]",
+            r"\centering",
+            rf"\includegraphics[width=\{'textwidth' if wide else 'columnwidth'}]{{figures/{stem}.pdf}}",
+            rf"\caption{{{caption}}}",
+            rf"\label{{fig:{label_prefix}{stem}}}",
+            rf"\end{{{env}}}",
+            "",
+        ]
     return "\n".join(lines)

@@ -5,6 +5,7 @@ for ``dvc plots``).
 
 Torch-free: a model's kind and T come from its config, not from the model (``Experiment.kind``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,8 +31,10 @@ DATASETS = ("synthetic", "posetrack17", "posetrack18", "posetrack21")
 GROUPS = [c for c in kp.POSEVAL_COLUMNS if c != "Total"]  # Head, Shou, Elb, Wri, Hip, Knee, Ankl
 RELEASED = "released"  # a released entry's key is released/NAME; its evaluation eval/released/NAME (dvc.yaml)
 #: what "peak memory" counts on each device type (benchmarks/profiling/memory.py), for tables and figures alike
-MEMORY_COUNTERS = {"cpu": "the peak resident-memory rise over the call plus the resident tensors",
-                   "cuda": "torch.cuda.max_memory_allocated"}
+MEMORY_COUNTERS = {
+    "cpu": "the peak resident-memory rise over the call plus the resident tensors",
+    "cuda": "torch.cuda.max_memory_allocated",
+}
 # what a DSTA timing depends on
 CORRUPTED = "corrupted"  # the synthetic GT images' flag the clean vs corrupted split uses (dsta.predict)
 TIMED_CODE = ("dsta/models/dsta.py", "dsta/models/dsta_fused.py", "dsta/attention.py", "dsta/layers.py")
@@ -50,7 +53,9 @@ def _check_scores(path: Path, doc: dict | None, where: str = "") -> None:
     for column in kp.POSEVAL_COLUMNS:
         value = node.get(column)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise DataError(path, f"{where + '.' if where else ''}{column}", f"expected a number or null, got {value!r}")
+            raise DataError(
+                path, f"{where + '.' if where else ''}{column}", f"expected a number or null, got {value!r}"
+            )
     if doc is not None and where == "val":
         value = doc.get("untrained_val_mAP")
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
@@ -184,10 +189,21 @@ def load_experiments(params: Path, runs: Path, evals: Path, profiles: Path) -> l
         _check_scores(evals / key / "metrics.json", evaluation)
         _check_scores(runs / key / "metrics.json", training, "val")
         skipped = (evaluation or {}).get("skipped") or (training or {}).get("skipped")
-        out.append(Experiment(key, cfg, None if skipped else evaluation, training,
-                              _optional_json(profiles / f"{key}.json"), skipped,
-                              {"evaluation": evals / key / "metrics.json", "training": runs / key / "metrics.json",
-                               "profile": profiles / f"{key}.json"}))
+        out.append(
+            Experiment(
+                key,
+                cfg,
+                None if skipped else evaluation,
+                training,
+                _optional_json(profiles / f"{key}.json"),
+                skipped,
+                {
+                    "evaluation": evals / key / "metrics.json",
+                    "training": runs / key / "metrics.json",
+                    "profile": profiles / f"{key}.json",
+                },
+            )
+        )
     return out
 
 
@@ -199,8 +215,11 @@ def load_released(params: Path, evals: Path) -> list[Experiment]:
         path = evals / RELEASED / name / "metrics.json"
         evaluation = _optional_json(path)
         skipped = (evaluation or {}).get("skipped")
-        out.append(Experiment(f"{RELEASED}/{name}", cfg, None if skipped else evaluation, skipped=skipped,
-                              paths={"evaluation": path}))
+        out.append(
+            Experiment(
+                f"{RELEASED}/{name}", cfg, None if skipped else evaluation, skipped=skipped, paths={"evaluation": path}
+            )
+        )
     return out
 
 
@@ -228,17 +247,18 @@ def outside_models(folder: Path | None, experiments: list[Experiment]) -> list[E
         doc = load_json(path)
         if doc.get("source") != "predictions":
             continue
-        for field in ("label", "dataset", "num_frames"):
-            if field not in doc:
-                raise DataError(path, field, "missing (write it with python -m dsta.robustness_files score)")
-        config = {"data": {"name": doc["dataset"]}, "model": {"name": doc["label"],
-                                                              "kwargs": {"num_frames": doc["num_frames"]}}}
+        for key in ("label", "dataset", "num_frames"):
+            if key not in doc:
+                raise DataError(path, key, "missing (write it with python -m dsta.robustness_files score)")
+        config = {
+            "data": {"name": doc["dataset"]},
+            "model": {"name": doc["label"], "kwargs": {"num_frames": doc["num_frames"]}},
+        }
         out.append(Experiment(path.parent.name, config, robustness=doc, paths={"robustness": path}))
     return out
 
 
-def with_robustness(experiments: list[Experiment], folder: Path | None, evals: Path,
-                    data: Path) -> list[Experiment]:
+def with_robustness(experiments: list[Experiment], folder: Path | None, evals: Path, data: Path) -> list[Experiment]:
     """Each experiment with its robustness metrics (``folder/KEY/metrics.json``) and, on the synthetic set, the
     evaluator's matched arrays of its val predictions (``evals/KEY/predictions`` against the GT it was scored on),
     which the claims' paired bootstrap re-weights."""
@@ -268,15 +288,22 @@ def load_benchmarks(path: Path) -> list[dict]:
     rows = []
     for b in doc.get("benchmarks", []):
         s = b["stats"]
-        rows.append({"name": b["name"], "group": b.get("group"), "median_ms": s["median"] * 1e3,
-                     "iqr_ms": s["iqr"] * 1e3, "min_ms": s["min"] * 1e3, "rounds": s["rounds"],
-                     "extra": b.get("extra_info", {})})
+        rows.append(
+            {
+                "name": b["name"],
+                "group": b.get("group"),
+                "median_ms": s["median"] * 1e3,
+                "iqr_ms": s["iqr"] * 1e3,
+                "min_ms": s["min"] * 1e3,
+                "rounds": s["rounds"],
+                "extra": b.get("extra_info", {}),
+            }
+        )
     machine = doc.get("machine_info", {})
     # the project's provenance (source files only) where benchmarks/conftest.py wrote it; else pytest-benchmark's,
     # whose "dirty" also counts pipeline outputs
     prov = doc.get("provenance") or {}
-    commit = ({"id": prov["commit"], "dirty": prov.get("dirty")} if prov.get("commit")
-              else doc.get("commit_info") or {})
+    commit = {"id": prov["commit"], "dirty": prov.get("dirty")} if prov.get("commit") else doc.get("commit_info") or {}
     for r in rows:
         r["machine"] = f"{machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}"
         r["commit"] = (str(commit.get("id", ""))[:7] + (" (dirty tree)" if commit.get("dirty") else "")) or "unknown"
@@ -291,18 +318,32 @@ def _side_by_side_rows(doc: dict, source: str) -> list[dict]:
             if label == doc.get("reference"):
                 continue
             ms = b.get("ms_per_call", {})
-            rows.append({"device": env.get("device", "?"), "device_type": env.get("device_type", "?"),
-                         "input_size": doc.get("input_size"), "batch": int(batch), "options": doc.get("options", {}),
-                         "reference": doc.get("reference"), "entry": label, "ratio": ratio,
-                         "reference_ms": (ms.get(doc.get("reference")) or {}).get("median"),
-                         "entry_ms": (ms.get(label) or {}).get("median"), "threads": env.get("threads"),
-                         "torch": env.get("torch"), "commit": env.get("commit", "unknown"), "source": source})
+            rows.append(
+                {
+                    "device": env.get("device", "?"),
+                    "device_type": env.get("device_type", "?"),
+                    "input_size": doc.get("input_size"),
+                    "batch": int(batch),
+                    "options": doc.get("options", {}),
+                    "reference": doc.get("reference"),
+                    "entry": label,
+                    "ratio": ratio,
+                    "reference_ms": (ms.get(doc.get("reference")) or {}).get("median"),
+                    "entry_ms": (ms.get(label) or {}).get("median"),
+                    "threads": env.get("threads"),
+                    "torch": env.get("torch"),
+                    "commit": env.get("commit", "unknown"),
+                    "source": source,
+                }
+            )
     return rows
 
 
 #: the ratios measured side by side, by comparison: (benchmark test name, reference entries' config prefix)
-COMPARISONS = {"streaming_over_rle": ("test_dsta_streaming_over_rle_per_frame", "rle"),
-               "ours_over_release": ("test_dsta_over_the_release_forward", "official_")}
+COMPARISONS = {
+    "streaming_over_rle": ("test_dsta_streaming_over_rle_per_frame", "rle"),
+    "ours_over_release": ("test_dsta_over_the_release_forward", "official_"),
+}
 
 
 def load_side_by_side(benchmarks: list[dict], profiles: Path, comparison: str = "streaming_over_rle") -> list[dict]:
@@ -318,16 +359,31 @@ def load_side_by_side(benchmarks: list[dict], profiles: Path, comparison: str = 
         if not b["name"].startswith(test) or "ratio" not in x:
             continue
         env = x.get("env", {})
-        rows.append({"device": env.get("device", "?"), "device_type": env.get("device_type", "?"),
-                     "input_size": x.get("input_size"), "batch": x.get("batch"), "options": x.get("options", {}),
-                     "reference": x.get("reference"), "entry": x.get("entry"),
-                     "ratio": {**x["ratio"], "rounds": x.get("ratio_rounds", [])},
-                     "reference_ms": None, "entry_ms": None, "threads": env.get("threads"),
-                     "torch": env.get("torch"), "commit": b["commit"], "source": "benchmark stage"})
+        rows.append(
+            {
+                "device": env.get("device", "?"),
+                "device_type": env.get("device_type", "?"),
+                "input_size": x.get("input_size"),
+                "batch": x.get("batch"),
+                "options": x.get("options", {}),
+                "reference": x.get("reference"),
+                "entry": x.get("entry"),
+                "ratio": {**x["ratio"], "rounds": x.get("ratio_rounds", [])},
+                "reference_ms": None,
+                "entry_ms": None,
+                "threads": env.get("threads"),
+                "torch": env.get("torch"),
+                "commit": b["commit"],
+                "source": "benchmark stage",
+            }
+        )
     for path in sorted(profiles.glob("side_by_side/gpu_*/*.json")):
         doc = load_json(path)
-        if (doc.get("kind") == "side_by_side" and not doc.get("op_tables")  # a profiler-table run times nothing new
-                and str(doc.get("reference", "")).startswith(reference)):
+        if (
+            doc.get("kind") == "side_by_side"
+            and not doc.get("op_tables")  # a profiler-table run times nothing new
+            and str(doc.get("reference", "")).startswith(reference)
+        ):
             rows += _side_by_side_rows(doc, str(path.relative_to(profiles.parent)))
     for r in rows:  # a timing older than the DSTA code it timed says so
         r["stale"] = stale_timing(str(r["commit"]).split(" ")[0])
@@ -341,7 +397,7 @@ def load_timings(profiles: Path) -> dict[str, dict]:
     for path in sorted(profiles.glob("side_by_side/all_*.json")):
         doc = load_json(path)
         if doc.get("kind") == "side_by_side":
-            out[doc.get("section") or path.stem[len("all_"):]] = {**doc, "_path": str(path)}
+            out[doc.get("section") or path.stem[len("all_") :]] = {**doc, "_path": str(path)}
     return out
 
 
@@ -359,8 +415,12 @@ def timing(doc: dict | None, key: str, mode: str, batch: str | None = None) -> d
         return None
     b = int(pick)
     # FPS per round from that round's median time per call; its quartiles mirror those of the time
-    return {"batch": b, "ms": ms, "rounds": len(ms.get("rounds", [])),
-            "fps": {"median": b / ms["median"] * 1e3, "p25": b / ms["p75"] * 1e3, "p75": b / ms["p25"] * 1e3}}
+    return {
+        "batch": b,
+        "ms": ms,
+        "rounds": len(ms.get("rounds", [])),
+        "fps": {"median": b / ms["median"] * 1e3, "p25": b / ms["p75"] * 1e3, "p75": b / ms["p25"] * 1e3},
+    }
 
 
 def throughput_batch(doc: dict | None) -> str | None:
@@ -380,8 +440,9 @@ def stale_timing(commit: str | None, paths: tuple[str, ...] = TIMED_CODE) -> str
     if not sha or sha == "unknown":
         return None
     try:
-        last = subprocess.run(["git", "log", "-1", "--format=%h", "--", *paths], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        last = subprocess.run(
+            ["git", "log", "-1", "--format=%h", "--", *paths], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
         if not last:
             return None
         r = subprocess.run(["git", "merge-base", "--is-ancestor", last, sha], cwd=REPO, capture_output=True)
@@ -413,9 +474,13 @@ def flat_metrics(experiments: list[Experiment]) -> dict:
                 rec["mAP_corrupted"] = (split.get("true") or {}).get("Total")
         if e.profile:
             clip = e.profile["modes"]["clip"]
-            rec.update(params=e.profile["params"]["total"], gflops=(clip.get("gflops") or {}).get("total"),
-                       fps=clip["throughput"]["fps"], latency_ms=clip["latency"]["median_ms"],
-                       peak_mem_mib=(clip.get("memory_forward") or {}).get("peak_mib"))
+            rec.update(
+                params=e.profile["params"]["total"],
+                gflops=(clip.get("gflops") or {}).get("total"),
+                fps=clip["throughput"]["fps"],
+                latency_ms=clip["latency"]["median_ms"],
+                peak_mem_mib=(clip.get("memory_forward") or {}).get("peak_mib"),
+            )
             if "streaming" in e.profile["modes"]:
                 rec["gflops_streaming"] = (e.profile["modes"]["streaming"].get("gflops") or {}).get("total")
         if e.training and "train_seconds" in e.training:

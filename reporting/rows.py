@@ -1,6 +1,7 @@
 """A report's rows before formatting: the main table's groups of reported, reproduced, released and chance rows
 (bold marks included), the models of the cost and speed tables, and the cell texts both the Markdown and the LaTeX
 print (a missing number is a dash, never a guess). Pure functions of the report data (``reporting.data``)."""
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,16 @@ from typing import Any
 
 from dsta.provenance import describe, machine_name
 from reporting.data import Page
-from reporting.labels import (BLOCKS, CHANCE_BLOCK, JOINT_NAMES, RELEASED_BLOCK, REPRODUCED_BLOCK,
-                              ROW_KINDS, UNPUBLISHED, backbone_label)
+from reporting.labels import (
+    BLOCKS,
+    CHANCE_BLOCK,
+    JOINT_NAMES,
+    RELEASED_BLOCK,
+    REPRODUCED_BLOCK,
+    ROW_KINDS,
+    UNPUBLISHED,
+    backbone_label,
+)
 from reporting.results import GROUPS, Experiment, method_name, seed_groups, throughput_batch, timing
 
 AP_COLUMNS = [*GROUPS, "Mean"]
@@ -98,15 +107,22 @@ class Row:
     def cells(self) -> list[str]:
         values = [signed(v) for v in self.ap[:-1]] if self.kind == "delta" else [fmt(v) for v in self.ap[:-1]]
         method = f"{self.method} [{self.cite}]" if self.kind == "reproduced" and self.cite else self.method
-        return [method, self.backbone, str(self.frames), self.input, self.boxes, self.init, *values,
-                self.mean_cell()]
+        return [method, self.backbone, str(self.frames), self.input, self.boxes, self.init, *values, self.mean_cell()]
 
     def source(self) -> str:
         """The Markdown table's Source cell (``labels.ROW_KINDS``)."""
         return ROW_KINDS[self.label_kind].source.format(
-            ref=self.ref, cite=self.cite, mark=f" ({self.mark})" if self.mark else "",
-            tabulated=("" if not self.tabulated_in else f" from [{self.tabulated_in}], not a publication"
-                       if self.tabulated_in in UNPUBLISHED else f" as tabulated in [{self.tabulated_in}]"))
+            ref=self.ref,
+            cite=self.cite,
+            mark=f" ({self.mark})" if self.mark else "",
+            tabulated=(
+                ""
+                if not self.tabulated_in
+                else f" from [{self.tabulated_in}], not a publication"
+                if self.tabulated_in in UNPUBLISHED
+                else f" as tabulated in [{self.tabulated_in}]"
+            ),
+        )
 
     @property
     def label_kind(self) -> str:
@@ -120,8 +136,14 @@ def block_of(kind: str | None, frames: str | None) -> str:
 
 
 def reproduced_order(e: Experiment) -> tuple:
-    return (e.kind != "heatmap", e.num_frames > 1, e.model not in ("rle", "heatmap_single"), e.num_frames,
-            e.init() != "pretrained", e.key)
+    return (
+        e.kind != "heatmap",
+        e.num_frames > 1,
+        e.model not in ("rle", "heatmap_single"),
+        e.num_frames,
+        e.init() != "pretrained",
+        e.key,
+    )
 
 
 def box_label(boxes: str | None) -> str:
@@ -143,21 +165,27 @@ def provenance(e: Experiment) -> str:
     ev = e.evaluation or {}
     kw = ", ".join(f"{k}={v}" for k, v in e.kwargs.items() if k not in ("pretrained", "joint_groups"))
     train = e.config.get("train", {})
-    recipe = (f"released weights {e.config.get('weights')}, no training, flip test "
-              f"{'on' if (e.config.get('test') or {}).get('flip') else 'off'}" if e.released else
-              f"{train.get('epochs')} epochs, batch {train.get('batch_size')}, lr {train.get('lr')}")
+    recipe = (
+        f"released weights {e.config.get('weights')}, no training, flip test "
+        f"{'on' if (e.config.get('test') or {}).get('flip') else 'off'}"
+        if e.released
+        else f"{train.get('epochs')} epochs, batch {train.get('batch_size')}, lr {train.get('lr')}"
+    )
     mAP = e.provenance("evaluation")
     parts = [f"AP: {describe(mAP)}" if mAP else "AP: not evaluated yet"]
     trained = e.provenance("training")
     if trained and (trained.get("commit"), machine_name(trained)) != ((mAP or {}).get("commit"), machine_name(mAP)):
         parts.append(f"training: {describe(trained)}")
     if e.profile:
-        parts.append(f"efficiency: {describe(e.provenance('profile'))} ({env.get('dtype')}, {env.get('threads')} "
-                     f"threads)")
-    return (f"`{e.key}`: dataset {e.dataset} (val, {ev.get('num_frames', '?')} labeled frames, boxes "
-            f"{ev.get('boxes', e.config['data'].get('boxes'))}); config "
-            f"`{e.key.replace('/', '.') if e.released else 'experiments.' + e.key}` of params.yaml "
-            f"({e.model}: {kw}; {recipe}); " + "; ".join(parts) + ".")
+        parts.append(
+            f"efficiency: {describe(e.provenance('profile'))} ({env.get('dtype')}, {env.get('threads')} threads)"
+        )
+    return (
+        f"`{e.key}`: dataset {e.dataset} (val, {ev.get('num_frames', '?')} labeled frames, boxes "
+        f"{ev.get('boxes', e.config['data'].get('boxes'))}); config "
+        f"`{e.key.replace('/', '.') if e.released else 'experiments.' + e.key}` of params.yaml "
+        f"({e.model}: {kw}; {recipe}); " + "; ".join(parts) + "."
+    )
 
 
 @dataclass(frozen=True)
@@ -198,8 +226,19 @@ def main_rows(page: Page) -> MainTable:
     for n, e in enumerate(page.released, 1):  # the authors' checkpoints, evaluated here with no training
         ap = ap_values(e.evaluation)
         rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, {RELEASED_BLOCK}", [])
-        rows_of.append(Row("released", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
-                           boxes=evaluated_boxes(e), init="released"))
+        rows_of.append(
+            Row(
+                "released",
+                e.method(),
+                e.backbone(),
+                e.num_frames,
+                e.input_size(),
+                ap,
+                ref=n,
+                boxes=evaluated_boxes(e),
+                init="released",
+            )
+        )
         footnotes.append(f"[{n}] {provenance(e)}")
         match = e.config.get("match")
         ref = reported_by_match.get(match)
@@ -207,18 +246,39 @@ def main_rows(page: Page) -> MainTable:
             rows_of.append(Row("delta", "", "", "", "", delta(ap, ref["ap"]), cite=ref["cite"], boxes="", init=""))
         released_by_match[match] = (n, ap)
     groups = seed_groups(page.experiments)
-    for n, (name, runs) in enumerate(sorted(groups.items(), key=lambda kv: reproduced_order(kv[1][0])),
-                                     len(page.released) + 1):
+    for n, (name, runs) in enumerate(
+        sorted(groups.items(), key=lambda kv: reproduced_order(kv[1][0])), len(page.released) + 1
+    ):
         e = runs[0]
         rows_of = reproduced.setdefault(f"{block_of(e.kind, e.frames_group())}, {REPRODUCED_BLOCK}", [])
         done = [ap_values(r.evaluation) for r in runs if r.evaluation]
-        ap = ([None if any(v[i] is None for v in done) else statistics.fmean(v[i] for v in done)
-               for i in range(len(AP_COLUMNS))] if done else [None] * len(AP_COLUMNS))
-        spread = statistics.stdev(v[-1] for v in done) if len(done) > 1 and all(v[-1] is not None for v in done) \
-            else None
-        rows_of.append(Row("reproduced", e.method(), e.backbone(), e.num_frames, e.input_size(), ap, ref=n,
-                              boxes=evaluated_boxes(e), init=e.init(), spread=spread,
-                              seeds=max(len(done), 1), cite=e.cite()))
+        ap = (
+            [
+                None if any(v[i] is None for v in done) else statistics.fmean(v[i] for v in done)
+                for i in range(len(AP_COLUMNS))
+            ]
+            if done
+            else [None] * len(AP_COLUMNS)
+        )
+        spread = (
+            statistics.stdev(v[-1] for v in done) if len(done) > 1 and all(v[-1] is not None for v in done) else None
+        )
+        rows_of.append(
+            Row(
+                "reproduced",
+                e.method(),
+                e.backbone(),
+                e.num_frames,
+                e.input_size(),
+                ap,
+                ref=n,
+                boxes=evaluated_boxes(e),
+                init=e.init(),
+                spread=spread,
+                seeds=max(len(done), 1),
+                cite=e.cite(),
+            )
+        )
         seeds = f" (seeds: {', '.join(f'`{r.key}`' for r in runs)})" if len(runs) > 1 else ""
         footnotes.append(f"[{n}] {provenance(e)}{seeds}")
         ref = reported_by_match.get(name)
@@ -235,9 +295,21 @@ def main_rows(page: Page) -> MainTable:
             notes.append(f"({mark}) {r['method']} {r.get('backbone') or ''} T={r.get('T')}: {r['note']}.")
         method = f"{r['method']} (user's reproduction)" if r.get("reproduction") else r["method"]
         by_block[block_of(r.get("kind"), r.get("frames"))].append(
-            Row("reported", method, r.get("backbone") or DASH, r.get("T") or DASH, r.get("input") or DASH,
-                list(r["ap"]), cite=r["cite"], mark=mark, boxes=box_label(r.get("boxes")), init="paper",
-                tabulated_in=r.get("tabulated_in"), reproduction=bool(r.get("reproduction"))))
+            Row(
+                "reported",
+                method,
+                r.get("backbone") or DASH,
+                r.get("T") or DASH,
+                r.get("input") or DASH,
+                list(r["ap"]),
+                cite=r["cite"],
+                mark=mark,
+                boxes=box_label(r.get("boxes")),
+                init="paper",
+                tabulated_in=r.get("tabulated_in"),
+                reproduction=bool(r.get("reproduction")),
+            )
+        )
     for name, rows in by_block.items():
         if rows:
             rows.sort(key=lambda r: (r.ap[-1] is not None, r.ap[-1] or 0.0))
@@ -258,13 +330,27 @@ def box_prior_rows(page: Page, n: int) -> tuple[list[Row], str] | None:
     if prior is None:
         return None
     protocols = [("boxes", box_label(prior.boxes))] + ([("gt_boxes", "GT")] if prior.boxes != "gt" else [])
-    rows = [Row("prior", "Box prior", DASH, DASH, prior.input_size, ap_values(prior.columns[k]), ref=n, boxes=label,
-                init="no image") for k, label in protocols]
+    rows = [
+        Row(
+            "prior",
+            "Box prior",
+            DASH,
+            DASH,
+            prior.input_size,
+            ap_values(prior.columns[k]),
+            ref=n,
+            boxes=label,
+            init="no image",
+        )
+        for k, label in protocols
+    ]
     generated = (prior.provenance or {}).get("data_generated_at")
-    note = (f"[{n}] box prior: the mean training pose, normalised to the box, placed in every val box and scored "
-            f"like a model (the `box_prior` stage, once per dataset: {prior.source}; {describe(prior.provenance)}"
-            + (f"; on the dataset generated at commit {generated}" if generated else "")
-            + "). A row at or below it owes its number to the boxes.")
+    note = (
+        f"[{n}] box prior: the mean training pose, normalised to the box, placed in every val box and scored "
+        f"like a model (the `box_prior` stage, once per dataset: {prior.source}; {describe(prior.provenance)}"
+        + (f"; on the dataset generated at commit {generated}" if generated else "")
+        + "). A row at or below it owes its number to the boxes."
+    )
     return rows, note
 
 
@@ -276,8 +362,9 @@ def best_in_block(rows: list[Row]) -> list[set[int]]:
         return marks
     for col in range(len(AP_COLUMNS)):
         for boxes in {rows[i].boxes for i in comparable}:  # GT-box and detected-box rows are not compared
-            values = [(rows[i].ap[col], i) for i in comparable if rows[i].ap[col] is not None and
-                      rows[i].boxes == boxes]
+            values = [
+                (rows[i].ap[col], i) for i in comparable if rows[i].ap[col] is not None and rows[i].boxes == boxes
+            ]
             _mark_best(rows, values, col, marks)
     return marks
 
@@ -329,10 +416,28 @@ def paper_models(paper: dict[str, dict]) -> list[Model]:
         kwargs = p.get("kwargs") or {}
         method = method_name(p.get("model", DASH), str(kwargs.get("backbone", "")))
         w, h = p.get("input_size") or ("?", "?")
-        out.append(Model(method, backbone_label(str(kwargs.get("backbone") or DASH), p.get("model", "")),
-                         p.get("num_frames", 1), f"{h}x{w}", "", key, p))
-    return sorted(out, key=lambda m: (m.frames != 1, m.method != "RLE", m.method, m.backbone != "ResNet-50",
-                                      int(m.frames or 1), m.key))
+        out.append(
+            Model(
+                method,
+                backbone_label(str(kwargs.get("backbone") or DASH), p.get("model", "")),
+                p.get("num_frames", 1),
+                f"{h}x{w}",
+                "",
+                key,
+                p,
+            )
+        )
+    return sorted(
+        out,
+        key=lambda m: (
+            m.frames != 1,
+            m.method != "RLE",
+            m.method,
+            m.backbone != "ResNet-50",
+            int(m.frames or 1),
+            m.key,
+        ),
+    )
 
 
 def speedup_text(entry: dict) -> list[str]:
@@ -353,11 +458,28 @@ def cost_rows(models: list[Model]) -> list[tuple[Model, str, list[str]]]:
             mem = (entry.get("memory_forward") or {}).get("peak_mib")
             train = ((m.profile or {}).get("memory_train_step") or {}).get("peak_mib")
             params = (m.profile or {}).get("params", {}).get("total")
-            rows.append((m, mode, [m.method, m.backbone, str(m.frames), m.input, m.init or DASH, mode,
-                                   str(entry.get("backbone_passes", DASH)), gflops_text(g.get("total")),
-                                   gflops_text(g.get("backbone")), mflops_text(g.get("head")),
-                                   DASH if params is None else f"{params / 1e6:.2f}", fmt(mem, 0), fmt(train, 0),
-                                   *speedup_text(entry)]))
+            rows.append(
+                (
+                    m,
+                    mode,
+                    [
+                        m.method,
+                        m.backbone,
+                        str(m.frames),
+                        m.input,
+                        m.init or DASH,
+                        mode,
+                        str(entry.get("backbone_passes", DASH)),
+                        gflops_text(g.get("total")),
+                        gflops_text(g.get("backbone")),
+                        mflops_text(g.get("head")),
+                        DASH if params is None else f"{params / 1e6:.2f}",
+                        fmt(mem, 0),
+                        fmt(train, 0),
+                        *speedup_text(entry),
+                    ],
+                )
+            )
     return rows
 
 
@@ -373,12 +495,24 @@ def speed_rows(models: list[Model], doc: dict | None) -> list[tuple[Model, str, 
         for mode in timing_modes(m, doc):
             lat = timing(doc, m.key, mode)
             thr = timing(doc, m.key, mode, throughput_batch(doc))
-            lat_text = (f"{lat['ms']['median']:.1f} [{lat['ms']['p25']:.1f}, {lat['ms']['p75']:.1f}]" if lat
-                        else DASH)
-            fps_text = (f"{thr['fps']['median']:.1f} [{thr['fps']['p25']:.1f}, {thr['fps']['p75']:.1f}]" if thr
-                        else DASH)
-            rows.append((m, mode, [m.method, m.backbone, str(m.frames), m.init or DASH, mode, lat_text, fps_text,
-                                   str(lat["rounds"]) if lat else DASH]))
+            lat_text = f"{lat['ms']['median']:.1f} [{lat['ms']['p25']:.1f}, {lat['ms']['p75']:.1f}]" if lat else DASH
+            fps_text = f"{thr['fps']['median']:.1f} [{thr['fps']['p25']:.1f}, {thr['fps']['p75']:.1f}]" if thr else DASH
+            rows.append(
+                (
+                    m,
+                    mode,
+                    [
+                        m.method,
+                        m.backbone,
+                        str(m.frames),
+                        m.init or DASH,
+                        mode,
+                        lat_text,
+                        fps_text,
+                        str(lat["rounds"]) if lat else DASH,
+                    ],
+                )
+            )
     return rows
 
 
@@ -400,6 +534,9 @@ def streaming_ratio(paper: dict[str, dict]) -> str | None:
 def options_label(options: dict) -> str:
     """``fp32``, ``bf16 + channels-last``, ``fp16 + channels-last + compile + CUDA graphs`` ..."""
     parts = [options.get("dtype", "fp32")]
-    parts += [name for key, name in (("channels_last", "channels-last"), ("compile", "compile"),
-                                     ("cuda_graphs", "CUDA graphs")) if options.get(key)]
+    parts += [
+        name
+        for key, name in (("channels_last", "channels-last"), ("compile", "compile"), ("cuda_graphs", "CUDA graphs"))
+        if options.get(key)
+    ]
     return " + ".join(parts)

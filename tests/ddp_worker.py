@@ -7,6 +7,7 @@ interrupted run, as a killed job leaves it), and ``DSTA_TEST_WRITES=PATH``: ever
 for writing, creates, renames or removes under ``DSTA_TEST_WATCH`` (Python's audit events, so nothing in the code
 under test is changed), and leaves the list in ``PATH.RANK.json`` when it exits.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -15,8 +16,19 @@ import os
 import sys
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-WRITE_EVENTS = ("os.rename", "os.replace", "os.remove", "os.unlink", "os.mkdir", "os.rmdir", "shutil.rmtree",
-                "shutil.copyfile", "os.symlink", "os.link", "os.truncate")
+WRITE_EVENTS = (
+    "os.rename",
+    "os.replace",
+    "os.remove",
+    "os.unlink",
+    "os.mkdir",
+    "os.rmdir",
+    "shutil.rmtree",
+    "shutil.copyfile",
+    "os.symlink",
+    "os.link",
+    "os.truncate",
+)
 
 
 def record_writes(watch: str, report: str) -> None:

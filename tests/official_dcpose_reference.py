@@ -10,6 +10,7 @@ deform_conv_cuda_kernel.cu``, ``modulated_deformable_im2col_gpu_kernel``), not b
 The per-frame HRNet trunk is the one piece taken from the project (``dsta.backbones.create_hrnet_pose``, loaded from
 the released ``rough_pose_estimation_net.*`` keys, whose names are timm's): its equality to the official pose HRNet
 is checked key by key and in parameter count elsewhere (``tests/test_baselines.py``)."""
+
 import torch
 import torch.nn.functional as F
 
@@ -38,8 +39,15 @@ def _bilinear_zero_outside(img: torch.Tensor, y: torch.Tensor, x: torch.Tensor) 
     return out * inside
 
 
-def modulated_deform_conv(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor,
-                          bias: torch.Tensor | None, dilation: int, groups: int) -> torch.Tensor:
+def modulated_deform_conv(
+    x: torch.Tensor,
+    offset: torch.Tensor,
+    mask: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    dilation: int,
+    groups: int,
+) -> torch.Tensor:
     """The release's ``ModulatedDeformConv`` (stride 1, padding = dilation, ``deformable_groups=groups``).
 
     For output pixel (h, w), kernel point k = (i, j) (row-major, k = i * kw + j) and deformable group g (input
@@ -73,8 +81,15 @@ def modulated_deform_conv(x: torch.Tensor, offset: torch.Tensor, mask: torch.Ten
 
 def _conv_bn_relu(x, sd, prefix, padding, relu=True):
     x = F.conv2d(x, sd[f"{prefix}.conv.weight"], sd[f"{prefix}.conv.bias"], padding=padding)
-    x = F.batch_norm(x, sd[f"{prefix}.bn.running_mean"], sd[f"{prefix}.bn.running_var"], sd[f"{prefix}.bn.weight"],
-                     sd[f"{prefix}.bn.bias"], training=False, eps=BN_EPS)
+    x = F.batch_norm(
+        x,
+        sd[f"{prefix}.bn.running_mean"],
+        sd[f"{prefix}.bn.running_var"],
+        sd[f"{prefix}.bn.weight"],
+        sd[f"{prefix}.bn.bias"],
+        training=False,
+        eps=BN_EPS,
+    )
     return F.relu(x) if relu else x
 
 
@@ -118,11 +133,17 @@ def official_forward(sd: dict, x: torch.Tensor, margin: torch.Tensor, dilations=
     heatmaps (B, 17, H/4, W/4), the output of the release with ``FREEZE_HRNET_WEIGHTS: true``."""
     hrnet = create_hrnet_pose("hrnet_w48")
     prefix = "rough_pose_estimation_net."
-    hrnet.load_state_dict({k[len(prefix):]: v for k, v in sd.items()
-                           if k.startswith(prefix) and not k.startswith(prefix + "final_layer.")})
+    hrnet.load_state_dict(
+        {
+            k[len(prefix) :]: v
+            for k, v in sd.items()
+            if k.startswith(prefix) and not k.startswith(prefix + "final_layer.")
+        }
+    )
     hrnet.eval()
-    rough = F.conv2d(hrnet(torch.cat(x.split(3, dim=1), 0))[0], sd[prefix + "final_layer.weight"],
-                     sd[prefix + "final_layer.bias"])
+    rough = F.conv2d(
+        hrnet(torch.cat(x.split(3, dim=1), 0))[0], sd[prefix + "final_layer.weight"], sd[prefix + "final_layer.bias"]
+    )
     cur, prev, nxt = rough.split(x.shape[0], dim=0)
     joints = cur.shape[1]
 
@@ -131,12 +152,12 @@ def official_forward(sd: dict, x: torch.Tensor, margin: torch.Tensor, dilations=
     prev_w, next_w = m[:, 1].view(-1, 1, 1, 1), m[:, 0].view(-1, 1, 1, 1)
     dif = []
     for j in range(joints):
-        a, b_ = diff_a[:, j:j + 1], diff_b[:, j:j + 1]
+        a, b_ = diff_a[:, j : j + 1], diff_b[:, j : j + 1]
         dif += [a, a * prev_w, b_, b_ * next_w]
     dif = _chain(torch.cat(dif, 1), sd, "diff_temporal_fuse")
     sup = []
     for j in range(joints):
-        sup += [cur[:, j:j + 1], prev[:, j:j + 1] * prev_w, nxt[:, j:j + 1] * next_w]
+        sup += [cur[:, j : j + 1], prev[:, j : j + 1] * prev_w, nxt[:, j : j + 1] * next_w]
     sup = _chain(torch.cat(sup, 1), sd, "support_temporal_fuse")
     comb = _chain(torch.cat([dif, sup], 1), sd, "offset_mask_combine_conv")
 
@@ -144,7 +165,14 @@ def official_forward(sd: dict, x: torch.Tensor, margin: torch.Tensor, dilations=
     for d, dil in enumerate(dilations):
         offsets = F.conv2d(comb, sd[f"offsets_list.{d}.0.weight"], padding=dil, dilation=dil)
         masks = F.conv2d(comb, sd[f"masks_list.{d}.0.weight"], padding=dil, dilation=dil)
-        warped = modulated_deform_conv(sup, offsets, masks, sd[f"modulated_deform_conv_list.{d}.deform_conv.weight"],
-                                       sd[f"modulated_deform_conv_list.{d}.deform_conv.bias"], dil, joints)
+        warped = modulated_deform_conv(
+            sup,
+            offsets,
+            masks,
+            sd[f"modulated_deform_conv_list.{d}.deform_conv.weight"],
+            sd[f"modulated_deform_conv_list.{d}.deform_conv.bias"],
+            dil,
+            joints,
+        )
         out = out + (1 / len(dilations)) * warped  # the release's "weighted_sum"
     return out

@@ -3,6 +3,7 @@ vectorized evaluator on random cases (ignore regions, unlabeled frames, false po
 
 Tie-break: the project's one rule, written out plainly: sequence files in name order, then frames, then predicted
 people as listed; per joint, a stable sort by descending score keeps that order among equal scores."""
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,12 @@ def reference_ap(gt_dir: Path, pred_dir: Path, names: list[str] | None = None) -
                     size = 0.6 * math.hypot(x2 - x1, y2 - y1)
                 for j in range(15):
                     if j in pr["points"] and j in g["points"]:
-                        d = math.hypot(pr["points"][j]["x"] - g["points"][j]["x"],
-                                       pr["points"][j]["y"] - g["points"][j]["y"]) / size
+                        d = (
+                            math.hypot(
+                                pr["points"][j]["x"] - g["points"][j]["x"], pr["points"][j]["y"] - g["points"][j]["y"]
+                            )
+                            / size
+                        )
                         match[a, b, j] = d <= 0.5
                 n = len(g["points"])
                 pck[a, b] = match[a, b].sum() / n if n else match[a, b].sum()

@@ -1,6 +1,7 @@
 """Random weights in the layouts of the released checkpoints (every key, shape and dtype from the layout files in
 ``../shared/dsta-official`` and ``../shared/dcpose-official``), saved as the releases save them, for the converter
 tests and the end-to-end smoke test of the released entries (``tests/test_smoke_posetrack.py``)."""
+
 import json
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def dsta_release_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     for entry in DSTA_LAYOUT["state_dict"]:
         name, shape = entry["name"], tuple(entry["shape"])
         if name.startswith("preact."):
-            t = resnet[name[len("preact."):]].clone()
+            t = resnet[name[len("preact.") :]].clone()
             if name.endswith("running_mean"):
                 t = torch.randn(shape, generator=g) * 0.05
             elif name.endswith("running_var"):
@@ -32,8 +33,9 @@ def dsta_release_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
                 t = torch.rand(shape, generator=g) * 0.5 + 0.5
         elif entry["dtype"] == "int64":
             t = torch.tensor(100)
-        elif name.endswith(("norm1.weight", "norm2.weight", "norm.weight", "head_coord.0.weight",
-                            "head_sigma.0.weight")):
+        elif name.endswith(
+            ("norm1.weight", "norm2.weight", "norm.weight", "head_coord.0.weight", "head_sigma.0.weight")
+        ):
             t = 1 + 0.1 * torch.randn(shape, generator=g)
         elif name == "flow.mask":
             t = torch.tensor([[0.0, 1.0], [1.0, 0.0]] * 3)
@@ -61,7 +63,7 @@ def dcpose_release_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
             t = torch.rand(shape, generator=g) * 0.5 + 0.75
         else:
             fan_in = torch.Size(shape[1:]).numel()
-            t = torch.randn(shape, generator=g) / fan_in ** 0.5
+            t = torch.randn(shape, generator=g) / fan_in**0.5
         sd[name] = t.to(dtype)
     return sd
 

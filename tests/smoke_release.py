@@ -17,6 +17,7 @@ Train holds the two sequences with 1 and 2 people (one iteration of batch 2); va
 real detection of each labeled frame, plus one box of an image that is not in the release (to be reported as
 unmatched).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,14 @@ def _with_frames(doc: dict, split: str) -> dict:
     first["nframes"] = 1 + FILL
     for k in range(1, FILL + 1):
         img = {key: first[key] for key in ("file_name", "nframes", "vid_id", "width", "height") if key in first}
-        img.update(id=first["id"] + k, frame_id=first["frame_id"] + k, is_labeled=False,
-                   file_name=first["file_name"].replace("000000.jpg", f"{k:06d}.jpg"),
-                   ignore_regions_x=[], ignore_regions_y=[])
+        img.update(
+            id=first["id"] + k,
+            frame_id=first["frame_id"] + k,
+            is_labeled=False,
+            file_name=first["file_name"].replace("000000.jpg", f"{k:06d}.jpg"),
+            ignore_regions_x=[],
+            ignore_regions_y=[],
+        )
         doc["images"].append(img)
     return doc
 
@@ -69,16 +75,32 @@ def _annolist(doc: dict) -> dict:
         for ann in (a for a in doc["annotations"] if a["image_id"] == img["id"]):
             points = []
             for j, pid in sorted(keypoint_to_id.items(), key=lambda t: t[1]):
-                x, y, v = ann["keypoints"][3 * j: 3 * j + 3]
+                x, y, v = ann["keypoints"][3 * j : 3 * j + 3]
                 if v > 0:
                     points.append({"id": [pid], "x": [x], "y": [y], "is_visible": [1]})
             hx, hy, hw, hh = ann["bbox_head"]
-            rects.append({"x1": [hx], "y1": [hy], "x2": [hx + hw], "y2": [hy + hh], "track_id": [ann["track_id"]],
-                          "annopoints": [{"point": points}]})
-        regions = [{"point": [{"x": [x], "y": [y]} for x, y in zip(xs, ys)]}
-                   for xs, ys in zip(img.get("ignore_regions_x", []), img.get("ignore_regions_y", []))]
-        entries.append({"image": [{"name": img["file_name"]}], "is_labeled": [int(bool(img["is_labeled"]))],
-                        "annorect": rects, "ignore_regions": regions})
+            rects.append(
+                {
+                    "x1": [hx],
+                    "y1": [hy],
+                    "x2": [hx + hw],
+                    "y2": [hy + hh],
+                    "track_id": [ann["track_id"]],
+                    "annopoints": [{"point": points}],
+                }
+            )
+        regions = [
+            {"point": [{"x": [x], "y": [y]} for x, y in zip(xs, ys)]}
+            for xs, ys in zip(img.get("ignore_regions_x", []), img.get("ignore_regions_y", []))
+        ]
+        entries.append(
+            {
+                "image": [{"name": img["file_name"]}],
+                "is_labeled": [int(bool(img["is_labeled"]))],
+                "annorect": rects,
+                "ignore_regions": regions,
+            }
+        )
     return {"annolist": entries}
 
 
@@ -115,8 +137,17 @@ def build_release(root: Path, version: int) -> Path:
         path = root / "val_detections.json"
         path.write_text(json.dumps(dets + [stray]))
     else:
-        boxes = [{"image_name": names[d["image_id"]], "bbox": d["bbox"], "score": d["score"], "category_id": 1,
-                  "nframes": 1 + FILL, "frame_id": d["image_id"]} for d in dets]
+        boxes = [
+            {
+                "image_name": names[d["image_id"]],
+                "bbox": d["bbox"],
+                "score": d["score"],
+                "category_id": 1,
+                "nframes": 1 + FILL,
+                "frame_id": d["image_id"],
+            }
+            for d in dets
+        ]
         boxes.append({**boxes[0], "image_name": "images/val/999999_mpii_test/000000.jpg", "frame_id": 10999990000})
         path = root / "DcPose_supp_files" / f"posetrack{version}_precomputed_boxes" / "val_boxes.json"
         path.parent.mkdir(parents=True, exist_ok=True)

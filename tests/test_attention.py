@@ -1,4 +1,5 @@
 """dsta.attention: the CPU short-sequence path and the one-token block equal timm's attention and blocks."""
+
 import pytest
 import torch
 from timm.models.vision_transformer import Attention, Block

@@ -1,4 +1,5 @@
 """Every registered model: forward and backward at tiny size, and overfitting a batch of 4 synthetic clips."""
+
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -11,8 +12,15 @@ TINY = {
     "dsta": dict(backbone="resnet18", num_frames=3, embed_dim=16, depth=1, num_heads=4),
     "rle": dict(backbone="resnet18"),
     "heatmap_single": dict(backbone="resnet18", deconv_channels=32),
-    "dcpose": dict(backbone="resnet18", deconv_channels=32, prf_channels=17, combine_channels=32, prf_blocks=1,
-                   combine_blocks=1, dilations=(1, 2, 3)),  # 16x12 heatmaps: the paper's 3..15 would overshoot
+    "dcpose": dict(
+        backbone="resnet18",
+        deconv_channels=32,
+        prf_channels=17,
+        combine_channels=32,
+        prf_blocks=1,
+        combine_blocks=1,
+        dilations=(1, 2, 3),
+    ),  # 16x12 heatmaps: the paper's 3..15 would overshoot
 }
 INPUT = (48, 64)
 HEATMAP = (12, 16)
@@ -24,8 +32,15 @@ def test_every_registered_model_has_a_tiny_config():
 
 def _batch(root, name, n=4):
     model_frames = TINY[name].get("num_frames", 3 if name == "dcpose" else 1)
-    ds = TopDownClipDataset(root / "annotations" / "train", root, num_frames=model_frames, input_size=INPUT,
-                            target=model_target(name), heatmap_size=HEATMAP, heatmap_sigma=1.0)
+    ds = TopDownClipDataset(
+        root / "annotations" / "train",
+        root,
+        num_frames=model_frames,
+        input_size=INPUT,
+        target=model_target(name),
+        heatmap_size=HEATMAP,
+        heatmap_sigma=1.0,
+    )
     return next(iter(DataLoader(ds, batch_size=n)))
 
 
@@ -76,12 +91,15 @@ def test_overfits_four_clips(name, synthetic_tiny):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,kwargs,params", [
-    ("rle", dict(backbone="resnet50"), 23_701_148),
-    ("heatmap_single", dict(backbone="resnet50"), 33_999_697),
-    ("heatmap_single", dict(backbone="hrnet_w48"), 63_595_745),  # the official pose HRNet-W48, key by key
-    ("dcpose", dict(backbone="hrnet_w48"), 65_198_798),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,params",
+    [
+        ("rle", dict(backbone="resnet50"), 23_701_148),
+        ("heatmap_single", dict(backbone="resnet50"), 33_999_697),
+        ("heatmap_single", dict(backbone="hrnet_w48"), 63_595_745),  # the official pose HRNet-W48, key by key
+        ("dcpose", dict(backbone="hrnet_w48"), 65_198_798),
+    ],
+)
 def test_paper_size(name, kwargs, params):
     """The paper configurations build, run at 256x192 on the CPU, and have the documented parameter counts."""
     model = create_model(name, **kwargs).eval()
@@ -106,12 +124,17 @@ def test_rle_starts_from_a_whole_release_checkpoint(tmp_path):
     """pretrained = a RegressFlow release checkpoint (coco-laplace-rle.pth) loads backbone, heads and flow."""
     torch.manual_seed(0)
     src = create_model("rle", backbone="resnet18")
-    state = {("preact." + k[len("backbone."):] if k.startswith("backbone.") else k): v.clone() + 0.01
-             for k, v in src.state_dict().items() if v.is_floating_point()}
+    state = {
+        ("preact." + k[len("backbone.") :] if k.startswith("backbone.") else k): v.clone() + 0.01
+        for k, v in src.state_dict().items()
+        if v.is_floating_point()
+    }
     torch.save({"state_dict": state}, tmp_path / "coco-laplace-rle.pth")
     model = create_model("rle", backbone="resnet18", pretrained=str(tmp_path / "coco-laplace-rle.pth"))
     ours = model.state_dict()
-    assert torch.equal(ours["flow.s.0.0.weight"] if "flow.s.0.0.weight" in ours else ours["fc_sigma.linear.weight"],
-                       state["flow.s.0.0.weight"] if "flow.s.0.0.weight" in ours else state["fc_sigma.linear.weight"])
+    assert torch.equal(
+        ours["flow.s.0.0.weight"] if "flow.s.0.0.weight" in ours else ours["fc_sigma.linear.weight"],
+        state["flow.s.0.0.weight"] if "flow.s.0.0.weight" in ours else state["fc_sigma.linear.weight"],
+    )
     assert torch.allclose(ours["fc_coord.linear.bias"], state["fc_coord.linear.bias"] + 0.5)
     assert torch.equal(ours["backbone.conv1.weight"], state["preact.conv1.weight"])

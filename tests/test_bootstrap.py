@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from dsta.evaluate import compute, voc_ap
-from dsta.evaluate.bootstrap import (Matched, bootstrap_totals, interval, matched_split, paired_margin,
-                                     resample_weights, weighted_total)
+from dsta.evaluate.bootstrap import (
+    Matched,
+    bootstrap_totals,
+    interval,
+    matched_split,
+    paired_margin,
+    resample_weights,
+    weighted_total,
+)
 from dsta.evaluate.read import J15
 
 

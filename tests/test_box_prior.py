@@ -5,8 +5,16 @@ from dsta import keypoints as kp
 from dsta.data.dataset import TopDownClipDataset
 from dsta.predict import score
 
-DATA = {"train_ann": "annotations/train", "val_ann": "annotations/val", "image_root": ".", "boxes": "gt",
-        "box_enlarge": 1.25, "input_size": [32, 48], "frame_distance": 1, "max_frame_distance": 2}
+DATA = {
+    "train_ann": "annotations/train",
+    "val_ann": "annotations/val",
+    "image_root": ".",
+    "boxes": "gt",
+    "box_enlarge": 1.25,
+    "input_size": [32, 48],
+    "frame_distance": 1,
+    "max_frame_distance": 2,
+}
 
 
 def test_mean_pose_is_a_pose(synthetic_tiny):
@@ -26,7 +34,7 @@ def test_prior_is_placed_in_every_box_and_scored(synthetic_tiny, tmp_path):
     for p, s in zip(preds, ds.samples):
         x, y, w, h = s.box
         # the pose lies around the box (the crop is the box enlarged by 1.25 to the input's aspect)
-        assert (p.keypoints[:, 0] > x - w) .all() and (p.keypoints[:, 0] < x + 2 * w).all()
+        assert (p.keypoints[:, 0] > x - w).all() and (p.keypoints[:, 0] < x + 2 * w).all()
         assert np.all(p.scores == 1.0)
     result = score(preds, ds, tmp_path)
     assert 0 < result["Total"] < 100

@@ -2,6 +2,7 @@
 line naming the global it would call, by every command that reads a checkpoint, and nothing of it runs; only
 ``--trust-checkpoint`` unpickles it. Our own checkpoints and the releases' layouts load without that flag. Shape
 mismatches on load are one line (also tests/test_predict.py)."""
+
 import argparse
 from pathlib import Path
 
@@ -57,34 +58,57 @@ def test_crafted_checkpoint_runs_nothing_through_any_command(tmp_path, synthetic
     boxes = Path(__file__).parent / "data" / "sample_video_boxes.json"
     commands = {
         "predict": lambda: predict.main(["--checkpoint", str(path), "--data-root", data, "--out", str(tmp_path / "e")]),
-        "robustness": lambda: robustness.main(["--params", str(params), "--checkpoint", str(path), "--data-root", data,
-                                               "--out", str(tmp_path / "r")]),
-        "demo": lambda: demo.main(["--frames", str(video), "--boxes", str(boxes), "--checkpoint", str(path),
-                                   "--out", str(tmp_path / "d.gif")]),
+        "robustness": lambda: robustness.main(
+            ["--params", str(params), "--checkpoint", str(path), "--data-root", data, "--out", str(tmp_path / "r")]
+        ),
+        "demo": lambda: demo.main(
+            ["--frames", str(video), "--boxes", str(boxes), "--checkpoint", str(path), "--out", str(tmp_path / "d.gif")]
+        ),
         "convert_official": lambda: convert_official.main([str(path), str(tmp_path / "o.pt")]),
         "convert_dcpose": lambda: convert_dcpose.main([str(path), str(tmp_path / "c.pt")]),
         "convert_rle": lambda: convert_rle.main([str(path), str(tmp_path / "l.pt")]),
     }
-    for name, run in commands.items():
+    for run in commands.values():
         _refused(capsys, run, path, marker)
     # train, resuming: the crafted file sits where an interrupted run left its checkpoint
     from tests.test_train import _params
+
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "last.pt").write_bytes(path.read_bytes())
-    _refused(capsys, lambda: train.main(["--params", str(_params(tmp_path, epochs=1)), "--experiment", "tiny",
-                                         "--data-root", data, "--out", str(run_dir)]), run_dir / "last.pt", marker)
+    _refused(
+        capsys,
+        lambda: train.main(
+            [
+                "--params",
+                str(_params(tmp_path, epochs=1)),
+                "--experiment",
+                "tiny",
+                "--data-root",
+                data,
+                "--out",
+                str(run_dir),
+            ]
+        ),
+        run_dir / "last.pt",
+        marker,
+    )
     # the convert_released stage, on a released file in a release's layout
     monkeypatch.chdir(tmp_path)
     from dsta.config import compose
+
     doc = compose(["experiments=paper_posetrack17"])
     Path("params.yaml").write_text(yaml.safe_dump(doc))
     weights = Path(doc["released"]["dsta_r50_t3"]["weights"])
     weights.parent.mkdir(parents=True, exist_ok=True)
     release, marker = _crafted(tmp_path, "release")
     weights.write_bytes(release.read_bytes())
-    _refused(capsys, lambda: released.main(["--params", "params.yaml", "--name", "dsta_r50_t3", "--out", "x.pt"]),
-             weights, marker)
+    _refused(
+        capsys,
+        lambda: released.main(["--params", "params.yaml", "--name", "dsta_r50_t3", "--out", "x.pt"]),
+        weights,
+        marker,
+    )
     assert not Path("x.pt").exists() and not (tmp_path / "o.pt").exists()
 
 
@@ -121,8 +145,9 @@ def test_our_training_checkpoint_and_the_release_layouts_load_safely(tmp_path, s
 
     from tests.release_layouts import dcpose_release_state_dict, dsta_release_state_dict, save_as_released
 
-    torch.save({"rng": {"numpy": np.random.get_state()}, "model": "rle", "kwargs": {}, "state_dict": {}},
-               tmp_path / "ours.pt")
+    torch.save(
+        {"rng": {"numpy": np.random.get_state()}, "model": "rle", "kwargs": {}, "state_dict": {}}, tmp_path / "ours.pt"
+    )
     state = read_checkpoint(tmp_path / "ours.pt")["rng"]["numpy"]
     assert state[0] == "MT19937" and state[1].dtype == np.uint32
     for make in (dsta_release_state_dict, dcpose_release_state_dict):

@@ -46,20 +46,31 @@ def test_paper_experiments_compose(dataset):
     exps = compose([f"experiments=paper_{dataset}"])["experiments"]
     assert set(exps) == {"dsta_r50_t3", "dsta_r50_t5", "dsta_hrnet_w48_t3", "rle_r50", "dcpose_hrnet_w48"}
     assert all(e["data"]["name"] == dataset for e in exps.values())
-    assert all(e["data"]["input_size"] == ([288, 384] if k == "dcpose_hrnet_w48" else [192, 256]) for k, e in exps.items())
+    assert all(
+        e["data"]["input_size"] == ([288, 384] if k == "dcpose_hrnet_w48" else [192, 256]) for k, e in exps.items()
+    )
     assert exps["dsta_r50_t5"]["model"]["kwargs"]["num_frames"] == 5
     assert exps["dsta_r50_t3"]["model"]["kwargs"]["num_frames"] == 3
     assert exps["dsta_r50_t3"]["train"]["lr"] == 5e-5 and exps["dsta_r50_t3"]["train"]["milestones"] == [10, 15]
     # the release's optimizer details: AdamW weight decay 0.01, no clipping, fp32; +-1 neighbours; official draws
-    assert {k: exps["dsta_r50_t3"]["train"][k] for k in ("weight_decay", "grad_clip", "amp")} == \
-        {"weight_decay": 0.01, "grad_clip": 0.0, "amp": False}
-    assert all(e["data"]["max_frame_distance"] == 1 and e["data"]["augment"]["distribution"] == "official"
-               for e in exps.values())
+    assert {k: exps["dsta_r50_t3"]["train"][k] for k in ("weight_decay", "grad_clip", "amp")} == {
+        "weight_decay": 0.01,
+        "grad_clip": 0.0,
+        "amp": False,
+    }
+    assert all(
+        e["data"]["max_frame_distance"] == 1 and e["data"]["augment"]["distribution"] == "official"
+        for e in exps.values()
+    )
     dcpose = exps["dcpose_hrnet_w48"]
     assert dcpose["model"]["kwargs"]["dilations"] == [3, 6, 9, 12, 15]
-    assert dcpose["model"]["kwargs"]["freeze_rough"] is True and dcpose["model"]["heatmap"] == {"size": [72, 96],
-                                                                                                "sigma": 3.0}
-    assert (dcpose["train"]["lr"], dcpose["train"]["gamma"]) == ((1e-3, 0.1) if dataset == "posetrack17" else (1e-4, 0.99))
+    assert dcpose["model"]["kwargs"]["freeze_rough"] is True and dcpose["model"]["heatmap"] == {
+        "size": [72, 96],
+        "sigma": 3.0,
+    }
+    assert (dcpose["train"]["lr"], dcpose["train"]["gamma"]) == (
+        (1e-3, 0.1) if dataset == "posetrack17" else (1e-4, 0.99)
+    )
     # every weights file a paper experiment names is in the weights group, whose used_by says which model configs
     weights = compose([f"experiments=paper_{dataset}"])["weights"]
     files = {w["file"]: w for w in weights.values()}
@@ -78,10 +89,16 @@ def test_weights_used_by_follows_the_model_configs():
     released entries (``released/NAME``) whose weights it is."""
     for path in sorted((ROOT / "configs" / "weights").glob("*.yaml")):
         entry = yaml.safe_load(path.read_text())
-        users = sorted(p.stem for p in (ROOT / "configs" / "model").glob("*.yaml")
-                       if (yaml.safe_load(p.read_text())["kwargs"].get("pretrained")) == entry["file"])
-        users += sorted(f"released/{p.stem}" for p in (ROOT / "configs" / "released").glob("*.yaml")
-                        if yaml.safe_load(p.read_text())["weights"] == entry["file"])
+        users = sorted(
+            p.stem
+            for p in (ROOT / "configs" / "model").glob("*.yaml")
+            if (yaml.safe_load(p.read_text())["kwargs"].get("pretrained")) == entry["file"]
+        )
+        users += sorted(
+            f"released/{p.stem}"
+            for p in (ROOT / "configs" / "released").glob("*.yaml")
+            if yaml.safe_load(p.read_text())["weights"] == entry["file"]
+        )
         assert sorted(entry["used_by"]) == users, path.name
 
 
@@ -95,8 +112,11 @@ def test_released_entries_of_the_paper_matrices():
     assert set(released) == {"dsta_r50_t3", "dcpose_hrnet_w48"}
     for key, entry in released.items():
         assert entry["match"] == key and entry["data"]["name"] == "posetrack17"
-        assert (entry["data"]["boxes"], entry["data"]["box_score_threshold"], entry["test"]) == \
-            ("boxes/val_detections.json", 0.2, {"flip": False})
+        assert (entry["data"]["boxes"], entry["data"]["box_score_threshold"], entry["test"]) == (
+            "boxes/val_detections.json",
+            0.2,
+            {"flip": False},
+        )
         assert entry["model"]["kwargs"]["pretrained"] is None
     assert released["dsta_r50_t3"]["model"]["kwargs"]["official_readout"] is True
     assert released["dcpose_hrnet_w48"]["data"]["input_size"] == [288, 384]
@@ -105,13 +125,16 @@ def test_released_entries_of_the_paper_matrices():
         assert compose([f"experiments={matrix}"])["released"] == {}, matrix
 
 
-@pytest.mark.parametrize("override,key", [
-    ("released.dsta_r50_t3.converter=baselines.convert_dcpose", "released.dsta_r50_t3.converter"),
-    ("released.dsta_r50_t3.weights=weights/other.pth", "released.dsta_r50_t3.weights"),
-    ("released.dcpose_hrnet_w48.match=nothing", "released.dcpose_hrnet_w48.match"),
-    ("released.dcpose_hrnet_w48.test.flip=maybe", "released.dcpose_hrnet_w48.test.flip"),
-    ("released.dsta_r50_t3.model.kwargs.num_frames=4", "released.dsta_r50_t3.model.kwargs.num_frames"),
-])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("released.dsta_r50_t3.converter=baselines.convert_dcpose", "released.dsta_r50_t3.converter"),
+        ("released.dsta_r50_t3.weights=weights/other.pth", "released.dsta_r50_t3.weights"),
+        ("released.dcpose_hrnet_w48.match=nothing", "released.dcpose_hrnet_w48.match"),
+        ("released.dcpose_hrnet_w48.test.flip=maybe", "released.dcpose_hrnet_w48.test.flip"),
+        ("released.dsta_r50_t3.model.kwargs.num_frames=4", "released.dsta_r50_t3.model.kwargs.num_frames"),
+    ],
+)
 def test_bad_released_entry_is_named_at_compose_time(override, key):
     with pytest.raises(DataError, match=key.replace(".", r"\.")):
         check_params(compose(["experiments=paper_posetrack17", override]))
@@ -131,7 +154,11 @@ def test_default_matrix_is_the_synthetic_t_ablation_and_the_baselines():
     params = compose()
     exps = params["experiments"]
     assert {k: e["model"]["kwargs"]["num_frames"] for k, e in exps.items() if e["model"]["name"] == "dsta"} == {
-        "dsta_t1": 1, "dsta_t3": 3, "dsta_t5": 5, "dsta_t3_scratch": 3}
+        "dsta_t1": 1,
+        "dsta_t3": 3,
+        "dsta_t5": 5,
+        "dsta_t3_scratch": 3,
+    }
     assert {e["model"]["name"] for e in exps.values()} == {"dsta", "rle", "heatmap_single", "dcpose"}
     assert all(e["data"]["name"] == "synthetic" for e in exps.values())
     # DSTA and its compute-matched RLE control start from the pretrain stage's backbone, with one recipe
@@ -148,14 +175,24 @@ def test_gpu_schedule_has_two_seeds_and_the_same_matrix():
     first, second = gpu["seeds"][:2]
     assert {base_name(k) for k in gpu["experiments"]} >= set(tiny["experiments"]) - {"dsta_t3_scratch"}
     assert gpu["experiments"][f"dsta_t3-s{second}"]["train"]["seed"] == second
-    assert gpu["experiments"][f"dsta_t3-s{second}"]["model"]["kwargs"]["pretrained"] == f"pretrain/rle-s{second}/backbone.pt"
+    assert (
+        gpu["experiments"][f"dsta_t3-s{second}"]["model"]["kwargs"]["pretrained"]
+        == f"pretrain/rle-s{second}/backbone.pt"
+    )
     assert gpu["experiments"]["dsta_t3"]["train"]["seed"] == first
 
 
 def test_seed_axis_names_and_pretrained_paths():
-    params = expand_seeds({"seeds": [3, 4], "pretrain": {"p": {"train": {"seed": 0}}},
-                           "experiments": {"a": {"train": {"seed": 0}, "model": {"kwargs": {"pretrained": "pretrain/p/backbone.pt"}}},
-                                           "b": {"train": {"seed": 0}, "model": {"kwargs": {"pretrained": "weights/x.pth"}}}}})
+    params = expand_seeds(
+        {
+            "seeds": [3, 4],
+            "pretrain": {"p": {"train": {"seed": 0}}},
+            "experiments": {
+                "a": {"train": {"seed": 0}, "model": {"kwargs": {"pretrained": "pretrain/p/backbone.pt"}}},
+                "b": {"train": {"seed": 0}, "model": {"kwargs": {"pretrained": "weights/x.pth"}}},
+            },
+        }
+    )
     assert list(params["pretrain"]) == ["p", "p-s4"] and list(params["experiments"]) == ["a", "a-s4", "b", "b-s4"]
     assert params["experiments"]["a-s4"]["model"]["kwargs"]["pretrained"] == "pretrain/p-s4/backbone.pt"
     assert params["experiments"]["a"]["model"]["kwargs"]["pretrained"] == "pretrain/p/backbone.pt"
@@ -185,8 +222,17 @@ def test_stage_paths_in_cmd_are_declared():
     args that match the stage)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    reads = {"--data-root", "--raw", "--checkpoint", "--reference", "--runs", "--eval", "--profiles",
-             "--benchmarks", "--data"}
+    reads = {
+        "--data-root",
+        "--raw",
+        "--checkpoint",
+        "--reference",
+        "--runs",
+        "--eval",
+        "--profiles",
+        "--benchmarks",
+        "--data",
+    }
     writes = {"--out", "--benchmark-json", "--export-backbone"}
     for name, stage in dvc["stages"].items():
         body = stage.get("do", stage)
@@ -201,11 +247,13 @@ def test_stage_paths_in_cmd_are_declared():
                     declared_out.add(_expand(str(path), params, key, item))
             for flag, value in zip(cmd, cmd[1:]):
                 if flag in reads:
-                    assert value in declared_in or any(d.startswith(value + "/") for d in declared_in), \
+                    assert value in declared_in or any(d.startswith(value + "/") for d in declared_in), (
                         f"{name}@{key}: {flag} {value} not in deps"
+                    )
                 if flag in writes:
-                    assert value == "reports" or any(o == value or o.startswith(value + "/")
-                                                     for o in declared_out), f"{name}@{key}: {value} not an out"
+                    assert value == "reports" or any(o == value or o.startswith(value + "/") for o in declared_out), (
+                        f"{name}@{key}: {value} not an out"
+                    )
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "model").glob("*.yaml")), ids=lambda p: p.stem)
@@ -219,8 +267,9 @@ def test_model_config_sections_match_the_registered_kind(path):
     assert {"heatmap", "loss"} & set(cfg) == {expected}
 
 
-@pytest.mark.parametrize("matrix", ["synthetic_tiny", "synthetic_gpu", "paper_posetrack17", "paper_posetrack18",
-                                    "paper_posetrack21"])
+@pytest.mark.parametrize(
+    "matrix", ["synthetic_tiny", "synthetic_gpu", "paper_posetrack17", "paper_posetrack18", "paper_posetrack21"]
+)
 def test_box_prior_is_derived_once_per_dataset(matrix):
     params = compose([f"experiments={matrix}"])
     datasets = {cfg["data"]["name"] for cfg in params["experiments"].values()}
@@ -233,11 +282,13 @@ def test_experiments_that_crop_differently_share_no_box_prior():
     from dsta.config import check_box_priors, derive_box_priors
 
     data = {"name": "synthetic", "boxes": "gt", "box_enlarge": 1.25, "input_size": [48, 64], "frame_distance": 1}
-    params = {"experiments": {"a": {"data": data}, "b": {"data": {**data, "input_size": [96, 128],
-                                                                    "frame_distance": 3}}}}
+    params = {
+        "experiments": {"a": {"data": data}, "b": {"data": {**data, "input_size": [96, 128], "frame_distance": 3}}}
+    }
     check_box_priors(params)  # one aspect ratio, another clip spacing: one prior
-    assert derive_box_priors(params)["box_prior"]["synthetic"] == {k: v for k, v in data.items()
-                                                                    if k != "frame_distance"}
+    assert derive_box_priors(params)["box_prior"]["synthetic"] == {
+        k: v for k, v in data.items() if k != "frame_distance"
+    }
     params["experiments"]["b"]["data"]["box_enlarge"] = 1.5
     with pytest.raises(DataError, match=r"experiments\.b\.data\.box_enlarge"):
         check_box_priors(params)

@@ -9,8 +9,8 @@ from torchvision.ops import deform_conv2d
 
 from baselines.convert_dcpose import OFFICIAL_KWARGS, convert, from_release
 from baselines.convert_dcpose import main as convert_main
-from dsta.io import sha256_of
 from dsta.errors import DataError
+from dsta.io import sha256_of
 from dsta.models import create_model, load_checkpoint, read_checkpoint
 from tests.official_dcpose_reference import modulated_deform_conv, official_forward
 from tests.release_layouts import DCPOSE_LAYOUT, dcpose_release_state_dict, save_as_released
@@ -24,8 +24,11 @@ def released():
 
 
 def test_layout_counts():
-    params = sum(torch.Size(e["shape"]).numel() for e in LAYOUT["keys"]
-                 if not e["key"].endswith(("running_mean", "running_var", "num_batches_tracked")))
+    params = sum(
+        torch.Size(e["shape"]).numel()
+        for e in LAYOUT["keys"]
+        if not e["key"].endswith(("running_mean", "running_var", "num_batches_tracked"))
+    )
     assert len(LAYOUT["keys"]) == LAYOUT["num_keys"] == 2215
     assert params == LAYOUT["params_total"] == 65_198_798
 
@@ -40,8 +43,10 @@ def test_every_released_key_maps_onto_dcpose(released):
     for d in range(5):
         assert torch.equal(mapped["deform_weight"][d], released[f"modulated_deform_conv_list.{d}.deform_conv.weight"])
         assert torch.equal(mapped["deform_bias"][d], released[f"modulated_deform_conv_list.{d}.deform_conv.bias"])
-    assert torch.equal(mapped["prf.1.branches.3.2.1.running_var"],
-                       released["diff_temporal_fuse.layers.1.conv_bn_relu2_4_3.bn.running_var"])
+    assert torch.equal(
+        mapped["prf.1.branches.3.2.1.running_var"],
+        released["diff_temporal_fuse.layers.1.conv_bn_relu2_4_3.bn.running_var"],
+    )
     assert torch.equal(mapped["rough.final.weight"], released["rough_pose_estimation_net.final_layer.weight"])
 
 
@@ -86,8 +91,9 @@ def test_converted_release_predicts(released, tmp_path):
     assert ckpt["source_sha256"] == sha256_of(src)
     data = tmp_path / "ds"
     generate(data, SyntheticConfig(train_sequences=1, val_sequences=1, frames=4, max_persons=1, seed=3))
-    metrics = predict_main(["--checkpoint", str(dst), "--data-root", str(data), "--out", str(tmp_path / "eval"),
-                            "--boxes", "gt"])
+    metrics = predict_main(
+        ["--checkpoint", str(dst), "--data-root", str(data), "--out", str(tmp_path / "eval"), "--boxes", "gt"]
+    )
     assert 0 <= metrics["Total"] <= 100 and metrics["model"] == "dcpose" and metrics["dataset"] == "posetrack18"
 
 
@@ -99,6 +105,7 @@ def test_conversion_rejects_other_checkpoints(tmp_path):
 
 # -- the modulated deformable convolution ------------------------------------------------------------------------
 
+
 def test_offsets_are_dy_dx_per_kernel_point_and_masks_are_raw():
     """A hand-built case, independent of both implementations: identity weights on the centre tap, the centre
     point's offset (dy, dx) = (0, 1) and its mask 2 give 2 x the image shifted one pixel left (the last column reads
@@ -107,14 +114,18 @@ def test_offsets_are_dy_dx_per_kernel_point_and_masks_are_raw():
     weight = torch.zeros(1, 1, 3, 3)
     weight[0, 0, 1, 1] = 1
     centre = 4  # kernel point (1, 1), row-major
-    for slot, expected in ((1, torch.cat([x[..., 1:], torch.zeros(1, 1, 4, 1)], -1)),
-                           (0, torch.cat([x[..., 1:, :], torch.zeros(1, 1, 1, 5)], -2))):
+    for slot, expected in (
+        (1, torch.cat([x[..., 1:], torch.zeros(1, 1, 4, 1)], -1)),
+        (0, torch.cat([x[..., 1:, :], torch.zeros(1, 1, 1, 5)], -2)),
+    ):
         offset = torch.zeros(1, 18, 4, 5)
         offset[:, 2 * centre + slot] = 1.0
         mask = torch.zeros(1, 9, 4, 5)
         mask[:, centre] = 2.0
-        for out in (deform_conv2d(x, offset, weight, None, padding=(1, 1), mask=mask),
-                    modulated_deform_conv(x, offset, mask, weight, None, dilation=1, groups=1)):
+        for out in (
+            deform_conv2d(x, offset, weight, None, padding=(1, 1), mask=mask),
+            modulated_deform_conv(x, offset, mask, weight, None, dilation=1, groups=1),
+        ):
             assert torch.allclose(out, 2 * expected)
 
 
@@ -130,7 +141,8 @@ def test_torchvision_matches_the_released_kernel(groups, dilation):
     mask = torch.rand(2, groups * 9, h, w, generator=g, dtype=torch.float64) * 3 - 1
     weight = torch.randn(5, c, 3, 3, generator=g, dtype=torch.float64)
     bias = torch.randn(5, generator=g, dtype=torch.float64)
-    ours = deform_conv2d(x, offset, weight, bias, padding=(dilation, dilation), dilation=(dilation, dilation),
-                         mask=mask)
+    ours = deform_conv2d(
+        x, offset, weight, bias, padding=(dilation, dilation), dilation=(dilation, dilation), mask=mask
+    )
     ref = modulated_deform_conv(x, offset, mask, weight, bias, dilation, groups)
     assert torch.allclose(ours, ref, atol=1e-10)

@@ -31,12 +31,14 @@ def test_every_corruption_is_deterministic_and_changes_the_frame(name):
 
 def test_the_seed_is_the_image_corruption_and_severity():
     assert corruption_seed("a.jpg", "occlusion", 2) == corruption_seed("a.jpg", "occlusion", 2)
-    seeds = {corruption_seed(i, c, s) for i in ("a.jpg", "b.jpg") for c in ("occlusion", "gaussian_noise")
-             for s in (1, 2)}
+    seeds = {
+        corruption_seed(i, c, s) for i in ("a.jpg", "b.jpg") for c in ("occlusion", "gaussian_noise") for s in (1, 2)
+    }
     assert len(seeds) == 8
     img = _image()
-    assert not np.array_equal(corrupt_frame(img, "gaussian_noise", 3, "a.jpg"),
-                              corrupt_frame(img, "gaussian_noise", 3, "b.jpg"))
+    assert not np.array_equal(
+        corrupt_frame(img, "gaussian_noise", 3, "a.jpg"), corrupt_frame(img, "gaussian_noise", 3, "b.jpg")
+    )
 
 
 def test_severity_grows_the_damage():

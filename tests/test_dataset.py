@@ -67,6 +67,7 @@ def test_missing_and_unreadable_images(synthetic_tiny, tmp_path):
 
 def test_detected_boxes(synthetic_tiny, tmp_path):
     import json
+
     ds = _ds(synthetic_tiny)
     dets = []
     for s in ds.samples[:5]:
@@ -104,8 +105,11 @@ def test_gt_boxes_clipped_as_the_release_on_the_real_format(tmp_path):
     for path in sorted(ann.glob("*.json")):
         doc = json.loads(path.read_text())
         sizes = {img["id"]: (img["width"], img["height"]) for img in doc["images"]}
-        want += [(a["bbox"], _release_clean_bbox(a["bbox"], *sizes[a["image_id"]])) for a in doc["annotations"]
-                 if max(a["keypoints"]) > 0]
+        want += [
+            (a["bbox"], _release_clean_bbox(a["bbox"], *sizes[a["image_id"]]))
+            for a in doc["annotations"]
+            if max(a["keypoints"]) > 0
+        ]
     assert len(want) == len(clipped)
     for (raw, clean), g, c in zip(want, given.samples, clipped.samples):
         np.testing.assert_allclose(g.box, raw)

@@ -16,8 +16,13 @@ BOXES = Path(__file__).parent / "data" / "sample_video_boxes.json"
 def checkpoint(tmp_path):
     kwargs = dict(backbone="resnet18", num_frames=3, embed_dim=16, depth=1, num_heads=4)
     path = tmp_path / "dsta.pt"
-    save_checkpoint(path, "dsta", kwargs, create_model("dsta", **kwargs),
-                    config={"data": {"input_size": [48, 64], "frame_distance": 1, "box_enlarge": 1.25}})
+    save_checkpoint(
+        path,
+        "dsta",
+        kwargs,
+        create_model("dsta", **kwargs),
+        config={"data": {"input_size": [48, 64], "frame_distance": 1, "box_enlarge": 1.25}},
+    )
     return path
 
 
@@ -33,8 +38,18 @@ def test_demo_on_the_sample_video(tmp_path, checkpoint, suffix):
 
 def test_demo_from_the_video_file(tmp_path, checkpoint):
     out = tmp_path / "demo.gif"
-    main(["--frames", str(VIDEO / "000001_mpiinew_test.mp4"), "--boxes", str(BOXES), "--checkpoint",
-          str(checkpoint), "--out", str(out)])
+    main(
+        [
+            "--frames",
+            str(VIDEO / "000001_mpiinew_test.mp4"),
+            "--boxes",
+            str(BOXES),
+            "--checkpoint",
+            str(checkpoint),
+            "--out",
+            str(out),
+        ]
+    )
     assert out.is_file()
 
 
@@ -50,8 +65,9 @@ def test_boxes_for_frames_the_video_does_not_have_are_refused(tmp_path, checkpoi
     import json
 
     boxes = tmp_path / "boxes.json"
-    boxes.write_text(json.dumps({"boxes": [{"frame": 50 + i, "track_id": 0, "bbox": [10, 10, 100, 200]}
-                                           for i in range(5)]}))
+    boxes.write_text(
+        json.dumps({"boxes": [{"frame": 50 + i, "track_id": 0, "bbox": [10, 10, 100, 200]} for i in range(5)]})
+    )
     out = tmp_path / "demo.gif"
     with pytest.raises(SystemExit):
         main(["--frames", str(VIDEO), "--boxes", str(boxes), "--checkpoint", str(checkpoint), "--out", str(out)])

@@ -11,6 +11,7 @@ What must be held fixed for that: BatchNorm normalises over each process's own b
 so the backbone is frozen here (BatchNorm on its running statistics, ``freeze_backbone_epochs``); stochastic depth
 draws per process, so ``drop_path_rate`` is 0. Everything after the backbone trains.
 """
+
 import json
 import os
 import subprocess
@@ -38,33 +39,94 @@ TOLERANCE = 1e-5
 
 def _experiment(batch_size: int) -> dict:
     return {
-        "data": {"name": "synthetic", "train_ann": "annotations/train", "val_ann": "annotations/val",
-                 "image_root": ".", "boxes": "gt", "box_score_threshold": 0.0, "box_enlarge": 1.25,
-                 "input_size": [32, 48], "frame_distance": 1, "max_frame_distance": 1,
-                 "augment": {"flip_prob": 0.5, "scale_factor": 0.25, "rotate_factor": 30.0, "rotate_prob": 0.5,
-                             "half_body_prob": 0.2, "half_body_min_keypoints": 8}},
-        "model": {"name": "dsta", "kwargs": {"backbone": "resnet18", "num_frames": 1, "embed_dim": 16, "depth": 1,
-                                             "num_heads": 4, "drop_path_rate": 0.0},
-                  "loss": {"prior": "laplace", "residual": True}},
-        "train": {"epochs": EPOCHS, "batch_size": batch_size, "lr": LR, "weight_decay": 1e-4, "milestones": [1],
-                  "gamma": 0.1, "grad_clip": 5.0, "workers": 0, "seed": 0, "amp": False, "eval_every": 100,
-                  "freeze_backbone_epochs": EPOCHS},
+        "data": {
+            "name": "synthetic",
+            "train_ann": "annotations/train",
+            "val_ann": "annotations/val",
+            "image_root": ".",
+            "boxes": "gt",
+            "box_score_threshold": 0.0,
+            "box_enlarge": 1.25,
+            "input_size": [32, 48],
+            "frame_distance": 1,
+            "max_frame_distance": 1,
+            "augment": {
+                "flip_prob": 0.5,
+                "scale_factor": 0.25,
+                "rotate_factor": 30.0,
+                "rotate_prob": 0.5,
+                "half_body_prob": 0.2,
+                "half_body_min_keypoints": 8,
+            },
+        },
+        "model": {
+            "name": "dsta",
+            "kwargs": {
+                "backbone": "resnet18",
+                "num_frames": 1,
+                "embed_dim": 16,
+                "depth": 1,
+                "num_heads": 4,
+                "drop_path_rate": 0.0,
+            },
+            "loss": {"prior": "laplace", "residual": True},
+        },
+        "train": {
+            "epochs": EPOCHS,
+            "batch_size": batch_size,
+            "lr": LR,
+            "weight_decay": 1e-4,
+            "milestones": [1],
+            "gamma": 0.1,
+            "grad_clip": 5.0,
+            "workers": 0,
+            "seed": 0,
+            "amp": False,
+            "eval_every": 100,
+            "freeze_backbone_epochs": EPOCHS,
+        },
     }
 
 
 def _torchrun(params: Path, data: Path, out: Path, writes: Path, **env) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "tests.ddp_worker", "--params", str(params), "--experiment", "ddp", "--data-root", str(data),
-           "--out", str(out), "--export-backbone", str(out / "backbone.pt")]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "DSTA_TEST_WRITES": str(writes),
-           "DSTA_TEST_WATCH": str(out.parent), **env}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "tests.ddp_worker",
+        "--params",
+        str(params),
+        "--experiment",
+        "ddp",
+        "--data-root",
+        str(data),
+        "--out",
+        str(out),
+        "--export-backbone",
+        str(out / "backbone.pt"),
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "DSTA_TEST_WRITES": str(writes),
+        "DSTA_TEST_WATCH": str(out.parent),
+        **env,
+    }
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_two_processes_train_as_one_resume_and_only_rank0_writes(tmp_path, synthetic_tiny):
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"experiments": {"ddp": _experiment(PER_PROCESS_BATCH),
-                                                      "one": _experiment(2 * PER_PROCESS_BATCH)}}))
+    params.write_text(
+        yaml.safe_dump(
+            {"experiments": {"ddp": _experiment(PER_PROCESS_BATCH), "one": _experiment(2 * PER_PROCESS_BATCH)}}
+        )
+    )
     runs = tmp_path / "runs"
     ddp = runs / "ddp"
 
@@ -78,8 +140,9 @@ def test_two_processes_train_as_one_resume_and_only_rank0_writes(tmp_path, synth
     assert f"resuming from {ddp / 'last.pt'} at epoch 1" in resumed.stderr
 
     # one process at the same global batch, uninterrupted
-    one = train_mod.main(["--params", str(params), "--experiment", "one", "--data-root", str(synthetic_tiny),
-                          "--out", str(runs / "one")])
+    one = train_mod.main(
+        ["--params", str(params), "--experiment", "one", "--data-root", str(synthetic_tiny), "--out", str(runs / "one")]
+    )
     a = read_checkpoint(ddp / "last.pt")
     b = read_checkpoint(runs / "one" / "last.pt")
     assert a["epoch"] == b["epoch"] == EPOCHS - 1
@@ -91,12 +154,14 @@ def test_two_processes_train_as_one_resume_and_only_rank0_writes(tmp_path, synth
     c = a["kwargs"]["embed_dim"]
     null = {"aggregate.bias": diffs.pop("aggregate.bias")}
     for k in [k for k in diffs if k.endswith("attn.qkv.bias")]:
-        null[k] = diffs[k][c:2 * c]
-        diffs[k] = torch.cat([diffs[k][:c], diffs[k][2 * c:]])
+        null[k] = diffs[k][c : 2 * c]
+        diffs[k] = torch.cat([diffs[k][:c], diffs[k][2 * c :]])
     worst = max(diffs, key=lambda k: diffs[k].max())
-    print(f"DDP (2 x {PER_PROCESS_BATCH}) vs one process ({2 * PER_PROCESS_BATCH}) after {STEPS} steps: largest "
-          f"|weight difference| {diffs[worst].max():.3g} ({worst}); null-gradient biases "
-          f"{max(v.max() for v in null.values()):.3g}")
+    print(
+        f"DDP (2 x {PER_PROCESS_BATCH}) vs one process ({2 * PER_PROCESS_BATCH}) after {STEPS} steps: largest "
+        f"|weight difference| {diffs[worst].max():.3g} ({worst}); null-gradient biases "
+        f"{max(v.max() for v in null.values()):.3g}"
+    )
     assert diffs[worst].max() <= TOLERANCE, (worst, diffs[worst].max())
     assert all(v.max() <= 2 * LR * STEPS for v in null.values())
     # the head trained (so the equality is not that of two untouched models), the backbone stayed frozen

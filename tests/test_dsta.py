@@ -1,4 +1,3 @@
-
 import pytest
 import torch
 
@@ -14,8 +13,11 @@ LAYOUT = DSTA_LAYOUT
 
 
 def test_official_layout_param_count():
-    params = sum(torch.Size(e["shape"]).numel() for e in LAYOUT["state_dict"]
-                 if not e["name"].endswith(("running_mean", "running_var", "num_batches_tracked", "flow.mask")))
+    params = sum(
+        torch.Size(e["shape"]).numel()
+        for e in LAYOUT["state_dict"]
+        if not e["name"].endswith(("running_mean", "running_var", "num_batches_tracked", "flow.mask"))
+    )
     assert params == LAYOUT["num_parameters"] == 24_745_407
 
 
@@ -41,6 +43,7 @@ def test_conversion_gives_the_official_network(tmp_path):
 
 def test_conversion_rejects_other_checkpoints(tmp_path):
     from dsta.errors import DataError
+
     torch.save({"state_dict": {"conv.weight": torch.zeros(1)}}, tmp_path / "x.pth")
     with pytest.raises(DataError, match="fc_coord"):
         convert(tmp_path / "x.pth", tmp_path / "y.pt")
@@ -57,6 +60,7 @@ def test_any_odd_t(t):
 
 def test_bad_arguments():
     from dsta.errors import DataError
+
     with pytest.raises(DataError, match="model.num_frames"):
         DSTA("resnet18", num_frames=4)
     with pytest.raises(DataError, match="model.backbone"):
@@ -112,9 +116,16 @@ def test_official_init_as_the_release_initialises():
     model = DSTA("resnet18", num_frames=3, embed_dim=32, depth=2, num_heads=8, init="official")
     params = dict(model.named_parameters())
     names = _bias_names(model)
-    for part in ("spatial_blocks.0.attn.qkv.bias", "temporal_blocks.1.mlp.fc2.bias", "head_coord.1.bias",
-                 "head_sigma.1.bias", "joint_embed.linear.bias", "aggregate.bias", "flow.s.0.0.bias",
-                 "flow.t.5.4.bias"):
+    for part in (
+        "spatial_blocks.0.attn.qkv.bias",
+        "temporal_blocks.1.mlp.fc2.bias",
+        "head_coord.1.bias",
+        "head_sigma.1.bias",
+        "joint_embed.linear.bias",
+        "aggregate.bias",
+        "flow.s.0.0.bias",
+        "flow.t.5.4.bias",
+    ):
         assert part in names
     assert all(torch.count_nonzero(params[n]) == 0 for n in names)
     # the default keeps PyTorch's biases and starts the coordinates at the crop centre

@@ -1,5 +1,6 @@
 """dsta.models.dsta_fused: the fused head equals the paper's, its blocks equal timm's run one by one, and the path
 it takes is the measured rule."""
+
 import json
 from functools import partial
 from pathlib import Path
@@ -13,8 +14,14 @@ from dsta import keypoints as kp
 from dsta.attention import TokenAttention
 from dsta.inference import InferenceOptions
 from dsta.models.dsta import DSTA
-from dsta.models.dsta_fused import (FUSED_UP_TO_BATCH, FusedDSTA, fuse_branch_blocks, fuse_head, fused_blocks,
-                                    fused_is_faster)
+from dsta.models.dsta_fused import (
+    FUSED_UP_TO_BATCH,
+    FusedDSTA,
+    fuse_branch_blocks,
+    fuse_head,
+    fused_blocks,
+    fused_is_faster,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,10 +38,15 @@ def _perturbed(model, seed=0):
 FUSED_CASES = {  # (model kwargs): the PoseTrack grouping both ways, other groupings, widths and depths
     "posetrack": dict(num_frames=3),
     "posetrack-official-readout": dict(num_frames=3, official_readout=True),
-    "t5-groups-of-5": dict(num_frames=5, joint_groups=kp.JointGroups(
-        names=("a", "b", "c"), groups=((4, 0, 7, 1, 9), (2, 12, 5, 3, 14), (6, 8, 10, 11, 13)), ungrouped=(15, 16))),
-    "t1-groups-of-1": dict(num_frames=1, joint_groups=kp.JointGroups(names=("a", "b"), groups=((1,), (0,)),
-                                                                     ungrouped=(2, 3))),
+    "t5-groups-of-5": dict(
+        num_frames=5,
+        joint_groups=kp.JointGroups(
+            names=("a", "b", "c"), groups=((4, 0, 7, 1, 9), (2, 12, 5, 3, 14), (6, 8, 10, 11, 13)), ungrouped=(15, 16)
+        ),
+    ),
+    "t1-groups-of-1": dict(
+        num_frames=1, joint_groups=kp.JointGroups(names=("a", "b"), groups=((1,), (0,)), ungrouped=(2, 3))
+    ),
     "c48-4-heads-depth-1-mlp3": dict(num_frames=3, embed_dim=48, num_heads=4, depth=1, mlp_ratio=3.0),
 }
 
@@ -184,8 +196,13 @@ def test_fused_head_compiles_to_one_graph():  # inductor's C++ build: about 10 s
 # -- the fused blocks ----------------------------------------------------------------------------------------------
 def _stacks(branches, depth, dim=32, heads=8, perturb=True):
     torch.manual_seed(0)
-    stacks = [[Block(dim, heads, 2.0, qkv_bias=True, attn_layer=TokenAttention,
-                     norm_layer=partial(nn.LayerNorm, eps=1e-6)) for _ in range(depth)] for _ in range(branches)]
+    stacks = [
+        [
+            Block(dim, heads, 2.0, qkv_bias=True, attn_layer=TokenAttention, norm_layer=partial(nn.LayerNorm, eps=1e-6))
+            for _ in range(depth)
+        ]
+        for _ in range(branches)
+    ]
     with torch.no_grad():
         for blk in (b for stack in stacks for b in stack):
             if perturb:
@@ -198,13 +215,20 @@ def _stacks(branches, depth, dim=32, heads=8, perturb=True):
 def _run_fused(stacks, x, kernel=None):
     """x (P, N, L, C) -> (P, N, L, C) through ``fused_blocks`` (rows (N, L), channels (P, C))."""
     p, n, seq, c = x.shape
-    out = fused_blocks(x.permute(1, 2, 0, 3).reshape(n * seq, p, c), fuse_branch_blocks(stacks), seq,
-                       stacks[0][0].attn.num_heads, stacks[0][0].norm1.eps, kernel)
+    out = fused_blocks(
+        x.permute(1, 2, 0, 3).reshape(n * seq, p, c),
+        fuse_branch_blocks(stacks),
+        seq,
+        stacks[0][0].attn.num_heads,
+        stacks[0][0].norm1.eps,
+        kernel,
+    )
     return out.view(n, seq, p, c).permute(2, 0, 1, 3)
 
 
-@pytest.mark.parametrize("branches,sequences,tokens,dim,heads", [(2, 6, 3, 32, 8), (1, 4, 5, 32, 8),
-                                                                 (3, 2, 9, 32, 8), (2, 3, 3, 48, 4)])
+@pytest.mark.parametrize(
+    "branches,sequences,tokens,dim,heads", [(2, 6, 3, 32, 8), (1, 4, 5, 32, 8), (3, 2, 9, 32, 8), (2, 3, 3, 48, 4)]
+)
 @pytest.mark.parametrize("kernel", [False, True], ids=["cpu-attention", "cuda-attention"])
 def test_fused_blocks_equal_each_branch_run_block_by_block(branches, sequences, tokens, dim, heads, kernel):
     """Head widths 4 (padded to 8) and 12 (padded to 16); 1 to 3 branches; inputs and outputs with gradients."""

@@ -6,6 +6,7 @@ module (``bm_*.py``, ``conftest.py``) under DIR. A file is covered when it is li
 Package ``__init__.py`` files run on every import of their package, so they count too, unless they hold nothing but a
 docstring.
 """
+
 import ast
 import re
 from pathlib import Path
@@ -40,8 +41,12 @@ def entry_modules(cmd: str) -> list[str]:
         return [module]
     args = cmd.split("-m pytest", 1)[1].split()
     dirs = [a for a in args if not a.startswith("-") and (ROOT / a).is_dir()]
-    return [".".join(p.relative_to(ROOT).with_suffix("").parts) for d in dirs for p in sorted((ROOT / d).glob("*.py"))
-            if p.name.startswith("bm_") or p.name == "conftest.py"]
+    return [
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for d in dirs
+        for p in sorted((ROOT / d).glob("*.py"))
+        if p.name.startswith("bm_") or p.name == "conftest.py"
+    ]
 
 
 def runs_code(path: Path) -> bool:
@@ -77,8 +82,9 @@ def code_deps(stage: dict) -> list[str]:
 def test_stage_deps_cover_the_code_it_imports(name, graph):
     stage = stages()[name]
     deps = code_deps(stage)
-    missing = sorted(str(f.relative_to(ROOT)) for f in code_files(graph, entry_modules(stage["cmd"]))
-                     if not covered(f, deps))
+    missing = sorted(
+        str(f.relative_to(ROOT)) for f in code_files(graph, entry_modules(stage["cmd"])) if not covered(f, deps)
+    )
     assert not missing, f"dvc.yaml stage {name!r} runs these files but does not list them in deps: {missing}"
 
 

@@ -25,12 +25,15 @@ def test_matches_official_poseval(case):
     assert np.allclose(got["per_joint"], expected["per_joint"], atol=0.01)
 
 
-@pytest.mark.parametrize("seed,extra", [
-    (1, dict(ignore_region_prob=0.5)),
-    (2, dict(unlabeled_frames=3, noise=0.6)),
-    (3, dict(fp_per_frame=3.0, drop_prob=0.4, tie_prob=0.3)),
-    (4, dict(missing_joint_prob=0.5, ignore_region_prob=0.3, unlabeled_frames=2)),
-])
+@pytest.mark.parametrize(
+    "seed,extra",
+    [
+        (1, dict(ignore_region_prob=0.5)),
+        (2, dict(unlabeled_frames=3, noise=0.6)),
+        (3, dict(fp_per_frame=3.0, drop_prob=0.4, tie_prob=0.3)),
+        (4, dict(missing_joint_prob=0.5, ignore_region_prob=0.3, unlabeled_frames=2)),
+    ],
+)
 def test_agrees_with_plain_reference(tmp_path, seed, extra):
     make_case(tmp_path, CaseConfig(sequences=4, frames=6, persons=3, seed=seed, **extra))
     got = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
@@ -52,19 +55,24 @@ def _tiny(tmp_path: Path, pred_xy_shift: float = 0.0, regions=None, second_frame
     kps = np.concatenate([pts, np.ones((17, 1))], 1)
     for ear in kp.UNANNOTATED_KEYPOINTS:
         kps[kp.KEYPOINT_INDEX[ear]] = 0
-    images = [{"id": 10240000000 + t, "file_name": f"images/val/024000_mpii_test/{t:06d}.jpg", "is_labeled": True}
-              for t in range(2)]
+    images = [
+        {"id": 10240000000 + t, "file_name": f"images/val/024000_mpii_test/{t:06d}.jpg", "is_labeled": True}
+        for t in range(2)
+    ]
     if regions:
         images[0]["ignore_regions_x"], images[0]["ignore_regions_y"] = regions
-    gt = [{"image_id": images[0]["id"], "track_id": 0, "keypoints": kps.reshape(-1).tolist(),
-           "bbox_head": [0, 0, 50, 50]}]
+    gt = [
+        {"image_id": images[0]["id"], "track_id": 0, "keypoints": kps.reshape(-1).tolist(), "bbox_head": [0, 0, 50, 50]}
+    ]
     if second_frame_labeled:
         gt.append({**gt[0], "image_id": images[1]["id"]})
     pred_kps = kps.copy()
     pred_kps[:, :2] += pred_xy_shift
     pred_kps[:, 2] = 1
-    pr = [{"image_id": img["id"], "track_id": 0, "keypoints": pred_kps.reshape(-1).tolist(), "scores": [0.9] * 17}
-          for img in images]
+    pr = [
+        {"image_id": img["id"], "track_id": 0, "keypoints": pred_kps.reshape(-1).tolist(), "scores": [0.9] * 17}
+        for img in images
+    ]
     _write(tmp_path / "gt" / "024000_mpii_test.json", {"images": images, "annotations": gt})
     _write(tmp_path / "pred" / "024000_mpii_test.json", {"images": images, "annotations": pr})
 
@@ -116,8 +124,16 @@ def test_split_by_boolean_field(tmp_path):
 
 def test_cli_writes_json_with_poseval_columns(tmp_path, capsys):
     out = tmp_path / "m.json"
-    ev.main(["--gt", str(CASES / "real_identity" / "gt"), "--pred", str(CASES / "real_identity" / "pred"),
-             "--out", str(out)])
+    ev.main(
+        [
+            "--gt",
+            str(CASES / "real_identity" / "gt"),
+            "--pred",
+            str(CASES / "real_identity" / "pred"),
+            "--out",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert "Head" in printed and "Total" in printed
     data = json.loads(out.read_text())
@@ -128,12 +144,21 @@ def test_cli_writes_json_with_poseval_columns(tmp_path, capsys):
 def test_poseval_backend_without_package_is_a_clear_error(tmp_path):
     try:
         import poseval  # noqa: F401
+
         pytest.skip("poseval is installed here")
     except ImportError:
         pass
     with pytest.raises(SystemExit) as err:
-        ev.main(["--gt", str(CASES / "real_identity" / "gt"), "--pred", str(CASES / "real_identity" / "pred"),
-                 "--backend", "poseval"])
+        ev.main(
+            [
+                "--gt",
+                str(CASES / "real_identity" / "gt"),
+                "--pred",
+                str(CASES / "real_identity" / "pred"),
+                "--backend",
+                "poseval",
+            ]
+        )
     assert err.value.code == 2
 
 
@@ -173,6 +198,7 @@ def test_frame_count_mismatch(tmp_path):
     def mutate(d):
         d["images"].pop()
         d["annotations"].pop()
+
     msg = _bad(tmp_path, mutate)
     assert "024000_mpii_test.json: images: 1 frames" in msg
 
@@ -181,6 +207,7 @@ def test_image_id_mismatch(tmp_path):
     def mutate(d):
         d["images"][1]["id"] = 5
         d["annotations"][1]["image_id"] = 5
+
     assert "images[1].id" in _bad(tmp_path, mutate)
 
 
@@ -193,6 +220,7 @@ def test_wrong_keypoint_count(tmp_path):
 def test_nan_or_inf(tmp_path, value):
     def mutate(d):
         d["annotations"][1]["keypoints"][4] = value
+
     path_msg = _bad(tmp_path, lambda d: d["annotations"][1]["scores"].__setitem__(2, value))
     assert "annotations[1].scores[2]" in path_msg
     shutil.rmtree(tmp_path / "gt"), shutil.rmtree(tmp_path / "pred")
@@ -202,6 +230,7 @@ def test_nan_or_inf(tmp_path, value):
 def test_duplicate_track_ids_in_a_frame(tmp_path):
     def mutate(d):
         d["annotations"].append(dict(d["annotations"][0]))
+
     assert "annotations[2].track_id" in _bad(tmp_path, mutate)
 
 
@@ -230,10 +259,13 @@ def test_posetrack17_gt_is_read(tmp_path):
                 continue
             k = np.array(ann["keypoints"]).reshape(17, 3)
             x, y, w, h = ann["bbox_head"]
-            points = [{"id": [pid], "x": [float(k[ki, 0])], "y": [float(k[ki, 1])], "is_visible": [1]}
-                      for pid, ki in enumerate(kp.POSEVAL_TO_KEYPOINT)]
-            rects.append({"x1": [x], "y1": [y], "x2": [x + w], "y2": [y + h], "track_id": [0],
-                          "annopoints": [{"point": points}]})
+            points = [
+                {"id": [pid], "x": [float(k[ki, 0])], "y": [float(k[ki, 1])], "is_visible": [1]}
+                for pid, ki in enumerate(kp.POSEVAL_TO_KEYPOINT)
+            ]
+            rects.append(
+                {"x1": [x], "y1": [y], "x2": [x + w], "y2": [y + h], "track_id": [0], "annopoints": [{"point": points}]}
+            )
         annolist.append({"image": [{"name": img["id"]}], "annorect": rects, "is_labeled": [1]})
     (tmp_path / "gt" / "024000_mpii_test.json").write_text(json.dumps({"annolist": annolist}))
     # the prediction file must pair frame by frame: give it the same image names
@@ -244,9 +276,19 @@ def test_posetrack17_gt_is_read(tmp_path):
         for ann in pred["annotations"]:
             if ann["image_id"] == img["id"]:
                 k = np.array(ann["keypoints"]).reshape(17, 3)
-                rects.append({"track_id": [0], "annopoints": [{"point": [
-                    {"id": [pid], "x": [float(k[ki, 0])], "y": [float(k[ki, 1])], "score": [0.9]}
-                    for pid, ki in enumerate(kp.POSEVAL_TO_KEYPOINT)]}]})
+                rects.append(
+                    {
+                        "track_id": [0],
+                        "annopoints": [
+                            {
+                                "point": [
+                                    {"id": [pid], "x": [float(k[ki, 0])], "y": [float(k[ki, 1])], "score": [0.9]}
+                                    for pid, ki in enumerate(kp.POSEVAL_TO_KEYPOINT)
+                                ]
+                            }
+                        ],
+                    }
+                )
         pr_list.append({"image": [{"name": img["id"]}], "annorect": rects})
     (tmp_path / "pred" / "024000_mpii_test.json").write_text(json.dumps({"annolist": pr_list}))
     assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["Total"] == pytest.approx(100.0)
@@ -266,8 +308,20 @@ def _untie(pred_dir: Path, seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_without_ties_equals_the_plain_reference_exactly(tmp_path, seed):
-    make_case(tmp_path, CaseConfig(sequences=4, frames=6, persons=3, seed=seed, noise=0.4, ignore_region_prob=0.4,
-                                   unlabeled_frames=2, fp_per_frame=2.0, tie_prob=0.0))
+    make_case(
+        tmp_path,
+        CaseConfig(
+            sequences=4,
+            frames=6,
+            persons=3,
+            seed=seed,
+            noise=0.4,
+            ignore_region_prob=0.4,
+            unlabeled_frames=2,
+            fp_per_frame=2.0,
+            tie_prob=0.0,
+        ),
+    )
     _untie(tmp_path / "pred", seed)
     got = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
     # equal up to the order in which the AP area is summed (numpy's pairwise sum vs Python's loop)
@@ -276,8 +330,9 @@ def test_without_ties_equals_the_plain_reference_exactly(tmp_path, seed):
 
 def _tied_case(tmp_path: Path) -> None:
     """Several sequences whose predicted joints often score exactly 1.0, false positives included."""
-    make_case(tmp_path, CaseConfig(sequences=5, frames=4, persons=3, seed=11, noise=0.5, fp_per_frame=2.0,
-                                   tie_prob=0.6))
+    make_case(
+        tmp_path, CaseConfig(sequences=5, frames=4, persons=3, seed=11, noise=0.5, fp_per_frame=2.0, tie_prob=0.6)
+    )
     for f in (tmp_path / "pred").glob("*.json"):  # false positives tie with the true ones at 1.0 too
         doc = json.loads(f.read_text())
         for ann in doc["annotations"]:
@@ -289,16 +344,20 @@ def test_file_listing_order_does_not_move_ap(tmp_path, monkeypatch):
     _tied_case(tmp_path)
     names = sorted(os.listdir(tmp_path / "gt"))
     # the case is sensitive: taking the sequences in another order changes the plain reference's AP
-    assert reference_ap(tmp_path / "gt", tmp_path / "pred", names=names[::-1]) != \
-        reference_ap(tmp_path / "gt", tmp_path / "pred", names=names)
+    assert reference_ap(tmp_path / "gt", tmp_path / "pred", names=names[::-1]) != reference_ap(
+        tmp_path / "gt", tmp_path / "pred", names=names
+    )
     expected = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
-    assert np.allclose(expected["per_joint"], reference_ap(tmp_path / "gt", tmp_path / "pred", names=names),
-                       rtol=0, atol=1e-12)
+    assert np.allclose(
+        expected["per_joint"], reference_ap(tmp_path / "gt", tmp_path / "pred", names=names), rtol=0, atol=1e-12
+    )
     real_listdir = os.listdir
     for seed in range(3):
+
         def shuffled(path, seed=seed):
             found = real_listdir(path)
             return [found[i] for i in np.random.RandomState(seed).permutation(len(found))]
+
         monkeypatch.setattr(os, "listdir", shuffled)
         assert ev.evaluate(tmp_path / "gt", tmp_path / "pred")["per_joint"] == expected["per_joint"]
 
@@ -327,10 +386,15 @@ def test_equal_scores_keep_their_order_of_appearance(tmp_path):
     gt_path, pred_path = tmp_path / "gt" / "024000_mpii_test.json", tmp_path / "pred" / "024000_mpii_test.json"
     gt, pred = json.loads(gt_path.read_text()), json.loads(pred_path.read_text())
     first = gt["images"][0]["id"]
-    other = dict(gt["annotations"][0], track_id=1,
-                 keypoints=(np.array(gt["annotations"][0]["keypoints"]) + [500, 0, 0] * 17).tolist())
-    other["keypoints"] = [0 if i // 3 in [kp.KEYPOINT_INDEX[e] for e in kp.UNANNOTATED_KEYPOINTS] else v
-                          for i, v in enumerate(other["keypoints"])]
+    other = dict(
+        gt["annotations"][0],
+        track_id=1,
+        keypoints=(np.array(gt["annotations"][0]["keypoints"]) + [500, 0, 0] * 17).tolist(),
+    )
+    other["keypoints"] = [
+        0 if i // 3 in [kp.KEYPOINT_INDEX[e] for e in kp.UNANNOTATED_KEYPOINTS] else v
+        for i, v in enumerate(other["keypoints"])
+    ]
     gt["images"], gt["annotations"] = gt["images"][:1], [gt["annotations"][0], other]
     true = dict(pred["annotations"][0], scores=[1.0] * 17, track_id=1)
     false = dict(true, track_id=0, keypoints=(np.array(true["keypoints"]) + [0, 900, 0] * 17).tolist())
@@ -349,8 +413,19 @@ def test_agrees_with_official_poseval_when_installed(tmp_path, seed):
     """Runs only where the official package is importable (it is not on PyPI); CI relies on the expected.json cases
     and the plain reference above. Scores are made distinct: on ties, stock poseval depends on the machine."""
     pytest.importorskip("poseval")
-    make_case(tmp_path, CaseConfig(sequences=4, frames=6, persons=4, seed=seed, noise=0.2 + 0.3 * seed,
-                                   ignore_region_prob=0.4, unlabeled_frames=2, fp_per_frame=2.0))
+    make_case(
+        tmp_path,
+        CaseConfig(
+            sequences=4,
+            frames=6,
+            persons=4,
+            seed=seed,
+            noise=0.2 + 0.3 * seed,
+            ignore_region_prob=0.4,
+            unlabeled_frames=2,
+            fp_per_frame=2.0,
+        ),
+    )
     _untie(tmp_path / "pred", seed)
     ours = ev.evaluate(tmp_path / "gt", tmp_path / "pred")
     official = ev.evaluate_poseval(tmp_path / "gt", tmp_path / "pred")
@@ -360,11 +435,20 @@ def test_agrees_with_official_poseval_when_installed(tmp_path, seed):
 def test_writer_for_posetrack17_gt(tmp_path):
     """Predictions for PoseTrack17 GT pair with its frames by image name and score 100 when they equal the GT."""
     from dsta.data.posetrack import read_sequence
+
     name = "images/bonn/000001_bonn_train/00001.jpg"
     points = [{"id": [pid], "x": [100.0 + 5 * pid], "y": [50.0 + 9 * pid], "is_visible": [1]} for pid in range(15)]
-    doc = {"annolist": [{"image": [{"name": name}], "is_labeled": [1],
-                         "annorect": [{"x1": [0], "y1": [0], "x2": [40], "y2": [40], "track_id": [0],
-                                       "annopoints": [{"point": points}]}]}]}
+    doc = {
+        "annolist": [
+            {
+                "image": [{"name": name}],
+                "is_labeled": [1],
+                "annorect": [
+                    {"x1": [0], "y1": [0], "x2": [40], "y2": [40], "track_id": [0], "annopoints": [{"point": points}]}
+                ],
+            }
+        ]
+    }
     _write(tmp_path / "gt" / "000001_bonn_train.json", doc)
     seq = read_sequence(tmp_path / "gt" / "000001_bonn_train.json")
     person = seq.frames[0].persons[0]
@@ -375,8 +459,14 @@ def test_writer_for_posetrack17_gt(tmp_path):
 
 def test_posetrack17_gt_without_head_box_names_the_rect(tmp_path):
     points = [{"id": [0], "x": [10.0], "y": [20.0]}]
-    doc = {"annolist": [{"image": [{"name": "a/000001_bonn_train/00001.jpg"}],
-                         "annorect": [{"track_id": [0], "annopoints": [{"point": points}]}]}]}
+    doc = {
+        "annolist": [
+            {
+                "image": [{"name": "a/000001_bonn_train/00001.jpg"}],
+                "annorect": [{"track_id": [0], "annopoints": [{"point": points}]}],
+            }
+        ]
+    }
     _write(tmp_path / "gt" / "s.json", doc)
     _write(tmp_path / "pred" / "s.json", doc)
     with pytest.raises(DataError, match=r"s.json: annolist\[0\].annorect\[0\].x1: GT person with keypoints"):

@@ -1,5 +1,6 @@
 """The fetch and prepare stages: sources, checksums, resumable downloads, safe extraction, the "not configured"
 marker, and canonical annotations that evaluate exactly like the originals."""
+
 import hashlib
 import http.server
 import io
@@ -207,16 +208,42 @@ def test_train_and_evaluate_skip_a_dataset_that_is_not_configured(tmp_path):
     params = compose(["experiments=paper_posetrack18"])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     run = tmp_path / "runs" / "rle_r50"
-    result = train.main(["--params", str(tmp_path / "params.yaml"), "--experiment", "rle_r50",
-                         "--data-root", str(tmp_path / "data" / "posetrack18"), "--out", str(run)])
+    result = train.main(
+        [
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--experiment",
+            "rle_r50",
+            "--data-root",
+            str(tmp_path / "data" / "posetrack18"),
+            "--out",
+            str(run),
+        ]
+    )
     assert "not configured" in result["skipped"]
     assert (run / "last.pt").is_file() and (run / "val").is_dir()
-    metrics = predict.main(["--checkpoint", str(run / "last.pt"), "--data-root", str(tmp_path / "data" /
-                            "posetrack18"), "--out", str(tmp_path / "eval" / "rle_r50")])
+    metrics = predict.main(
+        [
+            "--checkpoint",
+            str(run / "last.pt"),
+            "--data-root",
+            str(tmp_path / "data" / "posetrack18"),
+            "--out",
+            str(tmp_path / "eval" / "rle_r50"),
+        ]
+    )
     assert "not configured" in metrics["skipped"]
-    out = rb.build(tmp_path / "params.yaml", Path(rb.__file__).parents[1] / "reports" / "reference.yaml", tmp_path / "runs",
-                   tmp_path / "eval", tmp_path / "profiles", tmp_path / "none.json", tmp_path / "data",
-                   tmp_path / "reports", plots=False)
+    out = rb.build(
+        tmp_path / "params.yaml",
+        Path(rb.__file__).parents[1] / "reports" / "reference.yaml",
+        tmp_path / "runs",
+        tmp_path / "eval",
+        tmp_path / "profiles",
+        tmp_path / "none.json",
+        tmp_path / "data",
+        tmp_path / "reports",
+        plots=False,
+    )
     assert any("rle_r50" in m and "not configured" in m for m in out["missing"])
     assert out["metrics"]["rle_r50"] == {}
 
@@ -232,8 +259,15 @@ def test_release_detections_are_checked_and_copied(tmp_path):
     raw = tmp_path / "raw"
     ft.fetch("posetrack18", {"source": str(release)}, raw, tmp_path / "dl")
     summary = pr.prepare(raw, "posetrack18", tmp_path / "prep")
-    assert summary["boxes"] == {"val": {"source": "data/support/val_boxes.json", "images": 2, "boxes": 2,
-                                        "unmatched_boxes": 0, "unmatched_examples": []}}
+    assert summary["boxes"] == {
+        "val": {
+            "source": "data/support/val_boxes.json",
+            "images": 2,
+            "boxes": 2,
+            "unmatched_boxes": 0,
+            "unmatched_examples": [],
+        }
+    }
     assert json.loads((tmp_path / "prep" / "boxes" / "val_detections.json").read_text()) == dets
     # boxes of images outside the split are counted and named, not fatal ...
     support.write_text(json.dumps(dets + [{"image_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]))
@@ -250,10 +284,27 @@ def test_dcpose_box_files_are_joined_by_image_name(tmp_path):
     """DCPose's val_boxes.json: image_name (the release-relative path), bbox, score, category_id, nframes, frame_id."""
     release = _release(tmp_path)
     seqs = pt.read_split(SAMPLE / "annotations" / "val")
-    dets = [{"image_name": s.frames[0].file_name, "bbox": [10, 20, 30, 40], "score": 0.9, "category_id": 1,
-             "nframes": 100, "frame_id": s.frames[0].image_id} for s in seqs]
-    dets.append({"image_name": "images/val/999999_mpii_test/000000.jpg", "bbox": [1, 1, 5, 5], "score": 0.9,
-                 "category_id": 1, "nframes": 1, "frame_id": 0})
+    dets = [
+        {
+            "image_name": s.frames[0].file_name,
+            "bbox": [10, 20, 30, 40],
+            "score": 0.9,
+            "category_id": 1,
+            "nframes": 100,
+            "frame_id": s.frames[0].image_id,
+        }
+        for s in seqs
+    ]
+    dets.append(
+        {
+            "image_name": "images/val/999999_mpii_test/000000.jpg",
+            "bbox": [1, 1, 5, 5],
+            "score": 0.9,
+            "category_id": 1,
+            "nframes": 1,
+            "frame_id": 0,
+        }
+    )
     box_dir = release / "DcPose_supp_files" / "posetrack18_precomputed_boxes"
     box_dir.mkdir(parents=True)
     (box_dir / "val_boxes.json").write_text(json.dumps(dets))
@@ -265,8 +316,13 @@ def test_dcpose_box_files_are_joined_by_image_name(tmp_path):
     assert boxes["unmatched_examples"] == ["999999_mpii_test/000000.jpg"]
     # the prepared annotations name images relative to the prepared folder; the join still finds them
     from dsta.data.dataset import TopDownClipDataset
-    ds = TopDownClipDataset(tmp_path / "prep" / "annotations" / "val", tmp_path / "prep", num_frames=1,
-                            boxes=str(tmp_path / "prep" / "boxes" / "val_detections.json"))
+
+    ds = TopDownClipDataset(
+        tmp_path / "prep" / "annotations" / "val",
+        tmp_path / "prep",
+        num_frames=1,
+        boxes=str(tmp_path / "prep" / "boxes" / "val_detections.json"),
+    )
     assert len(ds) == 3 and ds.detections.unmatched_boxes == 1
     assert sorted(s.box_score for s in ds.samples) == [0.9] * 3
 
@@ -276,7 +332,10 @@ def test_weights_stage_verifies_copies_and_writes_one_manifest_per_experiment(tm
     src = tmp_path / "src.pth"
     src.write_bytes(b"weights")
     weights = {"w": {"file": "weights/w.pth", "source": str(src), "sha256": _sha(src), "where": "a lab's page"}}
-    exps = {"a": {"model": {"kwargs": {"pretrained": "weights/w.pth"}}}, "b": {"model": {"kwargs": {"pretrained": None}}}}
+    exps = {
+        "a": {"model": {"kwargs": {"pretrained": "weights/w.pth"}}},
+        "b": {"model": {"kwargs": {"pretrained": None}}},
+    }
     out = ft.fetch_weights(weights, exps, tmp_path / "manifests", tmp_path / "dl")
     assert out == {"a": {"w": {"file": "weights/w.pth", "sha256": _sha(src)}}, "b": {}}
     assert (tmp_path / "weights" / "w.pth").read_bytes() == b"weights"
@@ -301,8 +360,10 @@ def test_weights_stage_checks_the_released_files_too(tmp_path, monkeypatch):
     out = ft.fetch_weights(weights, {}, tmp_path / "manifests", tmp_path / "dl", entries)
     digest = _sha(tmp_path / "weights" / "r.pth")
     assert out == {"released/dsta_r50_t3": {"r": {"file": "weights/r.pth", "sha256": digest}}}
-    assert json.loads((tmp_path / "manifests" / "released" / "dsta_r50_t3.json").read_text()) == out[
-        "released/dsta_r50_t3"]
+    assert (
+        json.loads((tmp_path / "manifests" / "released" / "dsta_r50_t3.json").read_text())
+        == out["released/dsta_r50_t3"]
+    )
     (tmp_path / "weights" / "r.pth").unlink()
     with pytest.raises(DataError, match=r"used by \['released/dsta_r50_t3'\]; get it from the authors' Drive"):
         ft.fetch_weights(weights, {}, tmp_path / "manifests", tmp_path / "dl", entries)
@@ -310,11 +371,15 @@ def test_weights_stage_checks_the_released_files_too(tmp_path, monkeypatch):
 
 def test_training_without_its_weights_file_names_file_experiment_and_source(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text(json.dumps(
-        {"weights": {"w": {"file": "weights/w.pth", "source": None, "where": "the RLE README"}}}))
+    (tmp_path / "params.yaml").write_text(
+        json.dumps({"weights": {"w": {"file": "weights/w.pth", "source": None, "where": "the RLE README"}}})
+    )
     cfg = {"model": {"kwargs": {"pretrained": "weights/w.pth"}}}
-    with pytest.raises(DataError, match=r"weights/w.pth: experiments.dsta_r50_t3.model.kwargs.pretrained: weights "
-                                        r"file not found; get it from the RLE README"):
+    with pytest.raises(
+        DataError,
+        match=r"weights/w.pth: experiments.dsta_r50_t3.model.kwargs.pretrained: weights "
+        r"file not found; get it from the RLE README",
+    ):
         ft.require_weights(tmp_path / "params.yaml", "dsta_r50_t3", cfg)
     ft.require_weights(tmp_path / "params.yaml", "x", {"model": {"kwargs": {"pretrained": None}}})
 
@@ -322,9 +387,17 @@ def test_training_without_its_weights_file_names_file_experiment_and_source(tmp_
 def test_validation_in_training_falls_back_to_gt_boxes_but_evaluation_does_not(tmp_path):
     """No detection file in the release: training validates with GT boxes (and says so); dsta.predict stops."""
     from dsta.data.dataset import make_dataset
+
     release = _release(tmp_path) / "posetrack_data"
-    data = {"val_ann": "annotations/val", "image_root": ".", "boxes": "boxes/val_detections.json",
-            "input_size": [48, 64], "frame_distance": 1, "max_frame_distance": 1, "box_enlarge": 1.25}
+    data = {
+        "val_ann": "annotations/val",
+        "image_root": ".",
+        "boxes": "boxes/val_detections.json",
+        "input_size": [48, 64],
+        "frame_distance": 1,
+        "max_frame_distance": 1,
+        "box_enlarge": 1.25,
+    }
     auto = make_dataset(data, 1, "regression", release, "val", train=False, boxes="auto")
     assert auto.detections is None and len(auto) == 14  # every GT person
     with pytest.raises(DataError, match="boxes/val_detections.json: data.boxes: detection file not found"):

@@ -7,6 +7,7 @@ inputs (measured here: 0.0045 of the crop at a spread of 0.155), so 1% of the cr
 px, an order of magnitude under PCKh@0.5's threshold (half the head size, some 30 px for a person filling a 256 px
 crop). The poses must vary between inputs by several times the bound, so the comparison is not vacuous.
 """
+
 import pytest
 import torch
 from torch import nn
@@ -30,9 +31,14 @@ def poses(model, options, clip):
     return batch_runner(model, options, "cpu", clip.shape[0])(clip).coords
 
 
-@pytest.mark.parametrize("options,atol", [(InferenceOptions(channels_last=True), 1e-4),
-                                          (InferenceOptions(dtype="bf16"), 0.01),
-                                          (InferenceOptions(dtype="bf16", channels_last=True), 0.01)])
+@pytest.mark.parametrize(
+    "options,atol",
+    [
+        (InferenceOptions(channels_last=True), 1e-4),
+        (InferenceOptions(dtype="bf16"), 0.01),
+        (InferenceOptions(dtype="bf16", channels_last=True), 0.01),
+    ],
+)
 def test_cpu_options_give_the_same_poses(model, options, atol):
     clip = torch.randn(8, 3, 3, 64, 48, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():

@@ -1,4 +1,5 @@
 """dsta.io: atomic writes, the clean-up of what killed writes left, and output paths checked before any work."""
+
 import pytest
 
 from dsta.errors import DataError

@@ -1,6 +1,7 @@
 """Every generated LaTeX table and figures.tex compiles on a two-column CVPR-like page (10 pt, 3.25 in columns,
 booktabs, reports/latex/preamble.tex, bibtex against reports/references.bib) without an overfull box, an undefined
 citation or a label defined twice. Skipped where pdflatex/bibtex are not installed (CI installs them: .ci/run)."""
+
 import re
 import shutil
 import subprocess
@@ -13,8 +14,10 @@ from reporting.latex import PREAMBLE
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
-pytestmark = pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("bibtex")),
-                                reason="pdflatex/bibtex not installed (apt-get install texlive-latex-extra)")
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("pdflatex") and shutil.which("bibtex")),
+    reason="pdflatex/bibtex not installed (apt-get install texlive-latex-extra)",
+)
 
 DOCUMENT = r"""\documentclass[10pt,twocolumn]{article}
 \usepackage[letterpaper,textwidth=6.875in,columnsep=0.3125in,textheight=9in]{geometry}
@@ -61,9 +64,13 @@ def compile_tables(folder: Path, tables: list[Path], figures: Path | None = None
 
 def problems(log: str) -> list[str]:
     """Overfull boxes, undefined citations or references, and labels defined twice, from a pdflatex log."""
-    pats = [r"Overfull \\[hv]box[^\n]*", r"Citation `[^']*' [^\n]*undefined[^\n]*",
-            r"Reference `[^']*' [^\n]*undefined",
-            r"Label `[^']*' multiply defined", r"There were undefined references"]
+    pats = [
+        r"Overfull \\[hv]box[^\n]*",
+        r"Citation `[^']*' [^\n]*undefined[^\n]*",
+        r"Reference `[^']*' [^\n]*undefined",
+        r"Label `[^']*' multiply defined",
+        r"There were undefined references",
+    ]
     return [m.group() for p in pats for m in re.finditer(p, log)]
 
 
@@ -78,15 +85,20 @@ def test_committed_report_tables_and_figures_compile_two_column(tmp_path):
 def test_fresh_build_compiles_two_column(tmp_path):
     """The tables of a fresh build (a small fixture with reproduced rows, several seeds, efficiency and reported rows
     citing reports/references.bib keys) compile cleanly too."""
-    from tests.test_reports import _eval, _experiment, _profile  # the report tests' fixture helpers
     import json
 
     import yaml
 
+    from tests.test_reports import _eval, _experiment, _profile  # the report tests' fixture helpers
+
     root = tmp_path / "r"
-    params = {"experiments": {"dsta_t3": _experiment("synthetic", "dsta", 3),
-                              "dsta_t3-s1": {**_experiment("synthetic", "dsta", 3), "train": {"seed": 1}},
-                              "rle_ft": _experiment("synthetic", "rle", 1)}}
+    params = {
+        "experiments": {
+            "dsta_t3": _experiment("synthetic", "dsta", 3),
+            "dsta_t3-s1": {**_experiment("synthetic", "dsta", 3), "train": {"seed": 1}},
+            "rle_ft": _experiment("synthetic", "rle", 1),
+        }
+    }
     root.mkdir()
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     for key, v in (("dsta_t3", 30.0), ("dsta_t3-s1", 31.0), ("rle_ft", 25.0)):
@@ -95,8 +107,17 @@ def test_fresh_build_compiles_two_column(tmp_path):
     (root / "profiles").mkdir()
     (root / "profiles" / "dsta_t3.json").write_text(json.dumps(_profile(0.36, 11_540_000, streaming=0.121)))
     (root / "profiles" / "rle_ft.json").write_text(json.dumps(_profile(0.12)))
-    rb.build(root / "params.yaml", REPORTS / "reference.yaml", root / "runs", root / "eval", root / "profiles",
-             root / "none.json", root / "data", root / "out", plots=False)
+    rb.build(
+        root / "params.yaml",
+        REPORTS / "reference.yaml",
+        root / "runs",
+        root / "eval",
+        root / "profiles",
+        root / "none.json",
+        root / "data",
+        root / "out",
+        plots=False,
+    )
     tables = [t for t in sorted((root / "out" / "latex").glob("*.tex")) if t.name != "preamble.tex"]
     assert {"synthetic.tex", "posetrack17.tex", "synthetic-efficiency-cost.tex"} <= {t.name for t in tables}
     log = compile_tables(tmp_path / "doc", tables)
@@ -106,9 +127,14 @@ def test_fresh_build_compiles_two_column(tmp_path):
 def test_the_check_catches_an_overfull_table_and_a_missing_citation(tmp_path):
     """The check itself: a one-column table wider than the column and a key not in references.bib are reported."""
     wide = tmp_path / "wide.tex"
-    wide.write_text("\\begin{table}[t]\\centering\\begin{tabular}{" + "c" * 30 + "}\\toprule\n"
-                    + " & ".join(["123.45"] * 30) + " \\\\\n\\bottomrule\\end{tabular}\\caption{x~\\cite{nokey}}"
-                    "\\end{table}\n")
+    wide.write_text(
+        "\\begin{table}[t]\\centering\\begin{tabular}{"
+        + "c" * 30
+        + "}\\toprule\n"
+        + " & ".join(["123.45"] * 30)
+        + " \\\\\n\\bottomrule\\end{tabular}\\caption{x~\\cite{nokey}}"
+        "\\end{table}\n"
+    )
     found = problems(compile_tables(tmp_path / "doc", [wide]))
     assert any(p.startswith("Overfull \\hbox") for p in found)
     assert any("nokey" in p for p in found)

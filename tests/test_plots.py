@@ -1,5 +1,6 @@
 """The report's figures on tiny fixtures: every figure is a vector PDF plus a 300-dpi PNG of a journal column width,
 per-group AP reads the paper's groups, direct labels do not collide, the qualitative grid has no empty band."""
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,10 @@ class Exp:
 
     @property
     def config(self) -> dict:
-        return {"data": {"name": "synthetic", "val_ann": "annotations/val", "image_root": ".", "boxes": "gt"},
-                "model": {"name": self.model, "kwargs": self.kwargs}}
+        return {
+            "data": {"name": "synthetic", "val_ann": "annotations/val", "image_root": ".", "boxes": "gt"},
+            "model": {"name": self.model, "kwargs": self.kwargs},
+        }
 
     def method(self) -> str:
         return {"dsta": "DSTA", "rle": "RLE", "heatmap_single": "SimpleBaseline", "dcpose": "DCPose"}[self.model]
@@ -43,33 +46,43 @@ class Exp:
 
 def _profile(gflops, streaming=None, params=11.5e6):
     def mode(g):
-        return {"gflops": {"total": g, "backbone": 0.9 * g, "head": 0.1 * g},
-                "throughput": {"fps": 100 / g, "batch": 32}, "memory_forward": {"peak_mib": 50.0, "batch": 1}}
+        return {
+            "gflops": {"total": g, "backbone": 0.9 * g, "head": 0.1 * g},
+            "throughput": {"fps": 100 / g, "batch": 32},
+            "memory_forward": {"peak_mib": 50.0, "batch": 1},
+        }
+
     modes = {"clip": mode(gflops)} | ({"streaming": mode(streaming)} if streaming else {})
-    return {"params": {"total": params}, "modes": modes, "memory_train_step": {"peak_mib": 200.0, "batch": 8},
-            "env": {"device": "Test CPU", "device_type": "cpu", "torch": "2.15.0", "threads": 2}}
+    return {
+        "params": {"total": params},
+        "modes": modes,
+        "memory_train_step": {"peak_mib": 200.0, "batch": 8},
+        "env": {"device": "Test CPU", "device_type": "cpu", "torch": "2.15.0", "threads": 2},
+    }
 
 
 def _evaluation(total):
-    return {**{g: total + i for i, g in enumerate(GROUPS)}, "Total": total, "per_joint": [total] * 15,
-            "boxes": "gt"}
+    return {**{g: total + i for i, g in enumerate(GROUPS)}, "Total": total, "per_joint": [total] * 15, "boxes": "gt"}
 
 
 def _history(final):
-    return {"history": [{"epoch": -1, "val_mAP": 0.0}] + [
-        {"epoch": e, "loss": 1.0 / (e + 1), "val_mAP": final * (e + 1) / 3} for e in range(3)]}
+    return {
+        "history": [{"epoch": -1, "val_mAP": 0.0}]
+        + [{"epoch": e, "loss": 1.0 / (e + 1), "val_mAP": final * (e + 1) / 3} for e in range(3)]
+    }
 
 
 @pytest.fixture
 def experiments():
     # the synthetic default's shape: four models at ~0.12 GFLOPs, two of them within 0.5 mAP of each other
-    out = [Exp("dsta_t1", "dsta", 1, _evaluation(13.2), _history(13.2), _profile(0.1206)),
-           Exp("dsta_t3", "dsta", 3, _evaluation(15.4), _history(15.4), _profile(0.361, 0.1212)),
-           Exp("dsta_t5", "dsta", 5, _evaluation(12.7), _history(12.7), _profile(0.602, 0.1218)),
-           Exp("rle", "rle", 1, _evaluation(23.2), _history(23.2), _profile(0.1198)),
-           Exp("heatmap_single", "heatmap_single", 1, _evaluation(31.8), _history(31.8), _profile(0.1274),
-               kind="heatmap"),
-           Exp("dcpose", "dcpose", 3, _evaluation(30.6), _history(30.6), _profile(0.492, 0.237), kind="heatmap")]
+    out = [
+        Exp("dsta_t1", "dsta", 1, _evaluation(13.2), _history(13.2), _profile(0.1206)),
+        Exp("dsta_t3", "dsta", 3, _evaluation(15.4), _history(15.4), _profile(0.361, 0.1212)),
+        Exp("dsta_t5", "dsta", 5, _evaluation(12.7), _history(12.7), _profile(0.602, 0.1218)),
+        Exp("rle", "rle", 1, _evaluation(23.2), _history(23.2), _profile(0.1198)),
+        Exp("heatmap_single", "heatmap_single", 1, _evaluation(31.8), _history(31.8), _profile(0.1274), kind="heatmap"),
+        Exp("dcpose", "dcpose", 3, _evaluation(30.6), _history(30.6), _profile(0.492, 0.237), kind="heatmap"),
+    ]
     for e in out[4:]:  # heatmap MSE: small numbers
         for h in e.training["history"][1:]:
             h["loss"] *= 6e-3
@@ -89,12 +102,15 @@ def _check_outputs(png: Path, width_in: float) -> None:
     assert b"/CreationDate" not in data  # reproducible bytes
 
 
-@pytest.mark.parametrize("name, draw, width", [
-    ("map", lambda ex, p: pl.map_vs_gflops(ex, p, "synthetic, val"), pl.COLUMN_WIDTH),
-    ("groups", lambda ex, p: pl.per_joint_bars(ex, p, "synthetic, val"), pl.TEXT_WIDTH),
-    ("fps", lambda ex, p: pl.fps_memory_bars(ex, p, "synthetic, val"), pl.TEXT_WIDTH),
-    ("training", lambda ex, p: pl.training_curves(ex, p, "synthetic, val"), pl.COLUMN_WIDTH),
-])
+@pytest.mark.parametrize(
+    "name, draw, width",
+    [
+        ("map", lambda ex, p: pl.map_vs_gflops(ex, p, "synthetic, val"), pl.COLUMN_WIDTH),
+        ("groups", lambda ex, p: pl.per_joint_bars(ex, p, "synthetic, val"), pl.TEXT_WIDTH),
+        ("fps", lambda ex, p: pl.fps_memory_bars(ex, p, "synthetic, val"), pl.TEXT_WIDTH),
+        ("training", lambda ex, p: pl.training_curves(ex, p, "synthetic, val"), pl.COLUMN_WIDTH),
+    ],
+)
 def test_experiment_figure_is_pdf_and_300dpi_png_of_column_width(experiments, tmp_path, name, draw, width):
     draw(experiments, tmp_path / f"{name}.png")
     _check_outputs(tmp_path / f"{name}.png", width)
@@ -102,16 +118,23 @@ def test_experiment_figure_is_pdf_and_300dpi_png_of_column_width(experiments, tm
 
 
 def test_paper_figures(tmp_path):
-    paper = {"dsta_r50_t3": _profile(12.08, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 3},
-             "dsta_r50_t5": _profile(20.1, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 5},
-             "rle_r50": _profile(4.03, None, 23.7e6) | {"model": "rle", "num_frames": 1}}
-    reference = {"posetrack17": [
-        {"method": "DSTA", "backbone": "ResNet-50", "T": 3, "ap": [None] * 7 + [78.7], "match": "dsta_r50_t3"},
-        {"method": "DSTA", "backbone": "ResNet-50", "T": 5, "ap": [None] * 7 + [79.7], "match": "dsta_r50_t5"},
-        {"method": "Other", "backbone": None, "T": None, "ap": [None] * 7 + [70.0]}]}
+    paper = {
+        "dsta_r50_t3": _profile(12.08, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 3},
+        "dsta_r50_t5": _profile(20.1, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 5},
+        "rle_r50": _profile(4.03, None, 23.7e6) | {"model": "rle", "num_frames": 1},
+    }
+    reference = {
+        "posetrack17": [
+            {"method": "DSTA", "backbone": "ResNet-50", "T": 3, "ap": [None] * 7 + [78.7], "match": "dsta_r50_t3"},
+            {"method": "DSTA", "backbone": "ResNet-50", "T": 5, "ap": [None] * 7 + [79.7], "match": "dsta_r50_t5"},
+            {"method": "Other", "backbone": None, "T": None, "ap": [None] * 7 + [70.0]},
+        ]
+    }
     out = pl.paper_figures(paper, reference, tmp_path / "figures")
-    assert {f.path.relative_to(tmp_path) for f in out.values()} == {Path("figures/paper_gflops.png"),
-                                                                      Path("figures/paper_map_vs_gflops.png")}
+    assert {f.path.relative_to(tmp_path) for f in out.values()} == {
+        Path("figures/paper_gflops.png"),
+        Path("figures/paper_map_vs_gflops.png"),
+    }
     for figure in out.values():
         _check_outputs(figure.path, pl.COLUMN_WIDTH)
         assert figure.width == pytest.approx(pl.COLUMN_WIDTH)  # what figures.tex sizes it by
@@ -168,7 +191,7 @@ def test_direct_labels_stay_inside_and_apart(experiments, tmp_path, monkeypatch)
     boxes = [t.get_window_extent(r) for t in labels]
     for i, b in enumerate(boxes):
         assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1, labels[i]
-        assert not any(b.overlaps(o) for o in boxes[i + 1:]), labels[i]
+        assert not any(b.overlaps(o) for o in boxes[i + 1 :]), labels[i]
     # 1-2-5 ticks: enough to read, never two labels crowding each other (0.1 beside 0.12)
     ticks = sorted(v for v in ax.get_xticks() if ax.get_xlim()[0] <= v <= ax.get_xlim()[1])
     assert len(ticks) >= 2 and all(b / a >= 2.0 - 1e-9 for a, b in zip(ticks, ticks[1:]))
@@ -205,8 +228,11 @@ def test_fps_bars_come_from_one_interleaved_run(experiments, tmp_path, monkeypat
     figures = _capture(monkeypatch)
     key = next(e.key for e in experiments if e.profile)
     ms = {"median": 80.0, "p25": 70.0, "p75": 100.0, "min": 70.0, "max": 100.0, "rounds": [70.0, 80.0, 100.0]}
-    doc = {"env": {"device": "Test CPU", "threads": 2}, "protocol": {"rounds": 3},
-           "batches": {"1": {"ms_per_call": {}}, "8": {"ms_per_call": {f"{key}:clip": ms}}}}
+    doc = {
+        "env": {"device": "Test CPU", "threads": 2},
+        "protocol": {"rounds": 3},
+        "batches": {"1": {"ms_per_call": {}}, "8": {"ms_per_call": {f"{key}:clip": ms}}},
+    }
     pl.fps_memory_bars(experiments, tmp_path / "f.png", "t", doc)
     (fig,) = figures
     throughput = fig.axes[0]
@@ -219,15 +245,21 @@ def test_qualitative_grid(tmp_path):
     from dsta.data.synthetic import SyntheticConfig, generate
 
     data = tmp_path / "synthetic"
-    generate(data, SyntheticConfig(train_sequences=1, val_sequences=2, frames=4, width=64, height=48,
-                                   corrupt_prob=0.5, max_persons=2))
+    generate(
+        data,
+        SyntheticConfig(
+            train_sequences=1, val_sequences=2, frames=4, width=64, height=48, corrupt_prob=0.5, max_persons=2
+        ),
+    )
     exps = [Exp("dsta_t3", "dsta", 3, _evaluation(10.0)), Exp("rle", "rle", 1, _evaluation(10.0))]
     for e in exps:  # predictions: the GT itself
         out = tmp_path / "eval" / e.key / "predictions"
         out.mkdir(parents=True)
         for f in (data / "annotations" / "val").glob("*.json"):
-            anns = [{"image_id": a["image_id"], "keypoints": a["keypoints"]} for a in json.loads(f.read_text())[
-                "annotations"]]
+            anns = [
+                {"image_id": a["image_id"], "keypoints": a["keypoints"]}
+                for a in json.loads(f.read_text())["annotations"]
+            ]
             (out / f.name).write_text(json.dumps({"annotations": anns}))
     png = tmp_path / "figures" / "q.png"
     assert pl.qualitative_strip(exps, data, tmp_path / "eval", png, "synthetic, val", frames=2)
@@ -290,12 +322,30 @@ def test_paper_map_caption_says_what_its_legend_draws(tmp_path, monkeypatch, rep
     """The caption comes from the same facts as the figure: a hollow marker (and its legend entry and caption
     sentence) only for a user's reproduction, never for a paper figure quoted elsewhere (DSTA R50 T=5's 79.7); the
     axes read as the caption says."""
-    paper = {"dsta_r50_t3": _profile(12.08, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 3},
-             "dsta_r50_t5": _profile(20.1, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 5}}
-    rows = {"dsta_r50_t3": {"method": "DSTA", "backbone": "ResNet-50", "T": 3, "ap": [None] * 7 + [78.7],
-                            "match": "dsta_r50_t3", "reproduction": reproduction, "cite": "dsta_issue2"},
-            "dsta_r50_t5": {"method": "DSTA", "backbone": "ResNet-50", "T": 5, "ap": [None] * 7 + [79.7],
-                            "match": "dsta_r50_t5", "cite": "dsta", "tabulated_in": "dsta_issue2"}}
+    paper = {
+        "dsta_r50_t3": _profile(12.08, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 3},
+        "dsta_r50_t5": _profile(20.1, 4.03, 24.7e6) | {"model": "dsta", "num_frames": 5},
+    }
+    rows = {
+        "dsta_r50_t3": {
+            "method": "DSTA",
+            "backbone": "ResNet-50",
+            "T": 3,
+            "ap": [None] * 7 + [78.7],
+            "match": "dsta_r50_t3",
+            "reproduction": reproduction,
+            "cite": "dsta_issue2",
+        },
+        "dsta_r50_t5": {
+            "method": "DSTA",
+            "backbone": "ResNet-50",
+            "T": 5,
+            "ap": [None] * 7 + [79.7],
+            "match": "dsta_r50_t5",
+            "cite": "dsta",
+            "tabulated_in": "dsta_issue2",
+        },
+    }
     figures = _capture(monkeypatch)
     drawn = pl.paper_map_vs_gflops(paper, rows, tmp_path / "paper_map_vs_gflops.png")
     (fig,) = figures

@@ -2,6 +2,7 @@
 ``examples/dsta_tavg``, installed with pip, runs through the pipeline's stages and gets its row, claims, robustness
 and efficiency in the report with no file of this repository edited; each way a plugin can fail is one line that
 leaves the other models working."""
+
 import json
 import shutil
 import subprocess
@@ -9,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from dsta import registry
 from dsta.errors import DataError
@@ -39,16 +39,23 @@ def fake_plugins(tmp_path, capsys):
     dist = tmp_path / "fake_plugins-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-plugins\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[dsta_bench.models]\ngood = fake_good:PLUGIN\n"
-                                           "missing = fake_missing:PLUGIN\nbadkind = fake_kind:PLUGIN\n"
-                                           "notaplugin = fake_obj:PLUGIN\ndsta = fake_good:CLASH\n")
-    plugin = ("from dsta.checks import RLEConfig\nfrom dsta.registry import ModelPlugin\n"
-              "PLUGIN = ModelPlugin(name={name!r}, kind={kind!r}, factory='fake_good:build', config=RLEConfig, "
-              "label='Good', configs={configs!r})\n")
-    (tmp_path / "fake_good.py").write_text(plugin.format(name="good", kind="regression",
-                                                         configs=str(tmp_path / "no_configs")) + (
-        "def build(**kwargs):\n    from baselines.rle import RegressFlow\n    return RegressFlow(**kwargs)\n"
-        "CLASH = ModelPlugin(name='dsta', kind='heatmap', factory='fake_good:build', config=RLEConfig, label='X')\n"))
+    (dist / "entry_points.txt").write_text(
+        "[dsta_bench.models]\ngood = fake_good:PLUGIN\n"
+        "missing = fake_missing:PLUGIN\nbadkind = fake_kind:PLUGIN\n"
+        "notaplugin = fake_obj:PLUGIN\ndsta = fake_good:CLASH\n"
+    )
+    plugin = (
+        "from dsta.checks import RLEConfig\nfrom dsta.registry import ModelPlugin\n"
+        "PLUGIN = ModelPlugin(name={name!r}, kind={kind!r}, factory='fake_good:build', config=RLEConfig, "
+        "label='Good', configs={configs!r})\n"
+    )
+    (tmp_path / "fake_good.py").write_text(
+        plugin.format(name="good", kind="regression", configs=str(tmp_path / "no_configs"))
+        + (
+            "def build(**kwargs):\n    from baselines.rle import RegressFlow\n    return RegressFlow(**kwargs)\n"
+            "CLASH = ModelPlugin(name='dsta', kind='heatmap', factory='fake_good:build', config=RLEConfig, label='X')\n"
+        )
+    )
     (tmp_path / "fake_kind.py").write_text(plugin.format(name="badkind", kind="keypoints", configs=None))
     (tmp_path / "fake_obj.py").write_text("PLUGIN = object()\n")
     capsys.readouterr()
@@ -93,8 +100,11 @@ def test_a_plugin_config_of_the_other_kind_and_a_missing_extra_config_are_one_li
     cfg["model"]["heatmap"] = {"size": [12, 16], "sigma": 2.0}
     with pytest.raises(DataError, match=r"experiments.good.model.heatmap: not for: plugin good is a regression model"):
         check_experiment(cfg, "experiments.good")
-    with pytest.raises(DataError, match=r"overrides: In 'config': Could not find 'extra/theirs' \(installed "
-                                        r"plugins' extra configs: "):
+    with pytest.raises(
+        DataError,
+        match=r"overrides: In 'config': Could not find 'extra/theirs' \(installed "
+        r"plugins' extra configs: ",
+    ):
         compose(["+extra=theirs"])
 
 
@@ -105,8 +115,23 @@ def example(tmp_path_factory):
     src = tmp_path_factory.mktemp("src") / "dsta_tavg"
     shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     site = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(site), str(src)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+    )
     undo = _on_path(site)
     yield site
     undo()
@@ -134,29 +159,105 @@ def test_example_plugin_runs_through_the_pipeline_into_the_report(example, tmp_p
     params["robustness"] = {"corruptions": ["occlusion", "blank"], "severities": [4], "modes": ["key", "all"]}
     config.check_params(config.derive_box_priors(params))
     Path("params.yaml").write_text(config.to_yaml(params))
-    generate(Path("data/synthetic"), SyntheticConfig(train_sequences=4, val_sequences=2, frames=8, seed=1,
-                                                   corrupt_prob=0.5))
-    box_prior.main(["--params", "params.yaml", "--dataset", "synthetic", "--data-root", "data/synthetic",
-                    "--out", "box_prior/synthetic.json"])
+    generate(
+        Path("data/synthetic"), SyntheticConfig(train_sequences=4, val_sequences=2, frames=8, seed=1, corrupt_prob=0.5)
+    )
+    box_prior.main(
+        [
+            "--params",
+            "params.yaml",
+            "--dataset",
+            "synthetic",
+            "--data-root",
+            "data/synthetic",
+            "--out",
+            "box_prior/synthetic.json",
+        ]
+    )
     for key in params["experiments"]:
-        train.main(["--params", "params.yaml", "--experiment", key, "--data-root", "data/synthetic",
-                    "--out", f"runs/{key}"])
+        train.main(
+            ["--params", "params.yaml", "--experiment", key, "--data-root", "data/synthetic", "--out", f"runs/{key}"]
+        )
         predict.main(["--checkpoint", f"runs/{key}/last.pt", "--data-root", "data/synthetic", "--out", f"eval/{key}"])
-        robustness.main(["--params", "params.yaml", "--checkpoint", f"runs/{key}/last.pt", "--data-root",
-                         "data/synthetic", "--box-prior", "box_prior/synthetic.json", "--out", f"robustness/{key}"])
-        profile.main(["--params", "params.yaml", "--experiment", key, "--batch", "2", "--train-batch", "2",
-                      "--warmup", "0", "--iters", "1", "--out", f"profiles/{key}.json"])
-    profile.main(["--params", "params.yaml", "--side-by-side-all", "experiments", "--batches", "1", "2", "--warmup",
-                  "0", "--iters", "1", "--rounds", "1", "--out", "profiles/side_by_side/all_experiments.json"])
+        robustness.main(
+            [
+                "--params",
+                "params.yaml",
+                "--checkpoint",
+                f"runs/{key}/last.pt",
+                "--data-root",
+                "data/synthetic",
+                "--box-prior",
+                "box_prior/synthetic.json",
+                "--out",
+                f"robustness/{key}",
+            ]
+        )
+        profile.main(
+            [
+                "--params",
+                "params.yaml",
+                "--experiment",
+                key,
+                "--batch",
+                "2",
+                "--train-batch",
+                "2",
+                "--warmup",
+                "0",
+                "--iters",
+                "1",
+                "--out",
+                f"profiles/{key}.json",
+            ]
+        )
+    profile.main(
+        [
+            "--params",
+            "params.yaml",
+            "--side-by-side-all",
+            "experiments",
+            "--batches",
+            "1",
+            "2",
+            "--warmup",
+            "0",
+            "--iters",
+            "1",
+            "--rounds",
+            "1",
+            "--out",
+            "profiles/side_by_side/all_experiments.json",
+        ]
+    )
     assert "streaming" in json.loads(Path("profiles/tavg.json").read_text())["modes"]  # frame_features: 1 pass
     shutil.copy(REPO / "reports" / "reference.yaml", "reference.yaml")
-    build.main(["--params", "params.yaml", "--reference", "reference.yaml", "--runs", "runs", "--eval", "eval",
-                "--profiles", "profiles", "--benchmarks", "none.json", "--data", "data", "--out", "reports",
-                "--robustness", "robustness"])
+    build.main(
+        [
+            "--params",
+            "params.yaml",
+            "--reference",
+            "reference.yaml",
+            "--runs",
+            "runs",
+            "--eval",
+            "eval",
+            "--profiles",
+            "profiles",
+            "--benchmarks",
+            "none.json",
+            "--data",
+            "data",
+            "--out",
+            "reports",
+            "--robustness",
+            "robustness",
+        ]
+    )
     page = Path("reports/synthetic.md").read_text()
     rows = [line for line in page.splitlines() if line.startswith("| TempAvg [dsta_tavg] | ResNet-18 | 3 |")]
     assert len(rows) == 1 and "this run [" in rows[0]  # its row, its label, its citation key
-    block = page[:page.index(rows[0])].rsplit("| *", 1)[1]
+    block = page[: page.index(rows[0])].rsplit("| *", 1)[1]
     assert block.startswith("Regression-based, multi-frame, reproduced here*")  # grouped by its declared kind and T
     claims = json.loads(Path("reports/metrics.json").read_text())["claims"]
     ours = {k: c for k, c in claims.items() if k.startswith("tavg_")}
@@ -174,6 +275,7 @@ def test_example_plugin_runs_through_the_pipeline_into_the_report(example, tmp_p
         from tests.test_latex import compile_tables, problems
 
         tables = [t for t in sorted(Path("reports/latex").glob("*.tex")) if t.name != "preamble.tex"]
-        log = compile_tables(tmp_path / "doc", tables, Path("reports/figures"),
-                             bibs=(Path("reports/latex/plugins.bib"),))
+        log = compile_tables(
+            tmp_path / "doc", tables, Path("reports/figures"), bibs=(Path("reports/latex/plugins.bib"),)
+        )
         assert problems(log) == []

@@ -51,18 +51,40 @@ def test_split_reader_and_detections():
 
 def _pt17_doc():
     # one labeled frame with one person (head_top, nose, right_ankle annotated) and an ignore region
-    return {"annolist": [
-        {"image": [{"name": "images/bonn/000001_bonn_train/00001.jpg"}], "imgnum": [1], "is_labeled": [1],
-         "annorect": [{"x1": [10], "y1": [20], "x2": [40], "y2": [60], "track_id": [3],
-                       "annopoints": [{"point": [
-                           {"id": [14], "x": [25.0], "y": [22.0], "is_visible": [1]},
-                           {"id": [13], "x": [26.0], "y": [40.0], "is_visible": [1]},
-                           {"id": [0], "x": [30.0], "y": [200.0], "is_visible": [0]},
-                       ]}]}],
-         "ignore_regions": [{"point": [{"x": [0], "y": [0]}, {"x": [5], "y": [0]}, {"x": [5], "y": [5]}]}]},
-        {"image": [{"name": "images/bonn/000001_bonn_train/00002.jpg"}], "imgnum": [2], "is_labeled": [0],
-         "annorect": []},
-    ]}
+    return {
+        "annolist": [
+            {
+                "image": [{"name": "images/bonn/000001_bonn_train/00001.jpg"}],
+                "imgnum": [1],
+                "is_labeled": [1],
+                "annorect": [
+                    {
+                        "x1": [10],
+                        "y1": [20],
+                        "x2": [40],
+                        "y2": [60],
+                        "track_id": [3],
+                        "annopoints": [
+                            {
+                                "point": [
+                                    {"id": [14], "x": [25.0], "y": [22.0], "is_visible": [1]},
+                                    {"id": [13], "x": [26.0], "y": [40.0], "is_visible": [1]},
+                                    {"id": [0], "x": [30.0], "y": [200.0], "is_visible": [0]},
+                                ]
+                            }
+                        ],
+                    }
+                ],
+                "ignore_regions": [{"point": [{"x": [0], "y": [0]}, {"x": [5], "y": [0]}, {"x": [5], "y": [5]}]}],
+            },
+            {
+                "image": [{"name": "images/bonn/000001_bonn_train/00002.jpg"}],
+                "imgnum": [2],
+                "is_labeled": [0],
+                "annorect": [],
+            },
+        ]
+    }
 
 
 def test_posetrack17_reader(tmp_path):
@@ -85,11 +107,28 @@ def test_posetrack17_reader(tmp_path):
 
 
 def test_posetrack21_reader(tmp_path):
-    doc = {"images": [{"id": 7, "file_name": "images/val/000342_mpii_test/000000.jpg", "is_labeled": True,
-                       "frame_id": 7, "vid_id": "000342"}],
-           "annotations": [{"image_id": 7, "track_id": 1, "person_id": 1234, "keypoints": list(range(1, 52)),
-                            "bbox": [1, 2, 30, 40], "bbox_head": [3, 4, 5, 6]}],
-           "categories": [{"keypoints": list(kp.KEYPOINT_NAMES), "name": "person"}]}
+    doc = {
+        "images": [
+            {
+                "id": 7,
+                "file_name": "images/val/000342_mpii_test/000000.jpg",
+                "is_labeled": True,
+                "frame_id": 7,
+                "vid_id": "000342",
+            }
+        ],
+        "annotations": [
+            {
+                "image_id": 7,
+                "track_id": 1,
+                "person_id": 1234,
+                "keypoints": list(range(1, 52)),
+                "bbox": [1, 2, 30, 40],
+                "bbox_head": [3, 4, 5, 6],
+            }
+        ],
+        "categories": [{"keypoints": list(kp.KEYPOINT_NAMES), "name": "person"}],
+    }
     d = tmp_path / "posetrack_data" / "val"
     d.mkdir(parents=True)
     (d / "000342_mpii_test.json").write_text(json.dumps(doc))
@@ -109,20 +148,29 @@ def _pt18(tmp_path, mutate=None) -> Path:
     return path
 
 
-@pytest.mark.parametrize("mutate,field", [
-    (lambda d: d["annotations"][1].update(keypoints=[0] * 48), "annotations[1].keypoints"),
-    (lambda d: d["images"].append(dict(d["images"][0])), "images[1].id"),
-    (lambda d: d.update(images=[], annotations=[]), "images"),
-    (lambda d: d["annotations"][0].update(bbox=[5000, 5000, 10, 10]), "annotations[0].bbox"),
-    (lambda d: d["annotations"][0].update(bbox=[10, 10, 0, 10]), "annotations[0].bbox"),
-    (lambda d: d["annotations"][0]["keypoints"].__setitem__(3, float("nan")), "annotations[0].keypoints[3]"),
-    (lambda d: d["annotations"][0].update(image_id=1), "annotations[0].image_id"),
-    (lambda d: d["annotations"][0]["keypoints"].__setitem__(5, "x"), "annotations[0].keypoints[5]: expected a number"),
-    (lambda d: d["annotations"][0]["keypoints"].__setitem__(7, None), "annotations[0].keypoints[7]: expected a number"),
-    (lambda d: d["annotations"][0].update(bbox_head=[1, 2, 3]), "annotations[0].bbox_head: expected 4 numbers"),
-    (lambda d: d["annotations"][0].update(track_id="a"), "annotations[0].track_id: expected an integer"),
-    (lambda d: d["images"][0].pop("file_name"), "images[0].file_name: missing"),
-])
+@pytest.mark.parametrize(
+    "mutate,field",
+    [
+        (lambda d: d["annotations"][1].update(keypoints=[0] * 48), "annotations[1].keypoints"),
+        (lambda d: d["images"].append(dict(d["images"][0])), "images[1].id"),
+        (lambda d: d.update(images=[], annotations=[]), "images"),
+        (lambda d: d["annotations"][0].update(bbox=[5000, 5000, 10, 10]), "annotations[0].bbox"),
+        (lambda d: d["annotations"][0].update(bbox=[10, 10, 0, 10]), "annotations[0].bbox"),
+        (lambda d: d["annotations"][0]["keypoints"].__setitem__(3, float("nan")), "annotations[0].keypoints[3]"),
+        (lambda d: d["annotations"][0].update(image_id=1), "annotations[0].image_id"),
+        (
+            lambda d: d["annotations"][0]["keypoints"].__setitem__(5, "x"),
+            "annotations[0].keypoints[5]: expected a number",
+        ),
+        (
+            lambda d: d["annotations"][0]["keypoints"].__setitem__(7, None),
+            "annotations[0].keypoints[7]: expected a number",
+        ),
+        (lambda d: d["annotations"][0].update(bbox_head=[1, 2, 3]), "annotations[0].bbox_head: expected 4 numbers"),
+        (lambda d: d["annotations"][0].update(track_id="a"), "annotations[0].track_id: expected an integer"),
+        (lambda d: d["images"][0].pop("file_name"), "images[0].file_name: missing"),
+    ],
+)
 def test_bad_posetrack18_input_names_file_and_field(tmp_path, mutate, field):
     path = _pt18(tmp_path, mutate)
     with pytest.raises(DataError) as err:
@@ -149,12 +197,15 @@ def test_bad_detections(tmp_path):
         pt.read_detections(path)
 
 
-@pytest.mark.parametrize("bad,field", [
-    ({"image_id": 1, "bbox": [0, 0, 5, "x"], "score": 0.9}, r"\[2\].bbox\[3\]: expected a number"),
-    ({"image_id": 1, "bbox": [0, 0, 5], "score": 0.9}, r"\[2\].bbox: expected 4 numbers"),
-    ({"image_id": 1, "bbox": [0, 0, 5, 5], "score": None}, r"\[2\].score\[0\]: expected a number, got None"),
-    ({"image_id": 1, "bbox": [0, 0, 0, 5], "score": 0.9}, r"\[2\].bbox: box has non-positive size"),
-])
+@pytest.mark.parametrize(
+    "bad,field",
+    [
+        ({"image_id": 1, "bbox": [0, 0, 5, "x"], "score": 0.9}, r"\[2\].bbox\[3\]: expected a number"),
+        ({"image_id": 1, "bbox": [0, 0, 5], "score": 0.9}, r"\[2\].bbox: expected 4 numbers"),
+        ({"image_id": 1, "bbox": [0, 0, 5, 5], "score": None}, r"\[2\].score\[0\]: expected a number, got None"),
+        ({"image_id": 1, "bbox": [0, 0, 0, 5], "score": 0.9}, r"\[2\].bbox: box has non-positive size"),
+    ],
+)
 def test_bad_detection_values_name_the_first_bad_one(tmp_path, bad, field):
     good = {"image_id": 1, "bbox": [0, 0, 5, 5], "score": 0.9}
     other_class = {"image_id": 1, "bbox": "not checked", "score": "not checked", "category_id": 2}
@@ -166,11 +217,20 @@ def test_bad_detection_values_name_the_first_bad_one(tmp_path, bad, field):
 
 def test_detections_kept_by_class_and_score(tmp_path):
     path = tmp_path / "dets.json"
-    path.write_text(json.dumps([
-        {"image_name": "images/val/000342_mpii_test/000000.jpg", "bbox": [1, 2, 3, 4], "score": 0.9},
-        {"image_name": "images/val/000342_mpii_test/000000.jpg", "bbox": [1, 2, 3, 4], "score": 0.1},
-        {"image_name": "images/val/000342_mpii_test/000001.jpg", "bbox": [5, 6, 7, 8], "score": 0.8,
-         "category_id": 2}]))
+    path.write_text(
+        json.dumps(
+            [
+                {"image_name": "images/val/000342_mpii_test/000000.jpg", "bbox": [1, 2, 3, 4], "score": 0.9},
+                {"image_name": "images/val/000342_mpii_test/000000.jpg", "bbox": [1, 2, 3, 4], "score": 0.1},
+                {
+                    "image_name": "images/val/000342_mpii_test/000001.jpg",
+                    "bbox": [5, 6, 7, 8],
+                    "score": 0.8,
+                    "category_id": 2,
+                },
+            ]
+        )
+    )
     dets = pt.read_detections(path, score_threshold=0.5)
     assert list(dets) == ["000342_mpii_test/000000.jpg"]
     (d,) = dets["000342_mpii_test/000000.jpg"]

@@ -1,6 +1,7 @@
 """dsta.predict's checks before any work (issue 22): bad arguments, checkpoints and box files are one line naming the
 file and field; truncated frames are named; an earlier result in --out is never lost; a converted official
 checkpoint predicts end to end."""
+
 import json
 import shutil
 
@@ -12,10 +13,21 @@ from dsta.models import create_model, save_checkpoint
 from dsta.predict import BOX_LIMIT, main
 
 KWARGS = dict(backbone="resnet18", num_frames=1, embed_dim=16, depth=1, num_heads=4)
-CONFIG = {"data": {"name": "synthetic", "train_ann": "annotations/train", "val_ann": "annotations/val",
-                   "image_root": ".", "boxes": "gt", "box_score_threshold": 0.0, "box_enlarge": 1.25,
-                   "input_size": [32, 48], "frame_distance": 1, "max_frame_distance": 2},
-          "model": {"name": "dsta", "kwargs": KWARGS, "loss": {"prior": "laplace", "residual": True}}}
+CONFIG = {
+    "data": {
+        "name": "synthetic",
+        "train_ann": "annotations/train",
+        "val_ann": "annotations/val",
+        "image_root": ".",
+        "boxes": "gt",
+        "box_score_threshold": 0.0,
+        "box_enlarge": 1.25,
+        "input_size": [32, 48],
+        "frame_distance": 1,
+        "max_frame_distance": 2,
+    },
+    "model": {"name": "dsta", "kwargs": KWARGS, "loss": {"prior": "laplace", "residual": True}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +71,13 @@ def test_truncated_frame_is_an_error_naming_it(tmp_path, synthetic_tiny, checkpo
     assert (earlier / "metrics.json").read_text() == '{"Total": 42.0}\n'
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--split", "tset"], "--split: unknown split 'tset'; the checkpoint's data config has train, val"),
-    (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--split", "tset"], "--split: unknown split 'tset'; the checkpoint's data config has train, val"),
+        (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got 0"),
+    ],
+)
 def test_bad_arguments_are_one_line(tmp_path, synthetic_tiny, checkpoint, earlier, capsys, args, words):
     err = _error(capsys, checkpoint, synthetic_tiny, earlier, *args)
     assert err.endswith(words)
@@ -109,16 +124,25 @@ def _gt_boxes(data, path, shift=None, frames=None):
             x, y, w, h = (float(v) for v in person.box)
             if shift:
                 x, y = x + shift[0], y + shift[1]
-            dets.append({"image_id": frame.image_id + (10**9 if moved else 0), "category_id": 1,
-                         "bbox": [x, y, w, h], "score": 1.0})
+            dets.append(
+                {
+                    "image_id": frame.image_id + (10**9 if moved else 0),
+                    "category_id": 1,
+                    "bbox": [x, y, w, h],
+                    "score": 1.0,
+                }
+            )
     path.write_text(json.dumps(dets))
     return path
 
 
-@pytest.mark.parametrize("case, words", [
-    ("half_unmatched", "labeled frames with people get no usable box"),
-    ("all_outside", "boxes lie outside their image"),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("half_unmatched", "labeled frames with people get no usable box"),
+        ("all_outside", "boxes lie outside their image"),
+    ],
+)
 def test_boxes_that_miss_the_split_are_refused(tmp_path, synthetic_tiny, checkpoint, earlier, capsys, case, words):
     boxes = tmp_path / "boxes.json"
     if case == "half_unmatched":
@@ -165,6 +189,7 @@ def test_converted_official_checkpoint_predicts_and_demos(tmp_path, synthetic_ti
         boxes += [{"frame": t, "track_id": p.track_id, "bbox": [float(v) for v in p.box]} for p in frame.persons]
     (tmp_path / "boxes.json").write_text(json.dumps({"boxes": boxes}))
     out = tmp_path / "demo.gif"
-    demo_main(["--frames", str(frames), "--boxes", str(tmp_path / "boxes.json"), "--checkpoint", str(dst),
-               "--out", str(out)])
+    demo_main(
+        ["--frames", str(frames), "--boxes", str(tmp_path / "boxes.json"), "--checkpoint", str(dst), "--out", str(out)]
+    )
     assert out.stat().st_size > 0

@@ -1,4 +1,5 @@
 """benchmarks.profile: FLOP handles against hand counts, the clip/streaming split, memory and timing helpers, CLI."""
+
 import json
 
 import pytest
@@ -65,17 +66,16 @@ def test_convolution_count_is_one_flop_per_multiply_add():
 
 @pytest.fixture(scope="module")
 def dsta_spec():
-    return spec_from_model("dsta", {"backbone": "resnet18", "num_frames": 3, "embed_dim": 16, "depth": 1},
-                              (48, 64))
+    return spec_from_model("dsta", {"backbone": "resnet18", "num_frames": 3, "embed_dim": 16, "depth": 1}, (48, 64))
 
 
 def test_dsta_clip_vs_streaming_flops_and_parameters(dsta_spec):
     model = dsta_spec.build()
     assert modes(model) == ["clip", "streaming"]
-    clip = count_flops(make_step(model, "clip"), step_inputs(model, "clip", 1, (48, 64), "cpu"),
-                          backbone_path(model))
-    stream = count_flops(make_step(model, "streaming"), step_inputs(model, "streaming", 1, (48, 64), "cpu"),
-                            backbone_path(model))
+    clip = count_flops(make_step(model, "clip"), step_inputs(model, "clip", 1, (48, 64), "cpu"), backbone_path(model))
+    stream = count_flops(
+        make_step(model, "streaming"), step_inputs(model, "streaming", 1, (48, 64), "cpu"), backbone_path(model)
+    )
     assert clip["backbone"] == pytest.approx(3 * stream["backbone"])
     assert 0 < stream["head"] < clip["head"] < 0.01 * clip["backbone"]
     assert not {"aten::scaled_dot_product_attention", "aten::linalg_vector_norm"} & set(clip["unsupported_ops"])
@@ -128,8 +128,26 @@ def test_time_calls_reports_median_and_spread():
 
 def test_cli_on_an_experiment_writes_a_self_describing_profile(tmp_path):
     out = tmp_path / "profile.json"
-    pf.main(["--experiment", "dsta_t3", "--params", "params.yaml", "--out", str(out), "--iters", "2",
-             "--warmup", "1", "--batch", "2", "--train-batch", "2", "embed_dim=16", "depth=1"])
+    pf.main(
+        [
+            "--experiment",
+            "dsta_t3",
+            "--params",
+            "params.yaml",
+            "--out",
+            str(out),
+            "--iters",
+            "2",
+            "--warmup",
+            "1",
+            "--batch",
+            "2",
+            "--train-batch",
+            "2",
+            "embed_dim=16",
+            "depth=1",
+        ]
+    )
     result = json.loads(out.read_text())
     assert result["kwargs"]["embed_dim"] == 16 and result["num_frames"] == 3
     assert set(result["modes"]) == {"clip", "streaming"}
@@ -154,8 +172,28 @@ def test_cli_errors_name_the_field(tmp_path):
 
 def test_side_by_side_interleaves_and_gives_ratios_over_the_first(tmp_path):
     out = tmp_path / "sbs.json"
-    result = pf.main(["--side-by-side", "rle_tiny", "dsta_tiny:streaming", "dsta_tiny:features", "--input-size", "48",
-                      "64", "--batches", "1", "2", "--rounds", "3", "--iters", "2", "--warmup", "1", "--out", str(out)])
+    result = pf.main(
+        [
+            "--side-by-side",
+            "rle_tiny",
+            "dsta_tiny:streaming",
+            "dsta_tiny:features",
+            "--input-size",
+            "48",
+            "64",
+            "--batches",
+            "1",
+            "2",
+            "--rounds",
+            "3",
+            "--iters",
+            "2",
+            "--warmup",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     saved = json.loads(out.read_text())
     assert saved["reference"] == "rle_tiny:clip" and saved["kind"] == "side_by_side"
     assert set(saved["batches"]) == {"1", "2"}
@@ -179,11 +217,42 @@ def test_side_by_side_all_times_every_model_of_a_section_in_every_mode(tmp_path)
     import yaml
 
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"paper_profiles": {"width": 48, "height": 64, "models": {
-        "dsta": {"config": "dsta_tiny", "overrides": "num_frames=3"}, "rle": {"config": "rle_tiny", "overrides": ""}}}}))
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "paper_profiles": {
+                    "width": 48,
+                    "height": 64,
+                    "models": {
+                        "dsta": {"config": "dsta_tiny", "overrides": "num_frames=3"},
+                        "rle": {"config": "rle_tiny", "overrides": ""},
+                    },
+                }
+            }
+        )
+    )
     out = tmp_path / "all.json"
-    pf.main(["--params", str(params), "--side-by-side-all", "paper_profiles", "--batches", "1", "2", "--rounds", "2",
-             "--iters", "1", "--warmup", "1", "--device", "cpu", "--out", str(out)])
+    pf.main(
+        [
+            "--params",
+            str(params),
+            "--side-by-side-all",
+            "paper_profiles",
+            "--batches",
+            "1",
+            "2",
+            "--rounds",
+            "2",
+            "--iters",
+            "1",
+            "--warmup",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ]
+    )
     saved = json.loads(out.read_text())
     assert saved["section"] == "paper_profiles" and saved["reference"] == "rle:clip"
     assert set(saved["batches"]["2"]["ms_per_call"]) == {"rle:clip", "dsta:clip", "dsta:streaming"}
@@ -199,15 +268,40 @@ def test_interleaved_calls_take_turns_in_abba_order():
     from benchmarks.profiling.side_by_side import interleaved
 
     calls = []
-    interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, torch.device("cpu"), warmup=0,
-                iters=2, rounds=2)
+    interleaved(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        torch.device("cpu"),
+        warmup=0,
+        iters=2,
+        rounds=2,
+    )
     assert "".join(calls) == "abbaabba"
 
 
 def test_profile_records_the_inference_options(tmp_path):
     out = tmp_path / "p.json"
-    pf.main(["--model", "rle_tiny", "--input-size", "48", "64", "--no-flops", "--no-memory", "--iters", "2",
-             "--warmup", "1", "--batch", "2", "--dtype", "bf16", "--channels-last", "--out", str(out)])
+    pf.main(
+        [
+            "--model",
+            "rle_tiny",
+            "--input-size",
+            "48",
+            "64",
+            "--no-flops",
+            "--no-memory",
+            "--iters",
+            "2",
+            "--warmup",
+            "1",
+            "--batch",
+            "2",
+            "--dtype",
+            "bf16",
+            "--channels-last",
+            "--out",
+            str(out),
+        ]
+    )
     env = json.loads(out.read_text())["env"]
     assert env["dtype"] == "bfloat16"
     assert env["options"] == {"dtype": "bf16", "channels_last": True, "compile": False, "cuda_graphs": False}
@@ -215,8 +309,27 @@ def test_profile_records_the_inference_options(tmp_path):
 
 def test_fast_mode_is_timed_interleaved_with_fp32_on_a_copy(tmp_path):
     out = tmp_path / "p.json"
-    pf.main(["--model", "dsta_tiny", "--input-size", "48", "64", "--no-flops", "--no-memory", "--iters", "3",
-             "--warmup", "1", "--batch", "2", "--fast-mode", "bf16+cl", "--out", str(out)])
+    pf.main(
+        [
+            "--model",
+            "dsta_tiny",
+            "--input-size",
+            "48",
+            "64",
+            "--no-flops",
+            "--no-memory",
+            "--iters",
+            "3",
+            "--warmup",
+            "1",
+            "--batch",
+            "2",
+            "--fast-mode",
+            "bf16+cl",
+            "--out",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())
     assert result["env"]["options"]["dtype"] == "fp32"  # the main timings stay in the given options
     for mode in ("clip", "streaming"):
@@ -227,12 +340,19 @@ def test_fast_mode_is_timed_interleaved_with_fp32_on_a_copy(tmp_path):
             f = fast[key]
             assert f["batch"] == batch and len(f["speedup"]["rounds"]) == 5  # max(5, iters) rounds
             assert f["speedup"]["rounds"] == pytest.approx(
-                [b / x for b, x in zip(f["base_ms"]["rounds"], f["fast_ms"]["rounds"])])
+                [b / x for b, x in zip(f["base_ms"]["rounds"], f["fast_ms"]["rounds"])]
+            )
             assert f["fps"] == pytest.approx(batch / (f["fast_ms"]["median"] / 1e3))
 
 
-@pytest.mark.parametrize("label,words", [("cl+bf16", "dtype comes first"), ("bf16+turbo", "at most once"),
-                                         ("fp32+graphs", "CUDA graphs need a CUDA device")])
+@pytest.mark.parametrize(
+    "label,words",
+    [
+        ("cl+bf16", "dtype comes first"),
+        ("bf16+turbo", "at most once"),
+        ("fp32+graphs", "CUDA graphs need a CUDA device"),
+    ],
+)
 def test_bad_fast_mode_is_refused_naming_the_flag(tmp_path, capsys, label, words):
     if "graphs" in label and torch.cuda.is_available():
         pytest.skip("checks the refusal on a machine without CUDA")
@@ -253,11 +373,14 @@ def test_cuda_graphs_are_refused_on_the_cpu_naming_the_flag(tmp_path, capsys):
     assert "two entries" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--iters", "-5"], "argument --iters: must be an integer >= 1, got -5"),
-    (["--input-size", "0", "0"], "argument --input-size: must be an integer >= 1, got 0"),
-    (["--warmup", "x"], "argument --warmup: expected an integer, got 'x'"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--iters", "-5"], "argument --iters: must be an integer >= 1, got -5"),
+        (["--input-size", "0", "0"], "argument --input-size: must be an integer >= 1, got 0"),
+        (["--warmup", "x"], "argument --warmup: expected an integer, got 'x'"),
+    ],
+)
 def test_bad_counts_and_sizes_are_one_usage_line(tmp_path, capsys, args, words):
     out = tmp_path / "profile.json"
     with pytest.raises(SystemExit) as exit_:
@@ -295,8 +418,24 @@ def test_head_ops_counts_the_fused_head_within_its_goal(tmp_path):
     and depth and derives the rule from the ratios."""
     from benchmarks.head_ops import main
 
-    main(["--out", str(tmp_path / "ops.json"), "--backbone", "resnet18", "--batch", "4", "--time-batches", "1", "2",
-          "--time-depths", "1", "--time-dtypes", "fp32", "bf16"])
+    main(
+        [
+            "--out",
+            str(tmp_path / "ops.json"),
+            "--backbone",
+            "resnet18",
+            "--batch",
+            "4",
+            "--time-batches",
+            "1",
+            "2",
+            "--time-depths",
+            "1",
+            "--time-dtypes",
+            "fp32",
+            "bf16",
+        ]
+    )
     result = json.loads((tmp_path / "ops.json").read_text())
     fused, blockwise = result["aggregate_frames"], result["aggregate_frames_blockwise"]
     assert fused["calls"] <= 40 and blockwise["calls"] > 3 * fused["calls"]

@@ -18,8 +18,12 @@ def test_config_hash_is_canonical():
 
 
 def test_describe():
-    block = {"commit": "abc1234", "dirty": True, "machine": {"cpu": "CPU X (2 logical CPUs)", "gpu": "NVIDIA H100"},
-             "torch": "2.15.0"}
+    block = {
+        "commit": "abc1234",
+        "dirty": True,
+        "machine": {"cpu": "CPU X (2 logical CPUs)", "gpu": "NVIDIA H100"},
+        "torch": "2.15.0",
+    }
     assert pv.describe(block) == "commit abc1234 (dirty tree), on NVIDIA H100, torch 2.15.0"
     assert "not recorded" in pv.describe(None)
     released = {**block, "weights_sha256": "0123456789abcdef" * 4}  # a converted release's evaluation

@@ -1,6 +1,7 @@
 """reports/references.bib: every entry complete (authors, title, venue, year, pages or an arXiv id), no placeholder
 author and no path of this repository in it, every key a table cites present, every entry cited by something, each
 source that is not a publication declared as such, and every entry's checked fields listed in references.md."""
+
 import re
 from pathlib import Path
 
@@ -16,8 +17,10 @@ def entries() -> dict[str, tuple[str, dict[str, str]]]:
     """key -> (entry type, {field: value}) of references.bib (a flat parser: one field per ``name = {...}``)."""
     out = {}
     for kind, key, body in re.findall(r"@(\w+)\{([^,\s]+),(.*?)\n\}", BIB.read_text(), re.S):
-        fields = {m.group(1).lower(): " ".join(m.group(2).split())
-                  for m in re.finditer(r"(\w+)\s*=\s*\{((?:[^{}]|\{[^{}]*\})*)\}", body)}
+        fields = {
+            m.group(1).lower(): " ".join(m.group(2).split())
+            for m in re.finditer(r"(\w+)\s*=\s*\{((?:[^{}]|\{[^{}]*\})*)\}", body)
+        }
         out[key] = (kind.lower(), fields)
     return out
 
@@ -26,8 +29,15 @@ def cited_keys() -> set[str]:
     """The keys the reports cite: reference.yaml's rows and the labels' method, backbone and dataset papers, and the
     ``\\cite{}`` written in the report code (the robustness table's metrics)."""
     doc = yaml.safe_load((ROOT / "reports" / "reference.yaml").read_text())
-    keys = {r[field] for rows in doc.values() if isinstance(rows, list) for r in rows if isinstance(r, dict)
-            for field in ("cite", "tabulated_in") if r.get(field)}
+    keys = {
+        r[field]
+        for rows in doc.values()
+        if isinstance(rows, list)
+        for r in rows
+        if isinstance(r, dict)
+        for field in ("cite", "tabulated_in")
+        if r.get(field)
+    }
     keys |= {*labels.METHOD_CITES.values(), *labels.BACKBONE_CITES.values(), *labels.DATASET_CITES.values()}
     for path in (ROOT / "reporting").glob("*.py"):
         keys |= set(re.findall(r"\\cite\{\{?([a-z0-9_]+)\}", path.read_text()))

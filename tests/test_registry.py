@@ -9,7 +9,11 @@ def test_every_model_file_registers_itself_with_its_kind():
 
     assert registry.own_models() == ["dcpose", "dsta", "heatmap_single", "rle"] == list(registry.OWN_MODELS)
     assert {n: registry.model_target(n) for n in registry.own_models()} == {
-        "dcpose": "heatmap", "dsta": "regression", "heatmap_single": "heatmap", "rle": "regression"}
+        "dcpose": "heatmap",
+        "dsta": "regression",
+        "heatmap_single": "heatmap",
+        "rle": "regression",
+    }
 
 
 def test_unknown_model_names_the_key():

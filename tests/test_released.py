@@ -1,6 +1,7 @@
 """The convert_released stage (``dsta.released``): a released file converted by its entry's converter into a
 checkpoint that carries the entry (``dsta.predict`` reads its data, model and test protocol from it), and a missing
 file named with where to get it. End to end with evaluation: tests/test_smoke_posetrack.py."""
+
 import pytest
 import yaml
 
@@ -20,8 +21,11 @@ def params(tmp_path, monkeypatch):
 
 
 def test_missing_release_names_the_entry_and_where_to_get_it(params):
-    with pytest.raises(DataError, match=r"weights/dsta_r50_t3_posetrack17.pth: released.dsta_r50_t3.weights: released "
-                                        r"weights not found; get it from zgspose/DSTA README, 'Weights Download'"):
+    with pytest.raises(
+        DataError,
+        match=r"weights/dsta_r50_t3_posetrack17.pth: released.dsta_r50_t3.weights: released "
+        r"weights not found; get it from zgspose/DSTA README, 'Weights Download'",
+    ):
         released.convert_released(params, "dsta_r50_t3", "released/dsta_r50_t3.pt")
     with pytest.raises(DataError, match="released.nothing: missing"):
         released.convert_released(params, "nothing", "x.pt")

@@ -1,4 +1,5 @@
 """The report builder on small fixture results: table values, the Δ rows, missing results, pages, metrics, plots."""
+
 import json
 from pathlib import Path
 
@@ -7,8 +8,8 @@ import yaml
 
 from dsta.errors import DataError
 from reporting import build as rb
-from reporting.results import DATASETS
 from reporting.markdown import MAIN_HEADER
+from reporting.results import DATASETS
 from reporting.rows import DASH
 
 GROUPS = ["Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl"]
@@ -18,77 +19,141 @@ def _eval(total, groups=None, split=True):
     groups = groups or {g: total for g in GROUPS}
     out = {**groups, "Total": total, "per_joint": [total] * 15, "num_frames": 10, "boxes": "gt"}
     if split:
-        out["split"] = {"field": "corrupted", "true": {"Total": total - 2, "num_frames": 4},
-                        "false": {"Total": total + 1, "num_frames": 6}}
+        out["split"] = {
+            "field": "corrupted",
+            "true": {"Total": total - 2, "num_frames": 4},
+            "false": {"Total": total + 1, "num_frames": 6},
+        }
     return out
 
 
 def _profile(gflops, params=1_000_000, streaming=None):
     def mode(g, passes):
-        return {"backbone_passes": passes, "gflops": {"total": g, "backbone": g * 0.9, "head": g * 0.1},
-                "latency": {"median_ms": 5.0, "p25_ms": 4.5, "p75_ms": 5.5, "batch": 1},
-                "throughput": {"fps": 200.0, "batch": 32, "median_ms": 160.0},
-                "memory_forward": {"peak_mib": 42.0, "increase_mib": 30.0}}
+        return {
+            "backbone_passes": passes,
+            "gflops": {"total": g, "backbone": g * 0.9, "head": g * 0.1},
+            "latency": {"median_ms": 5.0, "p25_ms": 4.5, "p75_ms": 5.5, "batch": 1},
+            "throughput": {"fps": 200.0, "batch": 32, "median_ms": 160.0},
+            "memory_forward": {"peak_mib": 42.0, "increase_mib": 30.0},
+        }
+
     modes = {"clip": mode(gflops, 3 if streaming else 1)}
     if streaming:
         modes["streaming"] = mode(streaming, 1)
-    return {"params": {"total": params, "backbone": params - 1000, "head": 1000}, "modes": modes,
-            "memory_train_step": {"peak_mib": 100.0, "batch": 8},
-            "env": {"device": "Test CPU (2 logical CPUs)", "torch": "2.15.0", "dtype": "float32", "threads": 2,
-                    "commit": "abc1234"}}
+    return {
+        "params": {"total": params, "backbone": params - 1000, "head": 1000},
+        "modes": modes,
+        "memory_train_step": {"peak_mib": 100.0, "batch": 8},
+        "env": {
+            "device": "Test CPU (2 logical CPUs)",
+            "torch": "2.15.0",
+            "dtype": "float32",
+            "threads": 2,
+            "commit": "abc1234",
+        },
+    }
 
 
 def _experiment(dataset, model, frames, backbone="resnet18", size=(48, 64)):
-    return {"data": {"name": dataset, "input_size": list(size), "boxes": "gt", "val_ann": "annotations/val",
-                     "image_root": "."},
-            "model": {"name": model, "kwargs": {"backbone": backbone, "num_frames": frames}},
-            "train": {"epochs": 3, "batch_size": 32, "lr": 1e-3}}
+    return {
+        "data": {
+            "name": dataset,
+            "input_size": list(size),
+            "boxes": "gt",
+            "val_ann": "annotations/val",
+            "image_root": ".",
+        },
+        "model": {"name": model, "kwargs": {"backbone": backbone, "num_frames": frames}},
+        "train": {"epochs": 3, "batch_size": 32, "lr": 1e-3},
+    }
 
 
 @pytest.fixture
 def results(tmp_path):
-    params = {"experiments": {
-        "dsta_t3": _experiment("synthetic", "dsta", 3),
-        "rle": _experiment("synthetic", "rle", 1),
-        "dsta_r50_t3": _experiment("posetrack18", "dsta", 3, "resnet50", (192, 256)),
-    }}
+    params = {
+        "experiments": {
+            "dsta_t3": _experiment("synthetic", "dsta", 3),
+            "rle": _experiment("synthetic", "rle", 1),
+            "dsta_r50_t3": _experiment("posetrack18", "dsta", 3, "resnet50", (192, 256)),
+        }
+    }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    ref = {"citations": {"dsta": "He & Yang, CVPR 2024", "x": "Someone"}, "columns": [*GROUPS, "Mean"],
-           "posetrack18": [
-               {"method": "DSTA", "backbone": "ResNet-50", "T": 3, "input": "256x192", "kind": "regression",
-                "frames": "multi", "boxes": "detected",
-                "ap": [85.0, 80.0, 75.0, 70.0, 65.0, 60.0, 55.0, 70.0], "cite": "dsta", "match": "dsta_r50_t3"},
-               {"method": "Other", "backbone": None, "T": None, "input": None,
-                "ap": [None, None, None, None, None, None, None, 66.6], "cite": "x"}]}
+    ref = {
+        "citations": {"dsta": "He & Yang, CVPR 2024", "x": "Someone"},
+        "columns": [*GROUPS, "Mean"],
+        "posetrack18": [
+            {
+                "method": "DSTA",
+                "backbone": "ResNet-50",
+                "T": 3,
+                "input": "256x192",
+                "kind": "regression",
+                "frames": "multi",
+                "boxes": "detected",
+                "ap": [85.0, 80.0, 75.0, 70.0, 65.0, 60.0, 55.0, 70.0],
+                "cite": "dsta",
+                "match": "dsta_r50_t3",
+            },
+            {
+                "method": "Other",
+                "backbone": None,
+                "T": None,
+                "input": None,
+                "ap": [None, None, None, None, None, None, None, 66.6],
+                "cite": "x",
+            },
+        ],
+    }
     (tmp_path / "reference.yaml").write_text(yaml.safe_dump(ref))
-    for key, ev in {"dsta_t3": _eval(30.0), "dsta_r50_t3": _eval(72.0, {g: 80.0 - i for i, g in
-                                                                        enumerate(GROUPS)}, split=False)}.items():
+    for key, ev in {
+        "dsta_t3": _eval(30.0),
+        "dsta_r50_t3": _eval(72.0, {g: 80.0 - i for i, g in enumerate(GROUPS)}, split=False),
+    }.items():
         (tmp_path / "eval" / key).mkdir(parents=True)
         (tmp_path / "eval" / key / "metrics.json").write_text(json.dumps(ev))
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "dsta_t3.json").write_text(json.dumps(_profile(0.36, 11_540_000, streaming=0.121)))
     (tmp_path / "runs" / "dsta_t3").mkdir(parents=True)
-    (tmp_path / "runs" / "dsta_t3" / "metrics.json").write_text(json.dumps(
-        {"epochs": 3, "train_seconds": 80.0, "untrained_val_mAP": 0.1, "val": {"Total": 30.0},
-         "history": [{"epoch": -1, "val_mAP": 0.1}, {"epoch": 0, "loss": 1.0, "val_mAP": 20.0}]}))
+    (tmp_path / "runs" / "dsta_t3" / "metrics.json").write_text(
+        json.dumps(
+            {
+                "epochs": 3,
+                "train_seconds": 80.0,
+                "untrained_val_mAP": 0.1,
+                "val": {"Total": 30.0},
+                "history": [{"epoch": -1, "val_mAP": 0.1}, {"epoch": 0, "loss": 1.0, "val_mAP": 20.0}],
+            }
+        )
+    )
     (tmp_path / "profiles" / "paper").mkdir()
     (tmp_path / "profiles" / "paper" / "dsta_r50_t3.json").write_text(json.dumps(_profile(12.08, streaming=4.03)))
     (tmp_path / "profiles" / "paper" / "rle_r50.json").write_text(json.dumps(_profile(4.026)))
     (tmp_path / "data" / "posetrack17").mkdir(parents=True)
-    (tmp_path / "data" / "posetrack17" / "NOT_CONFIGURED.json").write_text(json.dumps(
-        {"configured": False, "reason": "no source configured: set datasets.posetrack17.source"}))
+    (tmp_path / "data" / "posetrack17" / "NOT_CONFIGURED.json").write_text(
+        json.dumps({"configured": False, "reason": "no source configured: set datasets.posetrack17.source"})
+    )
     return tmp_path
 
 
 def _build(root: Path, plots=False):
-    return rb.build(root / "params.yaml", root / "reference.yaml", root / "runs", root / "eval", root / "profiles",
-                    root / "bench.json", root / "data", root / "out", plots=plots)
+    return rb.build(
+        root / "params.yaml",
+        root / "reference.yaml",
+        root / "runs",
+        root / "eval",
+        root / "profiles",
+        root / "bench.json",
+        root / "data",
+        root / "out",
+        plots=plots,
+    )
 
 
 def _rows(page: str, source: str) -> list[list[str]]:
     """The main-table rows whose Source cell starts with ``source`` (``this run [1]``, ``Δ vs``, ``[``)."""
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in page.splitlines()
-            if line.startswith("| ")]
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")] for line in page.splitlines() if line.startswith("| ")
+    ]
     return [r for r in rows if len(r) == len(MAIN_HEADER) and r[-1].startswith(source)]
 
 
@@ -110,7 +175,7 @@ def test_tables_show_measured_values_and_deltas(results):
     pt18 = (results / "out" / "posetrack18.md").read_text()
     (delta,) = _rows(pt18, "Δ vs [dsta]")
     d = dict(zip(header, delta))
-    assert d["Head"] == "-5.0"   # 80.0 reproduced vs 85.0 reported
+    assert d["Head"] == "-5.0"  # 80.0 reproduced vs 85.0 reported
     assert d["Shoulder"] == "-1.0" and d["Mean"] == "+2.0"
     reported = {r[0]: dict(zip(header, r)) for r in _rows(pt18, "[")}
     assert len(reported) == 2 and reported["Other"]["Mean"] == "66.6" and reported["Other"]["Head"] == DASH
@@ -121,9 +186,14 @@ def test_released_rows_beside_the_reported_and_retrained_ones(results):
     """A released entry evaluated here: its row first, a Δ to the reported row it matches, and under the retrained
     row a Δ to the released row; its footnote names its config and weights, and nothing asks for its profile."""
     params = yaml.safe_load((results / "params.yaml").read_text())
-    params["released"] = {"dsta_r50_t3": {**_experiment("posetrack18", "dsta", 3, "resnet50", (192, 256)),
-                                          "weights": "weights/dsta.pth", "match": "dsta_r50_t3",
-                                          "test": {"flip": False}}}
+    params["released"] = {
+        "dsta_r50_t3": {
+            **_experiment("posetrack18", "dsta", 3, "resnet50", (192, 256)),
+            "weights": "weights/dsta.pth",
+            "match": "dsta_r50_t3",
+            "test": {"flip": False},
+        }
+    }
     del params["released"]["dsta_r50_t3"]["train"]
     (results / "params.yaml").write_text(yaml.safe_dump(params))
     (results / "eval" / "released" / "dsta_r50_t3").mkdir(parents=True)
@@ -191,8 +261,12 @@ def test_bad_reference_names_the_field(results):
 
 
 def test_footnotes_name_the_commit_and_machine_of_their_own_numbers(results):
-    prov = {"commit": "eee5555", "dirty": False, "machine": {"cpu": "Eval CPU (8 logical CPUs)", "gpu": "NVIDIA H100"},
-            "torch": "2.15.0"}
+    prov = {
+        "commit": "eee5555",
+        "dirty": False,
+        "machine": {"cpu": "Eval CPU (8 logical CPUs)", "gpu": "NVIDIA H100"},
+        "torch": "2.15.0",
+    }
     path = results / "eval" / "dsta_t3" / "metrics.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "provenance": prov}))
     _build(results)
@@ -206,8 +280,18 @@ def test_footnotes_name_the_commit_and_machine_of_their_own_numbers(results):
 def test_one_provenance_no_warning(results):
     for key in ("dsta_t3", "dsta_r50_t3"):
         path = results / "eval" / key / "metrics.json"
-        path.write_text(json.dumps({**json.loads(path.read_text()), "provenance": {
-            "commit": "abc1234", "dirty": False, "machine": {"cpu": "Test CPU (2 logical CPUs)", "gpu": None}}}))
+        path.write_text(
+            json.dumps(
+                {
+                    **json.loads(path.read_text()),
+                    "provenance": {
+                        "commit": "abc1234",
+                        "dirty": False,
+                        "machine": {"cpu": "Test CPU (2 logical CPUs)", "gpu": None},
+                    },
+                }
+            )
+        )
     _build(results)
     assert "Mixed provenance" not in (results / "out" / "posetrack18.md").read_text()
 
@@ -216,12 +300,17 @@ def test_latex_tables_beside_the_markdown(results):
     _build(results)
     latex = results / "out" / "latex"
     assert sorted(p.name for p in latex.glob("*.tex")) == [  # no timing run here: no speed tables
-        "paper-efficiency-cost.tex", "posetrack17.tex", "posetrack18.tex", "posetrack21.tex", "preamble.tex",
-        "synthetic-efficiency-cost.tex", "synthetic.tex"]
+        "paper-efficiency-cost.tex",
+        "posetrack17.tex",
+        "posetrack18.tex",
+        "posetrack21.tex",
+        "preamble.tex",
+        "synthetic-efficiency-cost.tex",
+        "synthetic.tex",
+    ]
     pt18 = (latex / "posetrack18.tex").read_text()
     assert r"\toprule" in pt18 and r"\bottomrule" in pt18 and r"\begin{table*}" in pt18
-    assert ("Method & Backbone & $T$ & Boxes & Head & Shoulder & Elbow & Wrist & Hip & Knee & Ankle & Mean \\\\"
-            in pt18)
+    assert "Method & Backbone & $T$ & Boxes & Head & Shoulder & Elbow & Wrist & Hip & Knee & Ankle & Mean \\\\" in pt18
     assert r"\emph{Regression-based, multi-frame}" in pt18  # the field's groups
     assert r"DSTA~\cite{dsta} & ResNet-50 & 3 & detected & 85.0" in pt18  # alone in its group: nothing bold
     assert r"DSTA~\cite{dsta} (repro., scratch) & ResNet-50 & 3 & GT & 80.0" in pt18  # its paper, cited
@@ -245,9 +334,18 @@ def test_latex_escapes():
 def test_readme_block_is_generated_between_the_markers(results):
     readme = results / "README.md"
     readme.write_text(f"# title\n\nbefore\n{rb.README_BEGIN}\nstale 99.9\n{rb.README_END}\nafter\n")
-    rb.build(results / "params.yaml", results / "reference.yaml", results / "runs", results / "eval",
-             results / "profiles", results / "bench.json", results / "data", results / "out", plots=False,
-             readme=readme)
+    rb.build(
+        results / "params.yaml",
+        results / "reference.yaml",
+        results / "runs",
+        results / "eval",
+        results / "profiles",
+        results / "bench.json",
+        results / "data",
+        results / "out",
+        plots=False,
+        readme=readme,
+    )
     text = readme.read_text()
     assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{rb.README_END}\nafter\n")
     assert "stale 99.9" not in text
@@ -282,28 +380,49 @@ def test_synthetic_page_and_metrics_carry_the_claims(results):
 def test_side_by_side_ratios_come_from_interleaved_runs_only(tmp_path):
     """The report's time ratios: the benchmark stage's side-by-side entries and the committed device runs, each with
     its spread and commit; other benchmarks and profiler-table runs give no row."""
-    from reporting.results import load_side_by_side
     from reporting.markdown import side_by_side_table
+    from reporting.results import load_side_by_side
 
     ratio = {"median": 1.02, "p25": 1.01, "p75": 1.03, "min": 0.99, "max": 1.05}
-    bench = [{"name": "test_dsta_streaming_over_rle_per_frame[x]", "commit": "abc1234",
-              "extra": {"ratio": ratio, "ratio_rounds": [1.0, 1.02, 1.04], "batch": 32, "input_size": [48, 64],
-                        "options": {"dtype": "bf16", "channels_last": True}, "reference": "rle_tiny:clip",
-                        "entry": "dsta_tiny:streaming", "env": {"device": "Test CPU", "device_type": "cpu",
-                                                                "threads": 1, "torch": "2.x"}}},
-             {"name": "test_forward_latency_bs1[rle_tiny]", "commit": "abc1234", "extra": {}}]
-    doc = {"kind": "side_by_side", "reference": "rle_r50:clip", "input_size": [192, 256],
-           "options": {"dtype": "fp16", "cuda_graphs": True},
-           "env": {"device": "Test GPU", "device_type": "cuda", "threads": 16, "torch": "2.y", "commit": "def5678"},
-           "batches": {"1": {"ratio": {"dsta_r50:streaming": {**ratio, "median": 1.6, "rounds": [1.6, 1.6]}},
-                             "ms_per_call": {"rle_r50:clip": {"median": 0.9}, "dsta_r50:streaming": {"median": 1.44}}}}}
+    bench = [
+        {
+            "name": "test_dsta_streaming_over_rle_per_frame[x]",
+            "commit": "abc1234",
+            "extra": {
+                "ratio": ratio,
+                "ratio_rounds": [1.0, 1.02, 1.04],
+                "batch": 32,
+                "input_size": [48, 64],
+                "options": {"dtype": "bf16", "channels_last": True},
+                "reference": "rle_tiny:clip",
+                "entry": "dsta_tiny:streaming",
+                "env": {"device": "Test CPU", "device_type": "cpu", "threads": 1, "torch": "2.x"},
+            },
+        },
+        {"name": "test_forward_latency_bs1[rle_tiny]", "commit": "abc1234", "extra": {}},
+    ]
+    doc = {
+        "kind": "side_by_side",
+        "reference": "rle_r50:clip",
+        "input_size": [192, 256],
+        "options": {"dtype": "fp16", "cuda_graphs": True},
+        "env": {"device": "Test GPU", "device_type": "cuda", "threads": 16, "torch": "2.y", "commit": "def5678"},
+        "batches": {
+            "1": {
+                "ratio": {"dsta_r50:streaming": {**ratio, "median": 1.6, "rounds": [1.6, 1.6]}},
+                "ms_per_call": {"rle_r50:clip": {"median": 0.9}, "dsta_r50:streaming": {"median": 1.44}},
+            }
+        },
+    }
     folder = tmp_path / "profiles" / "side_by_side" / "gpu_test"
     folder.mkdir(parents=True)
     (folder / "b1.json").write_text(json.dumps(doc))
     (folder / "tables.json").write_text(json.dumps({**doc, "op_tables": {"x": "table"}}))
     rows = load_side_by_side(bench, tmp_path / "profiles")
-    assert [(r["device"], r["batch"], r["ratio"]["median"]) for r in rows] == [("Test CPU", 32, 1.02),
-                                                                               ("Test GPU", 1, 1.6)]
+    assert [(r["device"], r["batch"], r["ratio"]["median"]) for r in rows] == [
+        ("Test CPU", 32, 1.02),
+        ("Test GPU", 1, 1.6),
+    ]
     text = side_by_side_table(rows)
     assert "| Test CPU | 64x48 | 32 | bf16 + channels-last | **1.020** [1.010, 1.030] | 0.990-1.050 | 3 |" in text
     assert "| Test GPU | 256x192 | 1 | fp16 + CUDA graphs | **1.600**" in text and "0.90 / 1.44" in text
@@ -314,36 +433,87 @@ def test_ours_over_the_release_rows_are_their_own_comparison(tmp_path):
     """The ours / release ratios (benchmark stage and device runs whose reference is the release's forward) load
     apart from the DSTA / RLE ones, and the index page prints them in a table of their own."""
     from reporting.data import ReportData
+    from reporting.markdown import side_by_side_table
     from reporting.pages import index_page
     from reporting.results import load_side_by_side
-    from reporting.markdown import side_by_side_table
 
     ratio = {"median": 0.98, "p25": 0.96, "p75": 1.01, "min": 0.95, "max": 1.04}
     env = {"device": "Test CPU", "device_type": "cpu", "threads": 2, "torch": "2.x"}
-    bench = [{"name": "test_dsta_over_the_release_forward[bs8-fp32]", "commit": "abc1234",
-              "extra": {"ratio": ratio, "ratio_rounds": [0.96, 0.98, 1.01], "batch": 8, "input_size": [192, 256],
-                        "options": {}, "reference": "official_dsta_r50:clip", "entry": "dsta_r50:clip", "env": env}},
-             {"name": "test_dsta_streaming_over_rle_per_frame[x]", "commit": "abc1234",
-              "extra": {"ratio": ratio, "ratio_rounds": [1.0], "batch": 1, "input_size": [192, 256], "options": {},
-                        "reference": "rle_r50:clip", "entry": "dsta_r50:streaming", "env": env}}]
+    bench = [
+        {
+            "name": "test_dsta_over_the_release_forward[bs8-fp32]",
+            "commit": "abc1234",
+            "extra": {
+                "ratio": ratio,
+                "ratio_rounds": [0.96, 0.98, 1.01],
+                "batch": 8,
+                "input_size": [192, 256],
+                "options": {},
+                "reference": "official_dsta_r50:clip",
+                "entry": "dsta_r50:clip",
+                "env": env,
+            },
+        },
+        {
+            "name": "test_dsta_streaming_over_rle_per_frame[x]",
+            "commit": "abc1234",
+            "extra": {
+                "ratio": ratio,
+                "ratio_rounds": [1.0],
+                "batch": 1,
+                "input_size": [192, 256],
+                "options": {},
+                "reference": "rle_r50:clip",
+                "entry": "dsta_r50:streaming",
+                "env": env,
+            },
+        },
+    ]
     folder = tmp_path / "profiles" / "side_by_side" / "gpu_test"
     folder.mkdir(parents=True)
-    for name, ref, entry in (("release", "official_dsta_r50:clip", "dsta_r50:clip"),
-                             ("rle", "rle_r50:clip", "dsta_r50:streaming")):
-        doc = {"kind": "side_by_side", "reference": ref, "input_size": [192, 256], "options": {"dtype": "fp16"},
-               "env": {**env, "device": "Test GPU", "device_type": "cuda", "commit": "def5678"},
-               "batches": {"64": {"ratio": {entry: {**ratio, "median": 0.9, "rounds": [0.9, 0.9]}},
-                                  "ms_per_call": {ref: {"median": 10.0}, entry: {"median": 9.0}}}}}
+    for name, ref, entry in (
+        ("release", "official_dsta_r50:clip", "dsta_r50:clip"),
+        ("rle", "rle_r50:clip", "dsta_r50:streaming"),
+    ):
+        doc = {
+            "kind": "side_by_side",
+            "reference": ref,
+            "input_size": [192, 256],
+            "options": {"dtype": "fp16"},
+            "env": {**env, "device": "Test GPU", "device_type": "cuda", "commit": "def5678"},
+            "batches": {
+                "64": {
+                    "ratio": {entry: {**ratio, "median": 0.9, "rounds": [0.9, 0.9]}},
+                    "ms_per_call": {ref: {"median": 10.0}, entry: {"median": 9.0}},
+                }
+            },
+        }
         (folder / f"{name}.json").write_text(json.dumps(doc))
     release = load_side_by_side(bench, tmp_path / "profiles", "ours_over_release")
     rle = load_side_by_side(bench, tmp_path / "profiles")
-    assert [(r["device"], r["batch"], r["entry"]) for r in release] == [("Test CPU", 8, "dsta_r50:clip"),
-                                                                        ("Test GPU", 64, "dsta_r50:clip")]
+    assert [(r["device"], r["batch"], r["entry"]) for r in release] == [
+        ("Test CPU", 8, "dsta_r50:clip"),
+        ("Test GPU", 64, "dsta_r50:clip"),
+    ]
     assert [r["entry"] for r in rle] == ["dsta_r50:streaming", "dsta_r50:streaming"]
     text = side_by_side_table(release, "ours / release per clip", "release / ours ms per call")
-    assert "ours / release per clip, median [p25, p75]" in text and "| release / ours ms per call |" in text and "| Test GPU | 256x192 | 64 | fp16 | **0.900**" in text
-    report = ReportData(pages=(), experiments=(), paper={}, timings={}, benchmarks=(), side_by_side=tuple(rle),
-                        release_side_by_side=tuple(release), claims=(), reference={"citations": {}}, commit="abc1234")
+    assert (
+        "ours / release per clip, median [p25, p75]" in text
+        and "| release / ours ms per call |" in text
+        and "| Test GPU | 256x192 | 64 | fp16 | **0.900**" in text
+    )
+    report = ReportData(
+        pages=(),
+        experiments=(),
+        paper={},
+        timings={},
+        benchmarks=(),
+        side_by_side=tuple(rle),
+        release_side_by_side=tuple(release),
+        claims=(),
+        reference={"citations": {}},
+        commit="abc1234",
+    )
     page = index_page(report, {})
     assert "our DSTA-R50 / the released forward" in page and "**0.980** [0.960, 1.010]" in page
 
@@ -353,8 +523,11 @@ def test_benchmark_commit_comes_from_the_projects_provenance(tmp_path):
     benchmarks/conftest.py adds looks at the source only, and wins where present."""
     from reporting.results import load_benchmarks
 
-    bench = {"benchmarks": [{"name": "b", "stats": {"median": 0.1, "iqr": 0.01, "min": 0.09, "rounds": 3}}],
-             "machine_info": {"cpu": {"brand_raw": "Test CPU"}}, "commit_info": {"id": "abcdef0123", "dirty": True}}
+    bench = {
+        "benchmarks": [{"name": "b", "stats": {"median": 0.1, "iqr": 0.01, "min": 0.09, "rounds": 3}}],
+        "machine_info": {"cpu": {"brand_raw": "Test CPU"}},
+        "commit_info": {"id": "abcdef0123", "dirty": True},
+    }
     path = tmp_path / "results.json"
     path.write_text(json.dumps(bench))
     assert load_benchmarks(path)[0]["commit"] == "abcdef0 (dirty tree)"
@@ -371,12 +544,17 @@ def test_cost_table_shows_the_fast_mode_speedup_and_no_time():
 
     plain, timed = _profile(4.0), _profile(4.0, streaming=1.0)
     for mode in timed["modes"].values():
-        mode["fast"] = {"label": "bf16+cl", "base": "fp32",
-                        "options": {"dtype": "bf16", "channels_last": True, "compile": False, "cuda_graphs": False},
-                        "latency": {"batch": 1, "fast_ms": spread([2.5, 2.4, 2.6]), "speedup": spread([2.0, 1.9, 2.1])},
-                        "throughput": {"batch": 32, "fps": 400.0, "speedup": spread([1.5, 1.4, 1.6])}}
-    models = [Model("RLE", "ResNet-50", 1, "256x192", "", "a", plain), Model("DSTA", "ResNet-50", 3, "256x192", "",
-                                                                             "b", timed)]
+        mode["fast"] = {
+            "label": "bf16+cl",
+            "base": "fp32",
+            "options": {"dtype": "bf16", "channels_last": True, "compile": False, "cuda_graphs": False},
+            "latency": {"batch": 1, "fast_ms": spread([2.5, 2.4, 2.6]), "speedup": spread([2.0, 1.9, 2.1])},
+            "throughput": {"batch": 32, "fps": 400.0, "speedup": spread([1.5, 1.4, 1.6])},
+        }
+    models = [
+        Model("RLE", "ResNet-50", 1, "256x192", "", "a", plain),
+        Model("DSTA", "ResNet-50", 3, "256x192", "", "b", timed),
+    ]
     lines = cost_table(models).splitlines()
     assert "Latency" not in lines[0] and "FPS" not in lines[0]  # times live in the speed table only
     assert lines[2].endswith("| 42 | 100 | – | – |")  # untimed fast mode: dashes, the columns still line up
@@ -391,28 +569,65 @@ def test_malformed_metrics_file_is_one_line(results, capsys, where, field):
     (doc if where == "eval" else doc["val"])["Total"] = "n/a"
     path.write_text(json.dumps(doc))
     with pytest.raises(SystemExit):
-        rb.main(["--params", str(results / "params.yaml"), "--reference", str(results / "reference.yaml"),
-                 "--runs", str(results / "runs"), "--eval", str(results / "eval"), "--profiles",
-                 str(results / "profiles"), "--benchmarks", str(results / "bench.json"), "--data",
-                 str(results / "data"), "--out", str(results / "out"), "--no-plots"])
+        rb.main(
+            [
+                "--params",
+                str(results / "params.yaml"),
+                "--reference",
+                str(results / "reference.yaml"),
+                "--runs",
+                str(results / "runs"),
+                "--eval",
+                str(results / "eval"),
+                "--profiles",
+                str(results / "profiles"),
+                "--benchmarks",
+                str(results / "bench.json"),
+                "--data",
+                str(results / "data"),
+                "--out",
+                str(results / "out"),
+                "--no-plots",
+            ]
+        )
     assert capsys.readouterr().err.strip() == f"error: {path}: {field}: expected a number or null, got 'n/a'"
     assert not (results / "out").exists()
 
 
 def _timing_doc(section="experiments"):
     def ms(values):
-        return {"median": sorted(values)[1], "p25": min(values), "p75": max(values), "min": min(values),
-                "max": max(values), "rounds": values}
+        return {
+            "median": sorted(values)[1],
+            "p25": min(values),
+            "p75": max(values),
+            "min": min(values),
+            "max": max(values),
+            "rounds": values,
+        }
 
-    return {"kind": "side_by_side", "section": section, "reference": "rle:clip",
-            "env": {"device": "Test CPU", "torch": "2.15.0", "threads": 2, "commit": "abc1234", "dtype": "float32"},
-            "protocol": {"warmup": 1, "iters": 3, "rounds": 3},
-            "batches": {"1": {"ms_per_call": {"rle:clip": ms([10.0, 11.0, 12.0]),
-                                              "dsta_t3:clip": ms([30.0, 33.0, 36.0]),
-                                              "dsta_t3:streaming": ms([10.0, 12.0, 13.0])}},
-                        "8": {"ms_per_call": {"rle:clip": ms([40.0, 40.0, 40.0]),
-                                              "dsta_t3:clip": ms([100.0, 100.0, 100.0]),
-                                              "dsta_t3:streaming": ms([50.0, 50.0, 50.0])}}}}
+    return {
+        "kind": "side_by_side",
+        "section": section,
+        "reference": "rle:clip",
+        "env": {"device": "Test CPU", "torch": "2.15.0", "threads": 2, "commit": "abc1234", "dtype": "float32"},
+        "protocol": {"warmup": 1, "iters": 3, "rounds": 3},
+        "batches": {
+            "1": {
+                "ms_per_call": {
+                    "rle:clip": ms([10.0, 11.0, 12.0]),
+                    "dsta_t3:clip": ms([30.0, 33.0, 36.0]),
+                    "dsta_t3:streaming": ms([10.0, 12.0, 13.0]),
+                }
+            },
+            "8": {
+                "ms_per_call": {
+                    "rle:clip": ms([40.0, 40.0, 40.0]),
+                    "dsta_t3:clip": ms([100.0, 100.0, 100.0]),
+                    "dsta_t3:streaming": ms([50.0, 50.0, 50.0]),
+                }
+            },
+        },
+    }
 
 
 def test_speed_tables_and_the_streaming_claim_read_one_interleaved_run(results):
@@ -435,12 +650,26 @@ def test_streaming_claim_in_measured_time():
     doc = _timing_doc()
     q = measured_ratio(doc, "dsta_t3", "rle")
     assert q["median"] == pytest.approx(13.0 / 12.0) and q["rounds"] == 3  # the median of the per-round ratios
-    gpu = [{"device_type": "cuda", "batch": 1, "device": "GPU", "commit": "0000000", "ratio": {"median": 1.5},
-            "stale": "1234567"}]
+    gpu = [
+        {
+            "device_type": "cuda",
+            "batch": 1,
+            "device": "GPU",
+            "commit": "0000000",
+            "ratio": {"median": 1.5},
+            "stale": "1234567",
+        }
+    ]
     c = streaming_cost({}, [], None, gpu)
     assert "stale" in c.measured and c.verdict == "not measured"  # a stale run is shown, never counted
-    cpu = {"device_type": "cpu", "batch": 1, "device": "Test CPU", "input_size": [192, 256], "options": {},
-           "ratio": {"median": 1.02, "p25": 1.01, "p75": 1.04, "rounds": [1.0, 1.02, 1.04, 1.05]}}
+    cpu = {
+        "device_type": "cpu",
+        "batch": 1,
+        "device": "Test CPU",
+        "input_size": [192, 256],
+        "options": {},
+        "ratio": {"median": 1.02, "p25": 1.01, "p75": 1.04, "rounds": [1.0, 1.02, 1.04, 1.05]},
+    }
     c = streaming_cost({}, [], None, [cpu, {**cpu, "batch": 32}, {**cpu, "options": {"dtype": "bf16"}}])
     assert c.verdict == "holds" and c.measured.count("ResNet-50 256x192 on Test CPU") == 1  # fp32 batch 1 only
     assert "1.02x [1.01, 1.04] over 4 rounds (holds)" in c.measured
@@ -476,13 +705,25 @@ def test_box_prior_rows_are_the_chance_level_of_the_table(results):
 
     cols = {g: 10.0 + i for i, g in enumerate(("Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl"))}
     doc = _metrics(3, 35.0, 31.0)
-    doc["box_prior"] = {"boxes": 12.0, "gt_boxes": 25.0,
-                        "columns": {"boxes": {**cols, "Total": 12.0}, "gt_boxes": {**cols, "Total": 25.0}}}
+    doc["box_prior"] = {
+        "boxes": 12.0,
+        "gt_boxes": 25.0,
+        "columns": {"boxes": {**cols, "Total": 12.0}, "gt_boxes": {**cols, "Total": 25.0}},
+    }
     (results / "robustness" / "dsta_t3").mkdir(parents=True)
     (results / "robustness" / "dsta_t3" / "metrics.json").write_text(json.dumps(doc))
-    rb.build(results / "params.yaml", results / "reference.yaml", results / "runs", results / "eval",
-             results / "profiles", results / "bench.json", results / "data", results / "out", plots=False,
-             robustness=results / "robustness")
+    rb.build(
+        results / "params.yaml",
+        results / "reference.yaml",
+        results / "runs",
+        results / "eval",
+        results / "profiles",
+        results / "bench.json",
+        results / "data",
+        results / "out",
+        plots=False,
+        robustness=results / "robustness",
+    )
     page = (results / "out" / "synthetic.md").read_text()
     detected, gt = _rows(page, "chance level")
     assert dict(zip(MAIN_HEADER, detected))["Mean"] == "12.0" and dict(zip(MAIN_HEADER, gt))["Mean"] == "25.0"
@@ -497,14 +738,28 @@ def test_box_prior_file_gives_the_chance_rows_of_a_report_without_robustness_run
     (its evaluations used GT boxes), the file and the commit of the data in the footnote; a file scored with other
     boxes than the page's evaluations is refused, naming the file and field."""
     cols = {g: 10.0 + i for i, g in enumerate(GROUPS)}
-    prior = {"boxes": 25.0, "gt_boxes": 25.0, "boxes_file": "gt", "data": {"input_size": [48, 64]},
-             "columns": {"boxes": {**cols, "Total": 25.0}, "gt_boxes": {**cols, "Total": 25.0}},
-             "provenance": {"commit": "abc1234", "data_generated_at": "def5678"}}
+    prior = {
+        "boxes": 25.0,
+        "gt_boxes": 25.0,
+        "boxes_file": "gt",
+        "data": {"input_size": [48, 64]},
+        "columns": {"boxes": {**cols, "Total": 25.0}, "gt_boxes": {**cols, "Total": 25.0}},
+        "provenance": {"commit": "abc1234", "data_generated_at": "def5678"},
+    }
     (results / "box_prior").mkdir()
     (results / "box_prior" / "synthetic.json").write_text(json.dumps(prior))
-    rb.build(results / "params.yaml", results / "reference.yaml", results / "runs", results / "eval",
-             results / "profiles", results / "bench.json", results / "data", results / "out", plots=False,
-             box_priors=results / "box_prior")
+    rb.build(
+        results / "params.yaml",
+        results / "reference.yaml",
+        results / "runs",
+        results / "eval",
+        results / "profiles",
+        results / "bench.json",
+        results / "data",
+        results / "out",
+        plots=False,
+        box_priors=results / "box_prior",
+    )
     page = (results / "out" / "synthetic.md").read_text()
     (row,) = _rows(page, "chance level")
     assert dict(zip(MAIN_HEADER, row))["Mean"] == "25.0" and dict(zip(MAIN_HEADER, row))["Boxes"] == "GT"
@@ -512,9 +767,18 @@ def test_box_prior_file_gives_the_chance_rows_of_a_report_without_robustness_run
     assert "Box prior (no image)" in (results / "out" / "latex" / "synthetic.tex").read_text()
     (results / "box_prior" / "synthetic.json").write_text(json.dumps({**prior, "boxes_file": "boxes/det.json"}))
     with pytest.raises(DataError, match=r"synthetic.json.*boxes_file.*\['gt'\]"):
-        rb.build(results / "params.yaml", results / "reference.yaml", results / "runs", results / "eval",
-                 results / "profiles", results / "bench.json", results / "data", results / "out", plots=False,
-                 box_priors=results / "box_prior")
+        rb.build(
+            results / "params.yaml",
+            results / "reference.yaml",
+            results / "runs",
+            results / "eval",
+            results / "profiles",
+            results / "bench.json",
+            results / "data",
+            results / "out",
+            plots=False,
+            box_priors=results / "box_prior",
+        )
 
 
 def test_bold_mean_respects_the_seeds_spread():
@@ -523,8 +787,16 @@ def test_bold_mean_respects_the_seeds_spread():
     from reporting.rows import AP_COLUMNS, Row, best_in_block
 
     def row(mean, spread=None, seeds=1, head=50.0):
-        return Row("reproduced", "DSTA", "ResNet-18", 3, "64x48", [head] + [40.0] * (len(AP_COLUMNS) - 2) + [mean],
-                   spread=spread, seeds=seeds)
+        return Row(
+            "reproduced",
+            "DSTA",
+            "ResNet-18",
+            3,
+            "64x48",
+            [head] + [40.0] * (len(AP_COLUMNS) - 2) + [mean],
+            spread=spread,
+            seeds=seeds,
+        )
 
     t5, t3, t1 = row(54.9, head=51.0), row(54.8, 0.7, 2), row(53.0, 0.5, 2)
     marks = best_in_block([t5, t3, t1])
@@ -552,8 +824,11 @@ def test_committed_latex_says_nothing_it_does_not_hold():
     import re
 
     root = Path(__file__).resolve().parents[1] / "reports"
-    tables = [p for p in [*root.glob("latex/*.tex"), *root.glob("synthetic_gpu/latex/*.tex")]
-              if p.name not in ("preamble.tex", "figures.tex")]
+    tables = [
+        p
+        for p in [*root.glob("latex/*.tex"), *root.glob("synthetic_gpu/latex/*.tex")]
+        if p.name not in ("preamble.tex", "figures.tex")
+    ]
     assert len(tables) >= 10
     for path in tables:
         text = path.read_text()
@@ -561,7 +836,8 @@ def test_committed_latex_says_nothing_it_does_not_hold():
         assert "footnote" not in caption.lower(), path.name
         body = text.split(r"\midrule", 1)[1].split(r"\bottomrule")[0]
         rows = [line for line in body.splitlines() if line.endswith(r"\\") and "multicolumn" not in line]
-        numeric = [sum(bool(re.match(r"(\\textbf\{)?\$?-?[\d.]+", c.strip())) for c in row[:-2].split("&")[1:])
-                   for row in rows]
+        numeric = [
+            sum(bool(re.match(r"(\\textbf\{)?\$?-?[\d.]+", c.strip())) for c in row[:-2].split("&")[1:]) for row in rows
+        ]
         assert rows and max(numeric) >= 2, (path.name, "an empty table")  # a row's T alone is no result
         assert "batch ?" not in text, path.name

@@ -10,7 +10,7 @@ def _release_forward(sd, x):
     """RegressFlow.forward of the release, restated: torchvision-layout ResNet, pooled, norm-scaled coordinates
     (centred at 0), plain-linear sigma."""
     net = torchvision.models.resnet50()
-    net.load_state_dict({k[len("preact."):]: v for k, v in sd.items() if k.startswith("preact.")}, strict=False)
+    net.load_state_dict({k[len("preact.") :]: v for k, v in sd.items() if k.startswith("preact.")}, strict=False)
     net.eval()
     f = net.maxpool(net.relu(net.bn1(net.conv1(x))))
     f = net.layer4(net.layer3(net.layer2(net.layer1(f))))
@@ -23,8 +23,10 @@ def _release_forward(sd, x):
 def test_rle_release_conversion(tmp_path):
     torch.manual_seed(0)
     ours = create_model("rle", backbone="resnet50")
-    sd = {("preact." + k[len("backbone."):] if k.startswith("backbone.") else k): v.clone()
-          for k, v in ours.state_dict().items()}
+    sd = {
+        ("preact." + k[len("backbone.") :] if k.startswith("backbone.") else k): v.clone()
+        for k, v in ours.state_dict().items()
+    }
     for k in ("fc_coord.linear.weight", "fc_sigma.linear.weight"):
         sd[k] = torch.randn_like(sd[k]) * 0.05
     sd["fc_coord.linear.bias"] = torch.randn(34) * 0.1  # release-centred

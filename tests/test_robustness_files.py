@@ -1,6 +1,7 @@
 """The robustness grid from prediction files (``dsta.robustness_files``): the exported clips are exactly the frames
 the robustness stage feeds a model, so a model of ours run on them (as an outside model would run) scores, run by
 run, what ``dsta.robustness`` gives it; and the report puts the scored files on the robustness page."""
+
 import json
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def _run_outside(export: Path, data_root: Path, checkpoint: Path, out: Path) -> 
             assert clip["image_id"] == seq.frames[sample.frame].image_id and clip["box"] == list(sample.box)
             for i, path in zip(dataset.clip_frames(index), clip["frames"]):
                 source[(seq.frames[i].file_name, tuple(sample.box), i == sample.frame)] = export / run["name"] / path
-        dataset.frame_transform = lambda img, name, box, key: read_image(source[(name, tuple(box), key)])
+        dataset.frame_transform = lambda img, name, box, key, source=source: read_image(source[(name, tuple(box), key)])
         preds[run["name"]] = predict(model, objective, dataset, torch.device("cpu"), 64)
         write_predictions(gt_dir, preds[run["name"]], out / run["name"])
     return preds
@@ -58,21 +59,66 @@ def test_exported_clips_score_what_the_robustness_stage_gives(tmp_path, syntheti
     doc = torch.load(ckpt, weights_only=False)  # an untrained model hardly depends on the image: make it depend
     doc["state_dict"] = {k: v * 300 if k.endswith("linear.weight") else v for k, v in doc["state_dict"].items()}
     torch.save(doc, ckpt)
-    stage = robustness.main(["--params", str(params), "--checkpoint", str(ckpt), "--data-root", str(synthetic_tiny),
-                             "--out", str(tmp_path / "stage")])
-    doc = rf.main(["export", "--params", str(params), "--dataset", "synthetic", "--data-root", str(synthetic_tiny),
-                   "--num-frames", "3", "--out", str(tmp_path / "export")])
-    assert [r["name"] for r in doc["runs"]] == ["clean", "occlusion-s3-key", "occlusion-s3-all", "blank-key",
-                                                "blank-all"]
+    stage = robustness.main(
+        [
+            "--params",
+            str(params),
+            "--checkpoint",
+            str(ckpt),
+            "--data-root",
+            str(synthetic_tiny),
+            "--out",
+            str(tmp_path / "stage"),
+        ]
+    )
+    doc = rf.main(
+        [
+            "export",
+            "--params",
+            str(params),
+            "--dataset",
+            "synthetic",
+            "--data-root",
+            str(synthetic_tiny),
+            "--num-frames",
+            "3",
+            "--out",
+            str(tmp_path / "export"),
+        ]
+    )
+    assert [r["name"] for r in doc["runs"]] == [
+        "clean",
+        "occlusion-s3-key",
+        "occlusion-s3-all",
+        "blank-key",
+        "blank-all",
+    ]
     pngs = list((tmp_path / "export" / "frames").rglob("*.png"))
     assert pngs and all(p.parent.name in ("occlusion-s3", "blank-s1") for p in pngs)
     preds = _run_outside(tmp_path / "export", synthetic_tiny, ckpt, tmp_path / "pred")
-    scored = rf.main(["score", "--export", str(tmp_path / "export"), "--predictions", str(tmp_path / "pred"),
-                      "--data-root", str(synthetic_tiny), "--label", "Their model", "--out", str(tmp_path / "theirs")])
+    scored = rf.main(
+        [
+            "score",
+            "--export",
+            str(tmp_path / "export"),
+            "--predictions",
+            str(tmp_path / "pred"),
+            "--data-root",
+            str(synthetic_tiny),
+            "--label",
+            "Their model",
+            "--out",
+            str(tmp_path / "theirs"),
+        ]
+    )
     assert scored["clean"] == pytest.approx(stage["clean"], abs=1e-9)
     assert [r["mAP"] for r in scored["runs"]] == pytest.approx([r["mAP"] for r in stage["runs"]], abs=1e-9)
-    for key in ("temporal_recovery", "blank_neighbour_gain", "temporal_recovery_interval",
-                "blank_neighbour_gain_interval"):
+    for key in (
+        "temporal_recovery",
+        "blank_neighbour_gain",
+        "temporal_recovery_interval",
+        "blank_neighbour_gain_interval",
+    ):
         assert scored[key] == pytest.approx(stage[key], abs=1e-9), key
     # the frames themselves: every exported clip holds, pixel for pixel, what the stage's corruption of the dataset's
     # frames gives its crop (the scores above agree however little an untrained model reacts to the pixels)
@@ -113,7 +159,8 @@ def test_exported_clips_score_what_the_robustness_stage_gives(tmp_path, syntheti
 def test_scoring_a_missing_run_names_the_folder(tmp_path, synthetic_tiny):
     export = tmp_path / "export"
     export.mkdir()
-    (export / "runs.json").write_text(json.dumps({"runs": [{"name": "clean", "corruption": None, "severity": None,
-                                                            "mode": None}], "grid": GRID}))
+    (export / "runs.json").write_text(
+        json.dumps({"runs": [{"name": "clean", "corruption": None, "severity": None, "mode": None}], "grid": GRID})
+    )
     with pytest.raises(DataError, match=r"pred/clean: no predictions for run clean"):
         rf.score(export, tmp_path / "pred", synthetic_tiny / "annotations" / "val")

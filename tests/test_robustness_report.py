@@ -1,6 +1,6 @@
 """The robustness page, its LaTeX table and figure, from fixture results of the robustness stage."""
-import json
 
+import json
 from dataclasses import replace
 
 from reporting import robustness as rb
@@ -8,23 +8,40 @@ from reporting.results import Experiment, with_robustness
 
 
 def _exp(key, model, frames):
-    cfg = {"data": {"name": "synthetic", "input_size": [48, 64], "val_ann": "annotations/val"},
-           "model": {"name": model, "kwargs": {"backbone": "resnet18", "num_frames": frames,
-                                               "pretrained": "pretrain/rle/backbone.pt"}},
-           "train": {"seed": 0}}
+    cfg = {
+        "data": {"name": "synthetic", "input_size": [48, 64], "val_ann": "annotations/val"},
+        "model": {
+            "name": model,
+            "kwargs": {"backbone": "resnet18", "num_frames": frames, "pretrained": "pretrain/rle/backbone.pt"},
+        },
+        "train": {"seed": 0},
+    }
     return Experiment(key, cfg, None, None, None)
 
 
 def _metrics(frames, key_map, all_map):
-    runs = [{"corruption": "occlusion", "severity": s, "mode": m, "mAP": v}
-            for s in (2, 4) for m, v in (("key", key_map - s), ("all", all_map - s))]
+    runs = [
+        {"corruption": "occlusion", "severity": s, "mode": m, "mAP": v}
+        for s in (2, 4)
+        for m, v in (("key", key_map - s), ("all", all_map - s))
+    ]
     runs += [{"corruption": "blank", "severity": None, "mode": m, "mAP": v} for m, v in (("key", 20.0), ("all", 15.0))]
-    return {"num_frames": frames, "boxes": "boxes/val_detections.json", "clean": 40.0, "clean_gt_boxes": 45.0,
-            "box_prior": {"boxes": 15.0, "gt_boxes": 30.0}, "runs": runs, "mPC": {"key": key_map - 3, "all": all_map - 3},
-            "rPC": {"key": (key_map - 3) / 40, "all": (all_map - 3) / 40}, "temporal_recovery": (key_map - all_map) / 40,
-            "temporal_recovery_interval": [0.01, 0.2], "blank": {"key": 20.0, "all": 15.0},
-            "blank_neighbour_gain": 5.0, "blank_neighbour_gain_interval": [1.0, 9.0],
-            "grid": {"corruptions": ["occlusion", "blank"], "severities": [2, 4], "modes": ["key", "all"]}}
+    return {
+        "num_frames": frames,
+        "boxes": "boxes/val_detections.json",
+        "clean": 40.0,
+        "clean_gt_boxes": 45.0,
+        "box_prior": {"boxes": 15.0, "gt_boxes": 30.0},
+        "runs": runs,
+        "mPC": {"key": key_map - 3, "all": all_map - 3},
+        "rPC": {"key": (key_map - 3) / 40, "all": (all_map - 3) / 40},
+        "temporal_recovery": (key_map - all_map) / 40,
+        "temporal_recovery_interval": [0.01, 0.2],
+        "blank": {"key": 20.0, "all": 15.0},
+        "blank_neighbour_gain": 5.0,
+        "blank_neighbour_gain_interval": [1.0, 9.0],
+        "grid": {"corruptions": ["occlusion", "blank"], "severities": [2, 4], "modes": ["key", "all"]},
+    }
 
 
 def test_pages_latex_and_figure(tmp_path):
@@ -37,8 +54,10 @@ def test_pages_latex_and_figure(tmp_path):
     written = rb.write(tmp_path / "out", exps, plots=True)
     page = (tmp_path / "out" / "robustness-synthetic.md").read_text()
     # dsta_t3: clean 40 (GT boxes 45), box prior 15 / 30, mPC 32 / 28, recovery +10% of clean [+1, +20]
-    assert ("| DSTA (dsta_t3) | 3 | detected | 40.0 | 45.0 | 15.0 | 30.0 | 32.0 | 28.0 | 80.0 | 70.0 | "
-            "+10.0 [+1.0, +20.0] |") in page  # the method's name, and the experiment that ran
+    assert (
+        "| DSTA (dsta_t3) | 3 | detected | 40.0 | 45.0 | 15.0 | 30.0 | 32.0 | 28.0 | 80.0 | 70.0 | "
+        "+10.0 [+1.0, +20.0] |"
+    ) in page  # the method's name, and the experiment that ran
     assert "| 20.0 | 15.0 | +5.0 [+1.0, +9.0] |" in page
     assert "occlusion 2 key" in page and "figures/synthetic-robustness.png" in page
     tex = (tmp_path / "out" / "latex" / "synthetic-robustness.tex").read_text()

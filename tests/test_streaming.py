@@ -24,7 +24,8 @@ def test_streaming_equals_clip_inference():
     got += stream.flush()
     assert stream.backbone_passes == 2 * len(frames) - 1  # one pass per person per frame
     assert sorted((p.frame, p.track_id) for p in got) == sorted(
-        (t, k) for t in range(len(frames)) for k in boxes if not (k == 1 and t == 0))
+        (t, k) for t in range(len(frames)) for k in boxes if not (k == 1 and t == 0)
+    )
 
     for pose in got:
         first = 1 if pose.track_id == 1 else 0
@@ -34,6 +35,7 @@ def test_streaming_equals_clip_inference():
             out = model(torch.from_numpy(np.stack(crops))[None])
         center, scale = stream.crop(frames[pose.frame], boxes[pose.track_id])[1:]
         from dsta.data.transforms import crop_to_image
+
         ref = crop_to_image(out.coords[0].double().numpy() * [48, 64], center, scale, 0.0, (48, 64))
         assert np.abs(pose.keypoints - ref).max() < 1e-3
         assert np.abs(pose.scores - out.score[0].numpy()).max() < 1e-5

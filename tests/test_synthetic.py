@@ -53,8 +53,9 @@ def test_posetrack18_format_names_flags_and_heads(synthetic_tiny):
 
 
 def test_some_frames_are_corrupted_and_flagged(tmp_path):
-    summary = generate(tmp_path / "ds", SyntheticConfig(train_sequences=4, val_sequences=1, frames=10,
-                                                        corrupt_prob=0.5))
+    summary = generate(
+        tmp_path / "ds", SyntheticConfig(train_sequences=4, val_sequences=1, frames=10, corrupt_prob=0.5)
+    )
     s = summary["splits"]["train"]
     assert 0 < s["corrupted_labeled_frames"] < s["labeled_frames"]
 
@@ -98,12 +99,16 @@ def test_bytes_do_not_depend_on_the_cpus_simd(tmp_path):
     generate(tmp_path / "here", SyntheticConfig(**cfg))
     assert cv2.useOptimized()  # restored after generating
     env = {**os.environ, "OPENCV_CPU_DISABLE": "AVX2,FP16,AVX,SSE4_2,SSE4_1", "OPENCV_IPP": "sse42"}
-    code = (f"from dsta.data.synthetic import SyntheticConfig, generate; "
-            f"generate({str(tmp_path / 'baseline')!r}, SyntheticConfig(**{cfg!r}))")
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
-                   cwd=Path(__file__).resolve().parents[1])
-    here, there = (sorted(p.relative_to(tmp_path / d) for p in (tmp_path / d).rglob("*.jpg"))
-                   for d in ("here", "baseline"))
+    code = (
+        f"from dsta.data.synthetic import SyntheticConfig, generate; "
+        f"generate({str(tmp_path / 'baseline')!r}, SyntheticConfig(**{cfg!r}))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1]
+    )
+    here, there = (
+        sorted(p.relative_to(tmp_path / d) for p in (tmp_path / d).rglob("*.jpg")) for d in ("here", "baseline")
+    )
     assert here == there and len(here) == 18
     assert all((tmp_path / "here" / p).read_bytes() == (tmp_path / "baseline" / p).read_bytes() for p in here)
 
@@ -122,8 +127,12 @@ def test_detector_boxes_are_seeded_readable_and_imperfect(tmp_path):
     assert a == b and a["splits"]["val"]["detections"] == len(dets)
     assert {"image_name", "bbox", "score", "category_id", "nframes", "frame_id"} <= set(dets[0])
     assert all(0 < d["score"] < 1 and d["bbox"][2] > 0 and d["bbox"][3] > 0 for d in dets)
-    ds = TopDownClipDataset(tmp_path / "a" / "annotations" / "val", tmp_path / "a", num_frames=1,
-                            boxes=str(tmp_path / "a" / DETECTIONS_FILE))
+    ds = TopDownClipDataset(
+        tmp_path / "a" / "annotations" / "val",
+        tmp_path / "a",
+        num_frames=1,
+        boxes=str(tmp_path / "a" / DETECTIONS_FILE),
+    )
     gt = TopDownClipDataset(tmp_path / "a" / "annotations" / "val", tmp_path / "a", num_frames=1)
     assert len(ds.samples) == len(dets)
     gt_boxes = {(s.seq, s.frame): [] for s in gt.samples}

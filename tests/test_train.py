@@ -15,16 +15,44 @@ pytestmark = pytest.mark.slow
 
 def _params(tmp_path, epochs=2, num_frames=3):
     cfg = {
-        "data": {"name": "synthetic", "train_ann": "annotations/train", "val_ann": "annotations/val",
-                 "image_root": ".", "boxes": "gt", "box_score_threshold": 0.0, "box_enlarge": 1.25,
-                 "input_size": [32, 48], "frame_distance": 1, "max_frame_distance": 2,
-                 "augment": {"flip_prob": 0.5, "scale_factor": 0.25, "rotate_factor": 30.0, "rotate_prob": 0.5,
-                             "half_body_prob": 0.2, "half_body_min_keypoints": 8}},
-        "model": {"name": "dsta", "kwargs": {"backbone": "resnet18", "num_frames": num_frames, "embed_dim": 16,
-                                             "depth": 1, "num_heads": 4},
-                  "loss": {"prior": "laplace", "residual": True}},
-        "train": {"epochs": epochs, "batch_size": 16, "lr": 1e-3, "weight_decay": 1e-4, "milestones": [1],
-                  "gamma": 0.1, "grad_clip": 5.0, "workers": 0, "seed": 0, "amp": True, "eval_every": 1},
+        "data": {
+            "name": "synthetic",
+            "train_ann": "annotations/train",
+            "val_ann": "annotations/val",
+            "image_root": ".",
+            "boxes": "gt",
+            "box_score_threshold": 0.0,
+            "box_enlarge": 1.25,
+            "input_size": [32, 48],
+            "frame_distance": 1,
+            "max_frame_distance": 2,
+            "augment": {
+                "flip_prob": 0.5,
+                "scale_factor": 0.25,
+                "rotate_factor": 30.0,
+                "rotate_prob": 0.5,
+                "half_body_prob": 0.2,
+                "half_body_min_keypoints": 8,
+            },
+        },
+        "model": {
+            "name": "dsta",
+            "kwargs": {"backbone": "resnet18", "num_frames": num_frames, "embed_dim": 16, "depth": 1, "num_heads": 4},
+            "loss": {"prior": "laplace", "residual": True},
+        },
+        "train": {
+            "epochs": epochs,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "weight_decay": 1e-4,
+            "milestones": [1],
+            "gamma": 0.1,
+            "grad_clip": 5.0,
+            "workers": 0,
+            "seed": 0,
+            "amp": True,
+            "eval_every": 1,
+        },
     }
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({"experiments": {"tiny": cfg}}))
@@ -32,8 +60,9 @@ def _params(tmp_path, epochs=2, num_frames=3):
 
 
 def _run(params, data, out, *extra):
-    return train_mod.main(["--params", str(params), "--experiment", "tiny", "--data-root", str(data),
-                           "--out", str(out), *extra])
+    return train_mod.main(
+        ["--params", str(params), "--experiment", "tiny", "--data-root", str(data), "--out", str(out), *extra]
+    )
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path, synthetic_tiny, monkeypatch):
@@ -72,7 +101,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, synthetic_tiny, monkeyp
     assert [h.get("loss") for h in resumed["history"]] == [h.get("loss") for h in full["history"]]
     assert full["untrained_val_mAP"] is not None
     # dvclive logged every epoch once
-    live = (tmp_path / "resumed" / "live" / "metrics.json")
+    live = tmp_path / "resumed" / "live" / "metrics.json"
     assert json.loads(live.read_text())["step"] == 1
 
 
@@ -82,8 +111,17 @@ def test_checkpoint_describes_itself_and_predict_uses_it(tmp_path, synthetic_tin
     ckpt = read_checkpoint(tmp_path / "run" / "last.pt")
     assert ckpt["model"] == "dsta" and ckpt["kwargs"]["num_frames"] == 1
     assert {"config", "epoch", "optimizer", "scheduler"} <= set(ckpt)
-    metrics = predict_main(["--checkpoint", str(tmp_path / "run" / "last.pt"), "--data-root", str(synthetic_tiny),
-                            "--out", str(tmp_path / "eval"), "--flip"])
+    metrics = predict_main(
+        [
+            "--checkpoint",
+            str(tmp_path / "run" / "last.pt"),
+            "--data-root",
+            str(synthetic_tiny),
+            "--out",
+            str(tmp_path / "eval"),
+            "--flip",
+        ]
+    )
     assert 0 <= metrics["Total"] <= 100
     written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert written["split"]["field"] == "corrupted" and written["flip"] is True
@@ -174,12 +212,19 @@ def test_exported_backbone_loads_as_pretrained(tmp_path):
     rle = create_model("rle", backbone="resnet18")
     save_checkpoint(tmp_path / "last.pt", "rle", {"backbone": "resnet18"}, rle)
     train_mod.export_backbone(tmp_path / "last.pt", tmp_path / "pretrain" / "rle" / "backbone.pt")
-    dsta = create_model("dsta", backbone="resnet18", num_frames=3, embed_dim=16, depth=1, num_heads=4,
-                        pretrained=str(tmp_path / "pretrain" / "rle" / "backbone.pt"))
+    dsta = create_model(
+        "dsta",
+        backbone="resnet18",
+        num_frames=3,
+        embed_dim=16,
+        depth=1,
+        num_heads=4,
+        pretrained=str(tmp_path / "pretrain" / "rle" / "backbone.pt"),
+    )
     for (name, a), b in zip(rle.backbone.state_dict().items(), dsta.backbone.state_dict().values()):
         assert torch.equal(a, b), name
     # DSTA's coordinates start at the crop centre, as RLE's
-    assert torch.allclose(dsta.head_coord[1].bias, torch.full((2,), 0.5), atol=1 / 16 ** 0.5)  # Linear(16, 2) init
+    assert torch.allclose(dsta.head_coord[1].bias, torch.full((2,), 0.5), atol=1 / 16**0.5)  # Linear(16, 2) init
 
 
 # -- issue 22: a failed or killed rerun never costs the finished run ------------------------------------------------
@@ -283,21 +328,28 @@ def test_freezing_finds_each_models_backbone():
     """The fine-tune recipes freeze the backbone at the model's ``backbone_path`` (DCPose's is ``rough.backbone``)."""
     from dsta.models import create_model
 
-    model = create_model("dcpose", backbone="resnet18", deconv_channels=16, prf_channels=17, combine_channels=16,
-                         dilations=(1,))
+    model = create_model(
+        "dcpose", backbone="resnet18", deconv_channels=16, prf_channels=17, combine_channels=16, dilations=(1,)
+    )
     assert train_mod.backbone_of(model) is model.rough.backbone
     model.train()
     train_mod.set_backbone_frozen(model, True)
     assert not any(p.requires_grad for p in model.rough.backbone.parameters())
     assert all(p.requires_grad for p in model.prf.parameters()) and not model.rough.backbone.training
-    groups = train_mod.param_groups(model, TrainConfig.parse(
-        BASE | {"lr": 1e-3, "backbone_lr_mult": 0.1}))
+    groups = train_mod.param_groups(model, TrainConfig.parse(BASE | {"lr": 1e-3, "backbone_lr_mult": 0.1}))
     assert len(groups[0]["params"]) == len(list(model.rough.backbone.parameters()))
     train_mod.set_backbone_frozen(model, False)  # thawed again: what the loop froze
     assert all(p.requires_grad for p in model.rough.backbone.parameters()) and model.rough.backbone.training
     # what the model froze itself (the official recipe's frozen HRNet: freeze_rough) no loop epoch thaws
-    own = create_model("dcpose", backbone="resnet18", deconv_channels=16, prf_channels=17, combine_channels=16,
-                       dilations=(1,), freeze_rough=True)
+    own = create_model(
+        "dcpose",
+        backbone="resnet18",
+        deconv_channels=16,
+        prf_channels=17,
+        combine_channels=16,
+        dilations=(1,),
+        freeze_rough=True,
+    )
     own.train()
     for frozen in (False, True, False):
         train_mod.set_backbone_frozen(own, frozen)
@@ -319,13 +371,36 @@ def test_gpu_schedule_runs_at_a_tiny_size(tmp_path, synthetic_tiny):
     params["experiments"] = {"dsta_t3": params["experiments"]["dsta_t3"]}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     backbone = tmp_path / "pretrain" / "rle" / "backbone.pt"
-    train_mod.main(["--params", str(tmp_path / "params.yaml"), "--section", "pretrain", "--experiment", "rle",
-                    "--data-root", str(synthetic_tiny), "--out", str(tmp_path / "runs" / "pre"),
-                    "--export-backbone", str(backbone)])
+    train_mod.main(
+        [
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--section",
+            "pretrain",
+            "--experiment",
+            "rle",
+            "--data-root",
+            str(synthetic_tiny),
+            "--out",
+            str(tmp_path / "runs" / "pre"),
+            "--export-backbone",
+            str(backbone),
+        ]
+    )
     params["experiments"]["dsta_t3"]["model"]["kwargs"]["pretrained"] = str(backbone)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    result = train_mod.main(["--params", str(tmp_path / "params.yaml"), "--experiment", "dsta_t3",
-                             "--data-root", str(synthetic_tiny), "--out", str(tmp_path / "runs" / "t3")])
+    result = train_mod.main(
+        [
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--experiment",
+            "dsta_t3",
+            "--data-root",
+            str(synthetic_tiny),
+            "--out",
+            str(tmp_path / "runs" / "t3"),
+        ]
+    )
     assert [h["epoch"] for h in result["history"]] == [-1, 0] and result["val"]["Total"] >= 0
     state = read_checkpoint(tmp_path / "runs" / "t3" / "last.pt")["state_dict"]
     exported = torch.load(backbone, weights_only=True)

@@ -45,8 +45,7 @@ def test_every_frame_gets_the_same_warp():
 
 
 def test_regression_target_and_weights():
-    target, weight = tf.regression_target(np.array([[24.0, 32.0], [100.0, 5.0]] + [[1, 1]] * 15), np.ones(17),
-                                          (48, 64))
+    target, weight = tf.regression_target(np.array([[24.0, 32.0], [100.0, 5.0]] + [[1, 1]] * 15), np.ones(17), (48, 64))
     assert np.allclose(target[0], [0.5, 0.5])
     assert weight[1].sum() == 0  # outside the crop
     assert weight[kp.KEYPOINT_INDEX["left_wrist"], 0] == pytest.approx(1.5)
@@ -87,9 +86,14 @@ def _half_body_input(visible_ids, seed=0):
     xy, _ = _person(seed)
     vis = np.zeros(17, np.float32)
     vis[list(visible_ids)] = 1
-    return {"keypoints": xy[None].astype(np.float32), "keypoints_visible": vis[None],
-            "bbox_center": np.array([[80.0, 60.0]], np.float32), "bbox_scale": np.array([[100.0, 90.0]], np.float32),
-            "upper_body_ids": list(kp.UPPER_BODY_INDICES), "lower_body_ids": list(kp.LOWER_BODY_INDICES)}
+    return {
+        "keypoints": xy[None].astype(np.float32),
+        "keypoints_visible": vis[None],
+        "bbox_center": np.array([[80.0, 60.0]], np.float32),
+        "bbox_scale": np.array([[100.0, 90.0]], np.float32),
+        "upper_body_ids": list(kp.UPPER_BODY_INDICES),
+        "lower_body_ids": list(kp.LOWER_BODY_INDICES),
+    }
 
 
 def test_official_half_body_thresholds_and_draws():
@@ -120,10 +124,12 @@ def test_official_half_body_thresholds_and_draws():
     for seed in range(20):
         np.random.seed(seed)
         pts = _half_body_input(upper[:2] + lower[:3])["keypoints"][0]
-        np.testing.assert_allclose(low(_half_body_input(upper[:2] + lower[:3]))["bbox_center"][0],
-                                   pts[lower[:3]].mean(0), rtol=1e-6)  # 2 upper: always the lower body
-        np.testing.assert_allclose(low(_half_body_input(upper[:3] + lower[:2]))["bbox_center"][0],
-                                   pts[upper[:3]].mean(0), rtol=1e-6)  # 2 lower: always the upper body
+        np.testing.assert_allclose(
+            low(_half_body_input(upper[:2] + lower[:3]))["bbox_center"][0], pts[lower[:3]].mean(0), rtol=1e-6
+        )  # 2 upper: always the lower body
+        np.testing.assert_allclose(
+            low(_half_body_input(upper[:3] + lower[:2]))["bbox_center"][0], pts[upper[:3]].mean(0), rtol=1e-6
+        )  # 2 lower: always the upper body
     # the probability: rand() < p
     some = tf.OfficialHalfBody(prob=0.3, min_keypoints=8)
     np.random.seed(0)

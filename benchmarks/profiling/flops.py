@@ -6,11 +6,13 @@ fvcore would silently count as zero: ``scaled_dot_product_attention`` (QK^T and 
 use fvcore's own handles. Whatever is still uncounted (element-wise ops: additions, activations, max-pool) is listed
 under ``unsupported_ops`` next to the total.
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from math import prod
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -72,6 +74,10 @@ def count_flops(step: nn.Module, inputs: tuple[torch.Tensor, ...], backbone: str
         total = analysis.total()
         by_module = analysis.by_module()
     back = by_module.get(f"model.{backbone}", 0)
-    return {"total": total / 1e9, "backbone": back / 1e9, "head": (total - back) / 1e9,
-            "by_operator": {k: v / 1e9 for k, v in sorted(analysis.by_operator().items())},
-            "unsupported_ops": dict(sorted(analysis.unsupported_ops().items()))}
+    return {
+        "total": total / 1e9,
+        "backbone": back / 1e9,
+        "head": (total - back) / 1e9,
+        "by_operator": {k: v / 1e9 for k, v in sorted(analysis.by_operator().items())},
+        "unsupported_ops": dict(sorted(analysis.unsupported_ops().items())),
+    }

@@ -5,13 +5,15 @@ over the call (Linux ``VmHWM`` reset through ``/proc/self/clear_refs``; glibc's 
 the heap trimmed first, so freed tensors really leave the RSS), plus the bytes of the tensors already resident
 (weights, inputs, gradients and optimizer state).
 """
+
 from __future__ import annotations
 
 import ctypes
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,8 +60,11 @@ def peak_memory(fn: Callable[[], Any], device: torch.device, resident_mib: float
         fn()
         torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device)
-        return {"peak_mib": peak / 2**20, "increase_mib": (peak - before) / 2**20,
-                "method": "torch.cuda.max_memory_allocated (all tensors on the device, weights included)"}
+        return {
+            "peak_mib": peak / 2**20,
+            "increase_mib": (peak - before) / 2**20,
+            "method": "torch.cuda.max_memory_allocated (all tensors on the device, weights included)",
+        }
     if not cpu_memory_supported():
         return {"peak_mib": None, "increase_mib": None, "method": "unavailable (needs Linux /proc and glibc)"}
     libc = _libc()
@@ -68,13 +73,15 @@ def peak_memory(fn: Callable[[], Any], device: torch.device, resident_mib: float
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
     fn()
     increase = max(0.0, _status_mib("VmHWM") - before)
-    return {"peak_mib": resident_mib + increase, "increase_mib": increase,
-            "method": "CPU: peak RSS increase over the call (VmHWM reset via /proc/self/clear_refs, glibc mmap "
-                      "threshold 64 KiB) + resident tensors (weights, inputs, grads, optimizer state)"}
+    return {
+        "peak_mib": resident_mib + increase,
+        "increase_mib": increase,
+        "method": "CPU: peak RSS increase over the call (VmHWM reset via /proc/self/clear_refs, glibc mmap "
+        "threshold 64 KiB) + resident tensors (weights, inputs, grads, optimizer state)",
+    }
 
 
-def training_step(model: nn.Module, spec: ModelSpec, batch: int,
-                  device: torch.device) -> tuple[Callable, Callable]:
+def training_step(model: nn.Module, spec: ModelSpec, batch: int, device: torch.device) -> tuple[Callable, Callable]:
     """A full training step (forward, loss, backward, AdamW) on random data, and a function listing the tensors it
     keeps alive between steps."""
     from dsta.objectives import make_objective
@@ -86,12 +93,16 @@ def training_step(model: nn.Module, spec: ModelSpec, batch: int,
         with torch.no_grad():
             h, w = model(clip[:1]).shape[-2:]
         objective = make_objective(target, spec.input_size, heatmap_size=(w, h))
-        labels = {"heatmap": torch.rand(batch, j, h, w, device=device), "heatmap_weight": torch.ones(batch, j,
-                                                                                                     device=device)}
+        labels = {
+            "heatmap": torch.rand(batch, j, h, w, device=device),
+            "heatmap_weight": torch.ones(batch, j, device=device),
+        }
     else:
         objective = make_objective(target, spec.input_size)
-        labels = {"coords": torch.rand(batch, j, 2, device=device), "coord_weight": torch.ones(batch, j, 2,
-                                                                                               device=device)}
+        labels = {
+            "coords": torch.rand(batch, j, 2, device=device),
+            "coord_weight": torch.ones(batch, j, 2, device=device),
+        }
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step() -> None:

@@ -8,6 +8,7 @@ torchvision ResNet-50 (``preact``), tokens 0-14 grouped 5 x 3, the last two toke
 attention written out as timm's blocks of the release's time did (``q @ k^T``, softmax, ``@ v``), a 1x1 convolution
 over (temporal, spatial), and the ``joint_ordor`` read-out. It shares no code with ``dsta.models.dsta``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,8 +30,9 @@ class OfficialDSTA(nn.Module):
     def __init__(self, sd: dict[str, torch.Tensor]) -> None:
         super().__init__()
         self.preact = torchvision.models.resnet50()
-        self.preact.load_state_dict({k[len("preact."):]: v for k, v in sd.items() if k.startswith("preact.")},
-                                    strict=False)
+        self.preact.load_state_dict(
+            {k[len("preact.") :]: v for k, v in sd.items() if k.startswith("preact.")}, strict=False
+        )
         for name, value in sd.items():
             if not name.startswith(("preact.", "flow.")):
                 self.register_buffer(name.replace(".", "__"), value.detach().clone())
@@ -40,8 +42,9 @@ class OfficialDSTA(nn.Module):
 
     def _block(self, x: torch.Tensor, prefix: str, heads: int = 8) -> torch.Tensor:
         def ln(t, name):
-            return F.layer_norm(t, t.shape[-1:], self.sd(f"{prefix}{name}.weight"), self.sd(f"{prefix}{name}.bias"),
-                                eps=1e-6)
+            return F.layer_norm(
+                t, t.shape[-1:], self.sd(f"{prefix}{name}.weight"), self.sd(f"{prefix}{name}.bias"), eps=1e-6
+            )
 
         def linear(t, name):
             return F.linear(t, self.sd(f"{prefix}{name}.weight"), self.sd(f"{prefix}{name}.bias"))
@@ -63,8 +66,9 @@ class OfficialDSTA(nn.Module):
         f = r.maxpool(r.relu(r.bn1(r.conv1(x))))
         f = r.layer4(r.layer3(r.layer2(r.layer1(f))))
         f = F.adaptive_avg_pool2d(f, 1).reshape(batch * num_frame, -1)
-        y = (f @ self.sd("fc_coord.linear.weight").t() / torch.norm(f, dim=1, keepdim=True)
-             + self.sd("fc_coord.linear.bias"))
+        y = f @ self.sd("fc_coord.linear.weight").t() / torch.norm(f, dim=1, keepdim=True) + self.sd(
+            "fc_coord.linear.bias"
+        )
         feat = torch.stack(y.reshape(batch * num_frame, joints, dim).split(batch, dim=0), dim=0)  # (f, b, p, c)
 
         s = feat[num_frame // 2]
@@ -82,8 +86,9 @@ class OfficialDSTA(nn.Module):
         t = F.layer_norm(t, (dim,), self.sd("Temporal_norm.weight"), self.sd("Temporal_norm.bias"), eps=1e-6)
         t = t.reshape(batch, joints, num_frame, dim)[:, :, num_frame // 2]
 
-        agg = F.conv2d(torch.stack((t, s), dim=1), self.sd("weighted_mean.weight"),
-                       self.sd("weighted_mean.bias")).squeeze(1)
+        agg = F.conv2d(
+            torch.stack((t, s), dim=1), self.sd("weighted_mean.weight"), self.sd("weighted_mean.bias")
+        ).squeeze(1)
         agg = agg[:, JOINT_ORDOR]
 
         def head(name):

@@ -13,6 +13,7 @@ So ``F.linear`` counts as one call (``addmm``), ``torch.stack`` as one, and a ``
 
 On a CUDA device ``count_cuda_kernels`` counts what the rule stands for: the GPU kernels themselves.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -24,8 +25,18 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 # allocations, and ``_unsafe_view`` (a view whose schema does not say so)
-NO_KERNEL = frozenset({"aten::empty", "aten::empty_strided", "aten::empty_like", "aten::new_empty",
-                       "aten::new_empty_strided", "aten::resize_", "aten::set_", "aten::_unsafe_view"})
+NO_KERNEL = frozenset(
+    {
+        "aten::empty",
+        "aten::empty_strided",
+        "aten::empty_like",
+        "aten::new_empty",
+        "aten::new_empty_strided",
+        "aten::resize_",
+        "aten::set_",
+        "aten::_unsafe_view",
+    }
+)
 
 
 def _full_name(name: str, overload: str) -> str:
@@ -46,13 +57,20 @@ def launches_kernel(name: str) -> bool:
     """Whether an ``aten::`` operator (by its profiler name) computes in a kernel of its own (see the module)."""
     if not name.startswith("aten::") or name in NO_KERNEL:
         return False
-    schemas = [s for s in torch._C._jit_get_schemas_for_operator(name)
-               if _dispatched(name, s.overload_name) and not s.overload_name.endswith("out")]
-    if schemas and all(torch._C._dispatch_has_kernel_for_dispatch_key(_full_name(name, s.overload_name),
-                                                                      "CompositeImplicitAutograd") for s in schemas):
+    schemas = [
+        s
+        for s in torch._C._jit_get_schemas_for_operator(name)
+        if _dispatched(name, s.overload_name) and not s.overload_name.endswith("out")
+    ]
+    if schemas and all(
+        torch._C._dispatch_has_kernel_for_dispatch_key(_full_name(name, s.overload_name), "CompositeImplicitAutograd")
+        for s in schemas
+    ):
         return False  # a composite (linear, layer_norm, contiguous, ...): only calls other operators, which count
-    views = [all(r.alias_info is not None and not r.alias_info.is_write for r in s.returns) and len(s.returns) > 0
-             for s in schemas]
+    views = [
+        all(r.alias_info is not None and not r.alias_info.is_write for r in s.returns) and len(s.returns) > 0
+        for s in schemas
+    ]
     return not (schemas and all(views))
 
 

@@ -34,12 +34,14 @@ Result schema (``write_json`` of ``side_by_side(...)``; read by the report)::
       "op_tables": {"<label>@<batch>": "torch.profiler table, top ops by self CPU/CUDA time"}   # when asked for
     }
 """
+
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -81,12 +83,19 @@ def every_mode(specs: dict[str, ModelSpec]) -> list[Entry]:
 
 def spread(values: list[float]) -> dict[str, Any]:
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return {"median": statistics.median(values), "p25": q[0], "p75": q[2], "min": min(values), "max": max(values),
-            "rounds": values}
+    return {
+        "median": statistics.median(values),
+        "p25": q[0],
+        "p75": q[2],
+        "min": min(values),
+        "max": max(values),
+        "rounds": values,
+    }
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], device: torch.device, warmup: int, iters: int,
-                rounds: int) -> dict[str, list[float]]:
+def interleaved(
+    fns: dict[str, Callable[[], Any]], device: torch.device, warmup: int, iters: int, rounds: int
+) -> dict[str, list[float]]:
     """Per entry, the median seconds per call of each round. Within a round the entries take turns call by call,
     in ABBA order (A B, then B A, ...), so every entry's ``iters`` calls of a round sample the same moments."""
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
@@ -100,7 +109,7 @@ def interleaved(fns: dict[str, Callable[[], Any]], device: torch.device, warmup:
     for _ in range(rounds):
         times: dict[str, list[float]] = {k: [] for k in labels}
         for _ in range(iters):
-            for label in (labels if turn % 2 == 0 else labels[::-1]):
+            for label in labels if turn % 2 == 0 else labels[::-1]:
                 start = time.perf_counter()
                 fns[label]()
                 sync()
@@ -111,8 +120,14 @@ def interleaved(fns: dict[str, Callable[[], Any]], device: torch.device, warmup:
     return out
 
 
-def build_call(model: nn.Module, mode: str, batch: int, input_size: tuple[int, int], device: torch.device,
-               options: InferenceOptions) -> Callable[[], Any]:
+def build_call(
+    model: nn.Module,
+    mode: str,
+    batch: int,
+    input_size: tuple[int, int],
+    device: torch.device,
+    options: InferenceOptions,
+) -> Callable[[], Any]:
     """One key-frame prediction step of ``model`` at ``batch`` with the options applied, as a no-argument call."""
     step = make_step(model, mode).eval()
     inputs = tuple(options.prepare_input(x) for x in step_inputs(model, mode, batch, input_size, device))
@@ -140,9 +155,17 @@ def op_table(call: Callable[[], Any], device: torch.device, rows: int = 15, call
     return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 
-def side_by_side(entries: list[Entry], device: torch.device, batches: list[int], options: InferenceOptions,
-                 warmup: int = 2, iters: int = 5, rounds: int = 9, op_tables: int = 0,
-                 section: str | None = None) -> dict[str, Any]:
+def side_by_side(
+    entries: list[Entry],
+    device: torch.device,
+    batches: list[int],
+    options: InferenceOptions,
+    warmup: int = 2,
+    iters: int = 5,
+    rounds: int = 9,
+    op_tables: int = 0,
+    section: str | None = None,
+) -> dict[str, Any]:
     """Time ``entries`` interleaved at every batch; ratios per frame over the first entry (see the module doc)."""
     if len(entries) < 2:
         raise DataError(None, "--side-by-side", "needs at least two entries (the first is the reference)")
@@ -155,24 +178,40 @@ def side_by_side(entries: list[Entry], device: torch.device, batches: list[int],
         models[e.label] = model
     ref = entries[0].label
     result: dict[str, Any] = {
-        "kind": "side_by_side", "reference": ref, "input_size": list(entries[0].spec.input_size),
-        "options": options.as_dict(), "env": environment(device, options),
+        "kind": "side_by_side",
+        "reference": ref,
+        "input_size": list(entries[0].spec.input_size),
+        "options": options.as_dict(),
+        "env": environment(device, options),
         "protocol": {"warmup": warmup, "iters": iters, "rounds": rounds, "order": "ABBA per call"},
-        "entries": {e.label: {"config": e.config, "model": e.spec.name, "mode": e.mode, "kwargs": e.spec.kwargs,
-                              "input_size": list(e.spec.input_size),
-                              "num_frames": models[e.label].num_frames, "source": e.spec.source} for e in entries},
-        "batches": {}, "op_tables": {}}
+        "entries": {
+            e.label: {
+                "config": e.config,
+                "model": e.spec.name,
+                "mode": e.mode,
+                "kwargs": e.spec.kwargs,
+                "input_size": list(e.spec.input_size),
+                "num_frames": models[e.label].num_frames,
+                "source": e.spec.source,
+            }
+            for e in entries
+        },
+        "batches": {},
+        "op_tables": {},
+    }
     if section:
         result["section"] = section  # every model of this params.yaml section (``--side-by-side-all``)
     for batch in batches:
-        calls = {e.label: build_call(models[e.label], e.mode, batch, e.spec.input_size, device, options)
-                 for e in entries}
+        calls = {
+            e.label: build_call(models[e.label], e.mode, batch, e.spec.input_size, device, options) for e in entries
+        }
         secs = interleaved(calls, device, warmup, iters, rounds)
         ms = {k: spread([s * 1e3 for s in v]) for k, v in secs.items()}
         result["batches"][str(batch)] = {
             "ms_per_call": ms,
             "fps": {k: batch / (v["median"] / 1e3) for k, v in ms.items()},
-            "ratio": {k: spread([a / b for a, b in zip(secs[k], secs[ref])]) for k in secs if k != ref}}
+            "ratio": {k: spread([a / b for a, b in zip(secs[k], secs[ref])]) for k in secs if k != ref},
+        }
         if op_tables:
             for label, call in calls.items():
                 result["op_tables"][f"{label}@{batch}"] = op_table(call, device, op_tables)
@@ -183,13 +222,21 @@ def side_by_side(entries: list[Entry], device: torch.device, batches: list[int],
 def summary(result: dict) -> str:
     o = result["options"]
     env = result["env"]
-    lines = [f"side by side on {env['device']}, torch {env['torch']}, {env['threads']} threads, "
-             f"{InferenceOptions(**o).label}, input {result['input_size'][0]}x{result['input_size'][1]}, "
-             f"{result['protocol']['rounds']} rounds x {result['protocol']['iters']} calls, commit {env['commit']}"]
+    lines = [
+        f"side by side on {env['device']}, torch {env['torch']}, {env['threads']} threads, "
+        f"{InferenceOptions(**o).label}, input {result['input_size'][0]}x{result['input_size'][1]}, "
+        f"{result['protocol']['rounds']} rounds x {result['protocol']['iters']} calls, commit {env['commit']}"
+    ]
     for batch, b in result["batches"].items():
         for label, m in b["ms_per_call"].items():
             r = b["ratio"].get(label)
-            ratio = (f"  ratio {r['median']:.3f} [p25 {r['p25']:.3f}, p75 {r['p75']:.3f}; min {r['min']:.3f}, "
-                     f"max {r['max']:.3f}]") if r else "  (reference)"
+            ratio = (
+                (
+                    f"  ratio {r['median']:.3f} [p25 {r['p25']:.3f}, p75 {r['p75']:.3f}; min {r['min']:.3f}, "
+                    f"max {r['max']:.3f}]"
+                )
+                if r
+                else "  (reference)"
+            )
             lines.append(f"  bs{batch:<4} {label:24s} {m['median']:9.2f} ms/call  {b['fps'][label]:9.1f} FPS{ratio}")
     return "\n".join(lines)

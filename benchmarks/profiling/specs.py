@@ -1,6 +1,7 @@
 """What to profile: a model config of ``configs/model`` (or a registered name) with overrides, an experiment, or
 ``official_dsta_r50``: the released DSTA forward (``benchmarks.profiling.official_dsta``), the release's side of a
 speed comparison with ours."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,8 +42,9 @@ class ReleaseSpec(ModelSpec):
 
 
 #: entries that time a release's own forward, by name
-RELEASE_FORWARDS = {"official_dsta_r50": "the released DSTA-R50 T=3 forward, restated in "
-                                         "benchmarks/profiling/official_dsta.py"}
+RELEASE_FORWARDS = {
+    "official_dsta_r50": "the released DSTA-R50 T=3 forward, restated in benchmarks/profiling/official_dsta.py"
+}
 
 
 def model_configs() -> dict[str, dict]:
@@ -73,8 +75,9 @@ def spec_from_model(model: str, overrides: dict, input_size: tuple[int, int]) ->
 def spec_from_experiment(params: Path, experiment: str) -> ModelSpec:
     exp = load_experiment(params, experiment)
     w, h = exp["data"]["input_size"]
-    return ModelSpec(exp["model"]["name"], dict(exp["model"]["kwargs"]), (int(w), int(h)),
-                     f"{params}:experiments.{experiment}")
+    return ModelSpec(
+        exp["model"]["name"], dict(exp["model"]["kwargs"]), (int(w), int(h)), f"{params}:experiments.{experiment}"
+    )
 
 
 def section_specs(params: Path, section: str) -> dict[str, ModelSpec]:
@@ -88,7 +91,12 @@ def section_specs(params: Path, section: str) -> dict[str, ModelSpec]:
         for key in ("width", "height", "models"):
             if key not in sec:
                 raise DataError(params, f"paper_profiles.{key}", "missing")
-        return {key: spec_from_model(m["config"], parse_overrides(str(m.get("overrides") or "").split()),
-                                     (int(sec["width"]), int(sec["height"])))
-                for key, m in sec["models"].items()}
+        return {
+            key: spec_from_model(
+                m["config"],
+                parse_overrides(str(m.get("overrides") or "").split()),
+                (int(sec["width"]), int(sec["height"])),
+            )
+            for key, m in sec["models"].items()
+        }
     raise DataError(params, section, "side by side times the models of 'experiments' or 'paper_profiles'")

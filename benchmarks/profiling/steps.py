@@ -6,6 +6,7 @@ frames are cached, so a new frame costs one backbone pass plus the aggregation o
 by name, never part of a model's report rows): the streaming step without its aggregation, the new frame's features
 and the clip's assembly only, so that a side-by-side run splits streaming's cost into features and head.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -61,8 +62,9 @@ def supports_streaming(model: nn.Module) -> bool:
     return model.num_frames > 1 and hasattr(model, "frame_features") and hasattr(model, "aggregate_frames")
 
 
-def step_inputs(model: nn.Module, mode: str, batch: int, input_size: tuple[int, int],
-                device: torch.device) -> tuple[torch.Tensor, ...]:
+def step_inputs(
+    model: nn.Module, mode: str, batch: int, input_size: tuple[int, int], device: torch.device
+) -> tuple[torch.Tensor, ...]:
     w, h = input_size
     gen = torch.Generator().manual_seed(0)
     if mode == "clip":

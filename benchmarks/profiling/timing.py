@@ -1,9 +1,11 @@
 """Seconds per call: warm-up, then timed calls, each synchronised with the device."""
+
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -21,5 +23,12 @@ def time_calls(fn: Callable[[], Any], device: torch.device, warmup: int, iters: 
         sync()
         times.append(time.perf_counter() - start)
     q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return {"median_ms": statistics.median(times) * 1e3, "p25_ms": q[0] * 1e3, "p75_ms": q[2] * 1e3,
-            "min_ms": min(times) * 1e3, "max_ms": max(times) * 1e3, "iters": iters, "warmup": warmup}
+    return {
+        "median_ms": statistics.median(times) * 1e3,
+        "p25_ms": q[0] * 1e3,
+        "p75_ms": q[2] * 1e3,
+        "min_ms": min(times) * 1e3,
+        "max_ms": max(times) * 1e3,
+        "iters": iters,
+        "warmup": warmup,
+    }

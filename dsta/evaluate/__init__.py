@@ -30,6 +30,7 @@ poseval changed in exactly those two places, and this evaluator reproduces them 
 
 ``python -m dsta.evaluate --gt GT_DIR --pred PRED_DIR [--out metrics.json] [--split-by FIELD] [--backend poseval]``
 """
+
 from dsta.evaluate.ap import compute, evaluate, voc_ap
 from dsta.evaluate.cli import format_table, main, to_json
 from dsta.evaluate.match import match_frames
@@ -37,5 +38,19 @@ from dsta.evaluate.poseval_backend import evaluate_poseval
 from dsta.evaluate.read import Loaded, People, load, read_file
 from dsta.evaluate.write import PosePrediction, write_predictions
 
-__all__ = ["Loaded", "People", "PosePrediction", "compute", "evaluate", "evaluate_poseval", "format_table", "load",
-           "main", "match_frames", "read_file", "to_json", "voc_ap", "write_predictions"]
+__all__ = [
+    "Loaded",
+    "People",
+    "PosePrediction",
+    "compute",
+    "evaluate",
+    "evaluate_poseval",
+    "format_table",
+    "load",
+    "main",
+    "match_frames",
+    "read_file",
+    "to_json",
+    "voc_ap",
+    "write_predictions",
+]

@@ -1,4 +1,5 @@
 """Average precision per joint, with the one tie-break rule (stable descending sort), and poseval's columns."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,6 +35,7 @@ def voc_ap(scores: np.ndarray, labels: np.ndarray, n_pos: float) -> tuple[float,
 
 def summary(ap: np.ndarray, pre: np.ndarray, rec: np.ndarray) -> dict:
     """Poseval's columns: group means, ``Total`` over the joints that have GT, and the 15 APs."""
+
     def mean_finite(v: np.ndarray) -> float:
         v = v[~np.isnan(v)]
         return float(v.mean()) if len(v) else float("nan")

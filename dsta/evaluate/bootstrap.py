@@ -10,6 +10,7 @@ of GT joints), and a resample only re-weights them. A sequence drawn k times wei
 precision/recall curve, which equals the AP of the data with every row repeated k times: the copies of a row share
 its score, and where they are true positives the monotone precision envelope is the same at each of them.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -55,7 +56,7 @@ def matched_split(data: Loaded, field: str) -> dict[str, Matched]:
         if len(frames):
             m = matched(subset(data, frames))
             n_gt = np.zeros((int(data.sequence.max()) + 1 if len(data.sequence) else 0, J15))
-            n_gt[:len(m.n_gt)] = m.n_gt
+            n_gt[: len(m.n_gt)] = m.n_gt
             out[name] = Matched(m.sequence, m.score, m.label, m.has, n_gt)
     return out
 
@@ -96,14 +97,18 @@ def resample_weights(num_sequences: int, n: int = 1000, seed: int = 0) -> np.nda
     return np.stack([np.bincount(d, minlength=num_sequences) for d in draws]).astype(np.float64)
 
 
-def bootstrap_totals(models: dict[str, Matched], n: int = 1000, seed: int = 0, chunk: int = 100) -> dict[str, np.ndarray]:
+def bootstrap_totals(
+    models: dict[str, Matched], n: int = 1000, seed: int = 0, chunk: int = 100
+) -> dict[str, np.ndarray]:
     """Each model's Total on the same ``n`` resamples of the sequences (paired)."""
     sizes = {m.num_sequences for m in models.values()}
     if len(sizes) != 1:
         raise ValueError(f"models scored on different splits ({sorted(sizes)} sequences)")
     weights = resample_weights(sizes.pop(), n, seed)
-    return {name: np.concatenate([weighted_total(m, weights[i:i + chunk]) for i in range(0, n, chunk)])
-            for name, m in models.items()}
+    return {
+        name: np.concatenate([weighted_total(m, weights[i : i + chunk]) for i in range(0, n, chunk)])
+        for name, m in models.items()
+    }
 
 
 def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:

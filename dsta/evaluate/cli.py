@@ -1,9 +1,11 @@
 """``python -m dsta.evaluate``: the AP table as poseval prints it, and the metrics as JSON."""
+
 from __future__ import annotations
 
 import argparse
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dsta import keypoints as kp
 from dsta.errors import DataError, main_guard
@@ -15,8 +17,11 @@ from dsta.io import check_out_file, remove_stale_temps, write_json
 def format_table(metrics: Mapping) -> str:
     """The AP table as poseval prints it."""
     header = "& " + " & ".join(f"{c:<4}" for c in kp.POSEVAL_COLUMNS) + " \\\\"
-    row = "& " + " & ".join(f"{metrics[c]:>5.1f}" if metrics[c] is not None else "  nan"
-                            for c in kp.POSEVAL_COLUMNS) + " \\\\"
+    row = (
+        "& "
+        + " & ".join(f"{metrics[c]:>5.1f}" if metrics[c] is not None else "  nan" for c in kp.POSEVAL_COLUMNS)
+        + " \\\\"
+    )
     return f"Average Precision (AP) metric:\n{header}\n{row}"
 
 
@@ -38,9 +43,13 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--pred", required=True, help="directory of prediction files with the GT files' names")
     p.add_argument("--out", help="write the metrics JSON here")
     p.add_argument("--split-by", help="also report AP for frames where this boolean image field is true / false")
-    p.add_argument("--backend", choices=("dsta", "poseval"), default="dsta",
-                   help="'poseval' runs the official package instead (when installed); where scores tie, stock "
-                        "poseval's AP depends on the machine (numpy's unstable sort) and the file listing order")
+    p.add_argument(
+        "--backend",
+        choices=("dsta", "poseval"),
+        default="dsta",
+        help="'poseval' runs the official package instead (when installed); where scores tie, stock "
+        "poseval's AP depends on the machine (numpy's unstable sort) and the file listing order",
+    )
     a = p.parse_args(argv)
     if a.out:  # before the work: a file or read-only --out fails now, not after scoring
         remove_stale_temps(check_out_file(a.out).parent)
@@ -59,4 +68,3 @@ def main(argv: list[str] | None = None) -> dict:
     if a.out:
         write_json(a.out, to_json(metrics), indent=2)
     return metrics
-

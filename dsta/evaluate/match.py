@@ -1,4 +1,5 @@
 """Poseval's per-frame assignment of predicted to GT people by PCKh, for all frames at once."""
+
 from __future__ import annotations
 
 import numpy as np

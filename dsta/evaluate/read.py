@@ -1,6 +1,7 @@
 """Reading a split for evaluation: each GT file with its prediction file, aligned frame by frame, after poseval's
 clean-up (ears dropped, frames without GT people dropped, ignore regions applied). Files are parsed by the one
 PoseTrack reader, ``dsta.data.posetrack.parse_file``."""
+
 from __future__ import annotations
 
 import os
@@ -29,18 +30,21 @@ class People:
     head: np.ndarray  # (N,) head size (GT) or NaN
     score: np.ndarray  # (N, 15) scores (predictions) or NaN
 
-    def take(self, sel: np.ndarray, frame: np.ndarray | None = None) -> "People":
-        return People(self.frame[sel] if frame is None else frame, self.xy[sel], self.has[sel], self.head[sel],
-                      self.score[sel])
+    def take(self, sel: np.ndarray, frame: np.ndarray | None = None) -> People:
+        return People(
+            self.frame[sel] if frame is None else frame, self.xy[sel], self.has[sel], self.head[sel], self.score[sel]
+        )
 
     @staticmethod
-    def concat(parts: list["People"]) -> "People":
+    def concat(parts: list[People]) -> People:
         if not parts:
             z = np.zeros(0)
-            return People(np.zeros(0, np.int64), z.reshape(0, J15, 2), z.reshape(0, J15).astype(bool), z,
-                          z.reshape(0, J15))
-        return People(*(np.concatenate([getattr(p, k) for p in parts])
-                        for k in ("frame", "xy", "has", "head", "score")))
+            return People(
+                np.zeros(0, np.int64), z.reshape(0, J15, 2), z.reshape(0, J15).astype(bool), z, z.reshape(0, J15)
+            )
+        return People(
+            *(np.concatenate([getattr(p, k) for p in parts]) for k in ("frame", "xy", "has", "head", "score"))
+        )
 
 
 @dataclass
@@ -58,19 +62,28 @@ def read_file(path: str | Path, is_pred: bool) -> tuple[ParsedFile, People]:
     """One GT or prediction file in any PoseTrack format, and poseval's view of its people (rows in file order)."""
     parsed = parse_file(path, predictions=is_pred)
     keep = np.flatnonzero(parsed.has_points)  # poseval drops PoseTrack17 rects without points
-    people = People(frame=parsed.frame[keep], xy=parsed.xy[keep][:, _TO_15], has=parsed.present[keep][:, _TO_15],
-                    head=HEAD_SIZE_FACTOR * parsed.head_diagonal[keep], score=parsed.kp_scores[keep][:, _TO_15])
+    people = People(
+        frame=parsed.frame[keep],
+        xy=parsed.xy[keep][:, _TO_15],
+        has=parsed.present[keep][:, _TO_15],
+        head=HEAD_SIZE_FACTOR * parsed.head_diagonal[keep],
+        score=parsed.kp_scores[keep][:, _TO_15],
+    )
     if not is_pred:
         missing = np.flatnonzero(np.isnan(people.head) & people.has.any(1))
         if len(missing):
-            raise DataError(parsed.path, parsed.head_field(int(keep[missing[0]])),
-                            "GT person with keypoints has no head box")
+            raise DataError(
+                parsed.path, parsed.head_field(int(keep[missing[0]])), "GT person with keypoints has no head box"
+            )
         # a head box of zero size makes every PCKh threshold 0 (poseval divides by it: no meaning); a negative width
         # or height keeps poseval's meaning, the length of the diagonal
         flat = np.flatnonzero((people.head == 0) & people.has.any(1))
         if len(flat):
-            raise DataError(parsed.path, parsed.head_field(int(keep[flat[0]])),
-                            "GT head box has zero size: the PCKh threshold (half of 0.6 x its diagonal) would be 0")
+            raise DataError(
+                parsed.path,
+                parsed.head_field(int(keep[flat[0]])),
+                "GT head box has zero size: the PCKh threshold (half of 0.6 x its diagonal) would be 0",
+            )
     return parsed, people
 
 
@@ -118,8 +131,11 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
     # the prediction of a GT sequence that is then reported missing)
     stray = sorted(set(n for n in os.listdir(pred_dir) if n.endswith(".json")) - set(names))
     if stray:
-        print(f"{pred_dir}: {len(stray)} prediction file(s) without a GT sequence, ignored as poseval ignores them: "
-              f"{', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''}", file=sys.stderr)
+        print(
+            f"{pred_dir}: {len(stray)} prediction file(s) without a GT sequence, ignored as poseval ignores them: "
+            f"{', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''}",
+            file=sys.stderr,
+        )
     gts, prs, flags, sequence = [], [], [], []
     offset = 0
     for file_index, name in enumerate(names):
@@ -131,13 +147,13 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
         g_file, g = read_file(gt_dir / name, is_pred=False)
         p_file, p = read_file(pred_path, is_pred=True)
         if len(p_file.image_keys) != len(g_file.image_keys):
-            raise DataError(pred_path, "images", f"{len(p_file.image_keys)} frames, but GT {name} has "
-                                                 f"{len(g_file.image_keys)}")
+            raise DataError(
+                pred_path, "images", f"{len(p_file.image_keys)} frames, but GT {name} has {len(g_file.image_keys)}"
+            )
         if p_file.image_keys != g_file.image_keys:
             i = next(i for i, (a, b) in enumerate(zip(g_file.image_keys, p_file.image_keys)) if a != b)
             field = f"annolist[{i}].image" if p_file.format == "posetrack17" else f"images[{i}].id"
-            raise DataError(pred_path, field, f"{p_file.image_keys[i]!r} where GT {name} has "
-                                              f"{g_file.image_keys[i]!r}")
+            raise DataError(pred_path, field, f"{p_file.image_keys[i]!r} where GT {name} has {g_file.image_keys[i]!r}")
         _remove_ignored(g, g_file.regions)
         _remove_ignored(p, g_file.regions)
         # poseval drops frames whose GT lists nobody, and their predictions with them
@@ -149,8 +165,9 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
         flags += [fl for fl, k in zip(g_file.flags, keep) if k]
         sequence.append(np.full(int(keep.sum()), file_index, dtype=np.int64))
         offset += int(keep.sum())
-    return Loaded(gt=People.concat(gts), pr=People.concat(prs), flags=flags, n_frames=offset,
-                  sequence=np.concatenate(sequence))
+    return Loaded(
+        gt=People.concat(gts), pr=People.concat(prs), flags=flags, n_frames=offset, sequence=np.concatenate(sequence)
+    )
 
 
 def split_frames(data: Loaded, field: str) -> dict[str, np.ndarray]:
@@ -169,5 +186,10 @@ def subset(data: Loaded, frames: np.ndarray) -> Loaded:
         sel = new[people.frame] >= 0
         return _frame_order(people.take(sel, new[people.frame[sel]]))
 
-    return Loaded(take(data.gt), take(data.pr), [data.flags[i] for i in frames], len(frames),
-                  None if data.sequence is None else data.sequence[frames])
+    return Loaded(
+        take(data.gt),
+        take(data.pr),
+        [data.flags[i] for i in frames],
+        len(frames),
+        None if data.sequence is None else data.sequence[frames],
+    )

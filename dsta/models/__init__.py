@@ -21,6 +21,7 @@ Inference runs a model's inference form where it has one (``dsta.models.dsta_fus
 fewer operator calls where that is measured faster), applied by ``dsta.inference.InferenceOptions.prepare_model`` and
 ``dsta.streaming.StreamingPose``; the model files hold the paper's path only.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,14 +30,23 @@ from typing import Any
 from torch import nn
 
 import baselines  # noqa: F401  (registers the baselines)
-from dsta.checkpoint import (load_state, read_checkpoint, read_foreign_state_dict, save_checkpoint,
-                             save_converted)
+from dsta.checkpoint import load_state, read_checkpoint, read_foreign_state_dict, save_checkpoint, save_converted
 from dsta.errors import DataError
 from dsta.models import dsta  # noqa: F401  (registers DSTA)
 from dsta.registry import create_model, list_models, model_target, own_models
 
-__all__ = ["backbone_path", "create_model", "list_models", "load_checkpoint", "model_target", "own_models",
-           "read_checkpoint", "read_foreign_state_dict", "save_checkpoint", "save_converted"]
+__all__ = [
+    "backbone_path",
+    "create_model",
+    "list_models",
+    "load_checkpoint",
+    "model_target",
+    "own_models",
+    "read_checkpoint",
+    "read_foreign_state_dict",
+    "save_checkpoint",
+    "save_converted",
+]
 
 
 def backbone_path(model: nn.Module) -> str:

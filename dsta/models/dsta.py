@@ -30,6 +30,7 @@ constructor arguments (the release hard-codes ``num_frame = 3``, ``g=5`` and ``s
 joint groups. One quirk is kept behind ``official_readout``: the release reads both ears from token 0 (the head-top
 token) and never uses the two ear tokens. PoseTrack has no ear annotations, so metrics are unaffected either way.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -41,7 +42,8 @@ from torch import nn
 from dsta.attention import TokenAttention, block_query
 from dsta.backbones import create_backbone
 from dsta.checks import DSTA_INITS, check_num_frames
-from dsta.keypoints import JointGroups, joint_groups as named_groups
+from dsta.keypoints import JointGroups
+from dsta.keypoints import joint_groups as named_groups
 from dsta.layers import NormScaledLinear, PoseOutput
 from dsta.registry import register_model
 from dsta.rle import RealNVP
@@ -50,8 +52,20 @@ from dsta.rle import RealNVP
 def _blocks(dim: int, depth: int, num_heads: int, mlp_ratio: float, drop_path_rate: float) -> nn.ModuleList:
     rates = torch.linspace(0, drop_path_rate, depth).tolist()  # stochastic depth grows with depth
     norm = partial(nn.LayerNorm, eps=1e-6)
-    return nn.ModuleList([Block(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, drop_path=r, norm_layer=norm,
-                                attn_layer=TokenAttention) for r in rates])
+    return nn.ModuleList(
+        [
+            Block(
+                dim,
+                num_heads,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=True,
+                drop_path=r,
+                norm_layer=norm,
+                attn_layer=TokenAttention,
+            )
+            for r in rates
+        ]
+    )
 
 
 class DSTA(nn.Module):
@@ -73,10 +87,21 @@ class DSTA(nn.Module):
             flow at xavier(0.01)) or ``"official"``, as the released code initialises them (``init_official``).
     """
 
-    def __init__(self, backbone: str, num_frames: int, joint_groups: JointGroups | str = "posetrack",
-                 embed_dim: int = 32, depth: int = 4, num_heads: int = 8, mlp_ratio: float = 2.0,
-                 drop_path_rate: float = 0.1, pretrained: str | None = None, official_readout: bool = False,
-                 flow_prior_mean: float = 0.5, init: str = "default") -> None:
+    def __init__(
+        self,
+        backbone: str,
+        num_frames: int,
+        joint_groups: JointGroups | str = "posetrack",
+        embed_dim: int = 32,
+        depth: int = 4,
+        num_heads: int = 8,
+        mlp_ratio: float = 2.0,
+        drop_path_rate: float = 0.1,
+        pretrained: str | None = None,
+        official_readout: bool = False,
+        flow_prior_mean: float = 0.5,
+        init: str = "default",
+    ) -> None:
         super().__init__()
         assert init in DSTA_INITS, f"init must be one of {DSTA_INITS}, got {init!r}"
         self.num_frames = check_num_frames(num_frames, "model.num_frames")
@@ -157,7 +182,7 @@ class DSTA(nn.Module):
         for blk in self.spatial_blocks:
             spatial = blk(spatial)
         spatial = self.spatial_norm(spatial).reshape(b, g * s, c)
-        spatial = torch.cat([spatial, key[:, self.num_grouped:]], dim=1)  # ungrouped tokens skip spatial attention
+        spatial = torch.cat([spatial, key[:, self.num_grouped :]], dim=1)  # ungrouped tokens skip spatial attention
 
         # temporal: attention across the T frames, per joint; only the key frame's token is read, so the last block
         # runs for that token alone (its keys and values still come from every frame)

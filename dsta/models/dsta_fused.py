@@ -29,6 +29,7 @@ aggregation's two weights; the two output heads share one norm and one matmul, w
 that one sigmoid gives sigma and 1 - sigma. A head whose joint groups are not T long (T = 5 with groups of 3) has no
 fused form: ``fuse_head`` returns the model as it is.
 """
+
 from __future__ import annotations
 
 import copy
@@ -106,14 +107,24 @@ def fold_norm(norm: nn.LayerNorm, linear: nn.Linear) -> tuple[torch.Tensor, torc
 def _is_plain_block(block: Block) -> bool:
     """A pre-norm timm ``Block`` that ``fuse_branch_blocks`` can fold: affine layer norms with shifts, attention
     and MLP with biases, exact GELU, no layer scale, no extra norms, no gate."""
-    norms_ok = all(type(n) is nn.LayerNorm and n.weight is not None and n.bias is not None
-                   for n in (block.norm1, block.norm2))
+    norms_ok = all(
+        type(n) is nn.LayerNorm and n.weight is not None and n.bias is not None for n in (block.norm1, block.norm2)
+    )
     attn, mlp = block.attn, block.mlp
-    return (norms_ok and isinstance(attn, TokenAttention) and attn._plain() and attn.qkv.bias is not None
-            and attn.proj.bias is not None and isinstance(attn.norm, nn.Identity)
-            and isinstance(block.ls1, nn.Identity) and isinstance(block.ls2, nn.Identity)
-            and isinstance(mlp.norm, nn.Identity) and isinstance(mlp.act, nn.GELU)
-            and mlp.act.approximate == "none" and mlp.fc2.bias is not None)
+    return (
+        norms_ok
+        and isinstance(attn, TokenAttention)
+        and attn._plain()
+        and attn.qkv.bias is not None
+        and attn.proj.bias is not None
+        and isinstance(attn.norm, nn.Identity)
+        and isinstance(block.ls1, nn.Identity)
+        and isinstance(block.ls2, nn.Identity)
+        and isinstance(mlp.norm, nn.Identity)
+        and isinstance(mlp.act, nn.GELU)
+        and mlp.act.approximate == "none"
+        and mlp.fc2.bias is not None
+    )
 
 
 def fuse_branch_blocks(branches: list) -> list[tuple[torch.Tensor, ...]]:
@@ -124,8 +135,9 @@ def fuse_branch_blocks(branches: list) -> list[tuple[torch.Tensor, ...]]:
     first = branches[0][0].attn
     c, heads, d = first.qkv.in_features, first.num_heads, first.head_dim
     e = _padded_head_size(d)
-    assert all(len(branch) == len(branches[0]) and all(_is_plain_block(b) for b in branch) for branch in branches), \
+    assert all(len(branch) == len(branches[0]) and all(_is_plain_block(b) for b in branch) for branch in branches), (
         "fused blocks need P equally deep branches of plain pre-norm TokenAttention blocks"
+    )
     blocks = [b for branch in branches for b in branch]
     assert len({b.norm1.eps for b in blocks} | {b.norm2.eps for b in blocks}) == 1, "one layer-norm eps"
     assert all(b.attn.num_heads == heads and b.attn.qkv.in_features == c for b in blocks), "one width, one head count"
@@ -145,8 +157,9 @@ def fuse_branch_blocks(branches: list) -> list[tuple[torch.Tensor, ...]]:
         # output projection: inputs (P, H, E) -> (P, C); head 0's constant channel carries the bias
         proj = torch.stack([blk.attn.proj.weight for blk in depth]).view(p, c, heads, d).permute(0, 2, 3, 1)
         proj = F.pad(proj, (0, 0, 0, e - d))  # (P, H, E, C)
-        bias_row = F.pad(torch.stack([blk.attn.proj.bias for blk in depth])[:, None, None],
-                         (0, 0, d, e - d - 1, 0, heads - 1))  # (P, H, E, C), the bias at (head 0, channel d)
+        bias_row = F.pad(
+            torch.stack([blk.attn.proj.bias for blk in depth])[:, None, None], (0, 0, d, e - d - 1, 0, heads - 1)
+        )  # (P, H, E, C), the bias at (head 0, channel d)
         proj_w = torch.block_diag(*(proj + bias_row).reshape(p, heads * e, c))
         # MLP: fc1 (P C -> P hidden + pad, the constant unit first), fc2 back with its bias in that unit's row
         weights, biases = zip(*(fold_norm(blk.norm2, blk.mlp.fc1) for blk in depth))
@@ -169,8 +182,14 @@ def _short_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
     return (weights.unsqueeze(-1) * v.unsqueeze(1)).sum(2)
 
 
-def fused_blocks(x: torch.Tensor, fused: list[tuple[torch.Tensor, ...]], seq_len: int, num_heads: int,
-                 eps: float, kernel: bool | None = None) -> torch.Tensor:
+def fused_blocks(
+    x: torch.Tensor,
+    fused: list[tuple[torch.Tensor, ...]],
+    seq_len: int,
+    num_heads: int,
+    eps: float,
+    kernel: bool | None = None,
+) -> torch.Tensor:
     """Run P branches of pre-norm blocks (weights from ``fuse_branch_blocks``) over a stream of rows.
 
     Args:
@@ -221,12 +240,20 @@ class FusedWeights(NamedTuple):
     def cast(self, dtype: torch.dtype) -> FusedWeights:
         """The matmul operands in ``dtype`` (autocast's, whose casts then find them cast and copy nothing); the final
         norm's scale and shift stay float32, as autocast runs group norms."""
+
         def c(t):
             return t.to(dtype)
 
-        return self._replace(pos=c(self.pos), stream_rows=c(self.stream_rows), raw_rows=c(self.raw_rows),
-                             blocks=[tuple(map(c, depth)) for depth in self.blocks], bias=c(self.bias),
-                             joint_rows=c(self.joint_rows), head_w=c(self.head_w), head_b=c(self.head_b))
+        return self._replace(
+            pos=c(self.pos),
+            stream_rows=c(self.stream_rows),
+            raw_rows=c(self.raw_rows),
+            blocks=[tuple(map(c, depth)) for depth in self.blocks],
+            bias=c(self.bias),
+            joint_rows=c(self.joint_rows),
+            head_w=c(self.head_w),
+            head_b=c(self.head_b),
+        )
 
 
 def _rows(model: DSTA) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -255,18 +282,29 @@ def fold_head(model: DSTA) -> FusedWeights:
     assert model.spatial_norm.eps == model.temporal_norm.eps and model.head_coord[0].eps == model.head_sigma[0].eps
     like = model.temporal_pos_embed
     stream_rows, joint_rows, raw_rows = (r.to(like) for r in _rows(model))
-    pos = torch.stack([F.pad(model.spatial_pos_embed.expand(g, t, c), (0, 0, 0, 0, 0, j - g)),
-                       model.temporal_pos_embed.expand(j, t, c)], dim=2).reshape(j * t * 2, c)
+    pos = torch.stack(
+        [
+            F.pad(model.spatial_pos_embed.expand(g, t, c), (0, 0, 0, 0, 0, j - g)),
+            model.temporal_pos_embed.expand(j, t, c),
+        ],
+        dim=2,
+    ).reshape(j * t * 2, c)
     w_temporal, w_spatial = model.aggregate.weight.reshape(2)
     scale = torch.stack([w_spatial.expand(c), w_temporal.expand(c)])
     coord_w, coord_b = fold_norm(model.head_coord[0], model.head_coord[1])
     sigma_w, sigma_b = fold_norm(model.head_sigma[0], model.head_sigma[1])
     return FusedWeights(
-        pos=pos, stream_rows=stream_rows, blocks=fuse_branch_blocks([model.spatial_blocks, model.temporal_blocks]),
+        pos=pos,
+        stream_rows=stream_rows,
+        blocks=fuse_branch_blocks([model.spatial_blocks, model.temporal_blocks]),
         norm_w=(scale * torch.stack([model.spatial_norm.weight, model.temporal_norm.weight])).reshape(-1),
         norm_b=(scale * torch.stack([model.spatial_norm.bias, model.temporal_norm.bias])).reshape(-1),
-        raw_rows=raw_rows * w_spatial, bias=model.aggregate.bias.view(1, 1), joint_rows=joint_rows,
-        head_w=torch.cat([coord_w, sigma_w, -sigma_w]).t(), head_b=torch.cat([coord_b, sigma_b, -sigma_b]))
+        raw_rows=raw_rows * w_spatial,
+        bias=model.aggregate.bias.view(1, 1),
+        joint_rows=joint_rows,
+        head_w=torch.cat([coord_w, sigma_w, -sigma_w]).t(),
+        head_b=torch.cat([coord_b, sigma_b, -sigma_b]),
+    )
 
 
 class FusedDSTA(nn.Module):
@@ -341,8 +379,9 @@ class FusedDSTA(nn.Module):
         w = self.weights()
         clip = tokens.reshape(b, t * j, c)
         stream = torch.baddbmm(w.pos, w.stream_rows.expand(b, -1, -1), clip)  # (B, J T 2, C)
-        stream = fused_blocks(stream.view(b * j * t, 2, c), w.blocks, t, self.num_heads, self.eps,
-                              self.attention_kernel)
+        stream = fused_blocks(
+            stream.view(b * j * t, 2, c), w.blocks, t, self.num_heads, self.eps, self.attention_kernel
+        )
         normed = F.group_norm(stream.view(b * j * t, 2 * c), 2, w.norm_w, w.norm_b, self.final_eps)
         raw = torch.baddbmm(w.bias, w.raw_rows.expand(b, -1, -1), clip)  # ungrouped: the key frame's token
         feat = torch.baddbmm(raw, w.joint_rows.expand(b, -1, -1), normed.view(b, j * t * 2, c))  # (B, J, C)

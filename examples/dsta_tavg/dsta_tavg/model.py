@@ -12,6 +12,7 @@ counted apart in the FLOP and parameter splits); for a regression model, a ``Pos
 (the RLE loss uses it). ``frame_features`` / ``aggregate_frames`` are optional: with them, streaming inference and
 the profiler's streaming mode cost one backbone pass per frame.
 """
+
 from __future__ import annotations
 
 import torch

@@ -2,6 +2,7 @@
 kind, factory, typed config, report label, Hydra configs and BibTeX entry. Torch-free: ``python -m dsta.config`` and
 the report stage import it without building a network; the factory (``dsta_tavg.model``) is imported only when one
 is built."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
