@@ -4,8 +4,9 @@ checks), which ``dsta.config`` applies when composing params.yaml."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,7 +35,7 @@ DEFAULT_INPUT_SIZE = (192, 256)  # [width, height]: the papers' 256x192 crops, w
 HEATMAP_STRIDE = 4  # heatmap models predict at a quarter of the input
 
 
-def _check_positive_int(value, field: str) -> int:
+def _check_positive_int(value: object, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise DataError(None, field, f"must be a positive integer, got {value!r}")
     return int(value)
@@ -181,22 +182,27 @@ def model_config_class(name: str, where: str = "model") -> type[ModelConfig] | N
     return cls
 
 
-def num_frames_of(name: str, kwargs: dict) -> int:
+def num_frames_of(name: str, kwargs: dict[str, Any]) -> int:
     """T of model ``name`` built with ``kwargs``: the argument, else the default of its typed config (1 for a
     single-frame model). The one place a stage or the report learns a model's T."""
     if kwargs.get("num_frames") is not None:
         return int(kwargs["num_frames"])
     cls = model_config_class(name)
-    return int(next((f.default for f in fields(cls) if f.name == "num_frames"), 1)) if cls else 1
+    if not cls:
+        return 1
+    # a field's default as declared (MISSING, which int() refuses, where the field has none)
+    default: Any = next((f.default for f in fields(cls) if f.name == "num_frames"), 1)
+    return int(default)
 
 
-def check_model_kwargs(name: str, kwargs: dict, where: str = "model.kwargs") -> ModelConfig:
+def check_model_kwargs(name: str, kwargs: object, where: str = "model.kwargs") -> ModelConfig:
     """The typed config of model ``name`` built from ``kwargs`` and checked; a DataError names ``where.KEY`` for an
     unknown, missing or bad argument."""
     cls = model_config_class(name, where.rsplit(".", 1)[0])
     if cls is None:
-        if load_error(name):  # a plugin of that name failed to load: say why
-            raise DataError(None, where.rsplit(".", 1)[0] + ".name", load_error(name))
+        error = load_error(name)
+        if error:  # a plugin of that name failed to load: say why
+            raise DataError(None, where.rsplit(".", 1)[0] + ".name", error)
         raise DataError(
             None,
             where.rsplit(".", 1)[0] + ".name",
@@ -215,13 +221,13 @@ def check_model_kwargs(name: str, kwargs: dict, where: str = "model.kwargs") -> 
             f"{where}.{missing[0]}",
             f"missing: model {name!r} needs {', '.join(missing)} (pass them, or start from a configs/model entry)",
         )
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
     cfg = cls(**values)
     cfg.check(where)
     return cfg
 
 
-def check_input_size(size, backbone: str | None, where: str = "data.input_size") -> tuple[int, int]:
+def check_input_size(size: object, backbone: str | None, where: str = "data.input_size") -> tuple[int, int]:
     """``[width, height]``, each at least one backbone stride (32 px: the last feature map must not be empty); HRNet
     fuses its branches at every scale, so it needs both divisible by 32."""
     if not isinstance(size, (list, tuple)) or len(size) != 2:
@@ -238,7 +244,7 @@ def check_input_size(size, backbone: str | None, where: str = "data.input_size")
     return w, h
 
 
-def check_heatmap_size(heatmap: dict, input_size: tuple[int, int], where: str = "model.heatmap") -> None:
+def check_heatmap_size(heatmap: object, input_size: tuple[int, int], where: str = "model.heatmap") -> None:
     """A heatmap model predicts at a quarter of its input, so ``heatmap.size`` must be ``input_size / 4``."""
     size = heatmap.get("size") if isinstance(heatmap, dict) else None
     want = [input_size[0] // HEATMAP_STRIDE, input_size[1] // HEATMAP_STRIDE]
@@ -256,7 +262,7 @@ INFERENCE_DTYPES = ("fp32", "fp16", "bf16")
 INFERENCE_FLAGS = {"cl": "channels_last", "compile": "compile", "graphs": "cuda_graphs"}
 
 
-def parse_inference_label(label, where: str) -> dict[str, object]:
+def parse_inference_label(label: object, where: str) -> dict[str, object]:
     """An inference mode written as ``dsta.inference.InferenceOptions.label`` writes it, e.g. ``bf16+cl`` or
     ``fp16+cl+compile+graphs`` (dtype first, then any of ``cl``, ``compile``, ``graphs``), as the options' fields."""
     if not isinstance(label, str) or not label:
@@ -277,7 +283,7 @@ def parse_inference_label(label, where: str) -> dict[str, object]:
 # the same section as a ``TrainConfig``.
 
 
-def _yaml_hint(value) -> str:
+def _yaml_hint(value: object) -> str:
     """Why a number may have arrived as a string: YAML 1.1 (PyYAML) reads ``1e-3`` (no dot) as text."""
     if isinstance(value, str):
         try:
@@ -289,7 +295,7 @@ def _yaml_hint(value) -> str:
 
 
 def check_number(
-    value, field: str, low: float | None = None, high: float | None = None, low_open: bool = False
+    value: object, field: str, low: float | None = None, high: float | None = None, low_open: bool = False
 ) -> float:
     """A real number (not a bool, not a string) within ``[low, high]`` (``(low, high]`` with ``low_open``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -303,7 +309,7 @@ def check_number(
     return float(value)
 
 
-def check_int(value, field: str, low: int | None = None) -> int:
+def check_int(value: object, field: str, low: int | None = None) -> int:
     """An integer (not a bool, not a float such as 3.0, not a string) of at least ``low``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise DataError(None, field, f"must be an integer, got {value!r}")
@@ -313,7 +319,7 @@ def check_int(value, field: str, low: int | None = None) -> int:
 
 
 # train key -> its check (field) ; the optional fine-tuning keys included
-TRAIN_CHECKS = {
+TRAIN_CHECKS: dict[str, Callable[[object, str], float]] = {
     "epochs": lambda v, f: check_int(v, f, 1),
     "batch_size": lambda v, f: check_int(v, f, 1),
     "lr": lambda v, f: check_number(v, f, 0, low_open=True),
@@ -329,7 +335,7 @@ TRAIN_CHECKS = {
 }
 
 
-def check_train_section(train, where: str = "train") -> None:
+def check_train_section(train: object, where: str = "train") -> None:
     """Types and ranges of a ``train`` section's keys (see the table above); ``milestones`` increasing epochs."""
     if not isinstance(train, dict):
         raise DataError(None, where, f"expected a mapping, got {train!r}")
@@ -362,7 +368,7 @@ SCHEDULES = ("multistep", "cosine")
 MULTISTEP_ONLY = ("milestones", "gamma", "lr_drop")  # what only the multi-step schedule reads (dsta.train)
 
 
-def check_schedule_keys(train: dict, where: str = "train") -> None:
+def check_schedule_keys(train: dict[str, Any], where: str = "train") -> None:
     """No key the section's ``schedule`` does not read: the multi-step keys under ``cosine``, a warm-up under the
     multi-step schedule (the default)."""
     if train.get("schedule") == "cosine":
@@ -425,7 +431,7 @@ class TrainConfig:
         missing = [k for k in TRAIN_REQUIRED if k not in train]
         if missing:
             raise DataError(None, f"{where}.{missing[0]}", f"missing (required: {', '.join(TRAIN_REQUIRED)})")
-        values = {k: tuple(v) if k == "milestones" else v for k, v in train.items()}
+        values: dict[str, Any] = {k: tuple(v) if k == "milestones" else v for k, v in train.items()}
         return cls(**values)
 
 
@@ -433,14 +439,14 @@ HALF_BODY_RULES = ("mmpose", "official")
 GT_BOXES = ("given", "clipped")
 
 
-def check_choice(value, field: str, choices: tuple[str, ...]) -> str:
+def check_choice(value: object, field: str, choices: tuple[str, ...]) -> str:
     """One of ``choices``, as written."""
     if value not in choices:
         raise DataError(None, field, f"must be one of {list(choices)}, got {value!r}")
     return value
 
 
-def check_data_section(data, where: str = "data") -> None:
+def check_data_section(data: object, where: str = "data") -> None:
     """Types and ranges of a ``data`` section's keys (``input_size`` is checked against the backbone elsewhere)."""
     if not isinstance(data, dict):
         raise DataError(None, where, f"expected a mapping, got {data!r}")
@@ -476,7 +482,7 @@ def check_data_section(data, where: str = "data") -> None:
             check_number(value, field, 0)
 
 
-def int_at_least(low: int):
+def int_at_least(low: int) -> Callable[[str], int]:
     """An argparse ``type``: an integer >= ``low``; a bad value is argparse's one-line usage error (exit 2), before
     any work (``--batch-size 0``, ``--iters -5``)."""
     import argparse
@@ -504,7 +510,7 @@ SEVERITIES = (1, 2, 3, 4, 5)
 CORRUPTION_MODES = ("key", "all")  # only the key frame of each clip corrupted, or every frame
 
 
-def check_robustness(section: object, where: str = "robustness") -> dict:
+def check_robustness(section: object, where: str = "robustness") -> dict[str, Any]:
     """The ``robustness`` config section (``corruptions``, ``severities``, ``modes``), checked: DataError naming
     ``where.KEY`` (and the value as written) for an unknown corruption, severity or mode, a repeat, or an empty list."""
     if not isinstance(section, dict):

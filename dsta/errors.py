@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class DataError(ValueError):
@@ -22,13 +27,13 @@ class DataError(ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-def main_guard(func):
+def main_guard(func: Callable[_P, _R]) -> Callable[_P, _R]:
     """Decorate a ``main`` so that a DataError exits with its one-line message (status 2), not a traceback."""
     import functools
     import sys
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return func(*args, **kwargs)
         except DataError as err:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # --- PoseTrack18/21 order: the order of ``keypoints`` in the JSON files and of every tensor in this project ---
 KEYPOINT_NAMES: tuple[str, ...] = (
@@ -237,7 +238,7 @@ def joint_groups(name: str) -> JointGroups:
         raise ValueError(f"unknown joint grouping {name!r}; known: {sorted(JOINT_GROUPINGS)}") from None
 
 
-def mmpose_metainfo() -> dict:
+def mmpose_metainfo() -> dict[str, Any]:
     """The dataset meta information mmpose's transforms and codecs read (flip indices, counts)."""
     return {
         "dataset_name": "posetrack",

@@ -74,7 +74,8 @@ def gpu_name() -> str | None:
     torch = sys.modules.get("torch")
     try:
         if torch is not None and torch.cuda.is_available():
-            return torch.cuda.get_device_name(torch.cuda.current_device())
+            name: str = torch.cuda.get_device_name(torch.cuda.current_device())
+            return name
     except Exception:  # a broken driver must not cost the run its metrics
         return None
     return None
@@ -83,7 +84,8 @@ def gpu_name() -> str | None:
 def torch_version() -> str | None:
     torch = sys.modules.get("torch")
     if torch is not None:
-        return torch.__version__
+        loaded: str = torch.__version__  # a str subclass (torch.torch_version.TorchVersion)
+        return loaded
     try:
         from importlib.metadata import version
 
@@ -115,21 +117,21 @@ def provenance(seed: int | None = None, config: Any = None) -> dict[str, Any]:
     }
 
 
-def machine_name(prov: dict | None) -> str | None:
+def machine_name(prov: dict[str, Any] | None) -> str | None:
     """The device that made the numbers: the GPU when there was one, else the CPU."""
     m = (prov or {}).get("machine") or {}
     return m.get("gpu") or m.get("cpu")
 
 
-def commit_name(prov: dict | None) -> str | None:
+def commit_name(prov: dict[str, Any] | None) -> str | None:
     """``abc1234`` or ``abc1234 (dirty tree)``; None when unknown."""
-    sha = (prov or {}).get("commit")
+    sha: str | None = (prov or {}).get("commit")
     if not sha:
         return None
     return sha + (" (dirty tree)" if (prov or {}).get("dirty") else "")
 
 
-def describe(prov: dict | None) -> str:
+def describe(prov: dict[str, Any] | None) -> str:
     """One line for a footnote: commit, machine, torch."""
     if not prov:
         return "provenance not recorded"
@@ -157,12 +159,12 @@ def last_commit(path: str | Path) -> str | None:
         return None
 
 
-def legacy(path: str | Path) -> dict:
+def legacy(path: str | Path) -> dict[str, Any]:
     """The provenance of an output that records none: what git knows (the commit that last stored the file)."""
     return {"commit": None, "dirty": None, "machine": {}, "recorded": False, "stored_in": last_commit(path)}
 
 
-def from_env(env: dict) -> dict:
+def from_env(env: dict[str, Any]) -> dict[str, Any]:
     """A provenance block from a profile's older ``env`` record (commit with ``-dirty``, device, torch)."""
     commit = env.get("commit") or ""
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,14 +34,14 @@ def voc_ap(scores: np.ndarray, labels: np.ndarray, n_pos: float) -> tuple[float,
     return float(ap * 100), float(precision[-1] * 100), float(recall[-1] * 100)
 
 
-def summary(ap: np.ndarray, pre: np.ndarray, rec: np.ndarray) -> dict:
+def summary(ap: np.ndarray, pre: np.ndarray, rec: np.ndarray) -> dict[str, Any]:
     """Poseval's columns: group means, ``Total`` over the joints that have GT, and the 15 APs."""
 
     def mean_finite(v: np.ndarray) -> float:
         v = v[~np.isnan(v)]
         return float(v.mean()) if len(v) else float("nan")
 
-    out = {g: float(np.mean(ap[list(idx)])) for g, idx in kp.POSEVAL_GROUP_INDICES.items()}
+    out: dict[str, Any] = {g: float(np.mean(ap[list(idx)])) for g, idx in kp.POSEVAL_GROUP_INDICES.items()}
     out["Total"] = mean_finite(ap)
     out["per_joint"] = [float(v) for v in ap]
     out["precision"] = mean_finite(pre)
@@ -48,7 +49,7 @@ def summary(ap: np.ndarray, pre: np.ndarray, rec: np.ndarray) -> dict:
     return out
 
 
-def compute(data: Loaded) -> dict:
+def compute(data: Loaded) -> dict[str, Any]:
     """AP per joint and poseval's columns for aligned data."""
     labels, n_gt = match_frames(data.gt, data.pr, data.n_frames)
     ap, pre, rec = np.zeros(J15), np.zeros(J15), np.zeros(J15)
@@ -62,7 +63,7 @@ def compute(data: Loaded) -> dict:
     return summary(ap, pre, rec)
 
 
-def evaluate(gt_dir: str | Path, pred_dir: str | Path, split_by: str | None = None) -> dict:
+def evaluate(gt_dir: str | Path, pred_dir: str | Path, split_by: str | None = None) -> dict[str, Any]:
     """PoseTrack AP (poseval semantics, stable tie-break) of the predictions in ``pred_dir`` against ``gt_dir``.
 
     Args:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class Matched:
 def matched(data: Loaded) -> Matched:
     """The matched arrays of loaded, aligned data (``dsta.evaluate.load``)."""
     labels, _ = match_frames(data.gt, data.pr, data.n_frames)
+    assert data.sequence is not None  # load() sets it, subset() keeps it
     n_seq = int(data.sequence.max()) + 1 if len(data.sequence) else 0
     n_gt = np.zeros((n_seq, J15))
     np.add.at(n_gt, data.sequence[data.gt.frame], data.gt.has.astype(np.float64))
@@ -55,6 +57,7 @@ def matched_split(data: Loaded, field: str) -> dict[str, Matched]:
     for name, frames in split_frames(data, field).items():
         if len(frames):
             m = matched(subset(data, frames))
+            assert data.sequence is not None  # subset() copied it into the data matched() just took
             n_gt = np.zeros((int(data.sequence.max()) + 1 if len(data.sequence) else 0, J15))
             n_gt[: len(m.n_gt)] = m.n_gt
             out[name] = Matched(m.sequence, m.score, m.label, m.has, n_gt)
@@ -87,7 +90,8 @@ def weighted_total(m: Matched, weights: np.ndarray) -> np.ndarray:
         ap[predicted & (n_pos == 0), j] = np.nan  # no GT: left out of Total, as compute
     with warnings.catch_warnings():  # a resample without any GT joint: NaN, silently
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(ap, 1)
+        total: np.ndarray = np.nanmean(ap, 1)
+        return total
 
 
 def resample_weights(num_sequences: int, n: int = 1000, seed: int = 0) -> np.ndarray:
@@ -121,7 +125,7 @@ def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
 
-def paired_margin(a: Matched, b: Matched, n: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
+def paired_margin(a: Matched, b: Matched, n: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, Any]:
     """Total(a) - Total(b) on the full split and its paired-bootstrap interval."""
     totals = bootstrap_totals({"a": a, "b": b}, n, seed)
     ones = np.ones((1, a.num_sequences))

@@ -14,7 +14,7 @@ from dsta.evaluate.poseval_backend import evaluate_poseval
 from dsta.io import check_out_file, remove_stale_temps, write_json
 
 
-def format_table(metrics: Mapping) -> str:
+def format_table(metrics: Mapping[str, Any]) -> str:
     """The AP table as poseval prints it."""
     header = "& " + " & ".join(f"{c:<4}" for c in kp.POSEVAL_COLUMNS) + " \\\\"
     row = (
@@ -37,7 +37,7 @@ def to_json(metrics: Any) -> Any:
 
 
 @main_guard
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description="PoseTrack AP (poseval semantics, stable tie-break).")
     p.add_argument("--gt", required=True, help="directory of GT files, one per sequence")
     p.add_argument("--pred", required=True, help="directory of prediction files with the GT files' names")

@@ -8,16 +8,17 @@ where no two scores tie.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dsta.errors import DataError
 from dsta.evaluate.ap import summary
 from dsta.evaluate.read import J15
 
 
-def evaluate_poseval(gt_dir: str | Path, pred_dir: str | Path) -> dict:
+def evaluate_poseval(gt_dir: str | Path, pred_dir: str | Path) -> dict[str, Any]:
     """Run the official poseval package on the same directories (a cross-check; needs ``poseval`` importable)."""
     try:
-        from poseval import eval_helpers, evaluateAP  # type: ignore
+        from poseval import eval_helpers, evaluateAP
     except ImportError:
         raise DataError(
             None,

@@ -8,6 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class Loaded:
 
     gt: People
     pr: People
-    flags: list[dict]  # per kept frame: the GT image's boolean fields
+    flags: list[dict[str, Any]]  # per kept frame: the GT image's boolean fields
     n_frames: int
     sequence: np.ndarray | None = None  # (n_frames,) per kept frame: its GT file's index in name order
 
@@ -136,7 +137,10 @@ def load(gt_dir: str | Path, pred_dir: str | Path) -> Loaded:
             f"{', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''}",
             file=sys.stderr,
         )
-    gts, prs, flags, sequence = [], [], [], []
+    gts: list[People] = []
+    prs: list[People] = []
+    flags: list[dict[str, Any]] = []
+    sequence: list[np.ndarray] = []
     offset = 0
     for file_index, name in enumerate(names):
         pred_path = pred_dir / name
