@@ -8,6 +8,7 @@ Torch-free: a model's kind and T come from its config, not from the model (``Exp
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import re
@@ -429,9 +430,64 @@ def throughput_batch(doc: dict | None) -> str | None:
     return max(others, key=int) if others else None
 
 
+#: where a timed file lived before it moved (current path -> former path), so a timing made before the move compares
+#: the code it timed with today's
+FORMER_PATHS: dict[str, str] = {}
+
+
+def _code(source: str) -> str:
+    """A module's code without its docstrings, comments or layout (its AST, dumped, the module's imports as a sorted
+    set, however they are grouped into statements): what a timing depends on."""
+    tree = ast.parse(source)
+    imports = sorted(
+        (getattr(node, "module", None) or "", alias.name, alias.asname or "")
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    )
+    tree.body = [node for node in tree.body if not isinstance(node, (ast.Import, ast.ImportFrom))]
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return repr(imports) + ast.dump(tree)
+
+
+def _timed_code(revision: str | None, paths: tuple[str, ...]) -> tuple[str | None, ...]:
+    """The code of ``paths`` at ``revision`` (a commit; None: the working tree), each None where it is absent."""
+    import subprocess
+
+    from dsta.provenance import REPO
+
+    out = []
+    for path in paths:
+        if revision is None:
+            file = REPO / path
+            out.append(_code(file.read_text()) if file.is_file() else None)
+            continue
+        text = None
+        for candidate in (path, FORMER_PATHS.get(path)):
+            if candidate is None:
+                continue
+            r = subprocess.run(["git", "show", f"{revision}:{candidate}"], cwd=REPO, capture_output=True, text=True)
+            if r.returncode == 0:
+                text = r.stdout
+                break
+        out.append(_code(text) if text is not None else None)
+    return tuple(out)
+
+
 def stale_timing(commit: str | None, paths: tuple[str, ...] = TIMED_CODE) -> str | None:
-    """Whether a timing made at ``commit`` predates the code it timed: the last commit touching ``paths`` is not an
-    ancestor of it. Returns that newer commit (short), or None (up to date, or git cannot tell)."""
+    """Whether a timing made at ``commit`` predates the code it timed: the first later commit at which that code
+    differs from the commit's (docstrings, comments, formatting and moves do not count: the code's AST is compared).
+    Returns that commit (short; "uncommitted changes" for the working tree), or None (the same code, or git cannot
+    tell)."""
     import subprocess
 
     from dsta.provenance import REPO
@@ -440,15 +496,23 @@ def stale_timing(commit: str | None, paths: tuple[str, ...] = TIMED_CODE) -> str
     if not sha or sha == "unknown":
         return None
     try:
-        last = subprocess.run(
-            ["git", "log", "-1", "--format=%h", "--", *paths], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        if not last:
-            return None
-        r = subprocess.run(["git", "merge-base", "--is-ancestor", last, sha], cwd=REPO, capture_output=True)
-    except OSError:
+        timed = _timed_code(sha, paths)
+        if all(c is None for c in timed):
+            return None  # the commit is not in this repository's history
+        every = [*paths, *(FORMER_PATHS[p] for p in paths if p in FORMER_PATHS)]
+        later = subprocess.run(
+            ["git", "log", "--reverse", "--format=%h", f"{sha}..HEAD", "--", *every],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError, SyntaxError):
         return None
-    return last if r.returncode == 1 else None
+    for revision in later:
+        if _timed_code(revision, paths) != timed:
+            return revision
+    return "uncommitted changes" if _timed_code(None, paths) != timed else None
 
 
 def dataset_status(data: Path, name: str) -> dict:

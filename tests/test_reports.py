@@ -698,6 +698,20 @@ def test_stale_timing_compares_with_the_timed_code():
     assert stale_timing("HEAD") is None  # HEAD contains every change to the timed code
 
 
+def test_timed_code_ignores_docstrings_layout_and_import_grouping():
+    """A timing is stale only when the code it timed changed: a reformatted file, a rewritten docstring or comment,
+    or imports regrouped (ruff's isort) leave it current; a changed expression does not."""
+    from reporting.results import _code
+
+    before = 'from a import b, c as d\n\ndef f(x):\n    """Doc."""\n    return b(x) + d(x)  # sum\n'
+    after = (
+        'from a import b\nfrom a import c as d\n\n\ndef f(\n    x,\n):\n    """Other words."""\n'
+        "    return b(x) + d(x)\n"
+    )
+    assert _code(before) == _code(after)
+    assert _code(before) != _code(before.replace("+ d(x)", "- d(x)"))
+
+
 def test_box_prior_rows_are_the_chance_level_of_the_table(results):
     """The robustness stage's box prior (detected and GT boxes) is a block of its own in the Markdown and the LaTeX
     main table, with its columns as scored and a footnote that says where it came from."""
