@@ -12,7 +12,7 @@ checks the converted model against a restatement of the released forward); only 
 deformable convolutions' weights and biases are stacked into ``deform_weight`` / ``deform_bias``:
 
 * ``rough_pose_estimation_net.final_layer.*`` -> ``rough.final.*``; ``rough_pose_estimation_net.*`` ->
-  ``rough.backbone.*`` (the official pose HRNet's keys are timm's, ``dsta.backbones.create_hrnet_pose``);
+  ``rough.backbone.*`` (the official pose HRNet's keys are timm's, ``dsta.nn.backbones.create_hrnet_pose``);
 * ``diff_temporal_fuse`` (PRF) -> ``prf``, ``support_temporal_fuse`` (PTM) -> ``ptm``, ``offset_mask_combine_conv``
   -> ``combine``; in each residual-steps block ``conv_bn_relu1`` -> ``expand``, ``conv_bn_relu2_B_I`` ->
   ``branches.B-1.I-1``, ``conv_bn_relu3`` -> ``project``, ``downsample`` -> ``shortcut`` (``conv`` / ``bn`` -> ``0``
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import torch
 
-from dsta.checkpoint import add_trust_argument, read_foreign_state_dict, release_config, rename_keys, save_converted
-from dsta.errors import DataError, main_guard
-from dsta.io import check_out_file
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import check_out_file
+from dsta.nn.checkpoint import add_trust_argument, read_foreign_state_dict, release_config, rename_keys, save_converted
 
 # the release's PoseTrack17/18 model (configs/posetimation/DcPose/posetrack1{7,8}/model_RSN.yaml)
 OFFICIAL_KWARGS = dict(
@@ -99,7 +99,7 @@ def from_release(state: dict[str, torch.Tensor], num_dilations: int, src: str | 
 
 
 def official_config(data: str = "posetrack17") -> dict:
-    """The ``config`` a converted checkpoint carries (``dsta.checkpoint.release_config``)."""
+    """The ``config`` a converted checkpoint carries (``dsta.nn.checkpoint.release_config``)."""
     return release_config("dcpose_hrnet_w48", OFFICIAL_KWARGS, data, input_size=OFFICIAL_INPUT_SIZE)
 
 

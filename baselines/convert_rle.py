@@ -14,9 +14,9 @@ import argparse
 from pathlib import Path
 
 from baselines.rle import from_release
-from dsta.checkpoint import add_trust_argument, read_foreign_state_dict, save_converted
-from dsta.errors import main_guard
-from dsta.io import check_out_file
+from dsta.core.errors import main_guard
+from dsta.core.io import check_out_file
+from dsta.nn.checkpoint import add_trust_argument, read_foreign_state_dict, save_converted
 
 
 def convert(src: str | Path, dst: str | Path, backbone: str = "resnet50", trust: bool = False) -> None:

@@ -42,8 +42,8 @@ from torch import nn
 from torchvision.ops import deform_conv2d
 
 from baselines.heatmap import HeatmapNet
-from dsta.checks import check_num_frames
-from dsta.registry import register_model
+from dsta.core.configs import check_num_frames
+from dsta.core.registry import register_model
 
 
 def _conv_bn(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:
@@ -113,7 +113,7 @@ class DCPose(nn.Module):
         ptm_blocks: PTM chain depth (1); its width is J.
         combine_channels / combine_blocks: the PRF+PTM fusion chain (64, 2).
         deconv_channels: SimpleBaseline width when the backbone is a ResNet.
-        pretrained: per-frame network weights (``dsta.backbones``; an official pose HRNet checkpoint also gives the
+        pretrained: per-frame network weights (``dsta.nn.backbones``; an official pose HRNet checkpoint also gives the
             1x1 heatmap layer).
         freeze_rough: do not train the per-frame network (the official ``FREEZE_HRNET_WEIGHTS``).
     """

@@ -8,7 +8,7 @@ Heatmaps are at a quarter of the input size; the loss is the joint-weighted MSE 
 is mmpose's MSRA codec (``dsta.objectives.HeatmapObjective``). This is the standard single-frame heatmap reference,
 and the per-frame stage of DCPose (``baselines.dcpose``).
 
-The HRNet trunk is the official pose HRNet (``dsta.backbones.create_hrnet_pose``: timm's HRNet without the last
+The HRNet trunk is the official pose HRNet (``dsta.nn.backbones.create_hrnet_pose``: timm's HRNet without the last
 stage's lower-resolution fuse outputs, which the pose network never builds). A ``pretrained`` file in the official
 pose layout (e.g. HRNet's COCO ``pose_hrnet_w48_384x288.pth``, which DCPose starts from) loads the trunk and, when
 its ``final_layer`` has this network's shape, the 1x1 heatmap layer as well (DCPose loads every layer, ``'*'``).
@@ -24,9 +24,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dsta.backbones import create_backbone, create_hrnet_pose, read_state_dict
-from dsta.checks import check_num_frames
-from dsta.registry import register_model
+from dsta.core.configs import check_num_frames
+from dsta.core.registry import register_model
+from dsta.nn.backbones import create_backbone, create_hrnet_pose, read_state_dict
 
 
 class HeatmapNet(nn.Module):

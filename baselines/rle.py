@@ -5,11 +5,11 @@ Jeff-sjtu/res-loglikelihood-regression (``RegressFlow``).
 
 One frame goes through the backbone; the pooled feature ``f`` gives, per joint, the location
 ``mu = W_mu f / ||f|| + b_mu`` (norm-scaled linear) and the scale ``sigma = sigmoid(W_s f + b_s)``. Training uses the
-RLE loss (``dsta.rle``: RealNVP flow + Laplace residual), the same implementation DSTA uses; the flow lives in the
+RLE loss (``dsta.nn.rle_flow``: RealNVP flow + Laplace residual), the implementation DSTA uses; the flow lives in the
 model, as in the release. Coordinates follow this project's convention (x / W, y / H in [0, 1] of the crop); the
 release centres them at 0 (``- 0.5``), which ``baselines.convert_rle`` folds into the coordinate bias.
 
-``pretrained`` takes backbone weights (``dsta.backbones``) or a whole RLE checkpoint of the release
+``pretrained`` takes backbone weights (``dsta.nn.backbones``) or a whole RLE checkpoint of the release
 (``coco-laplace-rle.pth``): then the backbone, both heads and the flow are loaded (``from_release``), as the PoseTrack
 row that is compared with DSTA starts from the same COCO RLE as DSTA's backbone does.
 
@@ -22,12 +22,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dsta.backbones import create_backbone, read_state_dict
-from dsta.checks import check_num_frames
-from dsta.errors import DataError
-from dsta.layers import NormScaledLinear, PoseOutput
-from dsta.registry import register_model
-from dsta.rle import RealNVP
+from dsta.core.configs import check_num_frames
+from dsta.core.errors import DataError
+from dsta.core.registry import register_model
+from dsta.nn.backbones import create_backbone, read_state_dict
+from dsta.nn.layers import NormScaledLinear, PoseOutput
+from dsta.nn.rle_flow import RealNVP
 
 
 class RegressFlow(nn.Module):

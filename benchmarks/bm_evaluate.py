@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from dsta.core.io import load_json
 from dsta.data.posetrack import parse_file, read_sequence
 from dsta.evaluate import evaluate
-from dsta.io import load_json
 
 POSEVAL = importlib.util.find_spec("poseval") is not None
 

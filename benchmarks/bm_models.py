@@ -11,8 +11,8 @@ import torch
 from benchmarks.profiling.env import environment
 from benchmarks.profiling.specs import model_configs, spec_from_model
 from benchmarks.profiling.steps import make_step, step_inputs
-from dsta.checks import DEFAULT_INPUT_SIZE
 from dsta.config import compose
+from dsta.core.configs import DEFAULT_INPUT_SIZE
 from dsta.models import own_models
 
 CONFIGS = model_configs()

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from benchmarks.profiling.side_by_side import parse_entry, side_by_side
-from dsta.checks import DEFAULT_INPUT_SIZE
+from dsta.core.configs import DEFAULT_INPUT_SIZE
 from dsta.inference import InferenceOptions
 
 CUDA = torch.cuda.is_available()

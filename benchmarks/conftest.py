@@ -41,8 +41,8 @@ def posetrack18_100k_people(tmp_path_factory):
     the whole PoseTrack18 train split: keypoints with ears absent, boxes, head boxes, track ids."""
     import numpy as np
 
-    from dsta import keypoints as kp
-    from dsta.io import write_json
+    from dsta.core import keypoints as kp
+    from dsta.core.io import write_json
 
     rng = np.random.RandomState(0)
     frames, per_frame = 20_000, 5
@@ -93,7 +93,7 @@ def posetrack18_100k_people(tmp_path_factory):
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     """The project's own provenance block in ``--benchmark-json``: pytest-benchmark's ``commit_info`` calls the tree
     dirty when any tracked file differs, pipeline outputs included (they change while ``dvc repro`` runs), where
-    ``dsta.provenance`` looks at the source only."""
-    from dsta.provenance import provenance
+    ``dsta.core.provenance`` looks at the source only."""
+    from dsta.core.provenance import provenance
 
     output_json["provenance"] = provenance()

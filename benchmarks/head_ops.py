@@ -41,11 +41,11 @@ import torch
 
 from benchmarks.profiling.ops import count_cuda_kernels, count_kernel_calls
 from benchmarks.profiling.side_by_side import interleaved, spread
+from dsta.core.io import write_json
+from dsta.core.provenance import provenance
 from dsta.inference import DTYPES
-from dsta.io import write_json
 from dsta.models.dsta import DSTA
 from dsta.models.dsta_fused import FusedDSTA, fuse_head
-from dsta.provenance import provenance
 
 
 def _summary(counts) -> dict[str, Any]:

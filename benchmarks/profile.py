@@ -68,12 +68,12 @@ from benchmarks.profiling.specs import (
 from benchmarks.profiling.steps import make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
 from dsta import inference
-from dsta.checks import DEFAULT_INPUT_SIZE, check_input_size, check_model_kwargs, int_at_least, model_config_class
-from dsta.errors import DataError, main_guard
+from dsta.core.configs import DEFAULT_INPUT_SIZE, check_input_size, check_model_kwargs, int_at_least, model_config_class
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import check_out_file, write_json
+from dsta.core.provenance import provenance
+from dsta.core.registry import list_models
 from dsta.inference import InferenceOptions
-from dsta.io import check_out_file, write_json
-from dsta.provenance import provenance
-from dsta.registry import list_models
 
 
 class Progress:

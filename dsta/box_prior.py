@@ -22,16 +22,16 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
-from dsta import keypoints as kp
 from dsta.config import load_params_section
+from dsta.core import keypoints as kp
+from dsta.core.errors import main_guard
+from dsta.core.io import check_out_file, write_json
+from dsta.core.provenance import provenance
 from dsta.data.dataset import TopDownClipDataset, make_dataset
 from dsta.data.marker import not_configured
 from dsta.data.transforms import crop_to_image
-from dsta.errors import main_guard
 from dsta.evaluate import PosePrediction, to_json
-from dsta.io import check_out_file, write_json
 from dsta.predict import score
-from dsta.provenance import provenance
 
 
 def fit(data: dict, data_root: str | Path, batch_size: int = 64) -> np.ndarray:

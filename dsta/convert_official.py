@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 import dsta.models  # noqa: F401  (registers every model: save_converted builds "dsta")
-from dsta.checkpoint import add_trust_argument, read_foreign_state_dict, release_config, rename_keys, save_converted
-from dsta.errors import main_guard
-from dsta.io import check_out_file
+from dsta.core.errors import main_guard
+from dsta.core.io import check_out_file
+from dsta.nn.checkpoint import add_trust_argument, read_foreign_state_dict, release_config, rename_keys, save_converted
 
 OFFICIAL_KWARGS = dict(
     backbone="resnet50",
@@ -62,7 +62,7 @@ def to_official_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 
 def official_config(data: str = "posetrack18") -> dict:
-    """The ``config`` a converted checkpoint carries (``dsta.checkpoint.release_config``): ``configs/data/DATA.yaml``
+    """The ``config`` a converted checkpoint carries (``dsta.nn.checkpoint.release_config``): ``configs/data/DATA.yaml``
     (the release's 256x192 input and box settings) and ``configs/model/dsta_r50.yaml`` (its RLE loss) with the
     official constructor arguments."""
     return release_config("dsta_r50", OFFICIAL_KWARGS, data)

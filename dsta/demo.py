@@ -18,13 +18,13 @@ import cv2
 import numpy as np
 import torch
 
-from dsta.checkpoint import add_trust_argument
-from dsta.checks import DEFAULT_INPUT_SIZE
+from dsta.core.configs import DEFAULT_INPUT_SIZE
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import atomic_path, check_out_file, load_json
 from dsta.data.dataset import read_image
-from dsta.draw import draw_pose, track_color
-from dsta.errors import DataError, main_guard
-from dsta.io import atomic_path, check_out_file, load_json
+from dsta.data.draw import draw_pose, track_color
 from dsta.models import load_checkpoint, read_checkpoint
+from dsta.nn.checkpoint import add_trust_argument
 from dsta.streaming import StreamingPose
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

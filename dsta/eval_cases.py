@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dsta import keypoints as kp
-from dsta.io import write_json
+from dsta.core import keypoints as kp
+from dsta.core.io import write_json
 
 
 @dataclass(frozen=True)

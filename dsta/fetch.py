@@ -47,9 +47,9 @@ import zlib
 from pathlib import Path
 
 from dsta.config import load_params_section
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import atomic_dir, atomic_path, check_out_dir, load_yaml, sha256_of, write_json
 from dsta.data.marker import NOT_CONFIGURED
-from dsta.errors import DataError, main_guard
-from dsta.io import atomic_dir, atomic_path, check_out_dir, load_yaml, sha256_of, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = "MANIFEST.json"
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", required=True)
     p.add_argument("--downloads", default="data/downloads", help="where archives are downloaded (and resumed)")
     a = p.parse_args(argv)
-    check_out_dir(Path(a.out).parent)  # --out itself is replaced whole (dsta.io.atomic_dir)
+    check_out_dir(Path(a.out).parent)  # --out itself is replaced whole (dsta.core.io.atomic_dir)
     if a.weights:
         doc = load_yaml(a.params) or {}
         result = fetch_weights(

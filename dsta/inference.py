@@ -22,12 +22,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from dsta.checks import INFERENCE_DTYPES, INFERENCE_FLAGS, parse_inference_label
-from dsta.errors import DataError
+from dsta.core.configs import INFERENCE_DTYPES, INFERENCE_FLAGS, parse_inference_label
+from dsta.core.errors import DataError
 from dsta.models.dsta_fused import fuse_head
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-assert tuple(DTYPES) == INFERENCE_DTYPES, "the dtype names live in dsta.checks"
+assert tuple(DTYPES) == INFERENCE_DTYPES, "the dtype names live in dsta.core.configs"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Loss and decoding for the two kinds of model output, kept beside the models rather than in them.
 
-* regression (DSTA, RLE): the model returns ``PoseOutput(coords, sigma, score)``; the loss is RLE (``dsta.rle``)
+* regression (DSTA, RLE): the model returns ``PoseOutput(coords, sigma, score)``; the loss is RLE (``dsta.nn.rle_flow``)
   with the model's own flow; decoding scales the normalized coordinates to crop pixels.
 * heatmap (single-frame heatmap, DCPose): the model returns (B, J, h, w) heatmaps; the loss is the weighted MSE of
   SimpleBaseline/DCPose; decoding is mmpose's MSRA codec (argmax with the quarter-offset sub-pixel refinement).
@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dsta import keypoints as kp
-from dsta.rle import rle_loss
+from dsta.core import keypoints as kp
+from dsta.nn.rle_flow import rle_loss
 
 
 @dataclass(frozen=True)

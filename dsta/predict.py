@@ -17,18 +17,18 @@ import torch
 from torch.utils.data import DataLoader
 
 from dsta import inference
-from dsta.checkpoint import add_trust_argument
-from dsta.checks import int_at_least, num_frames_of
+from dsta.core.configs import int_at_least, num_frames_of
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import check_out_dir, remove_stale_temps, write_json
+from dsta.core.provenance import provenance
 from dsta.data.dataset import TopDownClipDataset, make_dataset
 from dsta.data.marker import not_configured
 from dsta.data.transforms import crop_to_image
-from dsta.errors import DataError, main_guard
 from dsta.evaluate import PosePrediction, evaluate, to_json, write_predictions
 from dsta.inference import InferenceOptions, batch_runner
-from dsta.io import check_out_dir, remove_stale_temps, write_json
 from dsta.models import load_checkpoint, model_target, read_checkpoint
+from dsta.nn.checkpoint import add_trust_argument
 from dsta.objectives import flip_back, objective_for
-from dsta.provenance import provenance
 
 
 @torch.no_grad()

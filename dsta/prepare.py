@@ -26,6 +26,8 @@ import os
 import shutil
 from pathlib import Path
 
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import atomic_dir, check_out_dir, load_json, write_json
 from dsta.data.marker import NOT_CONFIGURED
 from dsta.data.posetrack import (
     Sequence,
@@ -35,8 +37,6 @@ from dsta.data.posetrack import (
     read_sequence,
     to_posetrack18,
 )
-from dsta.errors import DataError, main_guard
-from dsta.io import atomic_dir, check_out_dir, load_json, write_json
 
 SPLITS = ("train", "val")
 SPLIT_PARENTS = ("annotations", "jsons", "posetrack_data")
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--dataset", required=True)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    check_out_dir(Path(a.out).parent)  # --out itself is replaced whole (dsta.io.atomic_dir)
+    check_out_dir(Path(a.out).parent)  # --out itself is replaced whole (dsta.core.io.atomic_dir)
     summary = prepare(Path(a.raw), a.dataset, Path(a.out))
     if summary.get("configured"):
         val = summary["splits"]["val"]

@@ -18,9 +18,9 @@ from pathlib import Path
 from baselines import convert_dcpose
 from dsta import convert_official
 from dsta.config import RELEASE_CONVERTERS, load_params_section
-from dsta.errors import DataError, main_guard
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import load_yaml
 from dsta.fetch import where_to_get
-from dsta.io import load_yaml
 
 CONVERTERS = {"dsta.convert_official": convert_official.convert, "baselines.convert_dcpose": convert_dcpose.convert}
 assert set(CONVERTERS) == set(RELEASE_CONVERTERS)

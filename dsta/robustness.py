@@ -32,20 +32,20 @@ import numpy as np
 import torch
 
 from dsta import box_prior
-from dsta.checkpoint import add_trust_argument
-from dsta.checks import check_robustness, num_frames_of
 from dsta.config import load_params_section
+from dsta.core.configs import check_robustness, num_frames_of
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import load_json, write_json
+from dsta.core.provenance import provenance
 from dsta.data.corrupt import FrameCorruptor
 from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
-from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.evaluate.bootstrap import Matched, bootstrap_totals, interval, load_matched
-from dsta.io import load_json, write_json
 from dsta.models import load_checkpoint, model_target, read_checkpoint
+from dsta.nn.checkpoint import add_trust_argument
 from dsta.objectives import objective_for
 from dsta.predict import predict, score
-from dsta.provenance import provenance
 
 CONTROL = "blank"  # one point, whatever the severity; not part of mPC
 

@@ -35,15 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-from dsta.checks import check_num_frames, check_robustness, int_at_least
 from dsta.config import load_params_section
+from dsta.core.configs import check_num_frames, check_robustness, int_at_least
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import atomic_dir, check_out_dir, load_json, write_json
+from dsta.core.provenance import provenance
 from dsta.data.corrupt import corrupt_frame
 from dsta.data.dataset import TopDownClipDataset, make_dataset, read_image
-from dsta.errors import DataError, main_guard
 from dsta.evaluate import evaluate, to_json
 from dsta.evaluate.bootstrap import load_matched
-from dsta.io import atomic_dir, check_out_dir, load_json, write_json
-from dsta.provenance import provenance
 from dsta.robustness import check_box_prior, grid, intervals, summarize
 
 CLEAN = "clean"

@@ -30,18 +30,18 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from dsta import distributed as dist
-from dsta.checks import TrainConfig, num_frames_of
 from dsta.config import check_experiment, load_experiment
+from dsta.core.configs import TrainConfig, num_frames_of
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_bytes, write_json
+from dsta.core.provenance import provenance
 from dsta.data.dataset import make_dataset
 from dsta.data.marker import not_configured
-from dsta.errors import DataError, main_guard
 from dsta.evaluate import to_json
 from dsta.fetch import require_weights
-from dsta.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_bytes, write_json
 from dsta.models import backbone_path, create_model, model_target, read_checkpoint, save_checkpoint
 from dsta.objectives import objective_for, pck
 from dsta.predict import predict, score
-from dsta.provenance import provenance
 
 
 def lr_scheduler(optimizer, train: TrainConfig, steps_per_epoch: int = 1) -> torch.optim.lr_scheduler.LRScheduler:
@@ -468,8 +468,8 @@ def restore_previous_run(out: Path) -> None:
 
 
 def export_backbone(checkpoint: Path, dst: Path) -> None:
-    """The backbone of a trained checkpoint as a plain state dict (``dsta.backbones.load_backbone_weights`` reads it):
-    the synthetic pipeline's stand-in for RLE's COCO checkpoint, from which the paper initialises DSTA."""
+    """The backbone of a trained checkpoint as a plain state dict (``dsta.nn.backbones.load_backbone_weights`` reads
+    it): the synthetic pipeline's stand-in for RLE's COCO checkpoint, from which the paper initialises DSTA."""
     state = read_checkpoint(checkpoint)["state_dict"]
     backbone = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
     if not backbone:

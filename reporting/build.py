@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dsta.errors import DataError, main_guard
-from dsta.io import write_json, write_text
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import write_json, write_text
 from reporting import latex
 from reporting import robustness as rb
 from reporting.data import ReportData, load

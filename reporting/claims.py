@@ -10,9 +10,9 @@ The claims (He & Yang, CVPR 2024):
 - DSTA's head costs a small fraction of the backbone's FLOPs (from the profiles: counted, so no spread).
 - Streaming DSTA costs about one single-frame model per frame.
 
-- A model plugin's experiment (an outside package's model, ``dsta.registry.ModelPlugin``) gets the claims that apply
-  to any new model beside this matrix: it beats the RLE control and DSTA T=3 (val mAP; and on corrupted frames), and,
-  multi-frame, it recovers a corrupted key frame as DSTA's claim says.
+- A model plugin's experiment (an outside package's model, ``dsta.core.registry.ModelPlugin``) gets the claims that
+  apply to any new model beside this matrix: it beats the RLE control and DSTA T=3 (val mAP; and on corrupted frames),
+  and, multi-frame, it recovers a corrupted key frame as DSTA's claim says.
 
 - DSTA recovers a corrupted key frame from its neighbours: its temporal recovery (the robustness stage: rPC with only
   the key frame corrupted minus rPC with every frame corrupted) is above T=1's and RLE's, which are 0 exactly (a

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsta.errors import DataError
-from dsta.io import load_json, load_yaml
-from dsta.provenance import git_commit
+from dsta.core.errors import DataError
+from dsta.core.io import load_json, load_yaml
+from dsta.core.provenance import git_commit
 from reporting.claims import Claim, claims
 from reporting.results import (
     DATASETS,

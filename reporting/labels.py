@@ -81,7 +81,7 @@ def method_label(model: str, backbone: str = "", label: str | None = None) -> st
     return METHOD_NAMES.get(model, label or model)
 
 
-#: how a model builds an HRNet backbone: the pose papers' trunk (``dsta.backbones.create_hrnet_pose``) or timm's
+#: how a model builds an HRNet backbone: the pose papers' trunk (``dsta.nn.backbones.create_hrnet_pose``) or timm's
 #: classification network; the two HRNet-W48 have different parameters, so their rows are named apart
 HRNET_TRUNKS = {"heatmap_single": "pose", "dcpose": "pose", "dsta": "cls", "rle": "cls"}
 TRUNK_NOTES = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from dsta.provenance import commit_name, machine_name
+from dsta.core.provenance import commit_name, machine_name
 from reporting.data import Page
 from reporting.labels import BACKBONE_CITES, DATASET_CITES, METHOD_CITES, ROW_KINDS, UNPUBLISHED, backbone_note
 from reporting.results import MEMORY_COUNTERS, seed_groups, throughput_batch

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dsta.provenance import commit_name, machine_name
+from dsta.core.provenance import commit_name, machine_name
 from reporting.claims import ONE_SEED_FLOOR, Claim
 from reporting.results import Experiment, seed_groups, throughput_batch, timing
 from reporting.rows import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dsta.io import load_yaml
-from dsta.provenance import REPO, commit_name, cpu_model, from_env, machine_name
+from dsta.core.io import load_yaml
+from dsta.core.provenance import REPO, commit_name, cpu_model, from_env, machine_name
 from reporting.claims import ONE_SEED_FLOOR
 from reporting.data import Page, ReportData
 from reporting.labels import backbone_note
@@ -389,7 +389,7 @@ def index_page(report: ReportData, figures: dict[str, str]) -> str:
 def readme_block(report: ReportData) -> str:
     """The project README's results, generated: the synthetic summary (each experiment's mAP, clean and corrupted,
     GFLOPs, training time), the claims and the paper-size cost facts, each with the commit and machine it came from."""
-    from dsta.provenance import describe
+    from dsta.core.provenance import describe
 
     experiments, paper = report.experiments, report.paper
     synth = [e for e in experiments if e.dataset == "synthetic"]

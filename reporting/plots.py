@@ -24,10 +24,10 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
-from dsta import keypoints as kp  # noqa: E402
-from dsta.checks import num_frames_of  # noqa: E402
+from dsta.core import keypoints as kp  # noqa: E402
+from dsta.core.configs import num_frames_of  # noqa: E402
+from dsta.core.io import atomic_path, load_json  # noqa: E402
 from dsta.data.posetrack import read_split  # noqa: E402
-from dsta.io import atomic_path, load_json  # noqa: E402
 from reporting.labels import JOINT_NAMES, backbone_label, backbone_note  # noqa: E402
 from reporting.results import MEMORY_COUNTERS, method_name, throughput_batch, timing  # noqa: E402
 

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dsta import keypoints as kp
-from dsta.checks import num_frames_of
 from dsta.config import base_name
+from dsta.core import keypoints as kp
+from dsta.core.configs import num_frames_of
+from dsta.core.errors import DataError
+from dsta.core.io import load_json, load_yaml
+from dsta.core.provenance import from_env, legacy
+from dsta.core.registry import plugin
 from dsta.data.marker import not_configured
-from dsta.errors import DataError
 from dsta.evaluate import load as load_split
 from dsta.evaluate.bootstrap import matched, matched_split
-from dsta.io import load_json, load_yaml
-from dsta.provenance import from_env, legacy
-from dsta.registry import plugin
 from reporting.labels import backbone_label, method_label
 
 DATASETS = ("synthetic", "posetrack17", "posetrack18", "posetrack21")
@@ -38,7 +38,7 @@ MEMORY_COUNTERS = {
 }
 # what a DSTA timing depends on
 CORRUPTED = "corrupted"  # the synthetic GT images' flag the clean vs corrupted split uses (dsta.predict)
-TIMED_CODE = ("dsta/models/dsta.py", "dsta/models/dsta_fused.py", "dsta/attention.py", "dsta/layers.py")
+TIMED_CODE = ("dsta/models/dsta.py", "dsta/models/dsta_fused.py", "dsta/nn/attention.py", "dsta/nn/layers.py")
 
 
 def _optional_json(path: Path) -> dict | None:
@@ -432,7 +432,24 @@ def throughput_batch(doc: dict | None) -> str | None:
 
 #: where a timed file lived before it moved (current path -> former path), so a timing made before the move compares
 #: the code it timed with today's
-FORMER_PATHS: dict[str, str] = {}
+FORMER_PATHS: dict[str, str] = {"dsta/nn/attention.py": "dsta/attention.py", "dsta/nn/layers.py": "dsta/layers.py"}
+#: modules that moved (former name -> current), so an import of the same module under its former name is the same code
+MOVED_MODULES = {
+    **{f"dsta.{m}": f"dsta.core.{m}" for m in ("keypoints", "errors", "io", "provenance", "registry")},
+    "dsta.checks": "dsta.core.configs",
+    **{f"dsta.{m}": f"dsta.nn.{m}" for m in ("layers", "attention", "backbones", "checkpoint")},
+    "dsta.rle": "dsta.nn.rle_flow",
+    "dsta.draw": "dsta.data.draw",
+}
+
+
+def _imported(module: str, name: str, asname: str) -> tuple[str, str, str]:
+    """An import as (module, name, alias) under the modules' current names."""
+    full = f"{module}.{name}" if module else name
+    if full in MOVED_MODULES:  # from dsta import keypoints as kp
+        module, _, name = MOVED_MODULES[full].rpartition(".")
+        return module, name, asname or full.rpartition(".")[2]
+    return MOVED_MODULES.get(module, module), name, asname
 
 
 def _code(source: str) -> str:
@@ -440,7 +457,7 @@ def _code(source: str) -> str:
     set, however they are grouped into statements): what a timing depends on."""
     tree = ast.parse(source)
     imports = sorted(
-        (getattr(node, "module", None) or "", alias.name, alias.asname or "")
+        _imported(getattr(node, "module", None) or "", alias.name, alias.asname or "")
         for node in tree.body
         if isinstance(node, (ast.Import, ast.ImportFrom))
         for alias in node.names
@@ -463,7 +480,7 @@ def _timed_code(revision: str | None, paths: tuple[str, ...]) -> tuple[str | Non
     """The code of ``paths`` at ``revision`` (a commit; None: the working tree), each None where it is absent."""
     import subprocess
 
-    from dsta.provenance import REPO
+    from dsta.core.provenance import REPO
 
     out = []
     for path in paths:
@@ -490,7 +507,7 @@ def stale_timing(commit: str | None, paths: tuple[str, ...] = TIMED_CODE) -> str
     tell)."""
     import subprocess
 
-    from dsta.provenance import REPO
+    from dsta.core.provenance import REPO
 
     sha = (commit or "").split("-")[0].split()[0] if commit else ""
     if not sha or sha == "unknown":

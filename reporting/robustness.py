@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dsta.io import write_text
+from dsta.core.io import write_text
 from reporting import latex as tex
 from reporting.results import DATASETS, Experiment
 

@@ -9,7 +9,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from dsta.provenance import describe, machine_name
+from dsta.core.provenance import describe, machine_name
 from reporting.data import Page
 from reporting.labels import (
     BLOCKS,

@@ -7,14 +7,14 @@ per-frame network runs on the three frames stacked along the batch, the frame we
 and PTM inputs are built joint by joint, and the five modulated deformable convolutions are computed here directly,
 by bilinear sampling with the release's CUDA kernel's indexing (``thirdparty/deform_conv/src/
 deform_conv_cuda_kernel.cu``, ``modulated_deformable_im2col_gpu_kernel``), not by ``torchvision.ops``.
-The per-frame HRNet trunk is the one piece taken from the project (``dsta.backbones.create_hrnet_pose``, loaded from
+The per-frame HRNet trunk is the one piece taken from the project (``dsta.nn.backbones.create_hrnet_pose``, loaded from
 the released ``rough_pose_estimation_net.*`` keys, whose names are timm's): its equality to the official pose HRNet
 is checked key by key and in parameter count elsewhere (``tests/test_baselines.py``)."""
 
 import torch
 import torch.nn.functional as F
 
-from dsta.backbones import create_hrnet_pose
+from dsta.nn.backbones import create_hrnet_pose
 
 BN_EPS = 1e-5
 

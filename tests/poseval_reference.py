@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
 
 
 def _frames(path: Path, is_pred: bool) -> list[dict]:

@@ -24,7 +24,7 @@ import json
 import shutil
 from pathlib import Path
 
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "posetrack18-sample"
 TRAIN = ("003418_mpii_test", "009473_mpii_test")

@@ -1,10 +1,10 @@
-"""dsta.attention: the CPU short-sequence path and the one-token block equal timm's attention and blocks."""
+"""dsta.nn.attention: the CPU short-sequence path and the one-token block equal timm's attention and blocks."""
 
 import pytest
 import torch
 from timm.models.vision_transformer import Attention, Block
 
-from dsta.attention import TokenAttention, block_query
+from dsta.nn.attention import TokenAttention, block_query
 
 
 @pytest.mark.parametrize("batch,tokens", [(6, 3), (4, 5), (2, 9), (2, 20)])  # 20: past the short path

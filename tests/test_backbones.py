@@ -2,8 +2,8 @@ import pytest
 import timm
 import torch
 
-from dsta.backbones import create_backbone, create_hrnet_pose
-from dsta.errors import DataError
+from dsta.core.errors import DataError
+from dsta.nn.backbones import create_backbone, create_hrnet_pose
 
 
 def test_imagenet_weights_missing_offline_is_an_error(monkeypatch):

@@ -1,7 +1,7 @@
 import numpy as np
 
 from dsta import box_prior
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
 from dsta.data.dataset import TopDownClipDataset
 from dsta.predict import score
 

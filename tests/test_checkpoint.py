@@ -1,4 +1,4 @@
-"""Safe loading (``dsta.checkpoint.load_file``): a crafted checkpoint whose pickle would run code is refused, in one
+"""Safe loading (``dsta.nn.checkpoint.load_file``): a crafted checkpoint whose pickle would run code is refused, in one
 line naming the global it would call, by every command that reads a checkpoint, and nothing of it runs; only
 ``--trust-checkpoint`` unpickles it. Our own checkpoints and the releases' layouts load without that flag. Shape
 mismatches on load are one line (also tests/test_predict.py)."""
@@ -10,8 +10,8 @@ import pytest
 import torch
 import yaml
 
-from dsta.checkpoint import load_file, read_checkpoint
-from dsta.errors import DataError
+from dsta.core.errors import DataError
+from dsta.nn.checkpoint import load_file, read_checkpoint
 from tests.conftest import SHARED
 
 
@@ -124,10 +124,10 @@ def test_trust_flag_unpickles_what_the_safe_loader_refuses(tmp_path):
 
 def test_refusals_name_what_the_file_needs_and_pretrained_files_are_read_safely_too(tmp_path):
     """A numpy float array (its dtype class is not allow-listed) is refused naming that class; a crafted file given as
-    a model's ``pretrained`` weights (dsta.backbones) is one line too, and runs nothing."""
+    a model's ``pretrained`` weights (dsta.nn.backbones) is one line too, and runs nothing."""
     import numpy as np
 
-    from dsta.backbones import read_state_dict
+    from dsta.nn.backbones import read_state_dict
 
     torch.save({"x": np.zeros(2, np.float32)}, tmp_path / "f32.pt")
     with pytest.raises(DataError, match=r"refused: loading this checkpoint would call numpy.dtypes.Float32DType,"):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from dsta.checks import check_num_frames
-from dsta.errors import DataError
+from dsta.core.configs import check_num_frames
+from dsta.core.errors import DataError
 
 
 @pytest.mark.parametrize("t", [0, -1, 2, 4, 3.0, True, "3"])
@@ -17,7 +17,7 @@ def test_good_num_frames(t):
 
 
 def test_num_frames_of_takes_the_argument_else_the_models_default():
-    from dsta.checks import num_frames_of
+    from dsta.core.configs import num_frames_of
 
     assert num_frames_of("dsta", {"num_frames": 5}) == 5
     assert num_frames_of("dsta", {}) == 3 and num_frames_of("dcpose", {}) == 3  # their typed configs' defaults

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from dsta.core.errors import DataError
 from dsta.data.clips import clip_indices, sample_distance
-from dsta.errors import DataError
 
 
 def test_middle_of_sequence():

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from dsta.config import base_name, check_params, compose, expand_seeds
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,6 @@
-"""Compose-time validation (dsta.config.check_params with the typed model configs of dsta.checks): a bad config fails
-when params.yaml is composed, naming the key the user wrote; and the typed configs mirror the model constructors."""
+"""Compose-time validation (dsta.config.check_params with the typed model configs of dsta.core.configs): a bad config
+fails when params.yaml is composed, naming the key the user wrote; and the typed configs mirror the model
+constructors."""
 
 import dataclasses
 import inspect
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dsta.checks import MODEL_CONFIGS, check_input_size, check_model_kwargs
 from dsta.config import check_params, compose
-from dsta.errors import DataError
+from dsta.core.configs import MODEL_CONFIGS, check_input_size, check_model_kwargs
+from dsta.core.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,8 +91,8 @@ def test_cli_refuses_even_t_and_writes_nothing(tmp_path):
 
 def test_typed_configs_mirror_the_constructors():
     """Each typed config has exactly its model constructor's arguments, so compose checks what the model takes."""
+    from dsta.core.registry import _factories
     from dsta.models import own_models
-    from dsta.registry import _factories
 
     assert sorted(MODEL_CONFIGS) == own_models()
     for name, cls in MODEL_CONFIGS.items():
@@ -104,7 +105,7 @@ def test_typed_configs_mirror_the_constructors():
 
 
 def test_one_list_of_backbones():
-    from dsta import backbones, checks
+    from dsta.nn import backbones, checks
 
     assert backbones.BACKBONES == checks.BACKBONES
 

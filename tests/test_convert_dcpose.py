@@ -9,8 +9,8 @@ from torchvision.ops import deform_conv2d
 
 from baselines.convert_dcpose import OFFICIAL_KWARGS, convert, from_release
 from baselines.convert_dcpose import main as convert_main
-from dsta.errors import DataError
-from dsta.io import sha256_of
+from dsta.core.errors import DataError
+from dsta.core.io import sha256_of
 from dsta.models import create_model, load_checkpoint, read_checkpoint
 from tests.official_dcpose_reference import modulated_deform_conv, official_forward
 from tests.release_layouts import DCPOSE_LAYOUT, dcpose_release_state_dict, save_as_released

@@ -3,10 +3,10 @@ import hashlib
 import numpy as np
 import pytest
 
-from dsta.checks import CORRUPTIONS, IMAGENET_C_CORRUPTIONS
+from dsta.core.configs import CORRUPTIONS, IMAGENET_C_CORRUPTIONS
+from dsta.core.errors import DataError
 from dsta.data.corrupt import OCCLUDED_AREA, FrameCorruptor, corrupt_frame, corruption_seed
 from dsta.data.dataset import TopDownClipDataset
-from dsta.errors import DataError
 
 
 def _image(seed=0):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from dsta.core.errors import DataError
 from dsta.data.dataset import TopDownClipDataset
-from dsta.errors import DataError
 
 
 def _ds(root, **kw):

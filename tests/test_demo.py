@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from dsta.core.errors import DataError
 from dsta.demo import main, read_boxes
-from dsta.errors import DataError
 from dsta.models import create_model, save_checkpoint
 from tests.conftest import SHARED
 

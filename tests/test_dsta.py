@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from benchmarks.profiling.official_dsta import official_forward
-from dsta import keypoints as kp
 from dsta.convert_official import convert
+from dsta.core import keypoints as kp
 from dsta.models import create_model, load_checkpoint, read_checkpoint, save_checkpoint
 from dsta.models.dsta import DSTA
 from tests.release_layouts import DSTA_LAYOUT
@@ -42,7 +42,7 @@ def test_conversion_gives_the_official_network(tmp_path):
 
 
 def test_conversion_rejects_other_checkpoints(tmp_path):
-    from dsta.errors import DataError
+    from dsta.core.errors import DataError
 
     torch.save({"state_dict": {"conv.weight": torch.zeros(1)}}, tmp_path / "x.pth")
     with pytest.raises(DataError, match="fc_coord"):
@@ -59,7 +59,7 @@ def test_any_odd_t(t):
 
 
 def test_bad_arguments():
-    from dsta.errors import DataError
+    from dsta.core.errors import DataError
 
     with pytest.raises(DataError, match="model.num_frames"):
         DSTA("resnet18", num_frames=4)

@@ -10,8 +10,7 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from dsta import keypoints as kp
-from dsta.attention import TokenAttention
+from dsta.core import keypoints as kp
 from dsta.inference import InferenceOptions
 from dsta.models.dsta import DSTA
 from dsta.models.dsta_fused import (
@@ -22,6 +21,7 @@ from dsta.models.dsta_fused import (
     fused_blocks,
     fused_is_faster,
 )
+from dsta.nn.attention import TokenAttention
 
 ROOT = Path(__file__).resolve().parents[1]
 

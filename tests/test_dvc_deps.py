@@ -32,21 +32,23 @@ def test_stage_deps_cover_the_code_it_runs(name, graph):
 
 
 def test_a_missing_import_is_found(graph):
-    """The check itself: the report stage runs reporting/build.py, which imports dsta/provenance.py (and the RLE flow is
-    part of what train runs), so dropping either from the deps must show up."""
+    """The check itself: the report stage runs reporting/build.py, which imports dsta/core/provenance.py (and the RLE
+    flow is part of what train runs), so dropping either from the deps must show up."""
     report = code_files(graph, entry_modules(stages()["report"]["cmd"]))
-    assert ROOT / "dsta" / "provenance.py" in report
+    assert ROOT / "dsta" / "core" / "provenance.py" in report
     train = code_files(graph, entry_modules(stages()["train"]["cmd"]))
-    assert ROOT / "dsta" / "rle.py" in train and ROOT / "baselines" / "dcpose.py" in train
-    assert not covered_by(ROOT / "dsta" / "rle.py", ["dsta/models", "dsta/data"])
+    assert ROOT / "dsta" / "nn" / "rle_flow.py" in train and ROOT / "baselines" / "dcpose.py" in train
+    assert not covered_by(ROOT / "dsta" / "nn" / "rle_flow.py", ["dsta/models", "dsta/data"])
 
 
 def test_rewrite_replaces_code_deps_only():
     """The writer keeps every other line: data deps, comments, the command, the outputs."""
     text = (
-        "stages:\n  s:\n    cmd: python -m dsta.x\n    deps:   # what it reads\n      - data/a\n      - dsta/io.py\n"
-        "      - dsta/errors.py\n      - configs/model\n    outs:\n      - out\n"
+        "stages:\n  s:\n    cmd: python -m dsta.x\n    deps:   # what it reads\n      - data/a\n"
+        "      - dsta/core/io.py\n      - dsta/core/errors.py\n      - configs/model\n    outs:\n      - out\n"
     )
-    new = rewrite(text, {"s": ["dsta/keypoints.py"]})
-    assert new == text.replace("      - dsta/io.py\n      - dsta/errors.py\n", "      - dsta/keypoints.py\n")
+    new = rewrite(text, {"s": ["dsta/core/keypoints.py"]})
+    assert new == text.replace(
+        "      - dsta/core/io.py\n      - dsta/core/errors.py\n", "      - dsta/core/keypoints.py\n"
+    )
     assert Path(ROOT / "dvc.yaml").is_file()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from dsta import evaluate as ev
-from dsta import keypoints as kp
-from dsta.errors import DataError
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError
 from dsta.eval_cases import CaseConfig, make_case
 from tests.poseval_reference import reference_ap
 

@@ -15,9 +15,9 @@ import pytest
 
 from dsta import fetch as ft
 from dsta import prepare as pr
+from dsta.core.errors import DataError
 from dsta.data import posetrack as pt
 from dsta.data.marker import NOT_CONFIGURED
-from dsta.errors import DataError
 from dsta.evaluate import evaluate
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

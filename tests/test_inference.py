@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 from dsta.inference import InferenceOptions, batch_runner
 from dsta.models import create_model
 

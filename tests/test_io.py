@@ -1,9 +1,9 @@
-"""dsta.io: atomic writes, the clean-up of what killed writes left, and output paths checked before any work."""
+"""dsta.core.io: atomic writes, the clean-up of what killed writes left, and output paths checked before any work."""
 
 import pytest
 
-from dsta.errors import DataError
-from dsta.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_json
+from dsta.core.errors import DataError
+from dsta.core.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_json
 
 
 def test_remove_stale_temps_takes_only_what_atomic_writes_leave(tmp_path):

@@ -1,4 +1,4 @@
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
 
 
 def test_posetrack_order_and_ears():

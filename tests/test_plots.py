@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
 from reporting import plots as pl
 
 GROUPS = list(kp.POSEVAL_GROUPS)

@@ -1,4 +1,4 @@
-"""Outside models (``dsta.registry``: entry point group ``dsta_bench.models``): the worked example
+"""Outside models (``dsta.core.registry``: entry point group ``dsta_bench.models``): the worked example
 ``examples/dsta_tavg``, installed with pip, runs through the pipeline's stages and gets its row, claims, robustness
 and efficiency in the report with no file of this repository edited; each way a plugin can fail is one line that
 leaves the other models working."""
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dsta import registry
-from dsta.errors import DataError
+from dsta.core import registry
+from dsta.core.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "dsta_tavg"
@@ -45,7 +45,7 @@ def fake_plugins(tmp_path, capsys):
         "notaplugin = fake_obj:PLUGIN\ndsta = fake_good:CLASH\n"
     )
     plugin = (
-        "from dsta.checks import RLEConfig\nfrom dsta.registry import ModelPlugin\n"
+        "from dsta.core.configs import RLEConfig\nfrom dsta.core.registry import ModelPlugin\n"
         "PLUGIN = ModelPlugin(name={name!r}, kind={kind!r}, factory='fake_good:build', config=RLEConfig, "
         "label='Good', configs={configs!r})\n"
     )
@@ -71,7 +71,9 @@ def test_failing_plugins_are_one_line_each_and_the_others_work(fake_plugins):
     assert registry.plugin("dsta") is None and registry.load_error("dsta")  # ours, never the plugin's
     assert "missing = fake_missing:PLUGIN (dsta_bench.models) failed to load: ModuleNotFoundError" in fake_plugins
     assert "badkind = fake_kind:PLUGIN" in fake_plugins and "unknown kind 'keypoints'" in fake_plugins
-    assert "notaplugin = fake_obj:PLUGIN" in fake_plugins and "expected a dsta.registry.ModelPlugin" in fake_plugins
+    assert (
+        "notaplugin = fake_obj:PLUGIN" in fake_plugins and "expected a dsta.core.registry.ModelPlugin" in fake_plugins
+    )
     import dsta.models  # noqa: F401  (ours)
 
     assert {"dcpose", "dsta", "good", "heatmap_single", "rle"} <= set(registry.list_models())  # (and any installed)
@@ -81,7 +83,7 @@ def test_failing_plugins_are_one_line_each_and_the_others_work(fake_plugins):
     for name, why in (("missing", "ModuleNotFoundError"), ("badkind", "unknown kind")):
         with pytest.raises(DataError, match=f"model.name: plugin entry point {name} = .*{why}"):
             registry.create_model(name)
-    from dsta.checks import check_model_kwargs
+    from dsta.core.configs import check_model_kwargs
 
     with pytest.raises(DataError, match=r"experiments.x.model.name: plugin entry point badkind = fake_kind:PLUGIN"):
         check_model_kwargs("badkind", {}, "experiments.x.model.kwargs")

@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError
 from dsta.data import posetrack as pt
-from dsta.errors import DataError
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "posetrack18-sample"
 VAL = SAMPLE / "annotations" / "val"

@@ -14,7 +14,7 @@ from benchmarks.profiling.memory import cpu_memory_supported, peak_memory
 from benchmarks.profiling.specs import parse_overrides, spec_from_experiment, spec_from_model
 from benchmarks.profiling.steps import ClipStep, StreamingStep, make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 
 
 class Wrapped(nn.Module):

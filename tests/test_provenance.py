@@ -1,6 +1,6 @@
 import sys
 
-from dsta import provenance as pv
+from dsta.core import provenance as pv
 
 
 def test_block_has_every_field():
@@ -32,14 +32,14 @@ def test_describe():
 
 def test_torch_free():
     assert "torch" not in pv.__dict__
-    code = "import sys, dsta.provenance as p; p.provenance(); assert 'torch' not in sys.modules"
+    code = "import sys, dsta.core.provenance as p; p.provenance(); assert 'torch' not in sys.modules"
     import subprocess
 
     assert subprocess.run([sys.executable, "-c", code], cwd=pv.REPO).returncode == 0
 
 
 def test_commit_override_for_copies_without_git(monkeypatch):
-    from dsta import provenance as pv
+    from dsta.core import provenance as pv
 
     monkeypatch.setenv(pv.COMMIT_ENV, "feed123")
     assert pv.git_state() == ("feed123", None)

@@ -1,7 +1,7 @@
 import pytest
 
-from dsta import registry
-from dsta.errors import DataError
+from dsta.core import registry
+from dsta.core.errors import DataError
 
 
 def test_every_model_file_registers_itself_with_its_kind():

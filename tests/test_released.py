@@ -7,7 +7,7 @@ import yaml
 
 from dsta import released
 from dsta.config import compose
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 from dsta.models import load_checkpoint, read_checkpoint
 from tests.release_layouts import dsta_release_state_dict, save_as_released
 

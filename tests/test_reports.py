@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 from reporting import build as rb
 from reporting.markdown import MAIN_HEADER
 from reporting.results import DATASETS
@@ -710,6 +710,10 @@ def test_timed_code_ignores_docstrings_layout_and_import_grouping():
     )
     assert _code(before) == _code(after)
     assert _code(before) != _code(before.replace("+ d(x)", "- d(x)"))
+    # a module that moved (dsta.keypoints -> dsta.core.keypoints), imported under its old and its new name
+    assert _code("from dsta import keypoints as kp\nfrom dsta.rle import rle_loss\n") == _code(
+        "from dsta.core import keypoints as kp\nfrom dsta.nn.rle_flow import rle_loss\n"
+    )
 
 
 def test_box_prior_rows_are_the_chance_level_of_the_table(results):

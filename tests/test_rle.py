@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from dsta.rle import RealNVP, rle_loss
+from dsta.nn.rle_flow import RealNVP, rle_loss
 
 
 def _identity_flow(prior_mean=0.0):

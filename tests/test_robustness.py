@@ -7,9 +7,9 @@ import yaml
 
 from dsta import robustness
 from dsta.config import check_params, compose
+from dsta.core.errors import DataError
 from dsta.data.corrupt import FrameCorruptor
 from dsta.data.dataset import TopDownClipDataset
-from dsta.errors import DataError
 from dsta.models import create_model, save_checkpoint
 from dsta.objectives import objective_for
 from dsta.predict import predict

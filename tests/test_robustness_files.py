@@ -11,8 +11,8 @@ import yaml
 
 from dsta import robustness
 from dsta import robustness_files as rf
+from dsta.core.errors import DataError
 from dsta.data.dataset import make_dataset, read_image
-from dsta.errors import DataError
 from dsta.evaluate import write_predictions
 from dsta.models import load_checkpoint
 from dsta.objectives import objective_for

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dsta.io import load_yaml
+from dsta.core.io import load_yaml
 from tests.release_layouts import dcpose_release_state_dict, dsta_release_state_dict, save_as_released
 from tests.smoke_release import build_release
 

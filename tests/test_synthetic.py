@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError
 from dsta.data import posetrack as pt
 from dsta.data.synthetic import SyntheticConfig, generate, main
-from dsta.errors import DataError
 
 
 def _digest(root):

@@ -5,8 +5,8 @@ import torch
 import yaml
 
 from dsta import train as train_mod
-from dsta.checks import TRAIN_REQUIRED, TrainConfig
-from dsta.errors import DataError
+from dsta.core.configs import TRAIN_REQUIRED, TrainConfig
+from dsta.core.errors import DataError
 from dsta.models import read_checkpoint
 from dsta.predict import main as predict_main
 
@@ -206,8 +206,8 @@ def test_fine_tune_keys_param_groups_and_freezing():
 
 
 def test_exported_backbone_loads_as_pretrained(tmp_path):
-    from dsta.checkpoint import save_checkpoint
     from dsta.models import create_model
+    from dsta.nn.checkpoint import save_checkpoint
 
     rle = create_model("rle", backbone="resnet18")
     save_checkpoint(tmp_path / "last.pt", "rle", {"backbone": "resnet18"}, rle)

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError
 from dsta.data import transforms as tf
-from dsta.errors import DataError
 
 
 def _clip(t=3, h=120, w=160, seed=0):

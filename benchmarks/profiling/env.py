@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
+from dsta.core.provenance import cpu_model, git_commit
 from dsta.inference import DTYPES, InferenceOptions
-from dsta.provenance import cpu_model, git_commit
 
 
 def device_name(device: torch.device) -> str:

@@ -49,7 +49,7 @@ from torch import nn
 from benchmarks.profiling.env import environment
 from benchmarks.profiling.specs import ModelSpec, spec_from_model
 from benchmarks.profiling.steps import STEPS, make_step, modes, step_inputs
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 from dsta.inference import InferenceOptions
 
 

@@ -14,7 +14,7 @@ from torch import nn
 from benchmarks.profiling.official_dsta import OfficialDSTA
 from dsta.config import load_experiment
 from dsta.convert_official import OFFICIAL_KWARGS, to_official_names
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 from dsta.models import create_model
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsta.checks import check_num_frames
-from dsta.errors import DataError
+from dsta.core.configs import check_num_frames
+from dsta.core.errors import DataError
 
 
 def clip_indices(key: int, length: int, num_frames: int, distance: int | tuple[int, int] = 1) -> list[int]:

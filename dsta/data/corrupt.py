@@ -21,8 +21,8 @@ import hashlib
 
 import numpy as np
 
-from dsta.checks import CORRUPTION_MODES, CORRUPTIONS, IMAGENET_C_CORRUPTIONS, SEVERITIES
-from dsta.errors import DataError
+from dsta.core.configs import CORRUPTION_MODES, CORRUPTIONS, IMAGENET_C_CORRUPTIONS, SEVERITIES
+from dsta.core.errors import DataError
 
 OCCLUDED_AREA = (0.1, 0.2, 0.3, 0.4, 0.5)  # fraction of the person box an occluder covers, severity 1..5
 

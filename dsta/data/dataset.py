@@ -11,13 +11,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dsta import keypoints as kp
-from dsta.checks import DEFAULT_INPUT_SIZE, GT_BOXES, check_num_frames
+from dsta.core import keypoints as kp
+from dsta.core.configs import DEFAULT_INPUT_SIZE, GT_BOXES, check_num_frames
 from dsta.data import transforms as tf
 from dsta.data.transforms import AugmentConfig
 from dsta.data.clips import clip_indices, sample_distance
 from dsta.data.posetrack import Sequence, box_from_keypoints, clip_box, join_detections, read_detections, read_split
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 
 
 cv2.setNumThreads(0)  # the DataLoader workers are the parallelism; OpenCV's own threads only contend with them

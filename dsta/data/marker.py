@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dsta.io import load_json
+from dsta.core.io import load_json
 
 NOT_CONFIGURED = "NOT_CONFIGURED.json"
 

@@ -9,7 +9,7 @@
 * PoseTrack21: ``posetrack_data/{train,val}/*.json``, COCO-style like PoseTrack18, with ``person_id`` as well.
 
 All three load into ``Sequence -> Frame -> Person``. Keypoints are always in the 17-keypoint order of
-``dsta.keypoints``; coordinates are image pixels. Person boxes are ``x, y, w, h``.
+``dsta.core.keypoints``; coordinates are image pixels. Person boxes are ``x, y, w, h``.
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from dsta import keypoints as kp
-from dsta.errors import DataError
-from dsta.io import load_json
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError
+from dsta.core.io import load_json
 
 FORMATS = ("posetrack17", "posetrack18", "posetrack21")
 
@@ -121,7 +121,7 @@ def _ignore_regions(path: Path, where: str, xs: Any, ys: Any) -> list[np.ndarray
 @dataclass
 class ParsedFile:
     """One PoseTrack17/18/21 annotation or prediction file: frames in file order, people as arrays (one row per
-    person, in file order). Keypoints are in the 17-keypoint order of ``dsta.keypoints``, image pixels."""
+    person, in file order). Keypoints are in the 17-keypoint order of ``dsta.core.keypoints``, image pixels."""
 
     path: Path
     format: str  # one of FORMATS

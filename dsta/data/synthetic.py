@@ -26,9 +26,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dsta import keypoints as kp
-from dsta.errors import DataError, main_guard
-from dsta.io import atomic_dir, load_json, write_json
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import atomic_dir, load_json, write_json
 
 K = kp.KEYPOINT_INDEX
 ACTIONS = ("walk", "wave", "turn", "cross")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsta import keypoints as kp
-from dsta.checks import HALF_BODY_RULES
-from dsta.errors import DataError
+from dsta.core import keypoints as kp
+from dsta.core.configs import HALF_BODY_RULES
+from dsta.core.errors import DataError
 
 IMAGENET_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)  # RGB, 0-255
 IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
@@ -29,7 +29,7 @@ class AugmentConfig:
     """Training augmentation.
 
     Args:
-        flip_prob: probability of a horizontal flip (with the flip pairs of ``dsta.keypoints``).
+        flip_prob: probability of a horizontal flip (with the flip pairs of ``dsta.core.keypoints``).
         scale_factor: ``s``; the box scale is multiplied by a factor around 1 with std ``s``, within ``[1-s, 1+s]``.
         rotate_factor: ``r``; rotation in degrees around 0 with std ``r``.
         rotate_prob: probability of rotating at all.
@@ -213,7 +213,7 @@ def regression_target(crop_keypoints: np.ndarray, visible: np.ndarray, input_siz
     """Normalized coordinates ``(x / W, y / H)`` and per-joint weights (17, 2).
 
     A joint gets weight 0 where it is not annotated or falls outside the crop, else its loss weight from
-    ``dsta.keypoints.JOINT_LOSS_WEIGHTS`` (1 for all with ``joint_weights=False``).
+    ``dsta.core.keypoints.JOINT_LOSS_WEIGHTS`` (1 for all with ``joint_weights=False``).
     """
     w, h = input_size
     xy = np.asarray(crop_keypoints, dtype=np.float32).reshape(-1, 2)

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from dsta import keypoints as kp
-from dsta.errors import DataError
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError
 from dsta.evaluate.match import match_frames
 from dsta.evaluate.read import J15, Loaded, load, split_frames, subset
 

@@ -7,11 +7,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from dsta import keypoints as kp
-from dsta.errors import DataError, main_guard
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError, main_guard
+from dsta.core.io import check_out_file, remove_stale_temps, write_json
 from dsta.evaluate.ap import evaluate
 from dsta.evaluate.poseval_backend import evaluate_poseval
-from dsta.io import check_out_file, remove_stale_temps, write_json
 
 
 def format_table(metrics: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 from dsta.evaluate.ap import summary
 from dsta.evaluate.read import J15
 

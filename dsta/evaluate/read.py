@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError
 from dsta.data.posetrack import ParsedFile, parse_file
-from dsta.errors import DataError
 
 HEAD_SIZE_FACTOR = 0.6
 J15 = kp.NUM_POSEVAL_JOINTS

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
+from dsta.core.errors import DataError
+from dsta.core.io import load_json, write_json
 from dsta.data.posetrack import posetrack17_image_id
-from dsta.errors import DataError
-from dsta.io import load_json, write_json
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Every model of the project, registered, and the model layer's public face.
 
 Importing this package imports each model file (DSTA here, the baselines in the top-level ``baselines`` package); each
-registers its factory in the leaf ``dsta.registry``, so ``list_models``, ``create_model`` and ``model_target`` see
-them all. Checkpoints describe themselves (``dsta.checkpoint``); ``load_checkpoint(path)`` rebuilds the model from
+registers its factory in the leaf ``dsta.core.registry``, so ``list_models``, ``create_model`` and ``model_target`` see
+them all. Checkpoints describe themselves (``dsta.nn.checkpoint``); ``load_checkpoint(path)`` rebuilds the model from
 the file alone.
 
 What every registered model provides (the trainer, predictor and profiler rely on nothing else):
@@ -30,10 +30,10 @@ from typing import Any
 from torch import nn
 
 import baselines  # noqa: F401  (registers the baselines)
-from dsta.checkpoint import load_state, read_checkpoint, read_foreign_state_dict, save_checkpoint, save_converted
-from dsta.errors import DataError
+from dsta.core.errors import DataError
+from dsta.core.registry import create_model, list_models, model_target, own_models
 from dsta.models import dsta  # noqa: F401  (registers DSTA)
-from dsta.registry import create_model, list_models, model_target, own_models
+from dsta.nn.checkpoint import load_state, read_checkpoint, read_foreign_state_dict, save_checkpoint, save_converted
 
 __all__ = [
     "backbone_path",
@@ -56,7 +56,7 @@ def backbone_path(model: nn.Module) -> str:
 
 def load_checkpoint(path: str | Path, trust: bool = False, **overrides: Any) -> nn.Module:
     """Rebuild the model described by a checkpoint and load its weights (strictly; read safely unless ``trust``,
-    ``dsta.checkpoint.load_file``). ``overrides`` replace constructor arguments that do not change the weights (e.g.
+    ``dsta.nn.checkpoint.load_file``). ``overrides`` replace constructor arguments that do not change the weights (e.g.
     ``pretrained=None``)."""
     ckpt = read_checkpoint(path, trust)
     if not isinstance(ckpt["kwargs"], dict):

@@ -10,7 +10,7 @@ joints are regressed from those tokens:
    ``F_t = W f_t / ||f_t|| + b`` (the linear map divided by the L2 norm of its input, as RLE's output layer).
 2. **Space-time decoupling.**
    *Spatial* (local-awareness attention): on the key frame, the tokens of each group of adjacent joints (head, each
-   arm, each leg; groups from ``dsta.keypoints``) attend to each other, with a learned position embedding per place
+   arm, each leg; groups from ``dsta.core.keypoints``) attend to each other, with a learned position embedding per place
    in the group. Tokens outside every group (PoseTrack's ears) pass through unchanged.
    *Temporal*: each joint's T tokens attend to each other across frames, with a learned embedding per frame.
    Both are stacks of pre-norm transformer blocks (timm's ``Block``) followed by a LayerNorm.
@@ -18,8 +18,8 @@ joints are regressed from those tokens:
 4. **Heads.** ``coords = Linear(LN(F))`` in the crop's normalized frame (x / W, y / H, so [0, 1] inside the crop),
    ``sigma = sigmoid(Linear(LN(F)))``, and the joint score ``mean(1 - sigma)``.
 
-Training uses the RLE loss (``dsta.rle``) with the flow kept in the model (``self.flow``), as in the released code,
-so the released checkpoint (24,745,407 parameters at ResNet-50, T=3, 17 joints, C=32) loads one to one.
+Training uses the RLE loss (``dsta.nn.rle_flow``) with the flow kept in the model (``self.flow``), as in the released
+code, so the released checkpoint (24,745,407 parameters at ResNet-50, T=3, 17 joints, C=32) loads one to one.
 
 Inference may run the head in its fused form (``dsta.models.dsta_fused.fuse_head``: the same function in fewer
 operator calls); this file is the paper's path, the one training and FLOP counts see.
@@ -39,14 +39,14 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from dsta.attention import TokenAttention, block_query
-from dsta.backbones import create_backbone
-from dsta.checks import DSTA_INITS, check_num_frames
-from dsta.keypoints import JointGroups
-from dsta.keypoints import joint_groups as named_groups
-from dsta.layers import NormScaledLinear, PoseOutput
-from dsta.registry import register_model
-from dsta.rle import RealNVP
+from dsta.core.configs import DSTA_INITS, check_num_frames
+from dsta.core.keypoints import JointGroups
+from dsta.core.keypoints import joint_groups as named_groups
+from dsta.core.registry import register_model
+from dsta.nn.attention import TokenAttention, block_query
+from dsta.nn.backbones import create_backbone
+from dsta.nn.layers import NormScaledLinear, PoseOutput
+from dsta.nn.rle_flow import RealNVP
 
 
 def _blocks(dim: int, depth: int, num_heads: int, mlp_ratio: float, drop_path_rate: float) -> nn.ModuleList:
@@ -74,13 +74,13 @@ class DSTA(nn.Module):
     Args:
         backbone: timm backbone name (``resnet18``, ``resnet50``, ``hrnet_w32``, ``hrnet_w48``, ...).
         num_frames: T, any positive odd number; the key frame is frame ``T // 2``.
-        joint_groups: the grouping of the J keypoint tokens, or the name of one in ``dsta.keypoints``.
+        joint_groups: the grouping of the J keypoint tokens, or the name of one in ``dsta.core.keypoints``.
         embed_dim: C, the token width (32 in the paper).
         depth: transformer blocks in each of the spatial and temporal branches (4).
         num_heads: attention heads (8).
         mlp_ratio: MLP width / C in the blocks (2).
         drop_path_rate: stochastic depth at the last block (0.1).
-        pretrained: backbone weights: None, ``"imagenet"`` or a path (see ``dsta.backbones``).
+        pretrained: backbone weights: None, ``"imagenet"`` or a path (see ``dsta.nn.backbones``).
         official_readout: read the ungrouped joints from token 0, as the released code does.
         flow_prior_mean: mean of the RLE flow's Gaussian prior (the release uses 0.5).
         init: how the new layers start: ``"default"`` (PyTorch's init, the coordinate bias at the crop centre, the

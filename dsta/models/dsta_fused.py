@@ -40,9 +40,9 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from dsta.attention import TokenAttention
-from dsta.layers import PoseOutput
 from dsta.models.dsta import DSTA
+from dsta.nn.attention import TokenAttention
+from dsta.nn.layers import PoseOutput
 
 # -- which path: the measured rule ---------------------------------------------------------------------------------
 #: The largest batch (clips per head call) at which the fused head is faster than the paper's, per device type and

@@ -1,6 +1,6 @@
 """TempAvg: a single-frame RLE regressor whose pooled feature is averaged over the clip's frames.
 
-Each frame of the clip goes through the same backbone (any of dsta-bench's, ``dsta.backbones``) and is pooled to one
+Each frame of the clip goes through the same backbone (any of dsta-bench's, ``dsta.nn.backbones``) and is pooled to one
 vector; the clip's vectors are averaged with learned weights (a softmax over the T frames, starting uniform), and
 the average gives each joint's location and scale as in RLE (Li et al., ICCV 2021): ``mu = W_mu f / ||f|| + b_mu``,
 ``sigma = sigmoid(W_s f + b_s)``, trained with the RLE loss and its RealNVP flow. It is the simplest way to use the
@@ -18,9 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dsta.backbones import create_backbone
-from dsta.layers import NormScaledLinear, PoseOutput
-from dsta.rle import RealNVP
+from dsta.nn.backbones import create_backbone
+from dsta.nn.layers import NormScaledLinear, PoseOutput
+from dsta.nn.rle_flow import RealNVP
 
 
 class TemporalAverage(nn.Module):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from dsta.checks import ModelConfig
-from dsta.registry import ModelPlugin
+from dsta.core.configs import ModelConfig
+from dsta.core.registry import ModelPlugin
 
 
 @dataclass(frozen=True)

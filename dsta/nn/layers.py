@@ -1,7 +1,7 @@
 """Building blocks shared by several models, so that no model imports another model's file (as timm's ``layers``).
 
-The RLE flow that DSTA and the RLE baseline share lives in ``dsta.rle`` beside its loss; the per-frame backbones in
-``dsta.backbones``.
+The RLE flow that DSTA and the RLE baseline share lives in ``dsta.nn.rle_flow`` beside its loss; the per-frame
+backbones in ``dsta.nn.backbones``.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from dsta.errors import DataError
-from dsta.keypoints import JOINT_GROUPINGS
-from dsta.registry import load_error, plugin, plugins
+from dsta.core.errors import DataError
+from dsta.core.keypoints import JOINT_GROUPINGS
+from dsta.core.registry import load_error, plugin, plugins
 
 
 def check_num_frames(num_frames: int, field: str = "num_frames") -> int:
@@ -167,7 +167,7 @@ MODEL_CONFIGS: dict[str, type[ModelConfig]] = {
 
 
 def model_config_class(name: str, where: str = "model") -> type[ModelConfig] | None:
-    """The typed config of model ``name``: ours, or the one its plugin declares (``dsta.registry.ModelPlugin``);
+    """The typed config of model ``name``: ours, or the one its plugin declares (``dsta.core.registry.ModelPlugin``);
     None for an unknown name. A plugin whose config is not a ``ModelConfig`` dataclass is one error naming it."""
     if name in MODEL_CONFIGS:
         return MODEL_CONFIGS[name]
@@ -177,7 +177,9 @@ def model_config_class(name: str, where: str = "model") -> type[ModelConfig] | N
     cls = found.config
     if not (isinstance(cls, type) and issubclass(cls, ModelConfig)):
         raise DataError(
-            None, f"{where}.name", f"plugin {name}: its config must be a dsta.checks.ModelConfig dataclass, got {cls!r}"
+            None,
+            f"{where}.name",
+            f"plugin {name}: its config must be a dsta.core.configs.ModelConfig dataclass, got {cls!r}",
         )
     return cls
 

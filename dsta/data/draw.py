@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dsta import keypoints as kp
+from dsta.core import keypoints as kp
 
 TRACK_COLORS = (
     (230, 25, 75),

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from dsta.errors import DataError
-from dsta.io import CONFIG_DIR, atomic_path, load_yaml, sha256_of
-from dsta.registry import create_model
+from dsta.core.errors import DataError
+from dsta.core.io import CONFIG_DIR, atomic_path, load_yaml, sha256_of
+from dsta.core.registry import create_model
 
 
 def save_checkpoint(path: str | Path, name: str, kwargs: dict, model: nn.Module, **extra: Any) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 
 KINDS = ("regression", "heatmap")
 # this project's model names (tests/test_registry.py: what importing dsta.models registers): a plugin cannot take one,
@@ -65,7 +65,8 @@ class ModelPlugin:
         kind: ``"regression"`` or ``"heatmap"``: how it is trained and decoded, and its block in the report tables.
         factory: ``"package.module:function"``, the function that builds the network from the config's ``kwargs``;
             imported only when a model is built.
-        config: its typed config, a ``dsta.checks.ModelConfig`` subclass (constructor arguments, defaults, checks):
+        config: its typed config, a ``dsta.core.configs.ModelConfig`` subclass (constructor arguments, defaults,
+            checks):
             ``python -m dsta.config`` checks the plugin's experiments with it, as it checks ours.
         label: the method's name in the report's tables and figures.
         configs: a folder of Hydra config groups that ``python -m dsta.config`` adds to its search path (its
@@ -88,7 +89,7 @@ _broken: dict[str, str] = {}  # entry point name -> why it did not load
 
 def _check_plugin(ep: Any, obj: Any) -> ModelPlugin:
     if not isinstance(obj, ModelPlugin):
-        raise TypeError(f"expected a dsta.registry.ModelPlugin, got {type(obj).__name__}")
+        raise TypeError(f"expected a dsta.core.registry.ModelPlugin, got {type(obj).__name__}")
     if obj.name != ep.name:
         raise ValueError(f"its ModelPlugin is named {obj.name!r}, not {ep.name!r}")
     if obj.kind not in KINDS:

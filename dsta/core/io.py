@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"  # the Hydra config groups (dsta.config composes them)
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"  # the Hydra config groups (dsta.config composes them)
 
 
 def load_json(path: str | Path) -> Any:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # pipeline outputs (dvc.lock, metrics, benchmarks/results.json, reports/*.md) do not make the code dirty; in git
 # pathspecs ``*`` also matches ``/``, so ``benchmarks/*.py`` takes benchmarks/profiling/ too
 SOURCE_PATHS = ("dsta", "baselines", "benchmarks/*.py", "reports/*.py", "configs", "pyproject.toml")

@@ -24,7 +24,7 @@ import timm
 import torch
 from torch import nn
 
-from dsta.errors import DataError
+from dsta.core.errors import DataError
 
 BACKBONES = ("regnetx_002", "resnet10t", "resnet18", "resnet34", "resnet50", "resnet101", "hrnet_w32", "hrnet_w48")
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def read_state_dict(path: str | Path, field: str = "model.pretrained") -> dict[s
             "pretrained weights not found (see configs/weights for where each file comes "
             "from; `python -m dsta.fetch --weights NAME` fetches and verifies it)",
         )
-    try:  # PyTorch's safe unpickler, as dsta.checkpoint reads checkpoints: a weights file never needs more
+    try:  # PyTorch's safe unpickler, as dsta.nn.checkpoint reads checkpoints: a weights file never needs more
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise DataError(
