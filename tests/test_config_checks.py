@@ -105,9 +105,10 @@ def test_typed_configs_mirror_the_constructors():
 
 
 def test_one_list_of_backbones():
-    from dsta.nn import backbones, checks
+    from dsta.core import configs
+    from dsta.nn import backbones
 
-    assert backbones.BACKBONES == checks.BACKBONES
+    assert backbones.BACKBONES is configs.BACKBONES
 
 
 def test_missing_and_unknown_arguments():

@@ -24,9 +24,9 @@ import timm
 import torch
 from torch import nn
 
+from dsta.core.configs import BACKBONES  # the one list: compose-time checks read it too
 from dsta.core.errors import DataError
 
-BACKBONES = ("regnetx_002", "resnet10t", "resnet18", "resnet34", "resnet50", "resnet101", "hrnet_w32", "hrnet_w48")
 log = logging.getLogger(__name__)
 
 
