@@ -19,6 +19,7 @@ reaches ``dvc repro``, where a failing stage would already have deleted its prev
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from copy import deepcopy
 from pathlib import Path
@@ -57,7 +58,7 @@ def compose(overrides: list[str] | None = None, config_dir: Path = CONFIG_DIR) -
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
             cfg = hydra_compose(config_name="config", overrides=overrides)
     except HydraException as err:
-        message = str(err).splitlines()[0]
+        message = hint(str(err).splitlines()[0], config_dir, searchpath)
         if "extra/" in message:
             roots: list[str | Path] = [config_dir, *(s.strip("'").removeprefix("file://") for s in searchpath)]
             have = sorted({p.stem for d in roots for p in (Path(d) / "extra").glob("*.yaml")})
@@ -69,6 +70,32 @@ def compose(overrides: list[str] | None = None, config_dir: Path = CONFIG_DIR) -
     # a DictConfig's container is a dict, keyed by the config's names (to_container's type allows any container)
     params = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))
     return derive_box_priors(expand_seeds(params))
+
+
+def hint(message: str, config_dir: Path, searchpath: list[str]) -> str:
+    """Hydra's one-line refusal with what the user needs to fix it: a group's choices for an unknown option, the keys
+    there are beside an unknown key (as written)."""
+    missing = re.search(r"Could not find '([\w/]+)/([^'/]+)'", message)
+    if missing and missing.group(1) != "extra":
+        group = missing.group(1)
+        roots: list[str | Path] = [config_dir, *(s.strip("'").removeprefix("file://") for s in searchpath)]
+        have = sorted({p.stem for d in roots for p in (Path(d) / group).glob("*.yaml")})
+        return f"{group}={missing.group(2)}: no such {group} config; the choices: {', '.join(have)}"
+    unknown = re.search(r"Could not override '([^']+)'", message)
+    if unknown:
+        key = unknown.group(1)
+        node: Any = compose(config_dir=config_dir)
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                where = ".".join(parts[:i]) or "the top level"
+                keys = ", ".join(map(str, node)) if isinstance(node, dict) else "none (not a mapping)"
+                return (
+                    f"{key}: not in the config ({where} has {keys}); a new key is added with +{key}=VALUE, a "
+                    f"config group chosen with GROUP=NAME"
+                )
+            node = node[part]
+    return message
 
 
 def plugin_searchpath() -> list[str]:
@@ -323,10 +350,14 @@ def load_experiment(params: str | Path, name: str, section: str = "experiments")
     return cfg
 
 
+#: the example ``--help`` shows (tests/test_config.py composes it): a group chosen, a key of the chosen experiments set
+HELP_EXAMPLE = "experiments=paper_posetrack17 experiments.dsta_r50_t3.train.epochs=10"
+
+
 @main_guard
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. data=posetrack18 model.depth=4")
+    p.add_argument("overrides", nargs="*", help=f"Hydra overrides, e.g. {HELP_EXAMPLE}")
     p.add_argument("--out", default="params.yaml")
     p.add_argument("--check", action="store_true", help="only verify that --out is up to date")
     a = p.parse_args(argv)

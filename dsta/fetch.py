@@ -227,13 +227,33 @@ def where_to_get(weights: dict, file: str) -> str:
     return _where(*found) if found else "it is not in configs/weights: add an entry with its source and sha256"
 
 
+def pretrain_of(params: dict, file: str) -> tuple[str, str] | None:
+    """The ``pretrain`` entry (name, its dataset) whose exported backbone is ``file`` (``pretrain/NAME/backbone.pt``,
+    the pretrain stage's output), else None."""
+    for name, entry in (params.get("pretrain") or {}).items():
+        if Path(file) == Path("pretrain") / name / "backbone.pt":
+            return name, str(((entry or {}).get("data") or {}).get("name", "synthetic"))
+    return None
+
+
 def require_weights(params: str | Path, experiment: str, cfg: dict) -> None:
     """Before training: the experiment's weights file must be there. A missing one is an error naming the file, the
     experiment and where to get it (never a silent start from random init)."""
     file = pretrained_file(cfg)
     if file is None or Path(file).is_file():
         return
-    where = where_to_get((load_yaml(params) or {}).get("weights") or {}, file)
+    doc = load_yaml(params) or {}
+    made = pretrain_of(doc, file)
+    if made is not None:  # a backbone this pipeline makes: its pretraining is the fix, not a download
+        name, data = made
+        raise DataError(
+            file,
+            f"experiments.{experiment}.model.kwargs.pretrained",
+            f"not made yet: the pretrain stage writes it (`dvc repro pretrain@{name}`, or `python -m dsta.train "
+            f"--params {params} --section pretrain --experiment {name} --data-root data/{data} --out "
+            f"runs/pretrain/{name} --export-backbone {file}`); a fresh clone has it (git holds it)",
+        )
+    where = where_to_get(doc.get("weights") or {}, file)
     raise DataError(
         file,
         f"experiments.{experiment}.model.kwargs.pretrained",

@@ -41,6 +41,28 @@ def test_bad_override():
         compose(["data=nonexistent"])
 
 
+def test_override_errors_name_the_key_as_written_and_what_there_is():
+    """A misspelt option of a group lists the group's choices; a key that is not in the config says so, with the keys
+    beside it; the example of ``--help`` composes."""
+    from dsta.config import HELP_EXAMPLE
+
+    with pytest.raises(
+        DataError,
+        match=r"experiments=paper_pt17: no such experiments config; the choices: .*"
+        r"paper_posetrack17, .*synthetic_tiny",
+    ):
+        compose(["experiments=paper_pt17"])
+    with pytest.raises(
+        DataError,
+        match=r"experiments.dsta_t3.train.epochz: not in the config \(experiments.dsta_t3"
+        r".train has epochs, ",
+    ):
+        compose(["experiments.dsta_t3.train.epochz=3"])
+    params = compose(HELP_EXAMPLE.split())
+    assert params["experiments"]["dsta_r50_t3"]["train"]["epochs"] == 10
+    check_params(params)
+
+
 @pytest.mark.parametrize("dataset", ["posetrack17", "posetrack18", "posetrack21"])
 def test_paper_experiments_compose(dataset):
     exps = compose([f"experiments=paper_{dataset}"])["experiments"]

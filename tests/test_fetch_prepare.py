@@ -384,6 +384,20 @@ def test_training_without_its_weights_file_names_file_experiment_and_source(tmp_
     ft.require_weights(tmp_path / "params.yaml", "x", {"model": {"kwargs": {"pretrained": None}}})
 
 
+def test_a_missing_pretrained_backbone_names_the_pretrain_stage(tmp_path, monkeypatch):
+    """The fine-tunes start from the pretrain stage's backbone: when it is missing, the fix is that stage (its dvc
+    target and the command it runs), not a download."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(json.dumps({"pretrain": {"rle": {"data": {"name": "synthetic"}}}}))
+    cfg = {"model": {"kwargs": {"pretrained": "pretrain/rle/backbone.pt"}}}
+    with pytest.raises(
+        DataError, match=r"not made yet: the pretrain stage writes it \(`dvc repro pretrain@rle`"
+    ) as err:
+        ft.require_weights(tmp_path / "params.yaml", "dsta_t3", cfg)
+    assert "--section pretrain --experiment rle --data-root data/synthetic" in str(err.value)
+    assert "experiments.dsta_t3.model.kwargs.pretrained" in str(err.value) and "configs/weights" not in str(err.value)
+
+
 def test_validation_in_training_falls_back_to_gt_boxes_but_evaluation_does_not(tmp_path):
     """No detection file in the release: training validates with GT boxes (and says so); dsta.predict stops."""
     from dsta.data.dataset import make_dataset
