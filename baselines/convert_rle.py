@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from baselines.rle import from_release
-from dsta.core.errors import main_guard
+from dsta.core.errors import doc_summary, main_guard
 from dsta.core.io import check_out_file
 from dsta.nn.checkpoint import add_trust_argument, read_foreign_state_dict, save_converted
 
@@ -29,7 +29,7 @@ def convert(src: str | Path, dst: str | Path, backbone: str = "resnet50", trust:
 
 @main_guard
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("src")
     p.add_argument("dst")
     p.add_argument("--backbone", default="resnet50")

@@ -41,6 +41,7 @@ import torch
 
 from benchmarks.profiling.ops import count_cuda_kernels, count_kernel_calls
 from benchmarks.profiling.side_by_side import interleaved, spread
+from dsta.core.errors import doc_summary
 from dsta.core.io import write_json
 from dsta.core.provenance import provenance
 from dsta.inference import DTYPES
@@ -178,7 +179,7 @@ def head_ops(
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=doc_summary(__doc__))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--backbone", default="resnet50")
     ap.add_argument("--num-frames", type=int, default=3)

@@ -69,7 +69,7 @@ from benchmarks.profiling.steps import make_step, modes, step_inputs
 from benchmarks.profiling.timing import time_calls
 from dsta import inference
 from dsta.core.configs import DEFAULT_INPUT_SIZE, check_input_size, check_model_kwargs, int_at_least, model_config_class
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import check_out_file, write_json
 from dsta.core.provenance import provenance
 from dsta.core.registry import list_models
@@ -230,7 +230,7 @@ def summary(result: dict) -> str:
 
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("overrides", nargs="*", help="constructor overrides, key=value (YAML values)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="a configs/model entry or a registered model name")

@@ -36,7 +36,7 @@ from dsta.core.configs import (
     check_robustness,
     parse_inference_label,
 )
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import CONFIG_DIR, load_yaml, write_text
 from dsta.core.registry import plugin, plugins
 
@@ -356,7 +356,7 @@ HELP_EXAMPLE = "experiments=paper_posetrack17 experiments.dsta_r50_t3.train.epoc
 
 @main_guard
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("overrides", nargs="*", help=f"Hydra overrides, e.g. {HELP_EXAMPLE}")
     p.add_argument("--out", default="params.yaml")
     p.add_argument("--check", action="store_true", help="only verify that --out is up to date")

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 import dsta.models  # noqa: F401  (registers every model: save_converted builds "dsta")
-from dsta.core.errors import main_guard
+from dsta.core.errors import doc_summary, main_guard
 from dsta.core.io import check_out_file
 from dsta.nn.checkpoint import add_trust_argument, read_foreign_state_dict, release_config, rename_keys, save_converted
 
@@ -85,7 +85,7 @@ def convert(
 
 @main_guard
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("src", help="official checkpoint (.pth)")
     p.add_argument("dst", help="dsta-bench checkpoint to write")
     p.add_argument(

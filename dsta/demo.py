@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from dsta.core.configs import DEFAULT_INPUT_SIZE
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import atomic_path, check_out_file, load_json
 from dsta.data.dataset import read_image
 from dsta.data.draw import draw_pose, track_color
@@ -173,7 +173,7 @@ def run(
 
 @main_guard
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--frames", required=True, help="directory of frames or a video file")
     p.add_argument("--boxes", required=True, help="person boxes with track ids (JSON)")
     p.add_argument("--checkpoint", required=True)

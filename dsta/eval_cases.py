@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dsta.core import keypoints as kp
+from dsta.core.errors import doc_summary
 from dsta.core.io import write_json
 
 
@@ -124,7 +125,7 @@ def make_case(out: str | Path, cfg: CaseConfig) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     d = CaseConfig()
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--out", required=True)
     for field in ("sequences", "frames", "persons", "unlabeled_frames", "seed"):
         p.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(d, field))

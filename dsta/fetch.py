@@ -47,7 +47,7 @@ import zlib
 from pathlib import Path
 
 from dsta.config import load_params_section
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import atomic_dir, atomic_path, check_out_dir, load_yaml, sha256_of, write_json
 from dsta.data.marker import NOT_CONFIGURED
 
@@ -319,7 +319,7 @@ def fetch_weights(weights: dict, experiments: dict, out: Path, downloads: Path, 
 
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--params", default="params.yaml")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--dataset", help="a key of datasets in params")

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from dsta import inference
 from dsta.core.configs import int_at_least, num_frames_of
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import check_out_dir, remove_stale_temps, write_json
 from dsta.core.provenance import provenance
 from dsta.data.dataset import TopDownClipDataset, make_dataset
@@ -152,7 +152,7 @@ def score(predictions: list[PosePrediction], dataset: TopDownClipDataset, out_di
 
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data-root", required=True, help="dataset root (the checkpoint's config names the split dirs)")
     p.add_argument("--out", required=True, help="output directory")

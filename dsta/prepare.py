@@ -26,7 +26,7 @@ import os
 import shutil
 from pathlib import Path
 
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import atomic_dir, check_out_dir, load_json, write_json
 from dsta.data.marker import NOT_CONFIGURED
 from dsta.data.posetrack import (
@@ -150,7 +150,7 @@ def _prepare(raw: Path, dataset: str, out: Path, tmp: Path) -> dict:
 
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--raw", required=True, help="the fetch stage's output")
     p.add_argument("--dataset", required=True)
     p.add_argument("--out", required=True)

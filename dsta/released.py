@@ -18,7 +18,7 @@ from pathlib import Path
 from baselines import convert_dcpose
 from dsta import convert_official
 from dsta.config import RELEASE_CONVERTERS, load_params_section
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import load_yaml
 from dsta.fetch import where_to_get
 
@@ -44,7 +44,7 @@ def convert_released(params: str | Path, name: str, out: str | Path) -> dict:
 
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--name", required=True, help="a key of released in params")
     p.add_argument("--out", required=True, help="the dsta-bench checkpoint to write")

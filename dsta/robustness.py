@@ -34,7 +34,7 @@ import torch
 from dsta import box_prior
 from dsta.config import load_params_section
 from dsta.core.configs import check_robustness, num_frames_of
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import load_json, write_json
 from dsta.core.provenance import provenance
 from dsta.data.corrupt import FrameCorruptor
@@ -183,7 +183,7 @@ def check_box_prior(path: str | Path, dataset: str, boxes: str, split: str, data
 
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--params", default="params.yaml", help="the composed params (its `robustness` section)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data-root", required=True)

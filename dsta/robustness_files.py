@@ -37,7 +37,7 @@ import numpy as np
 
 from dsta.config import load_params_section
 from dsta.core.configs import check_num_frames, check_robustness, int_at_least
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import atomic_dir, check_out_dir, load_json, write_json
 from dsta.core.provenance import provenance
 from dsta.data.corrupt import corrupt_frame
@@ -144,7 +144,7 @@ def score(export_dir: Path, predictions: Path, gt_dir: Path, resamples: int = 10
 
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("export", help="write the corrupted val clips of the robustness grid")
     e.add_argument("--params", default="params.yaml", help="the composed params: `robustness`, `box_prior.DATASET`")

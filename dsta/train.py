@@ -32,7 +32,7 @@ from tqdm import tqdm
 from dsta import distributed as dist
 from dsta.config import check_experiment, load_experiment
 from dsta.core.configs import TrainConfig, num_frames_of
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import atomic_path, check_out_dir, check_out_file, remove_stale_temps, write_bytes, write_json
 from dsta.core.provenance import provenance
 from dsta.data.dataset import make_dataset
@@ -384,7 +384,7 @@ def main_worker(cfg: dict, data_root: Path, out: Path) -> dict:
 
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--experiment", required=True, help="a key of `experiments` (or of --section) in params")
     p.add_argument("--section", default="experiments", help="the params mapping that holds it (`pretrain`)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import write_json, write_text
 from reporting import latex
 from reporting import robustness as rb
@@ -145,7 +145,7 @@ def write_latex(report: ReportData, tables: dict[str, MainTable], folder: Path, 
 
 @main_guard
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--reference", default="reports/reference.yaml")
     p.add_argument("--runs", default="runs")

@@ -21,6 +21,8 @@ from pathlib import Path
 import grimp
 import yaml
 
+from dsta.core.errors import doc_summary
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("dsta", "baselines", "benchmarks", "reporting")
 DVC_YAML = ROOT / "dvc.yaml"
@@ -145,7 +147,7 @@ def listed(stage: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--write", action="store_true", help="rewrite dvc.yaml's code deps")
     p.add_argument("--check", action="store_true", help="exit 1 if a stage's code deps are not the generated ones")
     a = p.parse_args(argv)

@@ -41,3 +41,9 @@ def main_guard(func: Callable[_P, _R]) -> Callable[_P, _R]:
             raise SystemExit(2) from None
 
     return wrapper
+
+
+def doc_summary(doc: str | None) -> str:
+    """A command's ``--help`` description: its module docstring's first paragraph as one line (the whole sentence,
+    never its first line cut short)."""
+    return " ".join((doc or "").strip().split("\n\n", 1)[0].split())

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from dsta.core import keypoints as kp
-from dsta.core.errors import DataError, main_guard
+from dsta.core.errors import DataError, main_guard, doc_summary
 from dsta.core.io import atomic_dir, load_json, write_json
 
 K = kp.KEYPOINT_INDEX
@@ -482,7 +482,7 @@ def generate(out: str | Path, cfg: SyntheticConfig) -> dict:
 @main_guard
 def main(argv: list[str] | None = None) -> None:
     d = SyntheticConfig()
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("--out", required=True, help="output directory (replaced)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--train-sequences", type=int, default=d.train_sequences)
