@@ -220,7 +220,13 @@ def main(argv: list[str] | None = None) -> dict:
     if ckpt.get("source_sha256"):  # a converted release: which file it was (no release publishes a checksum)
         metrics["provenance"]["weights_sha256"] = ckpt["source_sha256"]
     write_json(out / "metrics.json", to_json(metrics), indent=2)
-    print(f"{ckpt['model']} on {cfg['data']['name']} {a.split}: mAP {metrics['Total']:.2f}")
+    split = metrics.get("split") or {}
+    subsets = "".join(
+        f", {name} {split[key]['Total']:.2f} ({split[key].get('num_frames', '?')} frames)"
+        for key, name in (("false", "clean"), ("true", "corrupted"))
+        if (split.get(key) or {}).get("Total") is not None
+    )
+    print(f"{ckpt['model']} on {cfg['data']['name']} {a.split}: mAP {metrics['Total']:.2f}{subsets} -> {out}")
     return metrics
 
 

@@ -266,8 +266,12 @@ def main(argv: list[str] | None = None) -> dict:
         f"clean {result['clean']:.2f} (GT boxes {result['clean_gt_boxes']:.2f}; box prior "
         f"{result['box_prior']['boxes']:.2f}, GT boxes {result['box_prior']['gt_boxes']:.2f}), mPC "
         + ", ".join(f"{m} {v:.2f}" for m, v in result["mPC"].items())
-        + (f", temporal recovery {result['temporal_recovery']:+.3f}" if "temporal_recovery" in result else "")
-        + f" ({result['seconds']:.0f} s)"
+        + (
+            f", temporal recovery {100 * result['temporal_recovery']:+.1f}% of clean mAP"
+            if "temporal_recovery" in result
+            else ""
+        )
+        + f" ({result['seconds']:.0f} s) -> {out / 'metrics.json'}"
     )
     return result
 

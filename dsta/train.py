@@ -424,6 +424,11 @@ def main(argv: list[str] | None = None) -> dict:
         raise
     if dist.is_main():
         shutil.rmtree(out / PREVIOUS_RUN, ignore_errors=True)
+        print(
+            f"wrote {out / 'metrics.json'} and {out / 'last.pt'}: val mAP {result['val']['Total']:.2f} after "
+            f"{result['epochs']} epochs ({result['train_seconds']:.0f} s)"
+            + (f"; backbone -> {a.export_backbone}" if a.export_backbone else "")
+        )
     return result
 
 

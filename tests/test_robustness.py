@@ -51,7 +51,7 @@ def _params(tmp_path, grid=GRID):
 
 
 @pytest.mark.slow
-def test_stage_writes_every_run_and_the_summaries(tmp_path, synthetic_tiny):
+def test_stage_writes_every_run_and_the_summaries(tmp_path, synthetic_tiny, capsys):
     out = tmp_path / "rob"
     result = robustness.main(
         [
@@ -67,6 +67,9 @@ def test_stage_writes_every_run_and_the_summaries(tmp_path, synthetic_tiny):
     )
     written = json.loads((out / "metrics.json").read_text())
     assert written["num_frames"] == 3 and written["grid"] == GRID
+    said = capsys.readouterr().out.strip().splitlines()[-1]  # the recovery in % of clean mAP, as the README writes it
+    assert f"temporal recovery {100 * written['temporal_recovery']:+.1f}% of clean mAP" in said
+    assert said.endswith(f"-> {out / 'metrics.json'}")
     runs = written["runs"]
     # occlusion at 2 severities x 2 modes, blank once per mode; nothing reused at T=3
     assert [(r["corruption"], r["severity"], r["mode"]) for r in runs] == [

@@ -238,6 +238,8 @@ def test_failed_rerun_keeps_the_finished_run(tmp_path, synthetic_tiny, capsys):
     params = _params(tmp_path, epochs=1, num_frames=1)
     out = tmp_path / "run"
     _run(params, synthetic_tiny, out)
+    said = capsys.readouterr().out.strip().splitlines()[-1]  # the run ends saying what it wrote and its number
+    assert said.startswith(f"wrote {out / 'metrics.json'} and {out / 'last.pt'}: val mAP ") and "after 1 epochs" in said
     before = _snapshot(out)
     assert "metrics.json" in before and any(k.startswith("live/") for k in before)
     no_images = tmp_path / "no_images"
