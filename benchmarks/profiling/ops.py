@@ -16,6 +16,7 @@ On a CUDA device ``count_cuda_kernels`` counts what the rule stands for: the GPU
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from functools import cache
@@ -23,6 +24,9 @@ from typing import Any
 
 import torch
 from torch.profiler import ProfilerActivity, profile
+
+if not torch.cuda.is_available():  # kineto logs "ERROR ... gpuGetDeviceCount failed" at every CPU-only profile: noise
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")
 
 # allocations, and ``_unsafe_view`` (a view whose schema does not say so)
 NO_KERNEL = frozenset(
