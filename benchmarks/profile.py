@@ -103,7 +103,8 @@ def profile(
     options.check(device)
     if fast is not None:
         fast.check(device)
-    progress = Progress(f"{spec.name} {spec.input_size[0]}x{spec.input_size[1]}")
+    # height x width, as the papers write input sizes (256x192)
+    progress = Progress(f"{spec.name} {spec.input_size[1]}x{spec.input_size[0]}")
     progress("building the model")
     model = spec.build().to(device)
     env = environment(device, options)
@@ -222,7 +223,7 @@ def summary(result: dict) -> str:
             )
     p = result["params"]
     head = (
-        f"{result['model']} {result['input_size'][0]}x{result['input_size'][1]} T={result['num_frames']}: "
+        f"{result['model']} {result['input_size'][1]}x{result['input_size'][0]} T={result['num_frames']}: "
         f"{p['total'] / 1e6:.2f} M params (backbone {p['backbone'] / 1e6:.2f} M + head {p['head'] / 1e6:.3f} M)"
     )
     return "\n".join([head, *rows])

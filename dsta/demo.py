@@ -1,6 +1,10 @@
-"""Draw DSTA's skeletons on a video, frame by frame with streaming inference.
+"""Stream DSTA over a video frame by frame: its skeletons drawn on the frames, its poses written, its time per frame.
 
-``python -m dsta.demo --frames DIR_OR_VIDEO --boxes JSON --checkpoint CKPT --out FILE.gif|mp4``
+``python -m dsta.demo --frames DIR_OR_VIDEO --boxes JSON --checkpoint CKPT [--out FILE.gif|mp4] [--poses FILE.json]``
+
+The checkpoint gives the input size and the frame distance (its training config); each frame costs one backbone pass
+per person plus the head (``dsta.streaming``), and the command ends with the median time per frame. ``--poses`` writes
+``{"poses": [{frame, track_id, keypoints [[x, y], ...], scores, box}, ...]}`` in image pixels.
 
 ``--boxes`` is ``{"boxes": [{"frame": i, "track_id": k, "bbox": [x, y, w, h]}, ...]}`` (frames numbered from 0 in
 file-name order, or in video order), or a PoseTrack18 annotation file of the same video (its ``bbox`` and
@@ -11,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -20,7 +26,7 @@ import torch
 
 from dsta.core.configs import DEFAULT_INPUT_SIZE
 from dsta.core.errors import DataError, doc_summary, main_guard
-from dsta.core.io import atomic_path, check_out_file, load_json
+from dsta.core.io import atomic_path, check_out_file, load_json, write_json
 from dsta.data.dataset import read_image
 from dsta.data.draw import draw_pose, track_color
 from dsta.models import load_checkpoint, read_checkpoint
@@ -139,25 +145,44 @@ def write_animation(frames: list[np.ndarray], out: str | Path, fps: float = 10.0
             raise DataError(out, None, "output must end in .gif or .mp4")
 
 
+@dataclass
+class Streamed:
+    """What streaming a video gave: the frames with skeletons, the poses, each frame's time and the setting."""
+
+    drawn: list[np.ndarray]
+    poses: list
+    seconds: list[float]  # per pushed frame (with the last ones' flush counted on the last frame)
+    input_size: tuple[int, int]
+    frame_distance: int
+    device: str
+
+
 def run(
     frames: list[np.ndarray], boxes: dict, checkpoint: str | Path, threshold: float = 0.0, trust: bool = False
-) -> list[np.ndarray]:
+) -> Streamed:
     ckpt = read_checkpoint(checkpoint, trust)
     if ckpt["model"] != "dsta":
         raise DataError(checkpoint, "model", f"the demo streams DSTA checkpoints, got {ckpt['model']!r}")
     data = ckpt.get("config", {}).get("data", {})
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    input_size = tuple(data.get("input_size", DEFAULT_INPUT_SIZE))
+    distance = int(data.get("frame_distance", 1))
     stream = StreamingPose(
         load_checkpoint(checkpoint, trust),
-        tuple(data.get("input_size", DEFAULT_INPUT_SIZE)),
-        frame_distance=int(data.get("frame_distance", 1)),
+        input_size,
+        frame_distance=distance,
         box_enlarge=float(data.get("box_enlarge", 1.25)),
         device=device,
     )
-    poses = []
+    poses, seconds = [], []
     for t, frame in enumerate(frames):
+        start = time.perf_counter()
         poses += stream.push(frame, boxes.get(t, []))
-    poses += stream.flush()
+        if t == len(frames) - 1:
+            poses += stream.flush()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - start)
     drawn = [f.copy() for f in frames]
     for p in poses:
         draw_pose(
@@ -168,7 +193,23 @@ def run(
             threshold,
             thickness=max(1, frames[0].shape[0] // 240),
         )
-    return drawn
+    return Streamed(drawn, poses, seconds, (int(input_size[0]), int(input_size[1])), distance, device)
+
+
+def poses_json(poses: list) -> dict:
+    """The streamed poses as JSON data (image pixels)."""
+    return {
+        "poses": [
+            {
+                "frame": p.frame,
+                "track_id": int(p.track_id),
+                "keypoints": np.round(p.keypoints, 2).tolist(),
+                "scores": np.round(p.scores, 4).tolist(),
+                "box": np.round(p.box, 2).tolist(),
+            }
+            for p in sorted(poses, key=lambda p: (p.frame, p.track_id))
+        ]
+    }
 
 
 @main_guard
@@ -177,22 +218,45 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--frames", required=True, help="directory of frames or a video file")
     p.add_argument("--boxes", required=True, help="person boxes with track ids (JSON)")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True, help="output .gif or .mp4")
+    p.add_argument("--out", help="the skeleton video to write (.gif or .mp4)")
+    p.add_argument("--poses", help="the poses to write (.json)")
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--threshold", type=float, default=0.0, help="hide joints scoring below this")
     add_trust_argument(p)
     a = p.parse_args(argv)
-    if Path(a.out).suffix.lower() not in (".gif", ".mp4"):
+    if not a.out and not a.poses:
+        p.error("nothing to write: give --out (a skeleton video) and/or --poses (a JSON file)")
+    if a.out and Path(a.out).suffix.lower() not in (".gif", ".mp4"):
         raise DataError(a.out, None, "output must end in .gif or .mp4")
-    check_out_file(a.out)
+    for path, flag in ((a.out, "--out"), (a.poses, "--poses")):
+        if path:
+            check_out_file(path, flag)
     if not a.fps > 0:
         raise DataError(None, "--fps", f"must be > 0, got {a.fps}")
     frames = read_frames(a.frames)
     boxes = read_boxes(a.boxes)
     check_boxes(boxes, frames, a.boxes)
-    drawn = run(frames, boxes, a.checkpoint, a.threshold, a.trust_checkpoint)
-    write_animation(drawn, a.out, a.fps)
-    print(f"wrote {a.out} ({len(drawn)} frames)")
+    bare = [t for t in range(len(frames)) if not boxes.get(t)]
+    if bare:  # a PoseTrack val file labels every k-th frame only: say so, rather than a video that blinks
+        print(
+            f"{a.boxes}: {len(bare)} of {len(frames)} frames have no box (e.g. frame {bare[0]}); they get no skeleton",
+            file=sys.stderr,
+        )
+    streamed = run(frames, boxes, a.checkpoint, a.threshold, a.trust_checkpoint)
+    written = []
+    if a.out:
+        write_animation(streamed.drawn, a.out, a.fps)
+        written.append(f"{a.out} ({len(streamed.drawn)} frames)")
+    if a.poses:
+        write_json(a.poses, poses_json(streamed.poses), indent=1)
+        written.append(f"{a.poses} ({len(streamed.poses)} poses)")
+    ms = 1e3 * np.asarray(streamed.seconds)
+    w, h = streamed.input_size
+    print(
+        f"wrote {' and '.join(written)}; streamed at {h}x{w} input (height x width), frame distance "
+        f"{streamed.frame_distance} (the checkpoint's): {np.median(ms):.1f} ms per frame (median; 90th percentile "
+        f"{np.percentile(ms, 90):.1f}) on {streamed.device}, the first frames' warm-up included"
+    )
 
 
 if __name__ == "__main__":

@@ -91,3 +91,23 @@ def test_truncated_frame_is_an_error_naming_it(tmp_path, checkpoint, capsys):
         main(["--frames", str(frames), "--boxes", str(BOXES), "--checkpoint", str(checkpoint), "--out", str(out)])
     assert capsys.readouterr().err.strip().startswith(f"error: {victim}: file_name: truncated JPEG")
     assert out.read_bytes() == b"GIF89a an earlier demo"
+
+
+def test_streaming_writes_poses_and_its_time_per_frame(tmp_path, checkpoint, capsys):
+    """The streaming command: poses written (one per box, every frame of the sample video), the checkpoint's input
+    size and frame distance and the time per frame said at the end; nothing to write is a usage error."""
+    import json
+
+    poses = tmp_path / "poses.json"
+    main(["--frames", str(VIDEO), "--boxes", str(BOXES), "--checkpoint", str(checkpoint), "--poses", str(poses)])
+    doc = json.loads(poses.read_text())
+    boxes = read_boxes(BOXES)
+    assert len(doc["poses"]) == sum(len(v) for v in boxes.values())
+    first = doc["poses"][0]
+    assert len(first["keypoints"]) == 17 and len(first["scores"]) == 17 and len(first["box"]) == 4
+    said = capsys.readouterr().out.strip().splitlines()[-1]
+    assert said.startswith(f"wrote {poses} (")
+    assert "at 64x48 input (height x width), frame distance 1 (the checkpoint's)" in said
+    assert " ms per frame (median; 90th percentile " in said
+    with pytest.raises(SystemExit):
+        main(["--frames", str(VIDEO), "--boxes", str(BOXES), "--checkpoint", str(checkpoint)])
