@@ -29,11 +29,12 @@ RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 repro: install
 	$(RUN) dvc repro
 
-# the import contracts, lint and format first (pyproject.toml [tool.importlinter], [tool.ruff]; ARCHITECTURE.md)
+# the import contracts, lint, format and types first (pyproject.toml [tool.importlinter], [tool.ruff], [tool.mypy])
 test: install
 	$(RUN) lint-imports
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
 	$(RUN) python -m pytest tests benchmarks --benchmark-disable -q
 
 bench: install
