@@ -135,7 +135,8 @@ def results(tmp_path):
     return tmp_path
 
 
-def _build(root: Path, plots=False):
+def _build(root: Path, plots=False, **options):
+    """The report of the fixture's outputs in ``root/out`` (``options``: build's keyword arguments)."""
     return rb.build(
         root / "params.yaml",
         root / "reference.yaml",
@@ -146,6 +147,7 @@ def _build(root: Path, plots=False):
         root / "data",
         root / "out",
         plots=plots,
+        **options,
     )
 
 
@@ -334,18 +336,7 @@ def test_latex_escapes():
 def test_readme_block_is_generated_between_the_markers(results):
     readme = results / "README.md"
     readme.write_text(f"# title\n\nbefore\n{rb.README_BEGIN}\nstale 99.9\n{rb.README_END}\nafter\n")
-    rb.build(
-        results / "params.yaml",
-        results / "reference.yaml",
-        results / "runs",
-        results / "eval",
-        results / "profiles",
-        results / "bench.json",
-        results / "data",
-        results / "out",
-        plots=False,
-        readme=readme,
-    )
+    _build(results, readme=readme)
     text = readme.read_text()
     assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{rb.README_END}\nafter\n")
     assert "stale 99.9" not in text
@@ -730,18 +721,7 @@ def test_box_prior_rows_are_the_chance_level_of_the_table(results):
     }
     (results / "robustness" / "dsta_t3").mkdir(parents=True)
     (results / "robustness" / "dsta_t3" / "metrics.json").write_text(json.dumps(doc))
-    rb.build(
-        results / "params.yaml",
-        results / "reference.yaml",
-        results / "runs",
-        results / "eval",
-        results / "profiles",
-        results / "bench.json",
-        results / "data",
-        results / "out",
-        plots=False,
-        robustness=results / "robustness",
-    )
+    _build(results, robustness=results / "robustness")
     page = (results / "out" / "synthetic.md").read_text()
     detected, gt = _rows(page, "chance level")
     assert dict(zip(MAIN_HEADER, detected))["Mean"] == "12.0" and dict(zip(MAIN_HEADER, gt))["Mean"] == "25.0"
@@ -766,18 +746,7 @@ def test_box_prior_file_gives_the_chance_rows_of_a_report_without_robustness_run
     }
     (results / "box_prior").mkdir()
     (results / "box_prior" / "synthetic.json").write_text(json.dumps(prior))
-    rb.build(
-        results / "params.yaml",
-        results / "reference.yaml",
-        results / "runs",
-        results / "eval",
-        results / "profiles",
-        results / "bench.json",
-        results / "data",
-        results / "out",
-        plots=False,
-        box_priors=results / "box_prior",
-    )
+    _build(results, box_priors=results / "box_prior")
     page = (results / "out" / "synthetic.md").read_text()
     (row,) = _rows(page, "chance level")
     assert dict(zip(MAIN_HEADER, row))["Mean"] == "25.0" and dict(zip(MAIN_HEADER, row))["Boxes"] == "GT"
@@ -785,18 +754,7 @@ def test_box_prior_file_gives_the_chance_rows_of_a_report_without_robustness_run
     assert "Box prior (no image)" in (results / "out" / "latex" / "synthetic.tex").read_text()
     (results / "box_prior" / "synthetic.json").write_text(json.dumps({**prior, "boxes_file": "boxes/det.json"}))
     with pytest.raises(DataError, match=r"synthetic.json.*boxes_file.*\['gt'\]"):
-        rb.build(
-            results / "params.yaml",
-            results / "reference.yaml",
-            results / "runs",
-            results / "eval",
-            results / "profiles",
-            results / "bench.json",
-            results / "data",
-            results / "out",
-            plots=False,
-            box_priors=results / "box_prior",
-        )
+        _build(results, box_priors=results / "box_prior")
 
 
 def test_bold_mean_respects_the_seeds_spread():
