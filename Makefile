@@ -35,10 +35,10 @@ test: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
-	$(RUN) python -m pytest tests benchmarks --benchmark-disable -q
+	$(RUN) python -m pytest tests benchmarks --benchmark-disable -q -rs
 
 bench: install
-	$(RUN) python -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json
+	$(RUN) python -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json -rs
 
 clean-venv:
 	rm -rf $(VENV)
