@@ -95,13 +95,68 @@ def efficiency_section(models: list, timings: dict | None, where: str) -> list[s
     ]
 
 
+def synthetic_sections(report: ReportData, page: Page, timings: dict | None) -> list[str]:
+    """The synthetic page's own sections: the paper's claims, the per-seed appendix, clean vs corrupted frames, the
+    T ablation and training."""
+    reproduced = [e for e in page.experiments if e.evaluation]
+    out: list[str] = []
+    multi = {k: v for k, v in seed_groups(reproduced).items() if len(v) > 1}
+    out += [
+        "## The paper's claims on this set",
+        "",
+        "Computed by `reporting/claims.py` from this run's metrics, profiles and timing run (never by hand). "
+        "DSTA is fine-tuned from the `pretrain` stage's single-frame RLE backbone, as the paper fine-tunes it "
+        "from RLE's COCO checkpoint; RLE is the compute-matched control `rle_ft` (RLE continued from the same "
+        "backbone for the same steps). Margin: mean over seeds of the paired difference; spread: its sample "
+        "standard deviation over seeds; interval: the 95% paired bootstrap over val sequences. With one "
+        "seed a claim holds when its interval lies above 0 (without an interval: a margin over "
+        f"{ONE_SEED_FLOOR} points, the largest shift of one seed's mAP between two machines); with several, "
+        "when the margin exceeds the spread. Whether DSTA uses its neighbour frames (key frame vs every frame "
+        "corrupted, the blank-frame control, the box prior): [robustness-synthetic.md](robustness-synthetic.md).",
+        "",
+        claims_table(report.claims),
+        "",
+    ]
+    if multi:
+        out += [
+            "## Appendix: per-seed rows",
+            "",
+            "The main table's mean ± sd rows, one row per seed (params `seeds`).",
+            "",
+            seed_table(reproduced) or "",
+            "",
+        ]
+    else:
+        out += ["One seed per experiment (params `seeds`): the main table has no spread over seeds.", ""]
+    out += [
+        "## Clean vs corrupted frames",
+        "",
+        "Corrupted = synthetic frames with motion blur, defocus or an occluder crossing the person "
+        "(`corrupted` image flag); mAP on each subset of the labeled val frames.",
+        "",
+        split_table(page.experiments),
+        "",
+        "## T ablation (DSTA)",
+        "",
+        "Per new frame: streaming mode (per-frame features cached); a T=1 model has one backbone pass per "
+        "frame either way, so its streaming cost is its clip cost.",
+        "",
+        ablation_table(list(page.experiments), timings),
+        "",
+        "## Training",
+        "",
+        training_table(page.experiments),
+        "",
+    ]
+    return out
+
+
 def dataset_page(report: ReportData, page: Page, main_rows: MainTable, figures: dict[str, str]) -> str:
     """A dataset's page: its main table with footnotes, the recipe's differences, and on the synthetic set the
     claims, the per-seed appendix, clean vs corrupted, the T ablation and training; efficiency and figures."""
     timings = report.timings.get("experiments")
     title = page.title or page.dataset
     out = [f"# {title}", ""]
-    reproduced = [e for e in page.experiments if e.evaluation]
     if page.dataset != "synthetic":
         if not page.status.get("configured"):
             out += [
@@ -150,54 +205,7 @@ def dataset_page(report: ReportData, page: Page, main_rows: MainTable, figures: 
         "",
     ]
     if page.dataset == "synthetic" and page.experiments:
-        multi = {k: v for k, v in seed_groups(reproduced).items() if len(v) > 1}
-        out += [
-            "## The paper's claims on this set",
-            "",
-            "Computed by `reporting/claims.py` from this run's metrics, profiles and timing run (never by hand). "
-            "DSTA is fine-tuned from the `pretrain` stage's single-frame RLE backbone, as the paper fine-tunes it "
-            "from RLE's COCO checkpoint; RLE is the compute-matched control `rle_ft` (RLE continued from the same "
-            "backbone for the same steps). Margin: mean over seeds of the paired difference; spread: its sample "
-            "standard deviation over seeds; interval: the 95% paired bootstrap over val sequences. With one "
-            "seed a claim holds when its interval lies above 0 (without an interval: a margin over "
-            f"{ONE_SEED_FLOOR} points, the largest shift of one seed's mAP between two machines); with several, "
-            "when the margin exceeds the spread. Whether DSTA uses its neighbour frames (key frame vs every frame "
-            "corrupted, the blank-frame control, the box prior): [robustness-synthetic.md](robustness-synthetic.md).",
-            "",
-            claims_table(report.claims),
-            "",
-        ]
-        if multi:
-            out += [
-                "## Appendix: per-seed rows",
-                "",
-                "The main table's mean ± sd rows, one row per seed (params `seeds`).",
-                "",
-                seed_table(reproduced) or "",
-                "",
-            ]
-        else:
-            out += ["One seed per experiment (params `seeds`): the main table has no spread over seeds.", ""]
-        out += [
-            "## Clean vs corrupted frames",
-            "",
-            "Corrupted = synthetic frames with motion blur, defocus or an occluder crossing the person "
-            "(`corrupted` image flag); mAP on each subset of the labeled val frames.",
-            "",
-            split_table(page.experiments),
-            "",
-            "## T ablation (DSTA)",
-            "",
-            "Per new frame: streaming mode (per-frame features cached); a T=1 model has one backbone pass per "
-            "frame either way, so its streaming cost is its clip cost.",
-            "",
-            ablation_table(list(page.experiments), timings),
-            "",
-            "## Training",
-            "",
-            training_table(page.experiments),
-            "",
-        ]
+        out += synthetic_sections(report, page, timings)
     exp_profiles = {e.key: e.profile for e in page.experiments if e.profile}
     if exp_profiles:
         out += [
@@ -274,47 +282,10 @@ def paper_facts(paper: dict[str, dict], reference: dict) -> list[str]:
     return facts
 
 
-def index_page(report: ReportData, figures: dict[str, str]) -> str:
-    """The index: the pages, paper-size efficiency, the side-by-side time ratios, the benchmarks, the figures and the
-    sources of the reported rows."""
-    paper, side_by_side = report.paper, report.side_by_side
-    out = [
-        "# dsta-bench reports",
-        "",
-        f"Built by `python -m reporting.build` (the `report` stage of `dvc repro`) at commit {report.commit}, on "
-        f"{cpu_model()}. Regenerate with `make repro`; never edit by hand.",
-        "",
-        "| Page | Data | Reproduced rows | Reported rows |",
-        "|---|---|---|---|",
-    ]
-    for p in report.pages:
-        data = (
-            "synthetic default"
-            if p.dataset == "synthetic"
-            else "configured"
-            if p.status.get("configured")
-            else "not configured"
-        )
-        reproduced = sum(1 for e in p.experiments if e.evaluation)
-        out.append(f"| [{p.dataset}]({p.dataset}.md) | {data} | {reproduced} | {len(p.reported)} |")
-    out += [""] + list(report.links) + ([""] if report.links else [])
-    if paper:
-        out += [
-            "## Paper-size efficiency",
-            "",
-            "Every model at its paper configuration, 256x192 input (`paper_profiles`). GFLOPs count one "
-            "multiply-add as one FLOP (fvcore plus this project's handles for attention and deformable "
-            "convolution). LaTeX: [latex/paper-efficiency-cost.tex](latex/paper-efficiency-cost.tex), "
-            "[latex/paper-efficiency-speed.tex](latex/paper-efficiency-speed.tex).",
-            "",
-            *efficiency_section(
-                paper_models(paper),
-                report.timings.get("paper_profiles"),
-                f"the `paper_profile` stage, {measured_where(paper)} ({env_line(paper)})",
-            ),
-            *[f"- {f}" for f in paper_facts(paper, report.reference)],
-            "",
-        ]
+def timing_sections(report: ReportData) -> list[str]:
+    """The index's measured times: DSTA streaming / RLE and ours / the release, side by side, and the benchmarks."""
+    side_by_side = report.side_by_side
+    out: list[str] = []
     if side_by_side:
         out += [
             "## Time per frame: DSTA T=3 streaming / single-frame RLE, measured side by side",
@@ -378,6 +349,51 @@ def index_page(report: ReportData, figures: dict[str, str]) -> str:
             ),
             "",
         ]
+    return out
+
+
+def index_page(report: ReportData, figures: dict[str, str]) -> str:
+    """The index: the pages, paper-size efficiency, the side-by-side time ratios, the benchmarks, the figures and the
+    sources of the reported rows."""
+    paper = report.paper
+    out = [
+        "# dsta-bench reports",
+        "",
+        f"Built by `python -m reporting.build` (the `report` stage of `dvc repro`) at commit {report.commit}, on "
+        f"{cpu_model()}. Regenerate with `make repro`; never edit by hand.",
+        "",
+        "| Page | Data | Reproduced rows | Reported rows |",
+        "|---|---|---|---|",
+    ]
+    for p in report.pages:
+        data = (
+            "synthetic default"
+            if p.dataset == "synthetic"
+            else "configured"
+            if p.status.get("configured")
+            else "not configured"
+        )
+        reproduced = sum(1 for e in p.experiments if e.evaluation)
+        out.append(f"| [{p.dataset}]({p.dataset}.md) | {data} | {reproduced} | {len(p.reported)} |")
+    out += [""] + list(report.links) + ([""] if report.links else [])
+    if paper:
+        out += [
+            "## Paper-size efficiency",
+            "",
+            "Every model at its paper configuration, 256x192 input (`paper_profiles`). GFLOPs count one "
+            "multiply-add as one FLOP (fvcore plus this project's handles for attention and deformable "
+            "convolution). LaTeX: [latex/paper-efficiency-cost.tex](latex/paper-efficiency-cost.tex), "
+            "[latex/paper-efficiency-speed.tex](latex/paper-efficiency-speed.tex).",
+            "",
+            *efficiency_section(
+                paper_models(paper),
+                report.timings.get("paper_profiles"),
+                f"the `paper_profile` stage, {measured_where(paper)} ({env_line(paper)})",
+            ),
+            *[f"- {f}" for f in paper_facts(paper, report.reference)],
+            "",
+        ]
+    out += timing_sections(report)
     out += ["## Figures", "", "Captions in [latex/figures.tex](latex/figures.tex).", ""]
     out += [f"![{name}]({path})" for name, path in figures.items()] + [""]
     reference = report.reference
