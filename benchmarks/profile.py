@@ -229,8 +229,8 @@ def summary(result: dict) -> str:
     return "\n".join([head, *rows])
 
 
-@main_guard
-def main(argv: list[str] | None = None) -> dict:
+def parser() -> argparse.ArgumentParser:
+    """The command's arguments: what to profile (one model, an experiment, or several side by side) and how."""
     p = argparse.ArgumentParser(description=doc_summary(__doc__))
     p.add_argument("overrides", nargs="*", help="constructor overrides, key=value (YAML values)")
     src = p.add_mutually_exclusive_group(required=True)
@@ -289,7 +289,45 @@ def main(argv: list[str] | None = None) -> dict:
         help="also time this mode (e.g. bf16+cl) interleaved with the options above, on a copy",
     )
     p.add_argument("--out", required=True)
-    a = p.parse_args(argv)  # counts and sizes are checked by their types (int_at_least): one usage line
+    return p
+
+
+def spec_of(a: argparse.Namespace) -> ModelSpec:
+    """The one model to profile (``--model`` or ``--experiment``, with overrides), its arguments checked against its
+    typed config before a network is built (a DataError naming the key, no traceback); a bare registered name takes
+    its typed config's defaults for what it was not given."""
+    overrides = parse_overrides(a.overrides)
+    if a.experiment:
+        spec = spec_from_experiment(Path(a.params), a.experiment)
+        spec.kwargs.update(overrides)
+        if a.input_size:
+            spec.input_size = tuple(a.input_size)
+    else:
+        spec = spec_from_model(a.model, overrides, tuple(a.input_size or DEFAULT_INPUT_SIZE))
+    if spec.source.startswith("registered") and model_config_class(spec.name) is None:
+        raise DataError(
+            None,
+            "--model",
+            f"{a.model!r} is neither a configs/model entry ({', '.join(model_configs())})"
+            f" nor a registered model ({', '.join(list_models())})",
+        )
+    where = (
+        f"experiments.{a.experiment}.model.kwargs"
+        if a.experiment
+        else f"{spec.source}: kwargs"
+        if spec.source.startswith("configs/")
+        else "overrides"
+    )
+    typed = check_model_kwargs(spec.name, spec.kwargs, where)
+    check_input_size(spec.input_size, typed.backbone, "--input-size" if a.input_size else "input size")
+    if spec.source.startswith("registered"):
+        spec.kwargs = dataclasses.asdict(typed)
+    return spec
+
+
+@main_guard
+def main(argv: list[str] | None = None) -> dict:
+    a = parser().parse_args(argv)  # counts and sizes are checked by their types (int_at_least): one usage line
     check_out_file(a.out)
     if a.input_size:
         check_input_size(a.input_size, None, "--input-size")
@@ -336,34 +374,7 @@ def main(argv: list[str] | None = None) -> dict:
         write_json(a.out, result, indent=2)
         print(side_by_side_summary(result))
         return result
-    overrides = parse_overrides(a.overrides)
-    if a.experiment:
-        spec = spec_from_experiment(Path(a.params), a.experiment)
-        spec.kwargs.update(overrides)
-        if a.input_size:
-            spec.input_size = tuple(a.input_size)
-    else:
-        spec = spec_from_model(a.model, overrides, tuple(a.input_size or DEFAULT_INPUT_SIZE))
-    # the typed config checks the arguments before a network is built (a DataError naming the key, no traceback);
-    # a bare registered name takes its typed config's defaults for what it was not given
-    if spec.source.startswith("registered") and model_config_class(spec.name) is None:
-        raise DataError(
-            None,
-            "--model",
-            f"{a.model!r} is neither a configs/model entry ({', '.join(model_configs())})"
-            f" nor a registered model ({', '.join(list_models())})",
-        )
-    where = (
-        f"experiments.{a.experiment}.model.kwargs"
-        if a.experiment
-        else f"{spec.source}: kwargs"
-        if spec.source.startswith("configs/")
-        else "overrides"
-    )
-    typed = check_model_kwargs(spec.name, spec.kwargs, where)
-    check_input_size(spec.input_size, typed.backbone, "--input-size" if a.input_size else "input size")
-    if spec.source.startswith("registered"):
-        spec.kwargs = dataclasses.asdict(typed)
+    spec = spec_of(a)
     result = profile(
         spec, device, a.batch, a.train_batch, a.warmup, a.iters, not a.no_flops, not a.no_memory, options, fast
     )
