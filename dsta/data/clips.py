@@ -1,4 +1,5 @@
 """Which frames make a clip: the key frame t and its neighbours t +- k*d, clamped at the sequence ends."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -15,6 +15,7 @@ fraction of the box, so the same box gets the same occluder whatever model asks.
 ``TopDownClipDataset.frame_transform`` and corrupts the key frame of each clip only (mode ``key``) or every frame
 (``all``), caching each corrupted frame, as neighbouring clips share frames.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,12 +52,13 @@ def _occlude(img: np.ndarray, box: np.ndarray, severity: int, rng: np.random.Ran
     x1, y1 = int(round(x + (fx + ow) * w)), int(round(y + (fy + oh) * h))
     out = img.copy()
     height, width = img.shape[:2]
-    out[max(0, y0):min(height, y1), max(0, x0):min(width, x1)] = color
+    out[max(0, y0) : min(height, y1), max(0, x0) : min(width, x1)] = color
     return out
 
 
-def corrupt_frame(img: np.ndarray, corruption: str, severity: int, image: str,
-                  box: np.ndarray | None = None) -> np.ndarray:
+def corrupt_frame(
+    img: np.ndarray, corruption: str, severity: int, image: str, box: np.ndarray | None = None
+) -> np.ndarray:
     """``img`` (H, W, 3 uint8 RGB) corrupted; ``image`` (its file name) seeds the draws; ``box`` (x, y, w, h), the
     person box, is needed by ``occlusion`` only."""
     _check(corruption, severity)

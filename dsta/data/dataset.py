@@ -1,10 +1,11 @@
 """The top-down clip dataset: one sample per (labeled key frame, person box), with T frames around it."""
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence as Seq
 
 import cv2
 import numpy as np
@@ -13,12 +14,11 @@ from torch.utils.data import Dataset
 
 from dsta.core import keypoints as kp
 from dsta.core.configs import DEFAULT_INPUT_SIZE, GT_BOXES, check_num_frames
+from dsta.core.errors import DataError
 from dsta.data import transforms as tf
-from dsta.data.transforms import AugmentConfig
 from dsta.data.clips import clip_indices, sample_distance
 from dsta.data.posetrack import Sequence, box_from_keypoints, clip_box, join_detections, read_detections, read_split
-from dsta.core.errors import DataError
-
+from dsta.data.transforms import AugmentConfig
 
 cv2.setNumThreads(0)  # the DataLoader workers are the parallelism; OpenCV's own threads only contend with them
 
@@ -93,12 +93,25 @@ class TopDownClipDataset(Dataset):
         seed: base seed; sample i of epoch e always gets the same augmentation and distances.
     """
 
-    def __init__(self, ann_dir: str | Path, image_root: str | Path, num_frames: int = 3,
-                 input_size: Seq[int] = DEFAULT_INPUT_SIZE, train: bool = False, frame_distance: int = 1,
-                 target: str = "regression", heatmap_size: Seq[int] | None = None, heatmap_sigma: float = 2.0,
-                 boxes: str = "gt", box_score_threshold: float = 0.0, box_enlarge: float = 1.25,
-                 min_keypoints: int = 1, augment: tf.AugmentConfig | None = None, seed: int = 0,
-                 gt_boxes: str = "given") -> None:
+    def __init__(
+        self,
+        ann_dir: str | Path,
+        image_root: str | Path,
+        num_frames: int = 3,
+        input_size: Seq[int] = DEFAULT_INPUT_SIZE,
+        train: bool = False,
+        frame_distance: int = 1,
+        target: str = "regression",
+        heatmap_size: Seq[int] | None = None,
+        heatmap_sigma: float = 2.0,
+        boxes: str = "gt",
+        box_score_threshold: float = 0.0,
+        box_enlarge: float = 1.25,
+        min_keypoints: int = 1,
+        augment: tf.AugmentConfig | None = None,
+        seed: int = 0,
+        gt_boxes: str = "given",
+    ) -> None:
         self.num_frames = check_num_frames(num_frames, "data.num_frames")
         if gt_boxes not in GT_BOXES:
             raise DataError(None, "data.gt_boxes", f"must be one of {list(GT_BOXES)}, got {gt_boxes!r}")
@@ -146,8 +159,7 @@ class TopDownClipDataset(Dataset):
                 for p, person in enumerate(frame.persons):
                     if person.num_keypoints < min_keypoints:
                         continue
-                    box = person.box if person.box is not None else box_from_keypoints(person.keypoints,
-                                                                                        person.visible)
+                    box = person.box if person.box is not None else box_from_keypoints(person.keypoints, person.visible)
                     if box is None:
                         continue
                     if self.gt_boxes == "clipped":
@@ -174,8 +186,9 @@ class TopDownClipDataset(Dataset):
     def clip_frames(self, index: int, rng: np.random.RandomState | None = None) -> list[int]:
         sample = self.samples[index]
         seq = self.sequences[sample.seq]
-        distance = sample_distance(rng, self.frame_distance) if (self.train and rng is not None) \
-            else self.frame_distance
+        distance = (
+            sample_distance(rng, self.frame_distance) if (self.train and rng is not None) else self.frame_distance
+        )
         return clip_indices(sample.frame, len(seq.frames), self.num_frames, distance)
 
     def __getitem__(self, index: int) -> dict:
@@ -186,8 +199,10 @@ class TopDownClipDataset(Dataset):
         indices = self.clip_frames(index, rng)
         images = [read_image(self.image_root / seq.frames[i].file_name) for i in indices]
         if self.frame_transform is not None:
-            images = [self.frame_transform(img, seq.frames[i].file_name, sample.box, i == sample.frame)
-                      for img, i in zip(images, indices)]
+            images = [
+                self.frame_transform(img, seq.frames[i].file_name, sample.box, i == sample.frame)
+                for img, i in zip(images, indices)
+            ]
         if sample.person >= 0:
             person = frame.persons[sample.person]
             keypoints, visible, track_id = person.keypoints, person.visible, person.track_id
@@ -224,8 +239,17 @@ class TopDownClipDataset(Dataset):
         return item
 
 
-def make_dataset(data: dict, num_frames: int, target: str, data_root: str | Path, split: str, train: bool,
-                 seed: int = 0, boxes: str | None = None, heatmap: dict | None = None) -> TopDownClipDataset:
+def make_dataset(
+    data: dict,
+    num_frames: int,
+    target: str,
+    data_root: str | Path,
+    split: str,
+    train: bool,
+    seed: int = 0,
+    boxes: str | None = None,
+    heatmap: dict | None = None,
+) -> TopDownClipDataset:
     """The dataset described by a ``data`` config section (see ``configs/data``) under ``data_root``.
 
     Args:
@@ -245,13 +269,27 @@ def make_dataset(data: dict, num_frames: int, target: str, data_root: str | Path
         if auto:
             boxes = "gt"
         else:
-            raise DataError(boxes, "data.boxes", "detection file not found (put DCPose's val_boxes.json in the "
-                                                 "release before `prepare`, or evaluate with boxes: gt)")
+            raise DataError(
+                boxes,
+                "data.boxes",
+                "detection file not found (put DCPose's val_boxes.json in the "
+                "release before `prepare`, or evaluate with boxes: gt)",
+            )
     aug = AugmentConfig(**data["augment"]) if train and data.get("augment") else None
     return TopDownClipDataset(
-        ann, root / data.get("image_root", "."), num_frames=num_frames, input_size=tuple(data["input_size"]),
-        train=train, frame_distance=int(data["max_frame_distance"] if train else data["frame_distance"]),
-        target=target, heatmap_size=tuple(heatmap["size"]) if heatmap else None,
-        heatmap_sigma=float(heatmap["sigma"]) if heatmap else 2.0, boxes=boxes,
-        box_score_threshold=float(data.get("box_score_threshold", 0.0)), box_enlarge=float(data["box_enlarge"]),
-        augment=aug, seed=seed, **({"gt_boxes": data["gt_boxes"]} if "gt_boxes" in data else {}))
+        ann,
+        root / data.get("image_root", "."),
+        num_frames=num_frames,
+        input_size=tuple(data["input_size"]),
+        train=train,
+        frame_distance=int(data["max_frame_distance"] if train else data["frame_distance"]),
+        target=target,
+        heatmap_size=tuple(heatmap["size"]) if heatmap else None,
+        heatmap_sigma=float(heatmap["sigma"]) if heatmap else 2.0,
+        boxes=boxes,
+        box_score_threshold=float(data.get("box_score_threshold", 0.0)),
+        box_enlarge=float(data["box_enlarge"]),
+        augment=aug,
+        seed=seed,
+        **({"gt_boxes": data["gt_boxes"]} if "gt_boxes" in data else {}),
+    )

@@ -1,5 +1,6 @@
 """The "not configured" marker: a dataset folder holding ``NOT_CONFIGURED.json`` was not fetched (no source was
 set). The fetch stage writes it, prepare passes it on, train and evaluate skip the dataset, the report says why."""
+
 from __future__ import annotations
 
 from pathlib import Path

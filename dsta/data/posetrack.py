@@ -11,12 +11,14 @@
 All three load into ``Sequence -> Frame -> Person``. Keypoints are always in the 17-keypoint order of
 ``dsta.core.keypoints``; coordinates are image pixels. Person boxes are ``x, y, w, h``.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -96,8 +98,11 @@ def detect_format(data: Any, path: str | Path) -> str:
             return "posetrack21"
         return "posetrack18"
     keys = sorted(data)[:8] if isinstance(data, dict) else type(data).__name__
-    raise DataError(path, None, f"unknown format: expected 'annolist' (PoseTrack17) or 'images'+'annotations' "
-                                f"(PoseTrack18/21), found {keys}")
+    raise DataError(
+        path,
+        None,
+        f"unknown format: expected 'annolist' (PoseTrack17) or 'images'+'annotations' (PoseTrack18/21), found {keys}",
+    )
 
 
 def _ignore_regions(path: Path, where: str, xs: Any, ys: Any) -> list[np.ndarray]:
@@ -142,7 +147,9 @@ class ParsedFile:
     track_id: np.ndarray  # (N,) int64 (the person's position where the file gives none)
     score: np.ndarray  # (N,) person score, 1 where none
     kp_scores: np.ndarray  # (N, 17) per-keypoint scores (predictions); NaN where none
-    has_points: np.ndarray  # (N,) bool: PoseTrack17 rects without ``annopoints[0].point`` are False (poseval drops them)
+    has_points: (
+        np.ndarray
+    )  # (N,) bool: PoseTrack17 rects without ``annopoints[0].point`` are False (poseval drops them)
     person_ids: list  # (N,) PoseTrack21 ``person_id`` or None
     person_fields: list[str] | None = None  # PoseTrack17: each person's place in the file (PoseTrack18: computed)
 
@@ -235,16 +242,9 @@ def _integers(path: Path, field: str, values: list, index: list[int]) -> np.ndar
     return arr.astype(np.int64)
 
 
-def _parse_posetrack18(path: Path, data: dict, fmt: str, predictions: bool) -> ParsedFile:
-    images, anns = data.get("images"), data.get("annotations")
-    if not isinstance(images, list):
-        raise DataError(path, "images", "expected a list")
-    if not isinstance(anns, list):
-        raise DataError(path, "annotations", "expected a list")
-    if not images:
-        raise DataError(path, "images", "empty sequence: no images")
-    order = _category_order(path, data)
-
+def _read_images(path: Path, images: list) -> tuple[dict, list, list, list, list, list, dict]:
+    """The ``images`` of a PoseTrack18-format file, checked: frame index by image id, file names, labeled flags,
+    sizes, the boolean fields (and the synthetic set's ``corruption``) and the ignore regions by frame."""
     frame_of: dict[int, int] = {}
     file_names, labeled, widths, heights, flags, regions = [], [], [], [], [], {}
     for i, img in enumerate(images):
@@ -265,13 +265,29 @@ def _parse_posetrack18(path: Path, data: dict, fmt: str, predictions: bool) -> P
         widths.append(img.get("width"))
         heights.append(img.get("height"))
         # the boolean image fields (the synthetic set's ``corrupted``) and the synthetic set's ``corruption`` kinds
-        flags.append({k: v for k, v in img.items() if v is True or v is False or (k == "corruption" and
-                                                                                  isinstance(v, str))})
+        flags.append(
+            {k: v for k, v in img.items() if v is True or v is False or (k == "corruption" and isinstance(v, str))}
+        )
         if img.get("ignore_regions_x") is not None or img.get("ignore_regions_y") is not None:
-            polys = _ignore_regions(path, f"{where}.ignore_regions", img.get("ignore_regions_x"),
-                                    img.get("ignore_regions_y"))
+            polys = _ignore_regions(
+                path, f"{where}.ignore_regions", img.get("ignore_regions_x"), img.get("ignore_regions_y")
+            )
             if polys:
                 regions[i] = polys
+    return frame_of, file_names, labeled, widths, heights, flags, regions
+
+
+def _parse_posetrack18(path: Path, data: dict, fmt: str, predictions: bool) -> ParsedFile:
+    images, anns = data.get("images"), data.get("annotations")
+    if not isinstance(images, list):
+        raise DataError(path, "images", "expected a list")
+    if not isinstance(anns, list):
+        raise DataError(path, "annotations", "expected a list")
+    if not images:
+        raise DataError(path, "images", "empty sequence: no images")
+    order = _category_order(path, data)
+
+    frame_of, file_names, labeled, widths, heights, flags, regions = _read_images(path, images)
 
     n = len(anns)
     for j, ann in enumerate(anns):
@@ -318,24 +334,44 @@ def _parse_posetrack18(path: Path, data: dict, fmt: str, predictions: bool) -> P
         bad = [j for j, v in enumerate(values) if type(v) is not list or len(v) != kp.NUM_KEYPOINTS]
         if bad:
             v = values[bad[0]]
-            raise DataError(path, f"annotations[{bad[0]}].scores", "predictions need 17 per-keypoint scores, got "
-                                                                   f"{len(v) if isinstance(v, list) else v!r}")
+            raise DataError(
+                path,
+                f"annotations[{bad[0]}].scores",
+                f"predictions need 17 per-keypoint scores, got {len(v) if isinstance(v, list) else v!r}",
+            )
         kp_scores = numbers(path, "annotations[{}].scores", values, kp.NUM_KEYPOINTS)
         if order is not None:
             kp_scores = kp_scores[:, order]
-        _check_unique_tracks(path, frame, track_id, with_track, lambda j: f"annotations[{j}].track_id",
-                             lambda i: images[i]["id"])
+        _check_unique_tracks(
+            path, frame, track_id, with_track, lambda j: f"annotations[{j}].track_id", lambda i: images[i]["id"]
+        )
     return ParsedFile(
-        path=path, format=fmt, image_keys=list(frame_of), file_names=file_names,
-        is_labeled=np.array(labeled, dtype=bool), widths=widths, heights=heights, flags=flags, regions=regions,
-        frame=frame, xy=k[..., :2], present=present, box=box, head_box=head, head_diagonal=head_diagonal,
-        track_id=track_id, score=score, kp_scores=kp_scores, has_points=np.ones(n, dtype=bool),
+        path=path,
+        format=fmt,
+        image_keys=list(frame_of),
+        file_names=file_names,
+        is_labeled=np.array(labeled, dtype=bool),
+        widths=widths,
+        heights=heights,
+        flags=flags,
+        regions=regions,
+        frame=frame,
+        xy=k[..., :2],
+        present=present,
+        box=box,
+        head_box=head,
+        head_diagonal=head_diagonal,
+        track_id=track_id,
+        score=score,
+        kp_scores=kp_scores,
+        has_points=np.ones(n, dtype=bool),
         person_ids=[a.get("person_id") for a in anns],
     )
 
 
-def _check_unique_tracks(path: Path, frame: np.ndarray, track_id: np.ndarray, with_track: list[int],
-                         field, image) -> None:
+def _check_unique_tracks(
+    path: Path, frame: np.ndarray, track_id: np.ndarray, with_track: list[int], field, image
+) -> None:
     """Predictions: a track id appears at most once per frame."""
     if not with_track:
         return
@@ -345,8 +381,11 @@ def _check_unique_tracks(path: Path, frame: np.ndarray, track_id: np.ndarray, wi
     if dup.any():
         k = int(np.flatnonzero(dup)[0])
         first, again = int(order[k]), int(order[k + 1])
-        raise DataError(path, field(again), f"duplicate track id {track_id[again]} in image {image(frame[again])} "
-                                            f"(also {field(first)})")
+        raise DataError(
+            path,
+            field(again),
+            f"duplicate track id {track_id[again]} in image {image(frame[again])} (also {field(first)})",
+        )
 
 
 def _first(path: Path, where: str, value: Any) -> Any:
@@ -365,8 +404,9 @@ def _parse_posetrack17(path: Path, data: dict, predictions: bool) -> ParsedFile:
     if not annolist:
         raise DataError(path, "annolist", "empty sequence: no images")
     names, labeled, regions = [], [], {}
-    rows: dict[str, list] = {k: [] for k in ("frame", "xy", "present", "head", "diag", "track", "score", "kp_scores",
-                                             "has_points", "where")}
+    rows: dict[str, list] = {
+        k: [] for k in ("frame", "xy", "present", "head", "diag", "track", "score", "kp_scores", "has_points", "where")
+    }
     for i, entry in enumerate(annolist):
         where = f"annolist[{i}]"
         if not isinstance(entry, dict):
@@ -382,8 +422,17 @@ def _parse_posetrack17(path: Path, data: dict, predictions: bool) -> ParsedFile:
             if not isinstance(pts, list):
                 raise DataError(path, f"{where}.ignore_regions[{r}].point", "expected a list of points")
             rw = f"{where}.ignore_regions[{r}].point"
-            polys.append(numbers(path, rw + "[{}]", [[_first(path, rw, p.get("x")), _first(path, rw, p.get("y"))]
-                                                     if isinstance(p, dict) else p for p in pts], 2))
+            polys.append(
+                numbers(
+                    path,
+                    rw + "[{}]",
+                    [
+                        [_first(path, rw, p.get("x")), _first(path, rw, p.get("y"))] if isinstance(p, dict) else p
+                        for p in pts
+                    ],
+                    2,
+                )
+            )
         if polys:
             regions[i] = polys
         tracks: dict[Any, int] = {}
@@ -398,11 +447,17 @@ def _parse_posetrack17(path: Path, data: dict, predictions: bool) -> ParsedFile:
             for q, point in enumerate((annopoints[0].get("point") if listed else None) or []):
                 pw = f"{rw}.annopoints[0].point[{q}]"
                 pid = _first(path, f"{pw}.id", point.get("id"))
-                if isinstance(pid, bool) or not isinstance(pid, (int, float)) or pid not in kp.POSETRACK17_ID_TO_KEYPOINT:
+                if (
+                    isinstance(pid, bool)
+                    or not isinstance(pid, (int, float))
+                    or pid not in kp.POSETRACK17_ID_TO_KEYPOINT
+                ):
                     raise DataError(path, f"{pw}.id", f"joint id {pid!r} is not one of the 15 PoseTrack17 ids 0..14")
                 j = kp.POSETRACK17_ID_TO_KEYPOINT[int(pid)]
-                xy[j] = (_number(path, f"{pw}.x", _first(path, f"{pw}.x", point.get("x"))),
-                         _number(path, f"{pw}.y", _first(path, f"{pw}.y", point.get("y"))))
+                xy[j] = (
+                    _number(path, f"{pw}.x", _first(path, f"{pw}.x", point.get("x"))),
+                    _number(path, f"{pw}.y", _first(path, f"{pw}.y", point.get("y"))),
+                )
                 present[j] = True
                 if predictions:
                     if point.get("score") is None:
@@ -410,33 +465,60 @@ def _parse_posetrack17(path: Path, data: dict, predictions: bool) -> ParsedFile:
                     scores[j] = _number(path, f"{pw}.score", _first(path, f"{pw}.score", point["score"]))
             head, diag = np.full(4, np.nan), np.nan
             if all(c in rect for c in ("x1", "y1", "x2", "y2")):
-                x1, y1, x2, y2 = (_number(path, f"{rw}.{c}", _first(path, f"{rw}.{c}", rect[c]))
-                                  for c in ("x1", "y1", "x2", "y2"))
+                x1, y1, x2, y2 = (
+                    _number(path, f"{rw}.{c}", _first(path, f"{rw}.{c}", rect[c])) for c in ("x1", "y1", "x2", "y2")
+                )
                 head, diag = np.array([x1, y1, x2 - x1, y2 - y1]), math.hypot(x2 - x1, y2 - y1)
             track = _first(path, f"{rw}.track_id", rect.get("track_id", [r]))
             if isinstance(track, bool) or not isinstance(track, int):
                 raise DataError(path, f"{rw}.track_id", f"expected an integer, got {track!r}")
             if predictions and "track_id" in rect:
                 if track in tracks:
-                    raise DataError(path, f"{rw}.track_id", f"duplicate track id {track} in this frame "
-                                                            f"(also annorect[{tracks[track]}])")
+                    raise DataError(
+                        path,
+                        f"{rw}.track_id",
+                        f"duplicate track id {track} in this frame (also annorect[{tracks[track]}])",
+                    )
                 tracks[track] = r
             score = _number(path, f"{rw}.score", _first(path, f"{rw}.score", rect.get("score", [1.0])))
-            for key, value in (("frame", i), ("xy", xy), ("present", present), ("head", head), ("diag", diag),
-                               ("track", track), ("score", score), ("kp_scores", scores), ("has_points", listed),
-                               ("where", rw)):
+            for key, value in (
+                ("frame", i),
+                ("xy", xy),
+                ("present", present),
+                ("head", head),
+                ("diag", diag),
+                ("track", track),
+                ("score", score),
+                ("kp_scores", scores),
+                ("has_points", listed),
+                ("where", rw),
+            ):
                 rows[key].append(value)
     n = len(rows["frame"])
     xy = np.array(rows["xy"]).reshape(n, kp.NUM_KEYPOINTS, 2)
     present = np.array(rows["present"], dtype=bool).reshape(n, kp.NUM_KEYPOINTS)
     return ParsedFile(
-        path=path, format="posetrack17", image_keys=names, file_names=names, is_labeled=np.array(labeled, bool),
-        widths=[None] * len(names), heights=[None] * len(names), flags=[{} for _ in names], regions=regions,
-        frame=np.array(rows["frame"], dtype=np.int64), xy=xy, present=present, box=np.full((n, 4), np.nan),
-        head_box=np.array(rows["head"]).reshape(n, 4), head_diagonal=np.array(rows["diag"], dtype=np.float64),
-        track_id=np.array(rows["track"], dtype=np.int64), score=np.array(rows["score"], dtype=np.float64),
+        path=path,
+        format="posetrack17",
+        image_keys=names,
+        file_names=names,
+        is_labeled=np.array(labeled, bool),
+        widths=[None] * len(names),
+        heights=[None] * len(names),
+        flags=[{} for _ in names],
+        regions=regions,
+        frame=np.array(rows["frame"], dtype=np.int64),
+        xy=xy,
+        present=present,
+        box=np.full((n, 4), np.nan),
+        head_box=np.array(rows["head"]).reshape(n, 4),
+        head_diagonal=np.array(rows["diag"], dtype=np.float64),
+        track_id=np.array(rows["track"], dtype=np.int64),
+        score=np.array(rows["score"], dtype=np.float64),
         kp_scores=np.array(rows["kp_scores"]).reshape(n, kp.NUM_KEYPOINTS),
-        has_points=np.array(rows["has_points"], dtype=bool), person_ids=[None] * n, person_fields=rows["where"],
+        has_points=np.array(rows["has_points"], dtype=bool),
+        person_ids=[None] * n,
+        person_fields=rows["where"],
     )
 
 
@@ -471,14 +553,19 @@ def _check_boxes(parsed: ParsedFile) -> None:
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         raise DataError(parsed.path, f"annotations[{j}].bbox", f"box has non-positive size (w={w[j]:g}, h={h[j]:g})")
-    size = np.array([[np.nan if v is None else v for v in parsed.widths],
-                     [np.nan if v is None else v for v in parsed.heights]], dtype=np.float64)[:, parsed.frame]
+    size = np.array(
+        [[np.nan if v is None else v for v in parsed.widths], [np.nan if v is None else v for v in parsed.heights]],
+        dtype=np.float64,
+    )[:, parsed.frame]
     with np.errstate(invalid="ignore"):
         out = used & ~np.isnan(size).any(0) & ((x >= size[0]) | (y >= size[1]) | (x + w <= 0) | (y + h <= 0))
     if out.any():
         j = int(np.flatnonzero(out)[0])
-        raise DataError(parsed.path, f"annotations[{j}].bbox", f"box {box[j].tolist()} lies outside the "
-                                                               f"{int(size[0, j])}x{int(size[1, j])} image")
+        raise DataError(
+            parsed.path,
+            f"annotations[{j}].bbox",
+            f"box {box[j].tolist()} lies outside the {int(size[0, j])}x{int(size[1, j])} image",
+        )
 
 
 def to_sequence(parsed: ParsedFile) -> Sequence:
@@ -500,22 +587,38 @@ def to_sequence(parsed: ParsedFile) -> Sequence:
         if None in parsed.file_names:
             raise DataError(path, f"images[{parsed.file_names.index(None)}].file_name", "missing")
         _check_boxes(parsed)
-    frames = [Frame(image_id=image_id, file_name=parsed.file_names[i], index=i,
-                    is_labeled=bool(parsed.is_labeled[i]), ignore_regions=parsed.regions.get(i, []),
-                    width=parsed.widths[i], height=parsed.heights[i],
-                    flags={k: v for k, v in parsed.flags[i].items() if k not in ("is_labeled", "has_no_densepose")})
-              for i, image_id in enumerate(image_ids)]
+    frames = [
+        Frame(
+            image_id=image_id,
+            file_name=parsed.file_names[i],
+            index=i,
+            is_labeled=bool(parsed.is_labeled[i]),
+            ignore_regions=parsed.regions.get(i, []),
+            width=parsed.widths[i],
+            height=parsed.heights[i],
+            flags={k: v for k, v in parsed.flags[i].items() if k not in ("is_labeled", "has_no_densepose")},
+        )
+        for i, image_id in enumerate(image_ids)
+    ]
     # PoseTrack17 people carry no box: one around their keypoints
     box = boxes_from_keypoints(parsed.xy, parsed.present) if parsed.format == "posetrack17" else parsed.box
     # rows as lists of views first (one C loop each): building 100k people is then one cheap Python loop
-    boxes, heads = ([r if there else None for r, there in zip(list(b), (~np.isnan(b[:, 0])).tolist())]
-                    for b in (box, parsed.head_box))  # NaN row -> None
+    boxes, heads = (
+        [r if there else None for r, there in zip(list(b), (~np.isnan(b[:, 0])).tolist())]
+        for b in (box, parsed.head_box)
+    )  # NaN row -> None
     persons = [frames[f].persons for f in parsed.frame.tolist()]
     for dest, xy, vis, track, b, head, score, pid in zip(
-            persons, list(parsed.xy), list(parsed.present.astype(np.float32)), parsed.track_id.tolist(), boxes,
-            heads, parsed.score.tolist(), parsed.person_ids):
-        dest.append(Person(keypoints=xy, visible=vis, track_id=track, box=b, head_box=head, score=score,
-                           person_id=pid))
+        persons,
+        list(parsed.xy),
+        list(parsed.present.astype(np.float32)),
+        parsed.track_id.tolist(),
+        boxes,
+        heads,
+        parsed.score.tolist(),
+        parsed.person_ids,
+    ):
+        dest.append(Person(keypoints=xy, visible=vis, track_id=track, box=b, head_box=head, score=score, person_id=pid))
     return Sequence(name=_sequence_name(path, frames), frames=frames, source=str(path), format=parsed.format)
 
 
@@ -695,8 +798,9 @@ class JoinedDetections:
     unmatched_keys: list  # a few of the image names/ids that matched no frame, for the message
 
 
-def join_detections(detections: dict[int | str, list[Detection]], sequences: Iterable[Sequence],
-                    path: str | Path | None = None) -> JoinedDetections:
+def join_detections(
+    detections: dict[int | str, list[Detection]], sequences: Iterable[Sequence], path: str | Path | None = None
+) -> JoinedDetections:
     """Pair detections with the frames of ``sequences``: by image name (``image_key`` of the frame's
     ``file_name``) for DCPose's format, by image id for COCO results. No box matching any frame is an error naming
     the file (the box file belongs to another split or release, or its names follow another layout)."""
@@ -720,9 +824,12 @@ def join_detections(detections: dict[int | str, list[Detection]], sequences: Ite
         by_image.setdefault(image_id, []).extend(dets)
     if detections and matched == 0:
         example = next(iter(by_name), None)
-        raise DataError(path, "image_name" if isinstance(next(iter(detections)), str) else "image_id",
-                        f"none of the {unmatched} boxes matches an image of the annotations (e.g. {missed[:3]}; "
-                        f"frames are named like {example!r})")
+        raise DataError(
+            path,
+            "image_name" if isinstance(next(iter(detections)), str) else "image_id",
+            f"none of the {unmatched} boxes matches an image of the annotations (e.g. {missed[:3]}; "
+            f"frames are named like {example!r})",
+        )
     return JoinedDetections(by_image, matched, unmatched, missed)
 
 
@@ -738,19 +845,29 @@ def to_posetrack18(seq: Sequence, file_name=lambda frame: frame.file_name) -> di
     ``file_name(frame)`` may rewrite image paths. Reading the result back gives the same sequence."""
     images, annotations = [], []
     for frame in seq.frames:
-        img: dict[str, Any] = {"id": frame.image_id, "file_name": file_name(frame), "frame_id": frame.image_id,
-                               "vid_id": seq.name, "is_labeled": frame.is_labeled,
-                               "ignore_regions_x": [r[:, 0].tolist() for r in frame.ignore_regions],
-                               "ignore_regions_y": [r[:, 1].tolist() for r in frame.ignore_regions],
-                               **frame.flags}
+        img: dict[str, Any] = {
+            "id": frame.image_id,
+            "file_name": file_name(frame),
+            "frame_id": frame.image_id,
+            "vid_id": seq.name,
+            "is_labeled": frame.is_labeled,
+            "ignore_regions_x": [r[:, 0].tolist() for r in frame.ignore_regions],
+            "ignore_regions_y": [r[:, 1].tolist() for r in frame.ignore_regions],
+            **frame.flags,
+        }
         if frame.width is not None:
             img.update(width=frame.width, height=frame.height)
         images.append(img)
         for n, person in enumerate(frame.persons):
             flat = np.concatenate([person.keypoints, person.visible[:, None].astype(np.float64)], axis=1)
-            ann: dict[str, Any] = {"id": frame.image_id * 1000 + n, "image_id": frame.image_id,
-                                   "track_id": person.track_id, "category_id": 1,
-                                   "keypoints": flat.reshape(-1).tolist(), "num_keypoints": person.num_keypoints}
+            ann: dict[str, Any] = {
+                "id": frame.image_id * 1000 + n,
+                "image_id": frame.image_id,
+                "track_id": person.track_id,
+                "category_id": 1,
+                "keypoints": flat.reshape(-1).tolist(),
+                "num_keypoints": person.num_keypoints,
+            }
             if person.box is not None:
                 ann["bbox"] = person.box.tolist()
             if person.head_box is not None:
@@ -758,7 +875,16 @@ def to_posetrack18(seq: Sequence, file_name=lambda frame: frame.file_name) -> di
             if person.person_id is not None:
                 ann["person_id"] = person.person_id
             annotations.append(ann)
-    return {"images": images, "annotations": annotations,
-            "categories": [{"supercategory": "person", "id": 1, "name": "person",
-                            "keypoints": list(kp.KEYPOINT_NAMES),
-                            "skeleton": [list(s) for s in kp.POSETRACK18_CATEGORY_SKELETON]}]}
+    return {
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {
+                "supercategory": "person",
+                "id": 1,
+                "name": "person",
+                "keypoints": list(kp.KEYPOINT_NAMES),
+                "skeleton": [list(s) for s in kp.POSETRACK18_CATEGORY_SKELETON],
+            }
+        ],
+    }

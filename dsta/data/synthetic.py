@@ -16,6 +16,7 @@ can split mAP into clean and corrupted frames. The ears are generated but, as in
 The output depends only on the arguments: the same seed gives byte-identical files, on any x86-64 CPU (OpenCV's
 CPU-dispatched kernels and IPP are off while frames are made: ``_portable_opencv``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ import cv2
 import numpy as np
 
 from dsta.core import keypoints as kp
-from dsta.core.errors import DataError, main_guard, doc_summary
+from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import atomic_dir, load_json, write_json
 
 K = kp.KEYPOINT_INDEX
@@ -63,10 +64,15 @@ class SyntheticConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "train_sequences": self.train_sequences >= 1, "val_sequences": self.val_sequences >= 1,
-            "frames": self.frames >= 1, "width": self.width >= 32, "height": self.height >= 32,
-            "val_label_every": self.val_label_every >= 1, "corrupt_prob": 0.0 <= self.corrupt_prob <= 1.0,
-            "max_persons": 1 <= self.max_persons <= 8, "jpeg_quality": 10 <= self.jpeg_quality <= 100,
+            "train_sequences": self.train_sequences >= 1,
+            "val_sequences": self.val_sequences >= 1,
+            "frames": self.frames >= 1,
+            "width": self.width >= 32,
+            "height": self.height >= 32,
+            "val_label_every": self.val_label_every >= 1,
+            "corrupt_prob": 0.0 <= self.corrupt_prob <= 1.0,
+            "max_persons": 1 <= self.max_persons <= 8,
+            "jpeg_quality": 10 <= self.jpeg_quality <= 100,
         }
         for name, ok in checks.items():
             if not ok:
@@ -128,14 +134,21 @@ class Figure:
             knee = hip + 0.24 * h * np.array([math.sin(leg_swing), math.cos(leg_swing)])
             a_shin = leg_swing - knee_bend * (1 if sin_f >= 0 else -1)
             ankle = knee + 0.23 * h * np.array([math.sin(a_shin), math.cos(a_shin)])
-            for name, p in (("shoulder", shoulder), ("elbow", elbow), ("wrist", wrist), ("hip", hip),
-                            ("knee", knee), ("ankle", ankle)):
+            for name, p in (
+                ("shoulder", shoulder),
+                ("elbow", elbow),
+                ("wrist", wrist),
+                ("hip", hip),
+                ("knee", knee),
+                ("ankle", ankle),
+            ):
                 pts[K[f"{s_name}_{name}"]] = p
         return pts, r_head, facing
 
 
-def _random_figure(rng: np.random.RandomState, track_id: int, action: str, cfg: SyntheticConfig,
-                   direction: float) -> Figure:
+def _random_figure(
+    rng: np.random.RandomState, track_id: int, action: str, cfg: SyntheticConfig, direction: float
+) -> Figure:
     h = rng.uniform(0.42, 0.8) * cfg.height
     y0 = rng.uniform(0.42 * h + 4, cfg.height - 0.48 * h)
     speed = rng.uniform(0.8, 2.2) * h / 60.0
@@ -154,9 +167,20 @@ def _random_figure(rng: np.random.RandomState, track_id: int, action: str, cfg: 
         "hair": tuple(int(v) for v in rng.randint(10, 90, size=3)),
         "shoes": tuple(int(v) for v in base[2] // 3),
     }
-    return Figure(track_id=track_id, action=action, height=h, x0=x_start, y0=y0, vx=vx, facing0=facing,
-                  turn_rate=turn, phase=rng.uniform(0, 2 * math.pi), freq=rng.uniform(0.35, 0.6),
-                  wave_side=str(rng.choice(["left", "right"])), colors=colors)
+    return Figure(
+        track_id=track_id,
+        action=action,
+        height=h,
+        x0=x_start,
+        y0=y0,
+        vx=vx,
+        facing0=facing,
+        turn_rate=turn,
+        phase=rng.uniform(0, 2 * math.pi),
+        freq=rng.uniform(0.35, 0.6),
+        wave_side=str(rng.choice(["left", "right"])),
+        colors=colors,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -189,8 +213,14 @@ def _limb(img: np.ndarray, a: np.ndarray, b: np.ndarray, color: tuple, thickness
     cv2.line(img, pa, pb, _shade(color, 0.55), thickness + 2, cv2.LINE_AA)
     cv2.line(img, pa, pb, color, thickness, cv2.LINE_AA)
     off = np.array([-1, -1]) * max(1, thickness // 4)
-    cv2.line(img, tuple(int(round(v)) for v in a + off), tuple(int(round(v)) for v in b + off),
-             _shade(color, 1.35), max(1, thickness // 3), cv2.LINE_AA)
+    cv2.line(
+        img,
+        tuple(int(round(v)) for v in a + off),
+        tuple(int(round(v)) for v in b + off),
+        _shade(color, 1.35),
+        max(1, thickness // 3),
+        cv2.LINE_AA,
+    )
 
 
 def _draw_figure(img: np.ndarray, fig: Figure, pts: np.ndarray, r_head: float, facing: float) -> None:
@@ -201,32 +231,62 @@ def _draw_figure(img: np.ndarray, fig: Figure, pts: np.ndarray, r_head: float, f
     far = "right" if near == "left" else "left"
     for side, dim in ((far, 0.75), (near, 1.0)):
         if side == near:
-            torso = np.array([pts[K["left_shoulder"]], pts[K["right_shoulder"]], pts[K["right_hip"]],
-                              pts[K["left_hip"]]])
+            torso = np.array(
+                [pts[K["left_shoulder"]], pts[K["right_shoulder"]], pts[K["right_hip"]], pts[K["left_hip"]]]
+            )
             centre = torso.mean(0)
             torso = centre + (torso - centre) * np.array([1.25, 1.05])  # torso is wider than the joint centres
             cv2.fillConvexPoly(img, np.round(torso).astype(np.int32), _shade(c["shirt"], 0.9), cv2.LINE_AA)
             cv2.polylines(img, [np.round(torso).astype(np.int32)], True, _shade(c["shirt"], 0.5), 1, cv2.LINE_AA)
-            _limb(img, pts[K["head_bottom"]], (pts[K["left_shoulder"]] + pts[K["right_shoulder"]]) / 2, c["skin"],
-                  max(2, limb_w - 1))
+            _limb(
+                img,
+                pts[K["head_bottom"]],
+                (pts[K["left_shoulder"]] + pts[K["right_shoulder"]]) / 2,
+                c["skin"],
+                max(2, limb_w - 1),
+            )
         _limb(img, pts[K[f"{side}_hip"]], pts[K[f"{side}_knee"]], _shade(c["pants"], dim), limb_w + 1)
         _limb(img, pts[K[f"{side}_knee"]], pts[K[f"{side}_ankle"]], _shade(c["pants"], dim), limb_w)
         foot = pts[K[f"{side}_ankle"]]
-        cv2.ellipse(img, (int(foot[0]), int(foot[1] + 1)), (max(2, limb_w), max(1, limb_w // 2)), 0, 0, 360,
-                    _shade(c["shoes"], dim), -1, cv2.LINE_AA)
+        cv2.ellipse(
+            img,
+            (int(foot[0]), int(foot[1] + 1)),
+            (max(2, limb_w), max(1, limb_w // 2)),
+            0,
+            0,
+            360,
+            _shade(c["shoes"], dim),
+            -1,
+            cv2.LINE_AA,
+        )
         _limb(img, pts[K[f"{side}_shoulder"]], pts[K[f"{side}_elbow"]], _shade(c["shirt"], dim), limb_w)
         _limb(img, pts[K[f"{side}_elbow"]], pts[K[f"{side}_wrist"]], _shade(c["skin"], dim), max(2, limb_w - 1))
         hand = pts[K[f"{side}_wrist"]]
-        cv2.circle(img, (int(round(hand[0])), int(round(hand[1]))), max(1, limb_w // 2 + 1),
-                   _shade(c["skin"], dim * 0.9), -1, cv2.LINE_AA)
+        cv2.circle(
+            img,
+            (int(round(hand[0])), int(round(hand[1]))),
+            max(1, limb_w // 2 + 1),
+            _shade(c["skin"], dim * 0.9),
+            -1,
+            cv2.LINE_AA,
+        )
     centre = (pts[K["head_top"]] + pts[K["head_bottom"]]) / 2
     cc = (int(round(centre[0])), int(round(centre[1])))
     rr = max(2, int(round(r_head)))
     cv2.circle(img, cc, rr, c["skin"], -1, cv2.LINE_AA)
     # hair covers the back of the head: the upper half, shifted away from the face
     back = -math.sin(facing)
-    cv2.ellipse(img, (int(round(centre[0] + back * 0.35 * r_head)), cc[1] - 1), (rr, max(1, int(rr * 0.8))), 0,
-                180, 360, c["hair"], -1, cv2.LINE_AA)
+    cv2.ellipse(
+        img,
+        (int(round(centre[0] + back * 0.35 * r_head)), cc[1] - 1),
+        (rr, max(1, int(rr * 0.8))),
+        0,
+        180,
+        360,
+        c["hair"],
+        -1,
+        cv2.LINE_AA,
+    )
     nose = pts[K["nose"]]
     cv2.circle(img, (int(round(nose[0])), int(round(nose[1]))), max(1, rr // 4), _shade(c["skin"], 0.6), -1)
 
@@ -255,16 +315,25 @@ def _random_occluder(rng: np.random.RandomState, cfg: SyntheticConfig) -> Occlud
     from_left = rng.rand() < 0.5
     x0 = -w if from_left else cfg.width
     speed = rng.uniform(0.04, 0.09) * cfg.width
-    return Occluder(x0=x0, y0=rng.uniform(0, cfg.height - h), vx=speed if from_left else -speed,
-                    vy=rng.normal(0, 0.5), w=w, h=h, color=tuple(float(v) for v in rng.randint(0, 256, 3)),
-                    start=int(rng.randint(0, max(1, cfg.frames - 4))), ellipse=bool(rng.rand() < 0.5))
+    return Occluder(
+        x0=x0,
+        y0=rng.uniform(0, cfg.height - h),
+        vx=speed if from_left else -speed,
+        vy=rng.normal(0, 0.5),
+        w=w,
+        h=h,
+        color=tuple(float(v) for v in rng.randint(0, 256, 3)),
+        start=int(rng.randint(0, max(1, cfg.frames - 4))),
+        ellipse=bool(rng.rand() < 0.5),
+    )
 
 
 def _draw_occluder(img: np.ndarray, rect: tuple[float, float, float, float], occ: Occluder) -> None:
     x, y, w, h = rect
     if occ.ellipse:
-        cv2.ellipse(img, (int(x + w / 2), int(y + h / 2)), (int(w / 2), int(h / 2)), 0, 0, 360, occ.color, -1,
-                    cv2.LINE_AA)
+        cv2.ellipse(
+            img, (int(x + w / 2), int(y + h / 2)), (int(w / 2), int(h / 2)), 0, 0, 360, occ.color, -1, cv2.LINE_AA
+        )
     else:
         cv2.rectangle(img, (int(x), int(y)), (int(x + w), int(y + h)), occ.color, -1)
         cv2.rectangle(img, (int(x), int(y)), (int(x + w), int(y + h)), _shade(occ.color, 0.5), 2)
@@ -324,8 +393,11 @@ def _sequence(rng: np.random.RandomState, cfg: SyntheticConfig, split: str, vid:
             figures.append(_random_figure(rng, len(figures), action, cfg, +1.0))
             figures.append(_random_figure(rng, len(figures), action, cfg, -1.0))
         else:
-            figures.append(_random_figure(rng, len(figures), "walk" if action == "cross" else action, cfg,
-                                          float(rng.choice([-1.0, 1.0]))))
+            figures.append(
+                _random_figure(
+                    rng, len(figures), "walk" if action == "cross" else action, cfg, float(rng.choice([-1.0, 1.0]))
+                )
+            )
     occluders = [_random_occluder(rng, cfg) for _ in range(rng.choice([0, 1, 1, 2]))]
     background = _background(rng, cfg.width, cfg.height)
     pan = rng.normal(0, 0.3, size=2)  # slow camera drift
@@ -357,19 +429,29 @@ def _sequence(rng: np.random.RandomState, cfg: SyntheticConfig, split: str, vid:
                 img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(1.6, 3.0)))
                 kinds.append("defocus")
         img = np.clip(img + rng.normal(0, 3.0, img.shape), 0, 255).astype(np.uint8)
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]
+        )
         assert ok
         (seq_dir / f"{t:06d}.jpg").write_bytes(buf.tobytes())
 
         image_id = 10_000_000_000 + vid * 10_000 + t
         labeled = (t - label_offset) % label_every == 0
-        images.append({
-            "id": image_id, "frame_id": image_id, "vid_id": f"{vid:06d}", "nframes": cfg.frames,
-            "file_name": f"images/{split}/{name}/{t:06d}.jpg", "width": cfg.width, "height": cfg.height,
-            "is_labeled": bool(labeled), "has_no_densepose": True,
-            "corrupted": bool(kinds), "corruption": "+".join(sorted(set(kinds))),
-        })
+        images.append(
+            {
+                "id": image_id,
+                "frame_id": image_id,
+                "vid_id": f"{vid:06d}",
+                "nframes": cfg.frames,
+                "file_name": f"images/{split}/{name}/{t:06d}.jpg",
+                "width": cfg.width,
+                "height": cfg.height,
+                "is_labeled": bool(labeled),
+                "has_no_densepose": True,
+                "corrupted": bool(kinds),
+                "corruption": "+".join(sorted(set(kinds))),
+            }
+        )
         if not labeled:
             continue
         for fig, pts, r_head, _ in poses:
@@ -386,23 +468,43 @@ def _sequence(rng: np.random.RandomState, cfg: SyntheticConfig, split: str, vid:
             vis_pts = pts[inside]
             lo, hi = vis_pts.min(0) - 0.08 * fig.height, vis_pts.max(0) + 0.08 * fig.height
             lo, hi = np.maximum(lo, 0), np.minimum(hi, [cfg.width - 1, cfg.height - 1])
-            annotations.append({
-                "id": image_id * 100 + fig.track_id, "image_id": image_id, "track_id": fig.track_id,
-                "category_id": 1, "keypoints": kps, "num_keypoints": int(inside.sum()),
-                "bbox": [round(float(v), 2) for v in (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])],
-                "bbox_head": [round(float(v), 2) for v in (centre[0] - side / 2, centre[1] - side / 2, side, side)],
-                "iscrowd": False, "action": fig.action,
-            })
+            annotations.append(
+                {
+                    "id": image_id * 100 + fig.track_id,
+                    "image_id": image_id,
+                    "track_id": fig.track_id,
+                    "category_id": 1,
+                    "keypoints": kps,
+                    "num_keypoints": int(inside.sum()),
+                    "bbox": [round(float(v), 2) for v in (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])],
+                    "bbox_head": [round(float(v), 2) for v in (centre[0] - side / 2, centre[1] - side / 2, side, side)],
+                    "iscrowd": False,
+                    "action": fig.action,
+                }
+            )
     doc = {
-        "images": images, "annotations": annotations,
-        "categories": [{"supercategory": "person", "id": 1, "name": "person",
-                        "keypoints": list(kp.KEYPOINT_NAMES),
-                        "skeleton": [list(s) for s in kp.POSETRACK18_CATEGORY_SKELETON]}],
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {
+                "supercategory": "person",
+                "id": 1,
+                "name": "person",
+                "keypoints": list(kp.KEYPOINT_NAMES),
+                "skeleton": [list(s) for s in kp.POSETRACK18_CATEGORY_SKELETON],
+            }
+        ],
     }
     write_json(out / "annotations" / split / f"{name}.json", doc)
     labeled_images = [i for i in images if i["is_labeled"]]
-    return {"name": name, "persons": n_persons, "frames": cfg.frames, "labeled": len(labeled_images),
-            "corrupted_labeled": sum(i["corrupted"] for i in labeled_images), "annotations": len(annotations)}
+    return {
+        "name": name,
+        "persons": n_persons,
+        "frames": cfg.frames,
+        "labeled": len(labeled_images),
+        "corrupted_labeled": sum(i["corrupted"] for i in labeled_images),
+        "annotations": len(annotations),
+    }
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -441,12 +543,20 @@ def _detections(doc: dict, rng: np.random.RandomState, cfg: SyntheticConfig) -> 
             boxes.append(((cx - nw / 2, cy - nh / 2, nw, nh), score))
         for _ in range(rng.poisson(DET_FALSE_POSITIVES)):
             w, h = rng.uniform(0.1, 0.3) * cfg.width, rng.uniform(0.3, 0.7) * cfg.height
-            boxes.append(((rng.uniform(0, cfg.width - w), rng.uniform(0, cfg.height - h), w, h),
-                          float(rng.uniform(0.05, 0.6))))
+            boxes.append(
+                ((rng.uniform(0, cfg.width - w), rng.uniform(0, cfg.height - h), w, h), float(rng.uniform(0.05, 0.6)))
+            )
         for box, score in boxes:
-            out.append({"image_name": image["file_name"], "bbox": [round(float(v), 2) for v in box],
-                        "score": round(score, 4), "category_id": 1, "nframes": image["nframes"],
-                        "frame_id": image["frame_id"]})
+            out.append(
+                {
+                    "image_name": image["file_name"],
+                    "bbox": [round(float(v), 2) for v in box],
+                    "score": round(score, 4),
+                    "category_id": 1,
+                    "nframes": image["nframes"],
+                    "frame_id": image["frame_id"],
+                }
+            )
     return out
 
 
@@ -463,7 +573,8 @@ def generate(out: str | Path, cfg: SyntheticConfig) -> dict:
                 seqs.append(_sequence(rng, cfg, split, base + i, tmp))
             names[split] = [s["name"] for s in seqs]
             summary["splits"][split] = {
-                "sequences": len(seqs), "frames": sum(s["frames"] for s in seqs),
+                "sequences": len(seqs),
+                "frames": sum(s["frames"] for s in seqs),
                 "labeled_frames": sum(s["labeled"] for s in seqs),
                 "corrupted_labeled_frames": sum(s["corrupted_labeled"] for s in seqs),
                 "persons": sum(s["annotations"] for s in seqs),
@@ -494,13 +605,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--corrupt-prob", type=float, default=d.corrupt_prob)
     p.add_argument("--max-persons", type=int, default=d.max_persons)
     a = p.parse_args(argv)
-    cfg = SyntheticConfig(seed=a.seed, train_sequences=a.train_sequences, val_sequences=a.val_sequences,
-                          frames=a.frames, width=a.width, height=a.height, val_label_every=a.val_label_every,
-                          corrupt_prob=a.corrupt_prob, max_persons=a.max_persons)
+    cfg = SyntheticConfig(
+        seed=a.seed,
+        train_sequences=a.train_sequences,
+        val_sequences=a.val_sequences,
+        frames=a.frames,
+        width=a.width,
+        height=a.height,
+        val_label_every=a.val_label_every,
+        corrupt_prob=a.corrupt_prob,
+        max_persons=a.max_persons,
+    )
     summary = generate(a.out, cfg)
     for split, s in summary["splits"].items():
-        print(f"{split}: {s['sequences']} sequences, {s['frames']} frames, {s['labeled_frames']} labeled "
-              f"({s['corrupted_labeled_frames']} corrupted), {s['persons']} person annotations")
+        print(
+            f"{split}: {s['sequences']} sequences, {s['frames']} frames, {s['labeled_frames']} labeled "
+            f"({s['corrupted_labeled_frames']} corrupted), {s['persons']} person annotations"
+        )
 
 
 if __name__ == "__main__":

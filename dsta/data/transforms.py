@@ -7,6 +7,7 @@ clip, the key frame's keypoints, and one random draw of each augmentation.
 Targets: normalized coordinates ``x / W, y / H`` in ``[0, 1]`` of the input crop with per-joint weights (the official
 DSTA/RLE convention) for regression models, and mmpose's ``MSRAHeatmap`` codec for heatmap models.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,11 +58,13 @@ class AugmentConfig:
 
     def __post_init__(self) -> None:
         if self.distribution not in DISTRIBUTIONS:
-            raise DataError(None, "augment.distribution", f"must be one of {list(DISTRIBUTIONS)}, got "
-                                                          f"{self.distribution!r}")
+            raise DataError(
+                None, "augment.distribution", f"must be one of {list(DISTRIBUTIONS)}, got {self.distribution!r}"
+            )
         if self.half_body_rule not in HALF_BODY_RULES:
-            raise DataError(None, "augment.half_body_rule", f"must be one of {list(HALF_BODY_RULES)}, got "
-                                                            f"{self.half_body_rule!r}")
+            raise DataError(
+                None, "augment.half_body_rule", f"must be one of {list(HALF_BODY_RULES)}, got {self.half_body_rule!r}"
+            )
         for name in ("flip_prob", "rotate_prob", "half_body_prob"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -72,8 +75,9 @@ class AugmentConfig:
             raise DataError(None, "augment.rotate_factor", f"must be >= 0, got {self.rotate_factor}")
 
 
-def build_pipeline(input_size: tuple[int, int], train: bool, augment: AugmentConfig | None = None,
-                   padding: float = 1.25) -> list:
+def build_pipeline(
+    input_size: tuple[int, int], train: bool, augment: AugmentConfig | None = None, padding: float = 1.25
+) -> list:
     """mmpose transforms for a clip: box -> centre/scale (x padding), [flip, half-body, scale/rotate], warp.
 
     Args:
@@ -82,8 +86,13 @@ def build_pipeline(input_size: tuple[int, int], train: bool, augment: AugmentCon
         augment: their parameters (defaults when None).
         padding: box enlargement factor.
     """
-    from mmpose.datasets.transforms import (GetBBoxCenterScale, RandomBBoxTransform, RandomFlip, RandomHalfBody,
-                                            TopdownAffine)
+    from mmpose.datasets.transforms import (
+        GetBBoxCenterScale,
+        RandomBBoxTransform,
+        RandomFlip,
+        RandomHalfBody,
+        TopdownAffine,
+    )
 
     if padding <= 0:
         raise DataError(None, "data.box_enlarge", f"must be > 0, got {padding}")
@@ -93,8 +102,12 @@ def build_pipeline(input_size: tuple[int, int], train: bool, augment: AugmentCon
         if aug.distribution == "official":
             scale_rotate = ClippedNormalBBoxTransform(aug.scale_factor, aug.rotate_factor, aug.rotate_prob)
         else:
-            scale_rotate = RandomBBoxTransform(shift_prob=0.0, scale_factor=(1 - aug.scale_factor, 1 + aug.scale_factor),
-                                               rotate_factor=aug.rotate_factor, rotate_prob=aug.rotate_prob)
+            scale_rotate = RandomBBoxTransform(
+                shift_prob=0.0,
+                scale_factor=(1 - aug.scale_factor, 1 + aug.scale_factor),
+                rotate_factor=aug.rotate_factor,
+                rotate_prob=aug.rotate_prob,
+            )
         if aug.half_body_rule == "official":
             half_body = OfficialHalfBody(aug.half_body_prob, aug.half_body_min_keypoints)
         else:
@@ -156,8 +169,9 @@ class OfficialHalfBody:
         return results
 
 
-def run_pipeline(pipeline: list, images: list[np.ndarray], box_xywh: np.ndarray, keypoints: np.ndarray,
-                 visible: np.ndarray) -> dict:
+def run_pipeline(
+    pipeline: list, images: list[np.ndarray], box_xywh: np.ndarray, keypoints: np.ndarray, visible: np.ndarray
+) -> dict:
     """Apply ``pipeline`` to a clip.
 
     Args:
@@ -191,25 +205,33 @@ def run_pipeline(pipeline: list, images: list[np.ndarray], box_xywh: np.ndarray,
     return results
 
 
-def warp_matrix(center: np.ndarray, scale: np.ndarray, rotation: float, input_size: tuple[int, int],
-                inverse: bool = False) -> np.ndarray:
+def warp_matrix(
+    center: np.ndarray, scale: np.ndarray, rotation: float, input_size: tuple[int, int], inverse: bool = False
+) -> np.ndarray:
     """The 2x3 affine matrix image -> crop (or crop -> image with ``inverse``), as mmpose's TopdownAffine uses."""
     from mmpose.structures.bbox import get_warp_matrix
 
-    return get_warp_matrix(np.asarray(center, np.float32), np.asarray(scale, np.float32), float(rotation),
-                           output_size=tuple(int(v) for v in input_size), inv=inverse)
+    return get_warp_matrix(
+        np.asarray(center, np.float32),
+        np.asarray(scale, np.float32),
+        float(rotation),
+        output_size=tuple(int(v) for v in input_size),
+        inv=inverse,
+    )
 
 
-def crop_to_image(points: np.ndarray, center: np.ndarray, scale: np.ndarray, rotation: float,
-                  input_size: tuple[int, int]) -> np.ndarray:
+def crop_to_image(
+    points: np.ndarray, center: np.ndarray, scale: np.ndarray, rotation: float, input_size: tuple[int, int]
+) -> np.ndarray:
     """Map (..., 2) crop-pixel coordinates back to image pixels."""
     mat = warp_matrix(center, scale, rotation, input_size, inverse=True)
     pts = np.asarray(points, dtype=np.float64)
     return pts @ mat[:, :2].T + mat[:, 2]
 
 
-def regression_target(crop_keypoints: np.ndarray, visible: np.ndarray, input_size: tuple[int, int],
-                      joint_weights: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def regression_target(
+    crop_keypoints: np.ndarray, visible: np.ndarray, input_size: tuple[int, int], joint_weights: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Normalized coordinates ``(x / W, y / H)`` and per-joint weights (17, 2).
 
     A joint gets weight 0 where it is not annotated or falls outside the crop, else its loss weight from
