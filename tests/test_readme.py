@@ -1,6 +1,6 @@
 """The README's quick start, run as written (the commands are read from its block, so the block cannot drift), in a
-fresh folder beside the committed pretrained backbone; and every ``python -m`` command the README shows names a
-module that exists and flags that module takes."""
+fresh folder beside the committed pretrained backbone; and every ``python -m`` command the README and the pages in
+``docs/`` show names a module that exists and flags that module takes."""
 
 import os
 import re
@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))  # the README's detail pages
 
 
 def blocks(text: str) -> list[tuple[str, str]]:
@@ -64,18 +65,22 @@ def test_the_quick_start_runs_as_written(tmp_path):
 
 
 def test_every_command_the_readme_shows_exists_with_its_flags(capsys):
-    """Each ``python -m MODULE --flag ...`` of the README: the module's ``--help`` (run in this process) lists every
-    flag the README passes it."""
+    """Each ``python -m MODULE --flag ...`` of the README and of docs/*.md: the module's ``--help`` (run in this
+    process) lists every flag the page passes it."""
     import importlib
 
+    assert DOCS, "docs/*.md: the README's detail pages are missing"
     seen: dict[tuple[str, str], set[str]] = {}  # (module, subcommand) -> flags
-    for _, block in blocks(README.read_text()):
-        for command in commands(block):
-            for m in re.finditer(r"python -m (\S+)([^|;&]*)", command):
-                args = shlex.split(m.group(2), comments=True)
-                sub = args[0] if args and re.fullmatch(r"[a-z_]+", args[0]) else ""
-                flags = {f.split("=")[0] for f in args if f.startswith("--")}
-                seen.setdefault((m.group(1), sub), set()).update(flags)
+    where: dict[tuple[str, str], set[str]] = {}  # (module, subcommand) -> the pages that show it
+    for page in [README, *DOCS]:
+        for _, block in blocks(page.read_text()):
+            for command in commands(block):
+                for m in re.finditer(r"python -m (\S+)([^|;&]*)", command):
+                    args = shlex.split(m.group(2), comments=True)
+                    sub = args[0] if args and re.fullmatch(r"[a-z_]+", args[0]) else ""
+                    flags = {f.split("=")[0] for f in args if f.startswith("--")}
+                    seen.setdefault((m.group(1), sub), set()).update(flags)
+                    where.setdefault((m.group(1), sub), set()).add(str(page.relative_to(ROOT)))
     assert ("dsta.train", "") in seen and ("dsta.demo", "") in seen
     for (module, sub), flags in sorted(seen.items()):
         if module in ("pytest", "pip", "venv", "tests.dvc_deps"):
@@ -86,4 +91,5 @@ def test_every_command_the_readme_shows_exists_with_its_flags(capsys):
         assert done.value.code == 0, module
         text = capsys.readouterr().out
         missing = sorted(f for f in flags if f not in text)
-        assert not missing, f"README passes {missing} to python -m {module} {sub}, which does not take them"
+        pages = ", ".join(sorted(where[module, sub]))
+        assert not missing, f"{pages} pass {missing} to python -m {module} {sub}, which does not take them"
