@@ -46,7 +46,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from dsta.config import load_params_section
+from dsta.config import PRETRAIN_DIR, load_params_section
 from dsta.core.errors import DataError, doc_summary, main_guard
 from dsta.core.io import atomic_dir, atomic_path, check_out_dir, load_yaml, sha256_of, write_json
 from dsta.data.marker import NOT_CONFIGURED
@@ -228,12 +228,13 @@ def where_to_get(weights: dict, file: str) -> str:
 
 
 def pretrain_of(params: dict, file: str) -> tuple[str, str] | None:
-    """The ``pretrain`` entry (name, its dataset) whose exported backbone is ``file`` (``pretrain/NAME/backbone.pt``,
-    the pretrain stage's output), else None."""
-    for name, entry in (params.get("pretrain") or {}).items():
-        if Path(file) == Path("pretrain") / name / "backbone.pt":
-            return name, str(((entry or {}).get("data") or {}).get("name", "synthetic"))
-    return None
+    """The ``pretrain`` entry (name, its dataset) whose exported backbone is ``file`` (``pretrain/NAME/FILE``, the
+    pretrain stage's output, as ``dsta.config`` reads such a path), else None."""
+    parts = Path(file).parts
+    pretrain = params.get("pretrain") or {}
+    if len(parts) != 3 or parts[0] != PRETRAIN_DIR or parts[1] not in pretrain:
+        return None
+    return parts[1], str(((pretrain[parts[1]] or {}).get("data") or {}).get("name", "synthetic"))
 
 
 def require_weights(params: str | Path, experiment: str, cfg: dict) -> None:

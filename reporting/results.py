@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass, field, replace
@@ -430,9 +431,6 @@ def throughput_batch(doc: dict | None) -> str | None:
     return max(others, key=int) if others else None
 
 
-#: where a timed file lived before it moved (current path -> former path), so a timing made before the move compares
-#: the code it timed with today's
-FORMER_PATHS: dict[str, str] = {"dsta/nn/attention.py": "dsta/attention.py", "dsta/nn/layers.py": "dsta/layers.py"}
 #: modules that moved (former name -> current), so an import of the same module under its former name is the same code
 MOVED_MODULES = {
     **{f"dsta.{m}": f"dsta.core.{m}" for m in ("keypoints", "errors", "io", "provenance", "registry")},
@@ -441,6 +439,9 @@ MOVED_MODULES = {
     "dsta.rle": "dsta.nn.rle_flow",
     "dsta.draw": "dsta.data.draw",
 }
+#: where each moved file lived (current path -> former path), so a timing made before a move compares the code it
+#: timed with today's
+FORMER_PATHS = {new.replace(".", "/") + ".py": old.replace(".", "/") + ".py" for old, new in MOVED_MODULES.items()}
 
 
 def _imported(module: str, name: str, asname: str) -> tuple[str, str, str]:
@@ -500,6 +501,7 @@ def _timed_code(revision: str | None, paths: tuple[str, ...]) -> tuple[str | Non
     return tuple(out)
 
 
+@functools.cache  # every row of one timing run asks the same question: git is asked once
 def stale_timing(commit: str | None, paths: tuple[str, ...] = TIMED_CODE) -> str | None:
     """Whether a timing made at ``commit`` predates the code it timed: the first later commit at which that code
     differs from the commit's (docstrings, comments, formatting and moves do not count: the code's AST is compared).

@@ -381,9 +381,6 @@ def check_schedule_keys(train: dict[str, Any], where: str = "train") -> None:
         raise DataError(None, f"{where}.warmup_steps", "only schedule: cosine warms up")
 
 
-TRAIN_REQUIRED = ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "workers", "seed", "amp", "eval_every")
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """An experiment's ``train`` section, typed: parsed once (``parse``) when params.yaml is composed and again by the
@@ -435,6 +432,10 @@ class TrainConfig:
             raise DataError(None, f"{where}.{missing[0]}", f"missing (required: {', '.join(TRAIN_REQUIRED)})")
         values: dict[str, Any] = {k: tuple(v) if k == "milestones" else v for k, v in train.items()}
         return cls(**values)
+
+
+#: the train keys without a default: every train section gives them
+TRAIN_REQUIRED = tuple(f.name for f in fields(TrainConfig) if f.default is MISSING)
 
 
 HALF_BODY_RULES = ("mmpose", "official")
